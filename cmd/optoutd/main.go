@@ -1,0 +1,66 @@
+// Command optoutd is the optout-intake service: it turns a mailbox of
+// residents' emails into a register of London Care Record opt-outs.
+//
+// Usage:
+//
+//	optoutd <command> [flags] [args]
+//
+// Run `optoutd help` for the list of commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand of optoutd.
+type command struct {
+	name  string
+	usage string // one line: what it does
+	run   func(ctx context.Context, args []string) error
+}
+
+// commands lists every subcommand, in the order `optoutd help` shows them.
+func commands() []command {
+	return []command{
+		{"extract", "read emails or form files and print the forms found and their problems", runExtract},
+	}
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:]))
+}
+
+func realMain(args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := c.run(ctx, args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "optoutd %s: %v\n", c.name, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "optoutd: unknown command %q; run `optoutd help` for the list\n", args[0])
+	return 2
+}
+
+func printUsage() {
+	fmt.Fprintln(os.Stderr, "usage: optoutd <command> [flags] [args]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", c.name, c.usage)
+	}
+}
