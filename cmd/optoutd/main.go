@@ -27,6 +27,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"extract", "read emails or form files and print the forms found and their problems", runExtract},
+		{"config", "check the configuration in the environment (--markdown: print the settings table)", runConfig},
 	}
 }
 

@@ -1,0 +1,151 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatalf("Load(empty) error: %v", err)
+	}
+	if c.IMAPTLS != "implicit" || c.SecureMark != "[secure]" || c.PollSchedule != "* * * * *" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if c.Retention != 90*24*time.Hour || c.ReplyLimit != 10 || c.ReplyWindow != 3*time.Hour {
+		t.Errorf("Retention, ReplyLimit, ReplyWindow = %v, %d, %v", c.Retention, c.ReplyLimit, c.ReplyWindow)
+	}
+	if c.MaxAttachment != 35<<20 {
+		t.Errorf("MaxAttachment = %d, want 35 MiB", c.MaxAttachment)
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"OPTOUT_IMAP_TLS", "ssl", "must be one of implicit, starttls, none"},
+		{"OPTOUT_POLL_SCHEDULE", "every minute", "is not a cron schedule"},
+		{"OPTOUT_RETENTION", "ninety days", "must be a duration"},
+		{"OPTOUT_REPLY_LIMIT", "0", "at least 1"},
+		{"OPTOUT_MAX_MESSAGE_SIZE", "big", "must be a size"},
+		{"OPTOUT_UNSOLICITED_POLICY", "drop", "process, ask"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(map[string]string{tt.name: tt.value}))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.name) {
+				t.Fatalf("Load(%s=%q) error = %v, want it to name the variable and say %q", tt.name, tt.value, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadReportsAllErrorsAndHidesSecrets(t *testing.T) {
+	_, err := Load(env(map[string]string{"OPTOUT_IMAP_TLS": "x", "OPTOUT_LOG_LEVEL": "loud"}))
+	if err == nil || !strings.Contains(err.Error(), "OPTOUT_IMAP_TLS") || !strings.Contains(err.Error(), "OPTOUT_LOG_LEVEL") {
+		t.Fatalf("error = %v, want both variables named", err)
+	}
+}
+
+func TestSecretFromFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pw")
+	if err := os.WriteFile(p, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(env(map[string]string{"OPTOUT_IMAP_PASSWORD_FILE": p}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IMAPPassword != "s3cret" {
+		t.Errorf("IMAPPassword = %q, want the file's content trimmed", c.IMAPPassword)
+	}
+	_, err = Load(env(map[string]string{"OPTOUT_IMAP_PASSWORD_FILE": p, "OPTOUT_IMAP_PASSWORD": "x"}))
+	if err == nil || !strings.Contains(err.Error(), "set only one") {
+		t.Errorf("both set: error = %v, want 'set only one'", err)
+	}
+	if _, err := Load(env(map[string]string{"OPTOUT_IMAP_PASSWORD_FILE": filepath.Join(dir, "missing")})); err == nil {
+		t.Error("missing secret file: no error")
+	}
+}
+
+func TestConfigFileEnvironmentWins(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "optoutd.env")
+	content := "# comment\nOPTOUT_ADDRESS=file@example.nhs.net\nOPTOUT_HTTP_ADDR=\"127.0.0.1:9999\"\n"
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(env(map[string]string{ConfigFileVar: p, "OPTOUT_HTTP_ADDR": "127.0.0.1:7000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Address != "file@example.nhs.net" || c.HTTPAddr != "127.0.0.1:7000" {
+		t.Errorf("Address, HTTPAddr = %q, %q", c.Address, c.HTTPAddr)
+	}
+}
+
+func TestRequireDaemon(t *testing.T) {
+	c, _ := Load(env(nil))
+	err := c.RequireDaemon()
+	for _, name := range []string{"DATABASE_URL", "OPTOUT_DATA_KEY", "OPTOUT_ADDRESS", "OPTOUT_IMAP_ADDR", "OPTOUT_SMTP_ADDR"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("RequireDaemon() = %v, want it to name %s", err, name)
+		}
+	}
+	good := map[string]string{
+		"DATABASE_URL": "postgres://x", "OPTOUT_DATA_KEY": "k", "OPTOUT_INDEX_KEY": "i", "OPTOUT_TOKEN_KEY": "t",
+		"OPTOUT_ADDRESS": "a@nhs.net", "OPTOUT_IMAP_ADDR": "imap.example:993", "OPTOUT_IMAP_USER": "u",
+		"OPTOUT_IMAP_PASSWORD": "p", "OPTOUT_SMTP_ADDR": "smtp.example:587",
+	}
+	c, _ = Load(env(good))
+	if err := c.RequireDaemon(); err != nil {
+		t.Fatalf("RequireDaemon(good) = %v", err)
+	}
+	plain := map[string]string{}
+	for k, v := range good {
+		plain[k] = v
+	}
+	plain["OPTOUT_IMAP_TLS"] = "none"
+	c, _ = Load(env(plain))
+	if err := c.RequireDaemon(); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("plain IMAP to a remote host: error = %v, want a loopback-only error", err)
+	}
+	plain["OPTOUT_IMAP_ADDR"] = "127.0.0.1:143"
+	c, _ = Load(env(plain))
+	if err := c.RequireDaemon(); err != nil {
+		t.Errorf("plain IMAP to loopback: error = %v", err)
+	}
+}
+
+func TestParseDurationAndSize(t *testing.T) {
+	if d, err := ParseDuration("90d"); err != nil || d != 90*24*time.Hour {
+		t.Errorf("ParseDuration(90d) = %v, %v", d, err)
+	}
+	if n, err := ParseSize("35MB"); err != nil || n != 35<<20 {
+		t.Errorf("ParseSize(35MB) = %d, %v", n, err)
+	}
+	if _, err := ParseSize("-1"); err == nil {
+		t.Error("ParseSize(-1): no error")
+	}
+}
+
+// TestReadmeTableIsCurrent keeps the README's configuration table in step
+// with Settings. Regenerate it with `go run ./cmd/optoutd config --markdown`.
+func TestReadmeTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), Markdown()) {
+		t.Errorf("README.md's configuration table differs from config.Settings; paste the output of `go run ./cmd/optoutd config --markdown` into it")
+	}
+}
