@@ -1,0 +1,295 @@
+package notify
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind names one kind of reply. Each kind has one template file, named
+// Kind + ".txt", embedded in the binary and replaceable from a directory.
+type Kind string
+
+// The kinds of reply the service sends.
+const (
+	KindInstructions Kind = "instructions" // first contact: how to reply securely with the form
+	KindReceipt      Kind = "receipt"      // we have your form
+	KindAccepted     Kind = "accepted"     // your opt-out is recorded
+	KindDuplicate    Kind = "duplicate"    // an opt-out was already recorded
+	KindRejected     Kind = "rejected"     // the form could not be accepted: Data.Reasons say why
+	KindNoForm       Kind = "no_form"      // no form was found in a reply
+	KindNotOptOut    Kind = "not_optout"   // staff closed the item: not an opt-out request
+	KindOptedIn      Kind = "opted_in"     // you have opted back in
+	KindUnsolicited  Kind = "unsolicited"  // a form came by ordinary email: use the secure reply
+)
+
+// Kinds returns every kind, in a fixed order.
+func Kinds() []Kind {
+	return []Kind{
+		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
+		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
+	}
+}
+
+// Valid reports whether k is one of Kinds.
+func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
+
+// Data is everything a template can show. It deliberately has no field for
+// the NHS number, the date of birth, the address or the message text: a
+// template that asks for one fails validation at start-up.
+type Data struct {
+	Ref       string   // the conversation's reference code, e.g. NCL-7K3Q-9XWD
+	FirstName string   // the resident's first name from their form; "" when unknown
+	Reasons   []string // rejected only: plain sentences chosen by staff, never quoting the form
+	TeamName  string   // who signs the message, e.g. "NCL Care Record opt-out team"
+	Mailbox   string   // the mailbox's own address
+}
+
+// Limits on what goes into a template, so a hostile form cannot fill a reply.
+const (
+	maxFirstNameRunes = 50
+	maxReasonRunes    = 300
+	maxReasons        = 20
+	maxTemplateBytes  = 64 << 10
+)
+
+//go:embed templates/*.txt
+var embedded embed.FS
+
+// Templates holds one parsed template per Kind. Build it with LoadTemplates;
+// it is safe for concurrent use.
+type Templates struct {
+	byKind map[Kind]*template.Template
+	source map[Kind]string // file the template came from, for error messages
+}
+
+// ErrUnknownKind is returned when a template is asked for a kind that does not exist.
+var ErrUnknownKind = errors.New("unknown reply kind")
+
+// LoadTemplates parses the embedded templates, replacing any that have a file
+// of the same name (Kind + ".txt") in dir, and validates every one by
+// rendering it with sample data. dir "" uses the embedded templates only.
+// Any other *.txt file in dir is an error (probably a misspelt name).
+//
+// A template file starts with a "Subject: " line, then an empty line, then
+// the body; both are text/template using the fields of Data. The subject
+// and body must both show {{.Ref}}.
+func LoadTemplates(dir string) (*Templates, error) {
+	t := &Templates{byKind: map[Kind]*template.Template{}, source: map[Kind]string{}}
+	for _, k := range Kinds() {
+		name := string(k) + ".txt"
+		b, err := embedded.ReadFile("templates/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("read embedded template %s: %w", name, err)
+		}
+		t.source[k] = "embedded " + name
+		if err := t.add(k, b); err != nil {
+			return nil, err
+		}
+	}
+	if dir != "" {
+		if err := t.override(dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Templates) override(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read template directory (OPTOUT_TEMPLATE_DIR): %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".txt") {
+			continue
+		}
+		k := Kind(strings.TrimSuffix(name, ".txt"))
+		if !k.Valid() {
+			return fmt.Errorf("template directory has unknown template %s: name files after a kind (%s) with .txt", name, kindList())
+		}
+		path := filepath.Join(dir, name)
+		b, err := readLimited(path)
+		if err != nil {
+			return err
+		}
+		t.source[k] = path
+		if err := t.add(k, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open template: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTemplateBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read template %s: %w", path, err)
+	}
+	if len(b) > maxTemplateBytes {
+		return nil, fmt.Errorf("template %s is over %d bytes: shorten it", path, maxTemplateBytes)
+	}
+	return b, nil
+}
+
+func kindList() string {
+	var s []string
+	for _, k := range Kinds() {
+		s = append(s, string(k))
+	}
+	return strings.Join(s, ", ")
+}
+
+// add parses one template file: "Subject: ..." line, empty line, body.
+func (t *Templates) add(k Kind, b []byte) error {
+	src := t.source[k]
+	if !utf8.Valid(b) {
+		return fmt.Errorf("template %s is not UTF-8 text: save it as UTF-8", src)
+	}
+	text := strings.ReplaceAll(string(b), "\r\n", "\n")
+	text = strings.TrimPrefix(text, "\ufeff")
+	first, rest, ok := strings.Cut(text, "\n")
+	subject, hasSubject := strings.CutPrefix(first, "Subject:")
+	if !hasSubject {
+		return fmt.Errorf("template %s must start with a \"Subject: \" line", src)
+	}
+	if !ok || !strings.HasPrefix(rest, "\n") {
+		return fmt.Errorf("template %s needs an empty line between the Subject line and the body", src)
+	}
+	body := strings.TrimPrefix(rest, "\n")
+	// The subject and body are two named templates in one set.
+	tmpl := template.New(string(k)).Option("missingkey=error")
+	if _, err := tmpl.New("subject").Parse(strings.TrimSpace(subject)); err != nil {
+		return fmt.Errorf("parse subject of template %s: %w", src, err)
+	}
+	if _, err := tmpl.New("body").Parse(body); err != nil {
+		return fmt.Errorf("parse body of template %s: %w", src, err)
+	}
+	t.byKind[k] = tmpl
+	return nil
+}
+
+// sampleData are the values Validate renders every template with.
+func sampleData() []Data {
+	return []Data{
+		{Ref: "NCL-TEST-0000", FirstName: "Sam", TeamName: "NCL Care Record opt-out team",
+			Mailbox: "optout@example.nhs.net", Reasons: []string{"The form was not signed.", "The declaration box was not ticked."}},
+		{Ref: "NCL-TEST-0001"},
+	}
+}
+
+// Validate renders every template with sample data and checks the result:
+// it renders without error, the subject is one non-empty line, and both the
+// subject and the body show the reference code.
+func (t *Templates) Validate() error {
+	var errs []error
+	for _, k := range Kinds() {
+		if t.byKind[k] == nil {
+			errs = append(errs, fmt.Errorf("template %s.txt is missing", k))
+			continue
+		}
+		for _, d := range sampleData() {
+			subject, body, err := t.Render(k, d)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			if subject == "" {
+				errs = append(errs, fmt.Errorf("template %s renders an empty subject: write a subject line", t.source[k]))
+				break
+			}
+			if !strings.Contains(subject, d.Ref) || !strings.Contains(body, d.Ref) {
+				errs = append(errs, fmt.Errorf("template %s must show the reference code ({{.Ref}}) in both the subject and the body", t.source[k]))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Render renders the subject and body of kind k. The values in d are cleaned
+// first (control characters removed, lengths capped), so a hostile form
+// cannot inject lines or fill the message. The subject is one line, without
+// the secure marker (Compose adds it).
+func (t *Templates) Render(k Kind, d Data) (subject, body string, err error) {
+	tmpl := t.byKind[k]
+	if tmpl == nil {
+		return "", "", fmt.Errorf("render %q: %w", k, ErrUnknownKind)
+	}
+	d = d.clean()
+	var sb, bb strings.Builder
+	if err := tmpl.ExecuteTemplate(&sb, "subject", d); err != nil {
+		return "", "", fmt.Errorf("render subject of template %s: %w", t.source[k], err)
+	}
+	if err := tmpl.ExecuteTemplate(&bb, "body", d); err != nil {
+		return "", "", fmt.Errorf("render body of template %s: %w", t.source[k], err)
+	}
+	return oneLine(sb.String()), bb.String(), nil
+}
+
+// clean returns a copy of d that is safe to put in a message.
+func (d Data) clean() Data {
+	c := Data{
+		Ref:       oneLine(d.Ref),
+		FirstName: truncateRunes(oneLine(d.FirstName), maxFirstNameRunes),
+		TeamName:  oneLine(d.TeamName),
+		Mailbox:   oneLine(d.Mailbox),
+	}
+	for i, r := range d.Reasons {
+		if i == maxReasons {
+			break
+		}
+		if r = truncateRunes(oneLine(r), maxReasonRunes); r != "" {
+			c.Reasons = append(c.Reasons, r)
+		}
+	}
+	return c
+}
+
+// oneLine replaces control characters and line breaks with spaces, collapses
+// runs of spaces and trims the result.
+func oneLine(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimSpace(string(r[:n]))
+}

@@ -1,0 +1,211 @@
+package notify
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestKindsHaveEmbeddedTemplates(t *testing.T) {
+	entries, err := embedded.ReadDir("templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(Kinds()) {
+		t.Errorf("embedded templates = %d files, want one per kind (%d)", len(entries), len(Kinds()))
+	}
+	for _, e := range entries {
+		if k := Kind(strings.TrimSuffix(e.Name(), ".txt")); !k.Valid() {
+			t.Errorf("embedded template %s has no Kind", e.Name())
+		}
+	}
+}
+
+// TestTemplatesWording checks every kind renders and says what the leaflet
+// and the issue require, in plain words.
+func TestTemplatesWording(t *testing.T) {
+	tmpl, err := LoadTemplates("")
+	if err != nil {
+		t.Fatalf("LoadTemplates: %v", err)
+	}
+	all := []string{"NCL-7K3Q-9XWD", "Dear Sam,", "NCL Care Record opt-out team"}
+	tests := []struct {
+		kind Kind
+		want []string
+	}{
+		{KindInstructions, []string{"secure (encrypted)", "NHSmail", "Reply", "Do not start a new email", "attach", "PDF", "Word", "type your answer", "receipt", "What happens next"}},
+		{KindReceipt, []string{"received your London Care Record opt-out form", "What happens next"}},
+		{KindAccepted, []string{"recorded your opt-out", "Barnet, Camden, Enfield, Haringey and Islington", "only covers data sharing within NCL", "not a central", "GP data may still be visible to organisations outside NCL", "by phone, email and on paper", "opt back in at any time"}},
+		{KindDuplicate, []string{"already recorded", "opt back in at any time"}},
+		{KindRejected, []string{"could not", "- The form was not signed.", "- The declaration box was not ticked.", "reply to this secure message", "corrected form", "not been recorded"}},
+		{KindNoForm, []string{"could not find a completed opt-out form", "attach", "type your answer"}},
+		{KindNotOptOut, []string{"not made any change", "attach"}},
+		{KindOptedIn, []string{"opt back in", "opt out again at any time"}},
+		{KindUnsolicited, []string{"For your protection", "secure", "Reply", "have not processed"}},
+	}
+	if len(tests) != len(Kinds()) {
+		t.Fatalf("test covers %d kinds, want all %d", len(tests), len(Kinds()))
+	}
+	d := Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam", TeamName: DefaultDisplayName,
+		Reasons: []string{"The form was not signed.", "The declaration box was not ticked."}}
+	for _, tt := range tests {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			subject, body, err := tmpl.Render(tt.kind, d)
+			if err != nil {
+				t.Fatalf("Render(%s) error: %v", tt.kind, err)
+			}
+			if !strings.Contains(subject, d.Ref) || strings.ContainsAny(subject, "\r\n") {
+				t.Errorf("Render(%s) subject = %q, want one line with the reference", tt.kind, subject)
+			}
+			for _, w := range append(all, tt.want...) {
+				if !strings.Contains(body, w) {
+					t.Errorf("Render(%s) body lacks %q", tt.kind, w)
+				}
+			}
+			if strings.Contains(body, "<no value>") {
+				t.Errorf("Render(%s) body shows <no value>", tt.kind)
+			}
+		})
+	}
+}
+
+func TestTemplatesWithoutName(t *testing.T) {
+	tmpl, err := LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Kinds() {
+		_, body, err := tmpl.Render(k, Data{Ref: "NCL-AAAA-BBBB"})
+		if err != nil {
+			t.Fatalf("Render(%s) error: %v", k, err)
+		}
+		if !strings.HasPrefix(body, "Hello,") {
+			t.Errorf("Render(%s) without a first name starts %q, want \"Hello,\"", k, strings.SplitN(body, "\n", 2)[0])
+		}
+	}
+}
+
+// TestDataHasNoPersonalIdentifiers guards the rule that replies never carry
+// the NHS number or date of birth: the template data cannot even hold them.
+func TestDataHasNoPersonalIdentifiers(t *testing.T) {
+	forbidden := []string{"nhs", "birth", "dob", "address", "postcode", "body", "gp", "signature", "lastname", "surname"}
+	typ := reflect.TypeOf(Data{})
+	for i := range typ.NumField() {
+		name := strings.ToLower(typ.Field(i).Name)
+		for _, f := range forbidden {
+			if strings.Contains(name, f) {
+				t.Errorf("Data has field %s, which could carry personal data (%q)", typ.Field(i).Name, f)
+			}
+		}
+	}
+}
+
+func TestRenderCleansValues(t *testing.T) {
+	tmpl, err := LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Data{
+		Ref:       "NCL-7K3Q-9XWD",
+		FirstName: "Sam\r\nBcc: evil@example.com\x00" + strings.Repeat("x", 500),
+		Reasons:   []string{"Line one\nline two", "", strings.Repeat("r", 1000)},
+	}
+	_, body, err := tmpl.Render(KindRejected, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.SplitN(body, "\n", 2)[0]
+	if strings.ContainsAny(first, "\r\x00") || len([]rune(first)) > len("Dear ,")+maxFirstNameRunes {
+		t.Errorf("greeting line = %q, want one cleaned line capped at %d runes of name", first, maxFirstNameRunes)
+	}
+	if !strings.Contains(body, "- Line one line two\n") {
+		t.Errorf("multi-line reason was not joined into one line:\n%s", body)
+	}
+	if strings.Contains(body, "- \n") {
+		t.Errorf("empty reason rendered as an empty bullet:\n%s", body)
+	}
+	if strings.Contains(body, strings.Repeat("r", maxReasonRunes+1)) {
+		t.Errorf("reason not capped at %d runes", maxReasonRunes)
+	}
+}
+
+func TestRenderUnknownKind(t *testing.T) {
+	tmpl, err := LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tmpl.Render("bogus", Data{Ref: "NCL-A"}); err == nil {
+		t.Error("Render(bogus) = nil error, want ErrUnknownKind")
+	}
+}
+
+func TestTemplateOverride(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "receipt.txt", "Subject: Got it {{.Ref}}\r\n\r\nHi {{.FirstName}}, we have form {{.Ref}}.\r\n")
+	write(t, dir, "README.md", "not a template, ignored")
+	tmpl, err := LoadTemplates(dir)
+	if err != nil {
+		t.Fatalf("LoadTemplates(override) error: %v", err)
+	}
+	subject, body, err := tmpl.Render(KindReceipt, Data{Ref: "NCL-1", FirstName: "Ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject != "Got it NCL-1" || body != "Hi Ana, we have form NCL-1.\n" {
+		t.Errorf("override Render = %q, %q; want the override's text", subject, body)
+	}
+	// Other kinds keep the embedded text.
+	if _, body, _ := tmpl.Render(KindAccepted, Data{Ref: "NCL-1"}); !strings.Contains(body, "Barnet") {
+		t.Error("kinds without an override lost their embedded template")
+	}
+}
+
+func TestTemplateOverrideBroken(t *testing.T) {
+	tests := []struct {
+		name, file, text string
+		wantErr          []string
+	}{
+		{"parse error", "accepted.txt", "Subject: {{.Ref}\n\nbody {{.Ref}}", []string{"accepted.txt", "parse subject"}},
+		{"personal field", "receipt.txt", "Subject: {{.Ref}}\n\nYour NHS number {{.NHSNumber}} {{.Ref}}", []string{"receipt.txt", "NHSNumber"}},
+		{"date of birth", "receipt.txt", "Subject: {{.Ref}}\n\nBorn {{.DateOfBirth}} {{.Ref}}", []string{"receipt.txt", "DateOfBirth"}},
+		{"no subject", "no_form.txt", "Hello {{.Ref}}\n", []string{"no_form.txt", "Subject"}},
+		{"no empty line", "no_form.txt", "Subject: x {{.Ref}}\nbody {{.Ref}}", []string{"no_form.txt", "empty line"}},
+		{"no ref in subject", "duplicate.txt", "Subject: Hello\n\nbody {{.Ref}}", []string{"duplicate.txt", "{{.Ref}}"}},
+		{"no ref in body", "duplicate.txt", "Subject: {{.Ref}}\n\nbody", []string{"duplicate.txt", "{{.Ref}}"}},
+		{"unknown file", "recipt.txt", "Subject: {{.Ref}}\n\n{{.Ref}}", []string{"recipt.txt", "unknown template", "receipt"}},
+		{"not utf-8", "receipt.txt", "Subject: \xff{{.Ref}}\n\n{{.Ref}}", []string{"receipt.txt", "UTF-8"}},
+		{"too big", "receipt.txt", "Subject: {{.Ref}}\n\n{{.Ref}}" + strings.Repeat("x", maxTemplateBytes), []string{"receipt.txt", "over"}},
+		{"runtime error", "rejected.txt", "Subject: {{.Ref}}\n\n{{index .Reasons 5}} {{.Ref}}", []string{"rejected.txt", "index"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, tt.file, tt.text)
+			_, err := LoadTemplates(dir)
+			if err == nil {
+				t.Fatalf("LoadTemplates(%s) = nil error, want one", tt.name)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("LoadTemplates(%s) error = %q, want it to mention %q", tt.name, err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestTemplateDirMissing(t *testing.T) {
+	_, err := LoadTemplates(filepath.Join(t.TempDir(), "nope"))
+	if err == nil || !strings.Contains(err.Error(), "OPTOUT_TEMPLATE_DIR") {
+		t.Errorf("LoadTemplates(missing dir) error = %v, want one naming OPTOUT_TEMPLATE_DIR", err)
+	}
+}
+
+func write(t *testing.T, dir, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

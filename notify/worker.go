@@ -1,0 +1,269 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Item is one queued message, as claimed from the outbox.
+type Item struct {
+	ID        int64    // outbox row id
+	Ref       string   // conversation reference, for logs
+	Kind      Kind     // reply kind, for logs
+	From      string   // envelope sender: the mailbox's own address
+	To        []string // envelope recipients
+	Raw       []byte   // the message exactly as composed at enqueue time
+	MessageID string   // its Message-ID, without angle brackets
+	Attempts  int      // send attempts already made before this claim
+}
+
+// Outbox is the worker's view of the queue of messages to send; the store
+// implements it. Rows are composed and inserted elsewhere (see
+// Composer.Compose); the worker only claims, sends and marks them.
+type Outbox interface {
+	// Claim leases up to n rows that are due (not sent, not failed, next
+	// attempt time reached, no live lease) for lease, so that no other
+	// worker claims them meanwhile (SELECT ... FOR UPDATE SKIP LOCKED). A
+	// row whose lease runs out without a Mark call is due again: a crash
+	// between sending and MarkSent sends it twice, never zero times.
+	Claim(ctx context.Context, n int, lease time.Duration) ([]Item, error)
+	// MarkSent records that the row was accepted by the SMTP server.
+	MarkSent(ctx context.Context, id int64, messageID string) error
+	// MarkRetry records a temporary failure (errText has no personal data)
+	// and makes the row due again at next; it counts one more attempt.
+	MarkRetry(ctx context.Context, id int64, next time.Time, errText string) error
+	// MarkFailed records a permanent failure (errText has no personal
+	// data); the store raises a triage item for staff.
+	MarkFailed(ctx context.Context, id int64, errText string) error
+}
+
+// Mailer sends one message; *Sender implements it. A returned error that
+// is temporary (IsTemporary) is retried later, any other fails the row.
+type Mailer interface {
+	Send(ctx context.Context, from string, to []string, raw []byte) error
+}
+
+// SentCopier, when given to a Worker, receives a copy of every message
+// sent, e.g. to append to the mailbox's Sent folder. Its failures are
+// logged and never retried.
+type SentCopier interface {
+	CopySent(ctx context.Context, raw []byte) error
+}
+
+// Defaults for WorkerConfig.
+const (
+	DefaultBatch       = 20
+	DefaultLease       = 5 * time.Minute
+	DefaultInterval    = 15 * time.Second
+	DefaultBaseBackoff = 30 * time.Second
+	DefaultMaxBackoff  = time.Hour
+	DefaultMaxAttempts = 50 // about two days at the default cap
+)
+
+// WorkerConfig configures a Worker. The zero value uses the defaults.
+type WorkerConfig struct {
+	Batch       int           // rows claimed at a time
+	Lease       time.Duration // how long a claim lasts; longer than a send can take
+	Interval    time.Duration // how often Run looks for due rows without a Wake
+	BaseBackoff time.Duration // wait after the first temporary failure
+	MaxBackoff  time.Duration // longest wait between attempts
+	// MaxAttempts is how many temporary failures a row may have before it
+	// is marked failed (and so raised to staff).
+	MaxAttempts int
+	Sent        SentCopier       // optional
+	Now         func() time.Time // default time.Now
+	Jitter      func() float64   // uniform in [0,1); default math/rand/v2
+}
+
+func (c *WorkerConfig) defaults() {
+	if c.Batch <= 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.Interval <= 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = DefaultBaseBackoff
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.MaxBackoff < c.BaseBackoff {
+		c.MaxBackoff = c.BaseBackoff
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Jitter == nil {
+		c.Jitter = rand.Float64
+	}
+}
+
+// Worker drains the outbox: it claims due rows, sends each and marks it
+// sent, due again later (temporary failure, exponential backoff with
+// jitter) or failed (permanent failure, or too many attempts).
+type Worker struct {
+	ob   Outbox
+	m    Mailer
+	cfg  WorkerConfig
+	log  *slog.Logger
+	wake chan struct{}
+}
+
+// NewWorker returns a Worker sending ob's rows with m.
+func NewWorker(ob Outbox, m Mailer, cfg WorkerConfig, log *slog.Logger) *Worker {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{ob: ob, m: m, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Backoff returns the wait after the attempt-th temporary failure (1 for
+// the first): base doubled per attempt, capped at max, with "equal
+// jitter": half fixed, half scaled by jitter in [0,1). So the wait is
+// between half and all of the capped exponential value.
+func Backoff(attempt int, base, max time.Duration, jitter float64) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max || d <= 0 {
+		d = max
+	}
+	if jitter < 0 || jitter >= 1 {
+		jitter = 0
+	}
+	half := d / 2
+	return half + time.Duration(float64(d-half)*jitter)
+}
+
+// Wake asks a running Run to look for due rows now (call it after
+// queueing a message). It never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the outbox until ctx ends, then returns nil. It looks for
+// due rows every Interval and whenever Wake is called. A message being
+// sent when ctx ends is finished (within the sender's timeout) before Run
+// returns.
+func (w *Worker) Run(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("outbox pass failed", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// RunOnce claims and sends batches until no row is due, the sender reports
+// a setup failure (no point trying the next row), or ctx ends. It returns
+// how many messages were sent.
+func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("outbox pass panicked", slog.String("panic", fmt.Sprint(r)))
+			err = fmt.Errorf("outbox pass panicked: %v", r)
+		}
+	}()
+	for ctx.Err() == nil {
+		items, err := w.ob.Claim(ctx, w.cfg.Batch, w.cfg.Lease)
+		if err != nil {
+			return sent, fmt.Errorf("claim outbox rows: %w", err)
+		}
+		if len(items) == 0 {
+			return sent, nil
+		}
+		for i, it := range items {
+			if ctx.Err() != nil {
+				// Unsent claimed rows become due again when their lease ends.
+				return sent, nil
+			}
+			ok, stop, err := w.process(ctx, it)
+			if err != nil {
+				return sent, err
+			}
+			if ok {
+				sent++
+			}
+			if stop {
+				w.log.Warn("outbox pass stopped: sending is failing for every message",
+					slog.Int("left_in_batch", len(items)-i-1))
+				return sent, nil
+			}
+		}
+	}
+	return sent, nil
+}
+
+// process sends one item and marks it. stop is true when the failure is
+// one every other message would meet too. err is a failure to mark.
+func (w *Worker) process(ctx context.Context, it Item) (sent, stop bool, err error) {
+	log := w.log.With(slog.Int64("outbox_id", it.ID), slog.String("ref", it.Ref),
+		slog.String("kind", string(it.Kind)), slog.Int("attempt", it.Attempts+1))
+	// Marks must be recorded even when ctx is ending, or the message is sent twice.
+	markCtx := context.WithoutCancel(ctx)
+	sendErr := w.m.Send(context.WithoutCancel(ctx), it.From, it.To, it.Raw)
+	if sendErr == nil {
+		if err := w.ob.MarkSent(markCtx, it.ID, it.MessageID); err != nil {
+			return false, false, fmt.Errorf("mark outbox row %d sent: %w", it.ID, err)
+		}
+		log.Info("reply sent")
+		if w.cfg.Sent != nil {
+			if err := w.cfg.Sent.CopySent(markCtx, it.Raw); err != nil {
+				log.Warn("copy to sent folder failed", slog.String("error", err.Error()))
+			}
+		}
+		return true, false, nil
+	}
+	errText := sendErr.Error()
+	var se *SendError
+	setup := errors.As(sendErr, &se) && se.Setup
+	attempt := it.Attempts + 1
+	if IsTemporary(sendErr) && attempt < w.cfg.MaxAttempts {
+		next := w.cfg.Now().Add(Backoff(attempt, w.cfg.BaseBackoff, w.cfg.MaxBackoff, w.cfg.Jitter()))
+		if err := w.ob.MarkRetry(markCtx, it.ID, next, errText); err != nil {
+			return false, false, fmt.Errorf("mark outbox row %d for retry: %w", it.ID, err)
+		}
+		level := slog.LevelWarn
+		if setup {
+			level = slog.LevelError // credentials, token or TLS: someone must look
+		}
+		log.Log(ctx, level, "reply not sent, will retry", slog.String("error", errText), slog.Time("next", next))
+		return false, setup, nil
+	}
+	if !IsTemporary(sendErr) {
+		errText = "permanent failure: " + errText
+	} else {
+		errText = fmt.Sprintf("gave up after %d attempts: %s", attempt, errText)
+	}
+	if err := w.ob.MarkFailed(markCtx, it.ID, errText); err != nil {
+		return false, false, fmt.Errorf("mark outbox row %d failed: %w", it.ID, err)
+	}
+	log.Error("reply failed", slog.String("error", errText))
+	return false, setup, nil
+}
