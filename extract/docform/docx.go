@@ -1,0 +1,500 @@
+package docform
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/ncl-icb/optout-intake/extract/form"
+)
+
+// Limits on a .docx file, against zip bombs and hostile XML.
+const (
+	maxDOCXEntries  = 2000     // files in the zip
+	maxDOCXDocument = 32 << 20 // uncompressed word/document.xml
+	maxXMLDepth     = 256      // element nesting in document.xml
+	maxXMLTokens    = 4 << 20  // XML tokens in document.xml
+	minDOCXLabels   = 3        // form labels a document needs to count as a form
+)
+
+// Marks the reader writes for ticked and empty check boxes.
+const (
+	markTicked = "☒"
+	markEmpty  = "☐"
+)
+
+// oleMagic starts an OLE compound file: an old Word .doc, or an encrypted
+// (password-protected) .docx.
+var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// ReadDOCX reads a Word .docx file. Forms come back unchecked (no Problems
+// from form.Check). A file that cannot be read returns a *form.UnreadableError.
+//
+// It reads body paragraphs and table cells (a "Label | value" table is the
+// usual layout), content controls (including check box controls), legacy form
+// fields (text inputs and check boxes), and ticked-box glyphs (☒ ✓ ✔ and
+// Wingdings symbols). A document without the form's labels returns ErrNoForm.
+func ReadDOCX(data []byte) ([]form.Form, error) {
+	if bytes.HasPrefix(data, oleMagic) {
+		if bytes.Contains(data, utf16le("EncryptedPackage")) {
+			return nil, unreadable("docx_encrypted", "The Word file is password-protected; ask for it without a password, or as a PDF.")
+		}
+		return nil, unreadable("doc_legacy_format", "The file is in the old Word .doc format; ask for a .docx or PDF.")
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, unreadable("docx_invalid", "The file is not a valid Word .docx document; ask for the form again or as a PDF.")
+	}
+	if len(zr.File) > maxDOCXEntries {
+		return nil, unreadable("docx_invalid", "The Word file holds too many parts to be a form.")
+	}
+	doc := mainDocument(zr)
+	if doc == nil {
+		return nil, unreadable("docx_invalid", "The file is a zip archive but not a Word document; ask for the form again or as a PDF.")
+	}
+	if doc.UncompressedSize64 > maxDOCXDocument {
+		return nil, unreadable("docx_too_large", "The Word document's text is larger than a form can be.")
+	}
+	rc, err := doc.Open()
+	if err != nil {
+		return nil, unreadable("docx_invalid", "The Word document's text part cannot be opened; the file may be damaged.")
+	}
+	defer rc.Close()
+	xmlData, err := io.ReadAll(io.LimitReader(rc, maxDOCXDocument+1))
+	if err != nil {
+		return nil, unreadable("docx_invalid", "The Word document's text part is damaged; ask for the form again or as a PDF.")
+	}
+	if len(xmlData) > maxDOCXDocument {
+		return nil, unreadable("docx_too_large", "The Word document's text is larger than a form can be.")
+	}
+	blocks, err := docxBlocks(xmlData)
+	if err != nil {
+		var ue *form.UnreadableError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		return nil, unreadable("docx_invalid", "The Word document's text is not well-formed XML; the file may be damaged.")
+	}
+	var r reader
+	r.read(blocksToEntries(blocks))
+	if len(r.labels) < minDOCXLabels {
+		return nil, ErrNoForm
+	}
+	return []form.Form{{Format: form.FormatDOCX, Fields: r.fields, Problems: []form.Problem{}}}, nil
+}
+
+// mainDocument finds the main document part: word/document.xml, or the part
+// [Content_Types].xml names as the main document.
+func mainDocument(zr *zip.Reader) *zip.File {
+	byName := map[string]*zip.File{}
+	for _, f := range zr.File {
+		byName[strings.TrimPrefix(f.Name, "/")] = f
+	}
+	if f := byName["word/document.xml"]; f != nil {
+		return f
+	}
+	ct := byName["[Content_Types].xml"]
+	if ct == nil || ct.UncompressedSize64 > 1<<20 {
+		return nil
+	}
+	rc, err := ct.Open()
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	var types struct {
+		Override []struct {
+			PartName    string `xml:"PartName,attr"`
+			ContentType string `xml:"ContentType,attr"`
+		} `xml:"Override"`
+	}
+	if err := xml.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&types); err != nil {
+		return nil
+	}
+	for _, o := range types.Override {
+		if strings.Contains(o.ContentType, "wordprocessingml.document.main+xml") ||
+			strings.Contains(o.ContentType, "wordprocessingml.template.main+xml") ||
+			strings.Contains(o.ContentType, "ms-word.document.macroEnabled.main+xml") {
+			return byName[strings.TrimPrefix(o.PartName, "/")]
+		}
+	}
+	return nil
+}
+
+// block is a body paragraph (rows == nil) or a table (rows of cell texts).
+type block struct {
+	text string
+	rows [][]string
+}
+
+// sdtState is an open content control.
+type sdtState struct {
+	checkbox, checked, placeholder bool
+}
+
+// docxBlocks turns document.xml into paragraphs and tables, with check boxes
+// of every kind written as markTicked or markEmpty.
+func docxBlocks(data []byte) ([]block, error) {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = false
+	var (
+		blocks   []block
+		paras    []*strings.Builder // open paragraphs (text boxes nest them)
+		tblDepth int
+		table    [][]string
+		row      []string
+		cell     []string
+		sdts     []*sdtState
+		suppress int // open elements whose text is not the resident's
+		inText   bool
+		pending  string // a mark to write at the start of the next paragraph
+		depth    int
+		tokens   int
+		// Legacy form field check box (w:ffData/w:checkBox).
+		inFFCheck              bool
+		ffDefault, ffChecked   string
+		ffHasDefault, ffHasChk bool
+	)
+	write := func(s string) {
+		if len(paras) == 0 {
+			pending += s
+			return
+		}
+		p := paras[len(paras)-1]
+		if p.Len() < 64<<10 {
+			p.WriteString(s)
+		}
+	}
+	var suppressed []bool // per open element: did it raise suppress?
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		tokens++
+		if tokens > maxXMLTokens {
+			return nil, unreadable("docx_too_large", "The Word document is too complex to be a form.")
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth > maxXMLDepth {
+				return nil, unreadable("docx_too_deep", "The Word document is nested too deeply to be a form.")
+			}
+			raise := false
+			switch t.Name.Local {
+			case "tbl":
+				tblDepth++
+				if tblDepth == 1 {
+					table = nil
+				}
+			case "tr":
+				if tblDepth == 1 {
+					row = nil
+				}
+			case "tc":
+				if tblDepth == 1 {
+					cell = nil
+				}
+			case "p":
+				paras = append(paras, &strings.Builder{})
+				if pending != "" {
+					write(pending + " ")
+					pending = ""
+				}
+			case "t":
+				inText = true
+			case "tab":
+				if len(paras) > 0 && suppress == 0 {
+					write("\t")
+				}
+			case "br", "cr":
+				if len(paras) > 0 && suppress == 0 {
+					write("\n")
+				}
+			case "sym":
+				if suppress == 0 {
+					if m := symMark(attr(t, "char")); m != "" {
+						write(m)
+					}
+				}
+			case "sdt":
+				sdts = append(sdts, &sdtState{})
+			case "checkbox": // w14:checkbox in a content control's properties
+				if len(sdts) > 0 {
+					sdts[len(sdts)-1].checkbox = true
+				}
+			case "showingPlcHdr":
+				if len(sdts) > 0 {
+					sdts[len(sdts)-1].placeholder = true
+				}
+			case "checked":
+				switch {
+				case inFFCheck:
+					ffHasChk, ffChecked = true, attr(t, "val")
+					if ffChecked == "" {
+						ffChecked = "1" // <w:checked/> with no value means checked
+					}
+				case len(sdts) > 0:
+					v := attr(t, "val")
+					sdts[len(sdts)-1].checked = v == "1" || v == "true" || v == "on"
+				}
+			case "sdtContent":
+				if len(sdts) > 0 {
+					s := sdts[len(sdts)-1]
+					if s.checkbox {
+						mark := markEmpty
+						if s.checked {
+							mark = markTicked
+						}
+						write(mark)
+					}
+					raise = s.checkbox || s.placeholder
+				}
+			case "checkBox": // w:ffData/w:checkBox, a legacy form field
+				inFFCheck, ffHasDefault, ffHasChk, ffDefault, ffChecked = true, false, false, "", ""
+			case "default":
+				if inFFCheck {
+					ffHasDefault, ffDefault = true, attr(t, "val")
+				}
+			case "instrText", "delText", "delInstrText", "Fallback", "del":
+				raise = true
+			}
+			if raise {
+				suppress++
+			}
+			suppressed = append(suppressed, raise)
+		case xml.EndElement:
+			depth--
+			if len(suppressed) > 0 {
+				if suppressed[len(suppressed)-1] {
+					suppress--
+				}
+				suppressed = suppressed[:len(suppressed)-1]
+			}
+			switch t.Name.Local {
+			case "t":
+				inText = false
+			case "p":
+				if len(paras) == 0 {
+					break
+				}
+				text := paras[len(paras)-1].String()
+				paras = paras[:len(paras)-1]
+				switch {
+				case tblDepth > 0:
+					cell = append(cell, text)
+				case len(paras) > 0:
+					// A text box inside a paragraph: its own block.
+					blocks = append(blocks, block{text: text})
+				default:
+					blocks = append(blocks, block{text: text})
+				}
+			case "tc":
+				if tblDepth == 1 {
+					row = append(row, strings.Join(cell, "\n"))
+					cell = nil
+				}
+			case "tr":
+				if tblDepth == 1 {
+					table = append(table, row)
+					row = nil
+				}
+			case "tbl":
+				tblDepth--
+				if tblDepth == 0 {
+					blocks = append(blocks, block{rows: table})
+					table = nil
+				}
+			case "sdt":
+				if len(sdts) > 0 {
+					sdts = sdts[:len(sdts)-1]
+				}
+			case "checkBox":
+				if inFFCheck {
+					inFFCheck = false
+					v := ffDefault
+					if ffHasChk {
+						v = ffChecked
+					} else if !ffHasDefault {
+						v = "0"
+					}
+					if v == "1" || v == "true" || v == "on" {
+						write(markTicked)
+					} else {
+						write(markEmpty)
+					}
+				}
+			}
+		case xml.CharData:
+			if inText && suppress == 0 && len(paras) > 0 {
+				write(mapPrivateUse(string(t)))
+			}
+		}
+	}
+	if len(paras) > 0 || tblDepth > 0 {
+		return nil, errors.New("document.xml ends inside an element")
+	}
+	return blocks, nil
+}
+
+// attr returns the value of the attribute with the given local name.
+func attr(t xml.StartElement, local string) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// symMark maps a w:sym character code (Wingdings, Wingdings 2) to a mark.
+func symMark(code string) string {
+	n, err := strconv.ParseUint(code, 16, 32)
+	if err != nil {
+		return ""
+	}
+	return wingdingsMark(rune(n))
+}
+
+// wingdingsMark maps a Wingdings or Wingdings 2 code point (plain, or in the
+// U+F000 private-use range Word writes symbol fonts in) to a mark, or "".
+func wingdingsMark(r rune) string {
+	if r >= 0xF000 && r <= 0xF0FF {
+		r -= 0xF000
+	}
+	switch r {
+	case 0xFE, 0xFD, 0x78, 0xFB, 0xFC, 0x52, 0x53, 0x54, 0x50, 0x4F:
+		return markTicked
+	case 0xA8, 0x6F, 0xA3, 0x71:
+		return markEmpty
+	}
+	return ""
+}
+
+// mapPrivateUse replaces symbol-font characters typed as text (U+F0xx) with marks.
+func mapPrivateUse(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r >= 0xF000 && r <= 0xF0FF }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 0xF000 && r <= 0xF0FF {
+			if m := wingdingsMark(r); m != "" {
+				b.WriteString(m)
+			}
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// blocksToEntries turns paragraphs into lines and table rows into
+// label/value pairs where a cell holds a label, or lines where it does not.
+func blocksToEntries(blocks []block) []entry {
+	var es []entry
+	lines := func(s string) {
+		for l := range strings.SplitSeq(s, "\n") {
+			es = append(es, entry{line: l})
+		}
+	}
+	for _, b := range blocks {
+		if b.rows == nil {
+			lines(b.text)
+			continue
+		}
+		for i := 0; i < len(b.rows); i++ {
+			row := b.rows[i]
+			// Labels across one row and values in the next.
+			if i+1 < len(b.rows) && len(row) >= 2 && allLabels(row) && len(b.rows[i+1]) == len(row) && noLabels(b.rows[i+1]) {
+				for j, c := range row {
+					es = append(es, entry{paired: true, label: c, value: b.rows[i+1][j]})
+				}
+				i++
+				continue
+			}
+			es = append(es, rowEntries(row)...)
+		}
+	}
+	return es
+}
+
+// rowEntries reads one table row: "Label | value", "☒ | I have read...",
+// "On behalf? | Yes | ☐ | No | ☒", or cells that are lines of text.
+func rowEntries(row []string) []entry {
+	var es []entry
+	for c := 0; c < len(row); c++ {
+		cell := strings.TrimSpace(row[c])
+		key := form.LabelKey(cell)
+		switch {
+		case key != "" && c+1 < len(row):
+			value := row[c+1]
+			if key == "on_behalf" {
+				value = strings.Join(row[c+1:], " ")
+				c = len(row)
+			} else if form.LabelKey(value) != "" && !isMark(value) {
+				es = append(es, entry{paired: true, label: cell})
+				continue
+			} else {
+				c++
+			}
+			es = append(es, entry{paired: true, label: cell, value: value})
+		case key == "" && isMark(cell) && c+1 < len(row) && tickKeys[form.LabelKey(row[c+1])]:
+			es = append(es, entry{paired: true, label: row[c+1], value: cell})
+			c++
+		default:
+			for l := range strings.SplitSeq(row[c], "\n") {
+				es = append(es, entry{line: l})
+			}
+		}
+	}
+	return es
+}
+
+// isMark reports whether a cell is only a tick box, ticked or not.
+func isMark(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 12 {
+		return false
+	}
+	switch s {
+	case markTicked, markEmpty, "☑", "✓", "✔", "✗", "✘", "X", "x", "[x]", "[X]", "[ ]", "[]":
+		return true
+	}
+	return false
+}
+
+func allLabels(row []string) bool {
+	for _, c := range row {
+		if strings.TrimSpace(c) != "" && form.LabelKey(c) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func noLabels(row []string) bool {
+	for _, c := range row {
+		if form.LabelKey(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// utf16le encodes ASCII s as UTF-16LE, as OLE directory names are stored.
+func utf16le(s string) []byte {
+	b := make([]byte, 0, 2*len(s))
+	for i := 0; i < len(s); i++ {
+		b = append(b, s[i], 0)
+	}
+	return b
+}
