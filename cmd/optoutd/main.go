@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -27,6 +28,11 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"extract", "read emails or form files and print the forms found and their problems", runExtract},
+		{"migrate", "apply pending database migrations (DATABASE_URL) and print the schema version", runMigrate},
+		{"purge", "delete raw messages and attachments past retention (--retention-days, default 90)", runPurge},
+		{"export", "write register changes for the care record: --since DATE --format csv [--out FILE]", runExport},
+		{"rekey", "re-encrypt stored values under the first OPTOUT_DATA_KEY key (resumable)", runRekey},
+		{"genkey", "print fresh OPTOUT_DATA_KEY and OPTOUT_INDEX_KEY values", runGenkey},
 		{"config", "check the configuration in the environment (--markdown: print the settings table)", runConfig},
 	}
 }
@@ -51,6 +57,11 @@ func realMain(args []string) int {
 		defer stop()
 		if err := c.run(ctx, args[1:]); err != nil {
 			fmt.Fprintf(os.Stderr, "optoutd %s: %v\n", c.name, err)
+			// A command may choose its exit status (2 for a usage error).
+			var ec interface{ ExitCode() int }
+			if errors.As(err, &ec) {
+				return ec.ExitCode()
+			}
 			return 1
 		}
 		return 0

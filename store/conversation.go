@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ConversationState is where a resident's thread stands.
+type ConversationState string
+
+// The conversation states.
+const (
+	ConvInstructionsSent ConversationState = "instructions_sent" // we sent the secure-email instructions
+	ConvFormReceived     ConversationState = "form_received"     // a form arrived and awaits a decision
+	ConvCompleted        ConversationState = "completed"         // the outcome email went (or is queued)
+	ConvClosed           ConversationState = "closed"            // closed by staff
+)
+
+// Conversation is one resident thread. Address is the resident's address in
+// clear (opened from its sealed column): never log it.
+type Conversation struct {
+	ID          int64
+	Reference   string
+	Address     string
+	State       ConversationState
+	NoFormCount int // "we could not find a form" replies so far
+	LedgerID    int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+const convCols = `id, reference, address, state, no_form_count, coalesce(ledger_id, 0), created_at, updated_at`
+
+func (s *Store) scanConv(row pgx.Row) (Conversation, error) {
+	var c Conversation
+	var sealed []byte
+	if err := row.Scan(&c.ID, &c.Reference, &sealed, &c.State, &c.NoFormCount, &c.LedgerID, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		return c, err
+	}
+	addr, err := s.keys.openString("conversations.address", sealed)
+	c.Address = addr
+	return c, err
+}
+
+func (s *Store) oneConv(ctx context.Context, what, sql string, args ...any) (Conversation, error) {
+	c, err := s.scanConv(s.pool.QueryRow(ctx, sql, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, fmt.Errorf("conversation %s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read conversation %s: %w", what, err)
+	}
+	return c, nil
+}
+
+// CreateConversation opens a conversation with a fresh reference code, outside
+// any message outcome (CompleteMessage creates them for mail).
+func (s *Store) CreateConversation(ctx context.Context, address string) (Conversation, error) {
+	sealed, err := s.keys.sealString("conversations.address", NormaliseAddress(address))
+	if err != nil {
+		return Conversation{}, err
+	}
+	for range 5 {
+		ref, err := NewReference()
+		if err != nil {
+			return Conversation{}, err
+		}
+		c, err := s.scanConv(s.pool.QueryRow(ctx, `insert into conversations (reference, address, address_hash) values ($1, $2, $3)
+			on conflict (reference) do nothing returning `+convCols, ref, sealed, s.keys.AddressHash(address)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // reference collision: draw again
+		}
+		if err != nil {
+			return c, fmt.Errorf("create conversation: %w", err)
+		}
+		return c, nil
+	}
+	return Conversation{}, errors.New("create conversation: could not draw an unused reference code")
+}
+
+// Conversation returns a conversation by id.
+func (s *Store) Conversation(ctx context.Context, id int64) (Conversation, error) {
+	return s.oneConv(ctx, fmt.Sprint(id), `select `+convCols+` from conversations where id = $1`, id)
+}
+
+// ConversationByReference finds a conversation by its reference code (any case).
+func (s *Store) ConversationByReference(ctx context.Context, ref string) (Conversation, error) {
+	ref = strings.ToUpper(strings.TrimSpace(ref))
+	return s.oneConv(ctx, "by reference", `select `+convCols+` from conversations where reference = $1`, ref)
+}
+
+// ConversationByMessageID finds the conversation one of our sent Message-IDs
+// belongs to: pass a reply's In-Reply-To and References ids (with or without
+// angle brackets). The most recent match wins.
+func (s *Store) ConversationByMessageID(ctx context.Context, ids ...string) (Conversation, error) {
+	clean := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id = strings.Trim(strings.TrimSpace(id), "<>"); id != "" {
+			clean = append(clean, id)
+		}
+	}
+	if len(clean) == 0 {
+		return Conversation{}, fmt.Errorf("conversation by message id: %w", ErrNotFound)
+	}
+	return s.oneConv(ctx, "by message id", `select `+convCols+` from conversations where id = (
+		select conversation_id from sent_message_ids where message_id = any($1) order by created_at desc limit 1)`, clean)
+}
+
+// ConversationsByAddress lists a sender's conversations, newest first.
+func (s *Store) ConversationsByAddress(ctx context.Context, address string) ([]Conversation, error) {
+	rows, err := s.pool.Query(ctx, `select `+convCols+` from conversations where address_hash = $1 order by id desc`, s.keys.AddressHash(address))
+	if err != nil {
+		return nil, fmt.Errorf("list conversations of an address: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) { return s.scanConv(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list conversations of an address: %w", err)
+	}
+	return out, nil
+}
+
+// AddSentMessageID records a Message-ID we sent in a conversation (the
+// outbox does this itself for every queued email). Repeats are ignored.
+func (s *Store) AddSentMessageID(ctx context.Context, conversationID int64, messageID string) error {
+	_, err := s.pool.Exec(ctx, `insert into sent_message_ids (message_id, conversation_id) values ($1, $2) on conflict do nothing`,
+		strings.Trim(strings.TrimSpace(messageID), "<>"), conversationID)
+	if err != nil {
+		return fmt.Errorf("record sent message id for conversation %d: %w", conversationID, err)
+	}
+	return nil
+}
+
+// SetConversationState changes a conversation's state.
+func (s *Store) SetConversationState(ctx context.Context, id int64, state ConversationState) error {
+	tag, err := s.pool.Exec(ctx, `update conversations set state = $2, updated_at = now() where id = $1`, id, string(state))
+	if err != nil {
+		return fmt.Errorf("set state of conversation %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("conversation %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// CountRepliesTo counts emails queued to an address since a time, for the
+// per-sender reply limit (loop and abuse protection).
+func (s *Store) CountRepliesTo(ctx context.Context, address string, since time.Time) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `select count(*) from outbox where recipient_hash = $1 and created_at >= $2`, s.keys.AddressHash(address), since).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count replies to an address: %w", err)
+	}
+	return n, nil
+}

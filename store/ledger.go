@@ -1,0 +1,332 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// LedgerState is the processing state of a ledger row.
+type LedgerState string
+
+// The ledger states.
+const (
+	LedgerNew        LedgerState = "new"        // recorded, not yet processed
+	LedgerProcessing LedgerState = "processing" // a worker has it in hand
+	LedgerDone       LedgerState = "done"       // its outcome is committed: never process again
+	LedgerFailed     LedgerState = "failed"     // processing failed; retried after NextAttemptAt
+)
+
+// IncomingMessage describes a message fetched from a mailbox.
+type IncomingMessage struct {
+	Mailbox     string
+	UIDValidity uint32
+	UID         uint32
+	MessageID   string // the Message-ID header, "" when absent; stored only as a blind index
+	ReceivedAt  time.Time
+	Size        int64
+	Kind        string // extract.Kind or "" when not yet known
+	Raw         []byte // the whole message; sealed; nil when too large to keep
+}
+
+// LedgerEntry is one ledger row, without the raw message.
+type LedgerEntry struct {
+	ID            int64
+	Mailbox       string
+	UIDValidity   uint32
+	UID           uint32
+	ReceivedAt    time.Time
+	Size          int64
+	Kind          string
+	State         LedgerState
+	Action        string
+	Attempts      int
+	LastError     string
+	NextAttemptAt *time.Time
+	HasRaw        bool
+}
+
+const ledgerCols = `id, mailbox, uidvalidity, uid, received_at, size, kind, state, action, attempts, last_error, next_attempt_at, raw is not null`
+
+func scanLedger(row pgx.Row) (LedgerEntry, error) {
+	var e LedgerEntry
+	var uv, uid int64
+	err := row.Scan(&e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action, &e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw)
+	e.UIDValidity, e.UID = uint32(uv), uint32(uid)
+	return e, err
+}
+
+// RecordMessage inserts a ledger row for a fetched message, or returns the
+// existing one when the same (mailbox, UIDVALIDITY, UID) or the same
+// Message-ID was recorded before. created reports a new row. The caller
+// processes the message only when the entry's State is not LedgerDone; for a
+// re-fetched or re-delivered message that is already done this is a no-op.
+func (s *Store) RecordMessage(ctx context.Context, m IncomingMessage) (entry LedgerEntry, created bool, err error) {
+	var raw []byte
+	if m.Raw != nil {
+		if raw, err = s.keys.Seal("ledger.raw", m.Raw); err != nil {
+			return LedgerEntry{}, false, err
+		}
+	}
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = time.Now()
+	}
+	hash := s.keys.messageIDHash(m.MessageID)
+	for range 3 {
+		row := s.pool.QueryRow(ctx, `insert into ledger (mailbox, uidvalidity, uid, message_id_hash, received_at, size, kind, raw)
+			values ($1, $2, $3, $4, $5, $6, $7, $8)
+			on conflict do nothing
+			returning `+ledgerCols, m.Mailbox, int64(m.UIDValidity), int64(m.UID), hash, m.ReceivedAt, m.Size, m.Kind, raw)
+		entry, err = scanLedger(row)
+		if err == nil {
+			return entry, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return LedgerEntry{}, false, fmt.Errorf("record message uid %d in ledger: %w", m.UID, err)
+		}
+		row = s.pool.QueryRow(ctx, `select `+ledgerCols+` from ledger
+			where (mailbox, uidvalidity, uid) = ($1, $2, $3) or message_id_hash = $4
+			order by id limit 1`, m.Mailbox, int64(m.UIDValidity), int64(m.UID), hash)
+		entry, err = scanLedger(row)
+		if err == nil {
+			return entry, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return LedgerEntry{}, false, fmt.Errorf("find message uid %d in ledger: %w", m.UID, err)
+		}
+		// The conflicting row was rolled back between the two statements: try again.
+	}
+	return LedgerEntry{}, false, fmt.Errorf("record message uid %d in ledger: conflicting row keeps vanishing; retry later", m.UID)
+}
+
+// Message returns one ledger row.
+func (s *Store) Message(ctx context.Context, id int64) (LedgerEntry, error) {
+	e, err := scanLedger(s.pool.QueryRow(ctx, `select `+ledgerCols+` from ledger where id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, fmt.Errorf("ledger row %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("read ledger row %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// RawMessage returns the original message of a ledger row, and writes an
+// audit entry when a member of staff reads it (actor != System). It returns
+// ErrNotFound when the row is unknown or its raw message was purged.
+func (s *Store) RawMessage(ctx context.Context, id int64, actor Actor) ([]byte, error) {
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, `select raw from ledger where id = $1 and raw is not null`, id).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("raw message of ledger row %d (unknown or purged): %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read raw message of ledger row %d: %w", id, err)
+	}
+	raw, err := s.keys.Open("ledger.raw", sealed)
+	if err != nil {
+		return nil, err
+	}
+	if actor != System {
+		if err := s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "message.view", ObjectType: "ledger", ObjectID: id}); err != nil {
+			return nil, err
+		}
+	}
+	return raw, nil
+}
+
+// StartMessage marks a ledger row processing and counts the attempt. It
+// returns ErrAlreadyDone when the row is done.
+func (s *Store) StartMessage(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `update ledger set state = 'processing', attempts = attempts + 1, updated_at = now()
+		where id = $1 and state <> 'done'`, id)
+	if err != nil {
+		return fmt.Errorf("mark ledger row %d processing: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.notDone(ctx, id)
+	}
+	return nil
+}
+
+func (s *Store) notDone(ctx context.Context, id int64) error {
+	var st LedgerState
+	err := s.pool.QueryRow(ctx, `select state from ledger where id = $1`, id).Scan(&st)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("ledger row %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("read ledger row %d: %w", id, err)
+	}
+	return fmt.Errorf("ledger row %d: %w", id, ErrAlreadyDone)
+}
+
+// FailMessage records that processing a ledger row failed. errText must not
+// contain personal data (use an error code or a fixed sentence). The row is
+// retried after an exponential backoff on its attempts; it never moves a
+// done row. It returns the time of the next attempt.
+func (s *Store) FailMessage(ctx context.Context, id int64, errText string) (time.Time, error) {
+	var attempts int
+	err := s.pool.QueryRow(ctx, `select attempts from ledger where id = $1`, id).Scan(&attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("ledger row %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read ledger row %d: %w", id, err)
+	}
+	next := time.Now().Add(s.backoff(max(attempts, 1)))
+	tag, err := s.pool.Exec(ctx, `update ledger set state = 'failed', last_error = left($2, 500), next_attempt_at = $3, updated_at = now()
+		where id = $1 and state <> 'done'`, id, errText, next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("mark ledger row %d failed: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return time.Time{}, fmt.Errorf("ledger row %d: %w", id, ErrAlreadyDone)
+	}
+	return next, nil
+}
+
+// ClaimFailedMessages claims up to n failed rows whose next attempt is due
+// (or every failed row when force is set), marks them processing and returns
+// them. Replicas calling it together get disjoint rows.
+func (s *Store) ClaimFailedMessages(ctx context.Context, n int, force bool) ([]LedgerEntry, error) {
+	rows, err := s.pool.Query(ctx, `update ledger set state = 'processing', attempts = attempts + 1, updated_at = now()
+		where id in (select id from ledger where state = 'failed' and ($2 or next_attempt_at <= now())
+			order by id limit $1 for update skip locked)
+		returning `+ledgerCols, n, force)
+	if err != nil {
+		return nil, fmt.Errorf("claim failed messages: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
+	if err != nil {
+		return nil, fmt.Errorf("claim failed messages: %w", err)
+	}
+	return out, nil
+}
+
+// ListFailedMessages lists failed rows, oldest first (for an operator).
+func (s *Store) ListFailedMessages(ctx context.Context, limit int) ([]LedgerEntry, error) {
+	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where state = 'failed' order by id limit $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list failed messages: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list failed messages: %w", err)
+	}
+	return out, nil
+}
+
+// MessagesForReference lists the ledger rows that belong to a conversation:
+// the one that opened it and those that carried its submissions.
+func (s *Store) MessagesForReference(ctx context.Context, ref string) ([]LedgerEntry, error) {
+	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where id in (
+			select c.ledger_id from conversations c where c.reference = $1
+			union select s.ledger_id from submissions s join conversations c on c.id = s.conversation_id where c.reference = $1
+			union select t.ledger_id from triage t join conversations c on c.id = t.conversation_id where c.reference = $1)
+		order by id`, ref)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of a reference: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list messages of a reference: %w", err)
+	}
+	return out, nil
+}
+
+// ReopenMessage puts a ledger row back to "new" so it is processed again
+// after a fix (`optoutd reprocess`). Forms already recorded from it are not
+// recorded twice: submissions are unique per (message, position) and outbox
+// rows per idempotency key. Audited.
+func (s *Store) ReopenMessage(ctx context.Context, id int64, actor Actor) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `update ledger set state = 'new', next_attempt_at = null, updated_at = now() where id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("reopen ledger row %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("ledger row %d: %w", id, ErrNotFound)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "message.reprocess", ObjectType: "ledger", ObjectID: id})
+	})
+}
+
+// MailboxPosition is where polling of one mailbox stands.
+type MailboxPosition struct {
+	UIDValidity uint32
+	LastUID     uint32
+	LastPollAt  *time.Time
+}
+
+// MailboxState returns the stored position of a mailbox, or ErrNotFound
+// before the first poll.
+func (s *Store) MailboxState(ctx context.Context, mailbox string) (MailboxPosition, error) {
+	var p MailboxPosition
+	var uv, last int64
+	err := s.pool.QueryRow(ctx, `select uidvalidity, last_uid, last_poll_at from mailbox_state where mailbox = $1`, mailbox).Scan(&uv, &last, &p.LastPollAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, fmt.Errorf("mailbox position: %w", ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("read mailbox position: %w", err)
+	}
+	p.UIDValidity, p.LastUID = uint32(uv), uint32(last)
+	return p, nil
+}
+
+// SetMailboxState stores a mailbox's position after a poll and the poll
+// time. With the same UIDVALIDITY the last UID never goes backwards; a new
+// UIDVALIDITY replaces it (the ledger's Message-ID index keeps re-numbered
+// messages from being processed again).
+func (s *Store) SetMailboxState(ctx context.Context, mailbox string, uidvalidity, lastUID uint32) error {
+	_, err := s.pool.Exec(ctx, `insert into mailbox_state (mailbox, uidvalidity, last_uid, last_poll_at) values ($1, $2, $3, now())
+		on conflict (mailbox) do update set
+			last_uid = case when mailbox_state.uidvalidity = excluded.uidvalidity
+				then greatest(mailbox_state.last_uid, excluded.last_uid) else excluded.last_uid end,
+			uidvalidity = excluded.uidvalidity, last_poll_at = now(), updated_at = now()`,
+		mailbox, int64(uidvalidity), int64(lastUID))
+	if err != nil {
+		return fmt.Errorf("store mailbox position: %w", err)
+	}
+	return nil
+}
+
+// TryLockMailbox takes the session advisory lock for a mailbox on a
+// dedicated connection, so only one poller in the whole deployment works a
+// mailbox at a time. ok is false when another session holds it. Call unlock
+// (always non-nil when err is nil) to release the lock and the connection.
+// If the connection drops, PostgreSQL releases the lock: pollers should call
+// again before each poll rather than assume they still hold it.
+func (s *Store) TryLockMailbox(ctx context.Context, mailbox string) (unlock func(), ok bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock mailbox: connect to database: %w", err)
+	}
+	key := "optout-mailbox:" + s.schema + ":" + mailbox
+	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, fmt.Errorf("lock mailbox: %w", err)
+	}
+	if !ok {
+		conn.Release()
+		return func() {}, false, nil
+	}
+	var done bool
+	return func() {
+		if done {
+			return
+		}
+		done = true
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `select pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+			// Closing the session is what guarantees the lock is gone.
+			conn.Conn().Close(uctx) //nolint:errcheck
+		}
+		conn.Release()
+	}, true, nil
+}

@@ -1,0 +1,445 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ncl-icb/optout-intake/extract/form"
+)
+
+// TriageItem is one entry of the triage queue. It holds no personal data.
+type TriageItem struct {
+	ID             int64
+	Reason         string
+	State          string // "open" or "closed"
+	CreatedAt      time.Time
+	DueBy          time.Time // one calendar month from receipt (UK GDPR)
+	AssignedTo     int64     // staff id, 0 when unassigned
+	SubmissionID   int64
+	LedgerID       int64
+	ConversationID int64
+	OutboxID       int64
+	Reference      string
+	ClosedBy       int64
+	ClosedAt       *time.Time
+	Outcome        string
+}
+
+const triageCols = `t.id, t.reason, t.state, t.created_at, t.due_by, coalesce(t.assigned_to, 0), coalesce(t.submission_id, 0),
+	coalesce(t.ledger_id, 0), coalesce(t.conversation_id, 0), coalesce(t.outbox_id, 0), coalesce(c.reference, ''),
+	coalesce(t.closed_by, 0), t.closed_at, t.outcome`
+
+func scanTriage(row pgx.Row) (TriageItem, error) {
+	var t TriageItem
+	err := row.Scan(&t.ID, &t.Reason, &t.State, &t.CreatedAt, &t.DueBy, &t.AssignedTo, &t.SubmissionID, &t.LedgerID,
+		&t.ConversationID, &t.OutboxID, &t.Reference, &t.ClosedBy, &t.ClosedAt, &t.Outcome)
+	return t, err
+}
+
+// TriageFilter selects queue items. State is "open" (default), "closed" or "all".
+type TriageFilter struct {
+	Reason     string
+	State      string
+	AssignedTo int64 // 0: anyone
+	Limit      int   // default 100
+	Offset     int
+}
+
+// ListTriage lists queue items, oldest first.
+func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, error) {
+	if f.State == "" {
+		f.State = "open"
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
+		where ($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2) and ($3 = 0 or t.assigned_to = $3)
+		order by t.created_at, t.id limit $4 offset $5`, f.State, f.Reason, f.AssignedTo, f.Limit, f.Offset)
+	if err != nil {
+		return nil, fmt.Errorf("list triage: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TriageItem, error) { return scanTriage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list triage: %w", err)
+	}
+	return out, nil
+}
+
+// TriageStats returns the number of open items by reason and the creation
+// time of the oldest open item (nil when none), for metrics.
+func (s *Store) TriageStats(ctx context.Context) (open map[string]int, oldest *time.Time, err error) {
+	rows, err := s.pool.Query(ctx, `select reason, count(*), min(created_at) from triage where state = 'open' group by reason`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("count triage: %w", err)
+	}
+	defer rows.Close()
+	open = map[string]int{}
+	for rows.Next() {
+		var r string
+		var n int
+		var at time.Time
+		if err := rows.Scan(&r, &n, &at); err != nil {
+			return nil, nil, fmt.Errorf("count triage: %w", err)
+		}
+		open[r] = n
+		if oldest == nil || at.Before(*oldest) {
+			a := at
+			oldest = &a
+		}
+	}
+	return open, oldest, rows.Err()
+}
+
+// AttachmentInfo describes a kept attachment without its bytes.
+type AttachmentInfo struct {
+	ID          int64
+	Name        string
+	ContentType string
+	Size        int64
+}
+
+// Attachment is a kept attachment with its bytes.
+type Attachment struct {
+	AttachmentInfo
+	Data []byte
+}
+
+// TriageDetail is one item with what staff need to decide it. Submission,
+// Conversation are nil when the item has none.
+type TriageDetail struct {
+	Item         TriageItem
+	Submission   *Submission
+	Conversation *Conversation
+	Message      *LedgerEntry
+	Attachments  []AttachmentInfo // of the item's message, or nil once purged
+}
+
+// TriageItemDetail returns one item with its submission (fields opened),
+// conversation, message and attachment list. The view is audited.
+func (s *Store) TriageItemDetail(ctx context.Context, id int64, actor Actor) (TriageDetail, error) {
+	var d TriageDetail
+	var err error
+	d.Item, err = scanTriage(s.pool.QueryRow(ctx, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id where t.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, fmt.Errorf("triage item %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("read triage item %d: %w", id, err)
+	}
+	ledgerID := d.Item.LedgerID
+	if d.Item.SubmissionID != 0 {
+		sb, err := s.scanSubmission(s.pool.QueryRow(ctx, `select `+subCols+` from submissions sb left join conversations c on c.id = sb.conversation_id where sb.id = $1`, d.Item.SubmissionID))
+		if err != nil {
+			return d, fmt.Errorf("read submission of triage item %d: %w", id, err)
+		}
+		d.Submission = &sb
+		if ledgerID == 0 {
+			ledgerID = sb.LedgerID
+		}
+	}
+	if d.Item.ConversationID != 0 {
+		c, err := s.Conversation(ctx, d.Item.ConversationID)
+		if err != nil {
+			return d, err
+		}
+		d.Conversation = &c
+	}
+	if ledgerID != 0 {
+		m, err := s.Message(ctx, ledgerID)
+		if err != nil {
+			return d, err
+		}
+		d.Message = &m
+		rows, err := s.pool.Query(ctx, `select id, name, content_type, size from attachments where ledger_id = $1 order by id`, ledgerID)
+		if err != nil {
+			return d, fmt.Errorf("list attachments of triage item %d: %w", id, err)
+		}
+		d.Attachments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AttachmentInfo, error) {
+			var a AttachmentInfo
+			var name []byte
+			if err := r.Scan(&a.ID, &name, &a.ContentType, &a.Size); err != nil {
+				return a, err
+			}
+			a.Name, err = s.keys.openString("attachments.name", name)
+			return a, err
+		})
+		if err != nil {
+			return d, fmt.Errorf("list attachments of triage item %d: %w", id, err)
+		}
+	}
+	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "triage.view", ObjectType: "triage", ObjectID: id, Reference: d.Item.Reference})
+	return d, err
+}
+
+// AttachmentByID returns a kept attachment with its bytes; the view is
+// audited. ErrNotFound when unknown or purged.
+func (s *Store) AttachmentByID(ctx context.Context, id int64, actor Actor) (Attachment, error) {
+	var a Attachment
+	var name, data []byte
+	err := s.pool.QueryRow(ctx, `select id, name, content_type, size, data from attachments where id = $1`, id).Scan(&a.ID, &name, &a.ContentType, &a.Size, &data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, fmt.Errorf("attachment %d (unknown or purged): %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return a, fmt.Errorf("read attachment %d: %w", id, err)
+	}
+	if a.Name, err = s.keys.openString("attachments.name", name); err != nil {
+		return a, err
+	}
+	if a.Data, err = s.keys.Open("attachments.data", data); err != nil {
+		return a, err
+	}
+	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "attachment.view", ObjectType: "attachment", ObjectID: id})
+	return a, err
+}
+
+// AssignTriage assigns an open item to a staff member (0 unassigns). Audited.
+func (s *Store) AssignTriage(ctx context.Context, id, assignee int64, actor Actor) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var to *int64
+		if assignee != 0 {
+			to = &assignee
+		}
+		tag, err := tx.Exec(ctx, `update triage set assigned_to = $2 where id = $1 and state = 'open'`, id, to)
+		if err != nil {
+			return fmt.Errorf("assign triage item %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("open triage item %d: %w", id, ErrNotFound)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.assign", ObjectType: "triage", ObjectID: id, Detail: fmt.Sprintf("assignee=%d", assignee)})
+	})
+}
+
+// Decision is a staff decision on an open triage item.
+type Decision struct {
+	TriageID int64
+	Actor    Actor
+	// Fields are the corrected fields for Accept (already re-checked by the
+	// caller with form.Check); nil accepts the fields as read.
+	Fields *form.Fields
+	// Reason is a code for Reject and Close (e.g. "nhs_number_unreadable",
+	// "not_optout"); free text from staff goes in the email, not here.
+	Reason string
+	// Email is sent for Reject and Close (optional for Close). To "" means
+	// the conversation's address.
+	Email *Email
+	// Accepted and Duplicate are the outcome emails for Accept; the one
+	// matching the register's answer is queued.
+	Accepted, Duplicate *Email
+}
+
+// lockOpenTriage locks an open item and returns it.
+func lockOpenTriage(ctx context.Context, tx pgx.Tx, id int64) (TriageItem, error) {
+	t, err := scanTriage(tx.QueryRow(ctx, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
+		where t.id = $1 for update of t`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, fmt.Errorf("triage item %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("lock triage item %d: %w", id, err)
+	}
+	if t.State != "open" {
+		return t, fmt.Errorf("triage item %d is closed: %w", id, ErrConflict)
+	}
+	return t, nil
+}
+
+func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome string) error {
+	if _, err := tx.Exec(ctx, `update triage set state = 'closed', closed_by = $2, closed_at = now(), outcome = $3 where id = $1`,
+		t.ID, int64(actor), outcome); err != nil {
+		return fmt.Errorf("close triage item %d: %w", t.ID, err)
+	}
+	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + outcome, ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference})
+}
+
+func (s *Store) sealOptional(e *Email, kind OutboxKind) (*sealedEmail, error) {
+	if e == nil {
+		return nil, nil
+	}
+	if e.Kind == "" {
+		e.Kind = kind
+	}
+	se, err := s.sealEmail(e)
+	return &se, err
+}
+
+// AcceptTriage accepts an item's form (with staff corrections): the register
+// records the opt-out (or a duplicate), the submission is decided, the
+// matching outcome email is queued, the conversation completes and the item
+// closes, in one transaction, audited. It returns the submission's status.
+// An item without a submission (for example an unsolicited form kept under
+// the "ask" policy) needs Fields, and gets a staff-entered submission.
+func (s *Store) AcceptTriage(ctx context.Context, d Decision) (SubmissionStatus, error) {
+	if d.Actor == System {
+		return "", errors.New("accept triage item: a staff actor is required")
+	}
+	acc, err := s.sealOptional(d.Accepted, MailAccepted)
+	if err != nil {
+		return "", err
+	}
+	dup, err := s.sealOptional(d.Duplicate, MailDuplicate)
+	if err != nil {
+		return "", err
+	}
+	var corrected []byte
+	if d.Fields != nil {
+		if corrected, _, err = s.sealFields("submissions.corrected", *d.Fields, nil); err != nil {
+			return "", err
+		}
+	}
+	var status SubmissionStatus
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, d.TriageID)
+		if err != nil {
+			return err
+		}
+		subID := t.SubmissionID
+		var fields form.Fields
+		if subID == 0 {
+			if d.Fields == nil || t.LedgerID == 0 {
+				return fmt.Errorf("accept triage item %d: it has no form, so corrected fields are required: %w", t.ID, ErrConflict)
+			}
+			fields = *d.Fields
+			sealedFields, probs, err := s.sealFields("submissions.fields", fields, nil)
+			if err != nil {
+				return err
+			}
+			source, err := s.keys.sealString("submissions.source", "staff")
+			if err != nil {
+				return err
+			}
+			var conv *int64
+			if t.ConversationID != 0 {
+				conv = &t.ConversationID
+			}
+			if err := tx.QueryRow(ctx, `insert into submissions (conversation_id, ledger_id, seq, source, format, fields, problems, channel, status)
+				values ($1, $2, (select coalesce(max(seq), 0) + 1 from submissions where ledger_id = $2), $3, '', $4, $5, 'staff', 'triage') returning id`,
+				conv, t.LedgerID, source, sealedFields, probs).Scan(&subID); err != nil {
+				return fmt.Errorf("accept triage item %d: add submission: %w", t.ID, err)
+			}
+			if _, err := tx.Exec(ctx, `update triage set submission_id = $2 where id = $1`, t.ID, subID); err != nil {
+				return fmt.Errorf("accept triage item %d: %w", t.ID, err)
+			}
+			corrected = nil
+		} else if d.Fields != nil {
+			fields = *d.Fields
+		} else {
+			var sealed []byte
+			if err := tx.QueryRow(ctx, `select fields from submissions where id = $1`, subID).Scan(&sealed); err != nil {
+				return fmt.Errorf("accept triage item %d: read submission: %w", t.ID, err)
+			}
+			if err := s.openFields("submissions.fields", sealed, &fields); err != nil {
+				return err
+			}
+		}
+		nhs := NormaliseNHS(fields.NHSNumber)
+		if nhs == "" {
+			return fmt.Errorf("accept triage item %d: the NHS number is not 10 digits; correct it first: %w", t.ID, ErrConflict)
+		}
+		nhsSealed, err := s.keys.sealString("register.nhs_number", nhs)
+		if err != nil {
+			return err
+		}
+		idx := s.keys.NHSIndex(nhs)
+		err = tx.QueryRow(ctx, `with reg as (
+				insert into register as r (nhs_index, nhs_number, state, since, submission_id)
+				values ($1, $2, 'opted_out', now(), $3)
+				on conflict (nhs_index) do update set state = 'opted_out', since = now(), submission_id = excluded.submission_id,
+					nhs_number = excluded.nhs_number, updated_at = now()
+				where r.state <> 'opted_out'
+				returning r.id),
+			hist as (
+				insert into register_history (register_id, state, at, submission_id, reference, actor, reason)
+				select id, 'opted_out', now(), $3, $4, $5, 'triage' from reg)
+			update submissions set status = case when exists (select 1 from reg) then 'accepted' else 'duplicate' end,
+				decided_by = $5, decided_at = now(), nhs_index = $1, corrected = coalesce($6, corrected)
+			where id = $3 returning status`, idx, nhsSealed, subID, t.Reference, d.Actor.String(), corrected).Scan(&status)
+		if err != nil {
+			return fmt.Errorf("accept triage item %d: record opt-out: %w", t.ID, err)
+		}
+		action := "register.opt_out"
+		mail := acc
+		if status == SubDuplicate {
+			action, mail = "register.duplicate", dup
+		}
+		if err := writeAudit(ctx, tx, AuditEntry{Actor: d.Actor, Action: action, ObjectType: "submission", ObjectID: subID, Reference: t.Reference}); err != nil {
+			return err
+		}
+		if mail != nil {
+			if _, err := queueEmail(ctx, tx, *mail, t.ConversationID, subID, ""); err != nil && !errors.Is(err, ErrDuplicate) {
+				return err
+			}
+		}
+		if t.ConversationID != 0 {
+			if _, err := tx.Exec(ctx, `update conversations set state = 'completed', updated_at = now() where id = $1`, t.ConversationID); err != nil {
+				return fmt.Errorf("accept triage item %d: %w", t.ID, err)
+			}
+		}
+		return closeTriage(ctx, tx, t, d.Actor, "accepted")
+	})
+	return status, err
+}
+
+// RejectTriage rejects an item's form: the submission becomes rejected, the
+// email asking for a corrected form is queued, and the item closes, in one
+// transaction, audited with the reason code.
+func (s *Store) RejectTriage(ctx context.Context, d Decision) error {
+	if d.Email == nil {
+		return errors.New("reject triage item: the rejection email is required")
+	}
+	return s.decide(ctx, d, SubRejected, MailRejected, "rejected")
+}
+
+// CloseTriage closes an item as settled without recording anything: a
+// submission becomes not_optout when Reason is "not_optout", and an
+// optional email is queued. Audited.
+func (s *Store) CloseTriage(ctx context.Context, d Decision) error {
+	st := SubmissionStatus("")
+	if d.Reason == "not_optout" {
+		st = SubNotOptOut
+	}
+	return s.decide(ctx, d, st, MailNotOptOut, "closed")
+}
+
+func (s *Store) decide(ctx context.Context, d Decision, st SubmissionStatus, kind OutboxKind, outcome string) error {
+	if d.Actor == System {
+		return fmt.Errorf("%s triage item: a staff actor is required", outcome)
+	}
+	mail, err := s.sealOptional(d.Email, kind)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, d.TriageID)
+		if err != nil {
+			return err
+		}
+		if t.SubmissionID != 0 && st != "" {
+			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1`,
+				t.SubmissionID, string(st), d.Actor.String()); err != nil {
+				return fmt.Errorf("%s triage item %d: %w", outcome, t.ID, err)
+			}
+		}
+		if mail != nil {
+			if t.ConversationID == 0 && d.Email.To == "" {
+				return fmt.Errorf("%s triage item %d: no conversation, so the email needs an address", outcome, t.ID)
+			}
+			if _, err := queueEmail(ctx, tx, *mail, t.ConversationID, t.SubmissionID, fmt.Sprintf("triage/%d", t.ID)); err != nil {
+				return err
+			}
+		}
+		if outcome == "closed" && d.Reason != "" {
+			outcome = "closed." + d.Reason
+		}
+		if err := closeTriage(ctx, tx, t, d.Actor, outcome); err != nil {
+			return err
+		}
+		return nil
+	})
+}
