@@ -1,0 +1,137 @@
+package mailbox
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Session keeps one Client connected for a long-running daemon: it dials on
+// demand, drops the connection after a temporary failure and dials again with
+// exponential backoff and jitter. Safe for concurrent use; operations run one
+// at a time.
+type Session struct {
+	cfg Config
+	log *slog.Logger
+
+	// MinBackoff and MaxBackoff bound the wait between attempts (defaults 1 s
+	// and 5 min). Attempts is how many times Do tries before giving up on a
+	// temporary failure (default 5).
+	MinBackoff, MaxBackoff time.Duration
+	Attempts               int
+
+	mu       sync.Mutex // held for a whole Do
+	c        *Client
+	health   sync.Mutex
+	lastOK   time.Time
+	lastErr  error
+	failures int
+}
+
+// NewSession returns a Session that dials lazily.
+func NewSession(cfg Config, log *slog.Logger) *Session {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Session{cfg: cfg, log: log, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute, Attempts: 5}
+}
+
+// Do runs fn with a connected Client. When fn (or dialling) fails with a
+// temporary error, the connection is dropped, Do waits (backoff with jitter)
+// and runs fn again on a new connection, up to Attempts times. Permanent
+// errors (ErrAuth, ErrNoMailbox, fn's own non-temporary errors) return at
+// once. fn must therefore be safe to repeat: FetchNew from a stored cursor is.
+func (s *Session) Do(ctx context.Context, fn func(*Client) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = s.try(ctx, fn)
+		s.record(err)
+		if err == nil || !IsTemporary(err) || ctx.Err() != nil || attempt+1 >= s.Attempts {
+			return err
+		}
+		d := backoff(attempt, s.MinBackoff, s.MaxBackoff)
+		s.log.Warn("imap temporary failure: reconnecting", "attempt", attempt+1, "wait", d, "err", err)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Session) try(ctx context.Context, fn func(*Client) error) error {
+	if s.c != nil && s.c.Broken() {
+		_ = s.c.Close()
+		s.c = nil
+	}
+	if s.c == nil {
+		c, err := Dial(ctx, s.cfg, s.log)
+		if err != nil {
+			return err
+		}
+		s.c = c
+	}
+	err := fn(s.c)
+	if err != nil && (IsTemporary(err) || s.c.Broken()) {
+		_ = s.c.Close()
+		s.c = nil
+	}
+	return err
+}
+
+func (s *Session) record(err error) {
+	s.health.Lock()
+	defer s.health.Unlock()
+	if err == nil {
+		s.lastOK, s.lastErr, s.failures = time.Now(), nil, 0
+		return
+	}
+	s.lastErr = err
+	s.failures++
+}
+
+// Health reports when Do last succeeded, the consecutive failures and the
+// error of the last attempt (nil if it succeeded): for /readyz and metrics.
+func (s *Session) Health() (lastOK time.Time, failures int, lastErr error) {
+	s.health.Lock()
+	defer s.health.Unlock()
+	return s.lastOK, s.failures, s.lastErr
+}
+
+// Close closes the connection, if any. The Session can be used again.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		return nil
+	}
+	err := s.c.Close()
+	s.c = nil
+	return err
+}
+
+// backoff returns the wait before attempt+1: min·2^attempt capped at max,
+// with jitter drawn from its upper half.
+func backoff(attempt int, min, max time.Duration) time.Duration {
+	if min <= 0 {
+		min = time.Second
+	}
+	if max < min {
+		max = min
+	}
+	d := min
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
