@@ -57,21 +57,20 @@ type Config struct {
 	SMTPPassword string
 	SMTPAuth     string
 
-	HTTPAddr       string
-	PollSchedule   string
-	PurgeSchedule  string
-	ScanDays       int
-	Retention      time.Duration
-	Unsolicited    string
-	ReplyLimit     int
-	ReplyWindow    time.Duration
-	MaxMessage     int64
-	MaxAttachment  int64
-	TemplateDir    string
-	SessionIdle    time.Duration
-	LogFormat      string
-	LogLevel       string
-	SaveSentCopies bool
+	HTTPAddr      string
+	PollSchedule  string
+	PurgeSchedule string
+	ScanDays      int
+	Retention     time.Duration
+	Unsolicited   string
+	ReplyLimit    int
+	ReplyWindow   time.Duration
+	MaxMessage    int64
+	MaxAttachment int64
+	TemplateDir   string
+	SessionIdle   time.Duration
+	LogFormat     string
+	LogLevel      string
 }
 
 // Setting describes one configuration variable.
@@ -178,7 +177,7 @@ var Settings = []Setting{
 	{"OPTOUT_FOLDER_PROCESSED", "Processed", false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
 	{"OPTOUT_FOLDER_TRIAGE", "Triage", false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
 	{"OPTOUT_FOLDER_AUTO", "Auto", false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
-	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply is appended to this folder (for example `Sent Items`).", str(func(c *Config) *string { return &c.FolderSent })},
+	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`); empty keeps no copy.", str(func(c *Config) *string { return &c.FolderSent })},
 	{"OPTOUT_SMTP_ADDR", "", false, "SMTP submission server `host:port` (NHSmail: `smtp.office365.com:587`). Required.", str(func(c *Config) *string { return &c.SMTPAddr })},
 	{"OPTOUT_SMTP_TLS", "starttls", false, "`starttls`, `implicit` (port 465), or `none` (loopback addresses only).", oneOf(func(c *Config) *string { return &c.SMTPTLS }, "implicit", "starttls", "none")},
 	{"OPTOUT_SMTP_USER", "", false, "SMTP user name; empty for no authentication.", str(func(c *Config) *string { return &c.SMTPUser })},
@@ -196,7 +195,6 @@ var Settings = []Setting{
 	{"OPTOUT_MAX_ATTACHMENT_SIZE", "35MB", false, "Largest attachment read (NHSmail's own maximum is 35 MB).", size(func(c *Config) *int64 { return &c.MaxAttachment })},
 	{"OPTOUT_TEMPLATE_DIR", "", false, "Directory of reply templates that override the built-in ones (same file names).", str(func(c *Config) *string { return &c.TemplateDir })},
 	{"OPTOUT_SESSION_IDLE", "30m", false, "Staff sessions end after this much idle time.", duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
-	{"OPTOUT_SAVE_SENT", "false", false, "Append a copy of each reply to OPTOUT_FOLDER_SENT.", boolean(func(c *Config) *bool { return &c.SaveSentCopies })},
 	{"OPTOUT_LOG_FORMAT", "json", false, "`json` or `text`.", oneOf(func(c *Config) *string { return &c.LogFormat }, "json", "text")},
 	{"OPTOUT_LOG_LEVEL", "info", false, "`debug`, `info`, `warn` or `error`.", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 }
@@ -208,12 +206,16 @@ const ConfigFileVar = "OPTOUT_CONFIG_FILE"
 // Load reads every setting from getenv (os.Getenv in production) and the
 // optional OPTOUT_CONFIG_FILE, applies defaults and parses values. It reports
 // every bad value at once. It does not check that required settings are
-// present: commands call the Require* methods for what they need.
+// present: commands call the Require* methods for what they need, or use
+// LoadDaemon. When only some values are bad, the returned Config holds the
+// good ones (and defaults for the rest), so callers can report missing
+// settings in the same run.
 func Load(getenv func(string) string) (*Config, error) {
 	file := map[string]string{}
 	if path := getenv(ConfigFileVar); path != "" {
 		var err error
-		if file, err = readEnvFile(path); err != nil {
+		if file, err = readEnvFile(path); err != nil { // nothing else can be read
+
 			return nil, err
 		}
 	}
@@ -256,9 +258,19 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// LoadDaemon is Load followed by RequireDaemon, reporting bad and missing
+// settings together.
+func LoadDaemon(getenv func(string) string) (*Config, error) {
+	c, err := Load(getenv)
+	if c == nil {
+		return nil, err
+	}
+	return c, errors.Join(err, c.RequireDaemon())
 }
 
 // RequireDatabase checks the settings every database command needs.
@@ -302,9 +314,6 @@ func (c *Config) RequireDaemon() error {
 		if c.IMAPTokenCommand == "" && c.IMAPTokenFile == "" && (c.OAuthTenant == "" || c.OAuthClientID == "" || (c.OAuthClientSecret == "" && c.OAuthRefreshToken == "")) {
 			errs = append(errs, errors.New("OPTOUT_IMAP_AUTH=xoauth2 needs OPTOUT_OAUTH_TENANT, OPTOUT_OAUTH_CLIENT_ID and OPTOUT_OAUTH_CLIENT_SECRET (or OPTOUT_OAUTH_REFRESH_TOKEN), or OPTOUT_IMAP_TOKEN_COMMAND / OPTOUT_IMAP_TOKEN_FILE"))
 		}
-	}
-	if c.SaveSentCopies && c.FolderSent == "" {
-		errs = append(errs, errors.New("OPTOUT_SAVE_SENT=true needs OPTOUT_FOLDER_SENT"))
 	}
 	return errors.Join(errs...)
 }

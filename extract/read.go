@@ -25,6 +25,10 @@ const (
 	CodeTimeout    = "read_timeout"    // reading took longer than Limits.FileTimeout
 	CodePanic      = "read_crashed"    // a reader crashed on the file (a recovered panic)
 	CodeTooLarge   = "file_too_large"  // larger than Limits.MaxFileBytes
+	// CodeOtherFormat is a document or spreadsheet in a format the readers
+	// do not know (OpenDocument .odt/.ods, Excel .xlsx, RTF): a resident's
+	// form all the same, so staff key it in.
+	CodeOtherFormat = "doc_unsupported_format"
 )
 
 var problemMessages = map[string]string{
@@ -33,6 +37,8 @@ var problemMessages = map[string]string{
 	CodeTimeout:    "The file took too long to read and was given up; open it by hand and key the form in.",
 	CodePanic:      "The file made the form reader fail; open it by hand and key the form in.",
 	CodeTooLarge:   "The file is larger than the service reads automatically; open it by hand and key the form in.",
+	CodeOtherFormat: "The form is in a document format the service does not read automatically (OpenDocument, RTF or Excel); " +
+		"open it by hand (LibreOffice opens all of them) and key the form in, or ask the resident for a PDF or Word file.",
 }
 
 // FileResult is what reading one file as forms gave.
@@ -93,6 +99,10 @@ func ReadAttachment(ctx context.Context, name string, data []byte, lim Limits, n
 		// file): the Word reader says which.
 		rd = noCtx(docform.ReadDOCX)
 		format = form.FormatDOCX
+	case t == TypeOffice:
+		res.Forms = []form.Form{unreadableForm(source, formatOf(t, ext), CodeOtherFormat, problemMessages[CodeOtherFormat])}
+		res.Unreadable = true
+		return res
 	case t == TypeJSON:
 		rd = noCtx(docform.ReadJSON)
 		format = form.FormatJSON
@@ -241,8 +251,10 @@ func formatOf(t FileType, ext string) form.Format {
 		return form.FormatDOCX
 	case t == TypeJSON || ext == ".json":
 		return form.FormatJSON
-	case t == TypeCSV || ext == ".csv":
+	case t == TypeCSV || ext == ".csv" || ext == ".xlsx" || ext == ".ods":
 		return form.FormatCSV
+	case t == TypeOffice:
+		return form.FormatDOCX
 	}
 	return form.FormatText
 }

@@ -18,7 +18,8 @@ const (
 	TypePDF      FileType = "pdf"      // starts with %PDF- (within the first KB, as readers allow)
 	TypeDOCX     FileType = "docx"     // a zip holding word/document.xml
 	TypeOLE      FileType = "ole"      // an Office 97-2003 compound file (.doc, .xls, .msg)
-	TypeZip      FileType = "zip"      // any other zip (an .xlsx, .odt, an archive)
+	TypeZip      FileType = "zip"      // any other zip (an archive)
+	TypeOffice   FileType = "office"   // a document or spreadsheet the readers do not know: OpenDocument (.odt, .ods), Excel (.xlsx), RTF
 	TypeJSON     FileType = "json"     // text starting with { or [
 	TypeCSV      FileType = "csv"      // text whose first lines split into the same number of fields
 	TypeText     FileType = "text"     // other text
@@ -50,9 +51,15 @@ func Sniff(name string, data []byte) FileType {
 		if isDOCX(data) {
 			return TypeDOCX
 		}
+		if isOfficeZip(data) {
+			return TypeOffice
+		}
 		return TypeZip
 	case bytes.HasPrefix(head, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}):
 		return TypeOLE
+	case bytes.HasPrefix(head, []byte(`{\rtf`)):
+		// WordPad's default format; it starts like JSON.
+		return TypeOffice
 	case isImage(head):
 		return TypeImage
 	}
@@ -103,6 +110,28 @@ func isDOCX(data []byte) bool {
 			break
 		}
 		if f.Name == "word/document.xml" {
+			return true
+		}
+	}
+	return false
+}
+
+// isOfficeZip reports an OpenDocument file (its first entry is "mimetype"
+// naming application/vnd.oasis.opendocument.*) or an Excel workbook.
+func isOfficeZip(data []byte) bool {
+	head := prefix(data, 128)
+	if bytes.Contains(head, []byte("mimetypeapplication/vnd.oasis.opendocument.")) {
+		return true
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return false
+	}
+	for i, f := range zr.File {
+		if i > 1000 {
+			break
+		}
+		if f.Name == "xl/workbook.xml" || f.Name == "content.xml" && i < 8 {
 			return true
 		}
 	}

@@ -21,11 +21,7 @@ func runConfig(ctx context.Context, args []string) error {
 		fmt.Print(config.Markdown())
 		return nil
 	}
-	c, err := config.Load(os.Getenv)
-	if err != nil {
-		return err
-	}
-	if err := c.RequireDaemon(); err != nil {
+	if _, err := config.LoadDaemon(os.Getenv); err != nil {
 		return err
 	}
 	fmt.Println("configuration is complete and valid for `optoutd run`")

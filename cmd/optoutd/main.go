@@ -20,20 +20,27 @@ import (
 // command is one subcommand of optoutd.
 type command struct {
 	name  string
-	usage string // one line: what it does
+	usage string // one line: what it does; "" hides the command from help
 	run   func(ctx context.Context, args []string) error
 }
 
 // commands lists every subcommand, in the order `optoutd help` shows them.
 func commands() []command {
 	return []command{
+		{"demo", "run the whole service on embedded defaults with simulated residents, then serve the triage page (--no-serve: stop after)", runDemo},
+		{"run", "run the daemon: poll the mailbox, answer, record, send, purge, and serve the triage page, /metrics, /healthz, /readyz", runRun},
+		{"once", "one mailbox poll and one outbox pass, then exit (non-zero if anything failed; for cron jobs)", runOnce},
+		{"reprocess", "run again, from the stored copy, the messages of a reference (REF) or every failed one (--failed)", runReprocess},
+		{"healthcheck", "GET /readyz (or /healthz with --live) on OPTOUT_HTTP_ADDR; exit 0 when healthy (container HEALTHCHECK)", runHealthcheck},
 		{"extract", "read emails or form files and print the forms found and their problems", runExtract},
 		{"migrate", "apply pending database migrations (DATABASE_URL) and print the schema version", runMigrate},
 		{"purge", "delete raw messages and attachments past retention (--retention-days, default 90)", runPurge},
 		{"export", "write register changes for the care record: --since DATE --format csv [--out FILE]", runExport},
 		{"rekey", "re-encrypt stored values under the first OPTOUT_DATA_KEY key (resumable)", runRekey},
 		{"genkey", "print fresh OPTOUT_DATA_KEY and OPTOUT_INDEX_KEY values", runGenkey},
+		{"staff", "manage triage page accounts: add --email E --role viewer|triager|admin (password on stdin), list, disable, enable, password", runStaff},
 		{"config", "check the configuration in the environment (--markdown: print the settings table)", runConfig},
+		{"pdf-worker", "", runPDFWorker}, // hidden (no usage): the child process of extract/pdfworker.Pool
 	}
 }
 
@@ -73,6 +80,9 @@ func realMain(args []string) int {
 func printUsage() {
 	fmt.Fprintln(os.Stderr, "usage: optoutd <command> [flags] [args]\n\ncommands:")
 	for _, c := range commands() {
+		if c.usage == "" {
+			continue // a hidden command, started by optoutd itself
+		}
 		fmt.Fprintf(os.Stderr, "  %-12s %s\n", c.name, c.usage)
 	}
 }

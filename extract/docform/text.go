@@ -246,20 +246,22 @@ func (r *reader) read(entries []entry) {
 				value += " " + next
 				i = j
 			}
-		case value == "" && !placeholder:
+		case value == "":
+			// The value on the next line; under a printed blank ("Label:
+			// _____") only when the resident typed it right below.
 			take = 1
 		}
 		blanks := 0
 		for j := i + 1; take > 0 && j < len(entries) && !entries[j].paired; j++ {
 			next := cleanLine(entries[j].line)
 			if next == "" {
-				if value != "" || blanks >= 2 {
+				if value != "" || placeholder || blanks >= 2 {
 					break
 				}
 				blanks++
 				continue
 			}
-			if isLabelLine(next) || strings.HasSuffix(next, ":") {
+			if isLabelLine(next) || strings.HasSuffix(next, ":") || isSignOff(next) {
 				break
 			}
 			if value == "" {
@@ -273,6 +275,22 @@ func (r *reader) read(entries []entry) {
 		}
 		r.set(key, value)
 	}
+}
+
+// signOffs are the closing words of a letter, never a value typed under
+// a label.
+var signOffs = []string{"thanks", "thank you", "many thanks", "regards", "kind regards", "best regards",
+	"best wishes", "yours sincerely", "yours faithfully", "cheers", "sent from"}
+
+// isSignOff reports whether line is a letter's closing ("Kind regards,").
+func isSignOff(line string) bool {
+	l := strings.ToLower(strings.TrimRight(line, " ,.!"))
+	for _, s := range signOffs {
+		if l == s || strings.HasPrefix(l, "sent from ") {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanLine trims a line and drops list bullets.

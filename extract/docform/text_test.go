@@ -84,6 +84,17 @@ func TestReadText(t *testing.T) {
 			form.Fields{FirstName: "Kay", LastName: "Um", Postcode: "N1 9GU"}},
 		{"bullets", "- First name: Lou\n* Last name: Vo\n• Postcode: N1 9GU\n",
 			form.Fields{FirstName: "Lou", LastName: "Vo", Postcode: "N1 9GU"}},
+		// Real residents' typing (issue 2 hardening).
+		{"value typed under the printed blank", "First name*: _____\nMia\nLast name*: _____\nNash\nNHS Number*: _____\n943 476 5919\nPostcode*: ____\nN1 9GU\n",
+			form.Fields{FirstName: "Mia", LastName: "Nash", NHSNumber: "943 476 5919", Postcode: "N1 9GU"}},
+		{"printed blank then blank line is empty", "First name: Ned\nLast name: Oz\nPostcode: N1 9GU\nSignature: _____\n\nSome other text\n",
+			form.Fields{FirstName: "Ned", LastName: "Oz", Postcode: "N1 9GU"}},
+		{"sign-off is not a value", "First name: Pat\nLast name: Qi\nPostcode: N1 9GU\nSignature: _____\nKind regards,\nPat\n",
+			form.Fields{FirstName: "Pat", LastName: "Qi", Postcode: "N1 9GU"}},
+		{"no space after star colon", "First name*:Rae\nLast name*:Sol\nNHS Number*:943-476-5919\n",
+			form.Fields{FirstName: "Rae", LastName: "Sol", NHSNumber: "943-476-5919"}},
+		{"outlook tab table", "First name:\tTia\nLast name:\tUd\nDate of birth:\t14.03.78\nPostcode:\tn19gu\n",
+			form.Fields{FirstName: "Tia", LastName: "Ud", DateOfBirth: "14.03.78", Postcode: "n19gu"}},
 	}
 	for _, tt := range tests {
 		forms, err := ReadText(tt.text)

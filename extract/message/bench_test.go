@@ -77,15 +77,20 @@ func TestParseMemory(t *testing.T) {
 }
 
 func TestReadCapped(t *testing.T) {
-	for _, n := range []int{0, 1, 16<<10 - 1, 16 << 10, 16<<10 + 1, 100 << 10, 3<<20 + 7} {
+	sizes := []int{0, 1, 16<<10 - 1, 16 << 10, 16<<10 + 1, 100 << 10, 1<<20 + 1, 3<<20 + 7}
+	// hint 0 is an unknown size; the others are exact, short and long
+	// guesses, which must change only the allocation, never the bytes.
+	for _, n := range sizes {
 		in := bytes.Repeat([]byte{'x'}, n)
-		got, err := readCapped(iotestHalf{bytes.NewReader(in)}, 4<<20)
-		if err != nil || !bytes.Equal(got, in) {
-			t.Errorf("readCapped(%d bytes) = %d bytes, %v", n, len(got), err)
-		}
-		if n > 0 {
-			if _, err := readCapped(bytes.NewReader(in), int64(n-1)); err != errPartTooLarge {
-				t.Errorf("readCapped(%d bytes, max %d) error = %v, want errPartTooLarge", n, n-1, err)
+		for _, hint := range []int64{0, int64(n), int64(n) / 2, 4 * int64(n), 1} {
+			got, err := readCapped(iotestHalf{bytes.NewReader(in)}, 4<<20, hint)
+			if err != nil || !bytes.Equal(got, in) {
+				t.Errorf("readCapped(%d bytes, hint %d) = %d bytes, %v", n, hint, len(got), err)
+			}
+			if n > 0 {
+				if _, err := readCapped(bytes.NewReader(in), int64(n-1), hint); err != errPartTooLarge {
+					t.Errorf("readCapped(%d bytes, max %d, hint %d) error = %v, want errPartTooLarge", n, n-1, hint, err)
+				}
 			}
 		}
 	}

@@ -1,7 +1,7 @@
 package message
 
 import (
-	"encoding/base64"
+	"encoding/binary"
 	"io"
 	"mime/quotedprintable"
 	"strings"
@@ -76,14 +76,16 @@ var b64Table = func() (t [256]byte) {
 }()
 
 // base64Reader decodes base64 leniently and fast: it drops everything outside
-// the alphabet (line breaks, stray spaces), stops at padding, and decodes
-// whole blocks at a time.
+// the alphabet (line breaks, stray spaces), stops at padding, and decodes in
+// one pass, eight characters at a time where a run of eight holds no line
+// break or junk.
 type base64Reader struct {
 	r    io.Reader
 	in   []byte // raw input buffer
-	q    []byte // alphabet characters not yet decoded
 	out  []byte // decoded bytes not yet returned
 	dec  []byte // backing store for out
+	acc  uint32 // sextets of an unfinished quantum
+	nacc int    // how many sextets acc holds (0-3)
 	done bool   // padding seen: the rest of the input is ignored
 	err  error
 }
@@ -91,7 +93,7 @@ type base64Reader struct {
 const base64Chunk = 16 << 10
 
 func newBase64Reader(r io.Reader) *base64Reader {
-	return &base64Reader{r: r, in: make([]byte, base64Chunk), q: make([]byte, 0, base64Chunk+4), dec: make([]byte, base64Chunk/4*3+3)}
+	return &base64Reader{r: r, in: make([]byte, base64Chunk), dec: make([]byte, base64Chunk/4*3+8)}
 }
 
 func (d *base64Reader) Read(p []byte) (int, error) {
@@ -106,45 +108,68 @@ func (d *base64Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads one chunk of input and decodes what it can.
+// fill reads one chunk of input and decodes it.
 func (d *base64Reader) fill() {
 	n, err := d.r.Read(d.in)
+	in := d.in[:n]
+	dst := d.dec // room for n/4*3 bytes and 8 more, so every store below fits
+	j := 0
 	if !d.done {
-		// Copy every byte, advancing only past alphabet ones: no append,
-		// one table lookup per byte.
-		j := len(d.q)
-		q := d.q[:cap(d.q)]
-		if len(q)-j < n {
-			q = append(q, make([]byte, n)...)
-			q = q[:cap(q)]
-		}
-		for _, c := range d.in[:n] {
-			q[j] = c
-			if v := b64Table[c]; v < 64 {
-				j++
+		acc, nacc := d.acc, d.nacc
+		for i := 0; i < len(in); {
+			if nacc == 0 && i+8 <= len(in) {
+				c := in[i : i+8 : i+8]
+				a0, a1, a2, a3 := b64Table[c[0]], b64Table[c[1]], b64Table[c[2]], b64Table[c[3]]
+				a4, a5, a6, a7 := b64Table[c[4]], b64Table[c[5]], b64Table[c[6]], b64Table[c[7]]
+				if a0|a1|a2|a3|a4|a5|a6|a7 < 64 {
+					v := uint64(a0)<<58 | uint64(a1)<<52 | uint64(a2)<<46 | uint64(a3)<<40 |
+						uint64(a4)<<34 | uint64(a5)<<28 | uint64(a6)<<22 | uint64(a7)<<16
+					binary.BigEndian.PutUint64(dst[j:j+8], v)
+					j += 6
+					i += 8
+					continue
+				}
+				if a0|a1|a2|a3 < 64 {
+					v := uint32(a0)<<26 | uint32(a1)<<20 | uint32(a2)<<14 | uint32(a3)<<8
+					binary.BigEndian.PutUint32(dst[j:j+4], v)
+					j += 3
+					i += 4
+					continue
+				}
+			}
+			v := b64Table[in[i]]
+			i++
+			if v < 64 {
+				acc = acc<<6 | uint32(v)
+				nacc++
+				if nacc == 4 {
+					dst[j], dst[j+1], dst[j+2] = byte(acc>>16), byte(acc>>8), byte(acc)
+					j += 3
+					acc, nacc = 0, 0
+				}
 			} else if v == 0xfe {
 				d.done = true
 				break
 			}
 		}
-		d.q = q[:j]
-	}
-	last := err != nil || (d.done && n == 0)
-	full := len(d.q) / 4 * 4
-	if last {
-		full = len(d.q)
-		if full%4 == 1 {
-			full-- // a lone character cannot be decoded
+		if d.done || err != nil {
+			// The end of the data: a partial quantum of two or three
+			// characters still holds one or two bytes; a lone one holds none.
+			switch nacc {
+			case 2:
+				dst[j] = byte(acc >> 4)
+				j++
+			case 3:
+				dst[j], dst[j+1] = byte(acc>>10), byte(acc>>2)
+				j += 2
+			}
+			acc, nacc = 0, 0
 		}
+		d.acc, d.nacc = acc, nacc
 	}
-	m, derr := base64.RawStdEncoding.Decode(d.dec, d.q[:full])
-	d.out = d.dec[:m]
-	rest := copy(d.q, d.q[full:])
-	d.q = d.q[:rest]
-	if derr != nil && err == nil {
-		err = derr
-	}
-	if last && err == nil {
+	out := dst[:j]
+	d.out = out
+	if err == nil && d.done && n == 0 {
 		err = io.EOF
 	}
 	d.err = err

@@ -2,7 +2,9 @@ package message
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,4 +98,42 @@ func TestParseDeepNesting(t *testing.T) {
 			t.Errorf("Body = %q, want nothing read past MaxDepth", m.Body)
 		}
 	}
+}
+
+// FuzzBase64Reader checks the fast decoder against the plain rule it
+// implements: keep the alphabet up to the first '=', drop a lone trailing
+// character, decode the rest with the standard library.
+func FuzzBase64Reader(f *testing.F) {
+	f.Add([]byte("SGVsbG8="))
+	f.Add([]byte("SGVs\r\nbG8=\r\n--junk"))
+	f.Add([]byte(" SGVs bG8 = "))
+	f.Add([]byte("SGVsbG8hA"))
+	f.Add([]byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODk=\r\n"))
+	f.Add([]byte("QUJD\x00REVG\xffR0hJ"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := io.ReadAll(iotestHalf{newBase64Reader(bytes.NewReader(in))})
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var kept []byte
+		for _, c := range in {
+			if c == '=' {
+				break
+			}
+			if b64Table[c] < 64 {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept)%4 == 1 {
+			kept = kept[:len(kept)-1]
+		}
+		want := make([]byte, base64.RawStdEncoding.DecodedLen(len(kept)))
+		n, err := base64.RawStdEncoding.Decode(want, kept)
+		if err != nil {
+			t.Fatalf("reference decode: %v", err)
+		}
+		if !bytes.Equal(got, want[:n]) {
+			t.Errorf("base64 of %q = %q, want %q", in, got, want[:n])
+		}
+	})
 }

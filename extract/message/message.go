@@ -119,6 +119,9 @@ func Parse(r io.Reader, lim Limits) (msg *Message, err error) {
 	msg = &Message{}
 	lr := &limitReader{r: r, left: lim.MaxMessageBytes}
 	p := &parser{lim: lim, msg: msg}
+	if l, ok := r.(interface{ Len() int }); ok {
+		p.src = l
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			p.fail(panicError(v))
@@ -155,6 +158,7 @@ type parser struct {
 	dsnPart    bool     // a message/delivery-status part was seen
 	forwarded  []string // bodies of forwarded messages, used when the outer body is empty
 	hdr        textproto.Header
+	src        interface{ Len() int } // the source, when it knows how much is left unread (a bytes.Reader)
 }
 
 // level collects the text parts of one message (the outer one or a forwarded one).
@@ -335,7 +339,7 @@ func (p *parser) entity(e *entity, depth int, lv *level, inReport bool) {
 	case isTNEF(ctype, name):
 		p.tnef(e, n, name, ctype)
 	case (ctype == "text/plain" || ctype == "text/html") && disp != "attachment" && name == "":
-		b, ok := p.read(e.Body, n)
+		b, ok := p.read(e, n)
 		if !ok && b == nil {
 			return
 		}
@@ -436,7 +440,7 @@ func (p *parser) bounced(r io.Reader) {
 
 // attach reads a part as an attachment.
 func (p *parser) attach(e *entity, n int, name, ctype string) {
-	b, ok := p.read(e.Body, n)
+	b, ok := p.read(e, n)
 	if b == nil && !ok {
 		return
 	}
@@ -446,7 +450,7 @@ func (p *parser) attach(e *entity, n int, name, ctype string) {
 // tnef unpacks a winmail.dat part. When it holds no file or cannot be read,
 // the winmail.dat itself is kept, with a note.
 func (p *parser) tnef(e *entity, n int, name, ctype string) {
-	b, ok := p.read(e.Body, n)
+	b, ok := p.read(e, n)
 	if b == nil && !ok {
 		return
 	}
@@ -473,8 +477,8 @@ func (p *parser) tnef(e *entity, n int, name, ctype string) {
 
 // read reads one decoded part, at most MaxAttachmentBytes. ok is false when
 // the part was too large (b is nil) or damaged (b holds what was read).
-func (p *parser) read(r io.Reader, n int) (b []byte, ok bool) {
-	b, err := readCapped(r, p.lim.MaxAttachmentBytes)
+func (p *parser) read(e *entity, n int) (b []byte, ok bool) {
+	b, err := readCapped(e.Body, p.lim.MaxAttachmentBytes, p.sizeHint(e))
 	switch {
 	case errors.Is(err, errPartTooLarge):
 		p.fail(fmt.Errorf("read part %d: more than %d bytes decoded: %w", n, p.lim.MaxAttachmentBytes, ErrTooLarge))
@@ -491,6 +495,25 @@ func (p *parser) read(r io.Reader, n int) (b []byte, ok bool) {
 	}
 	return b, true
 }
+
+// sizeHint bounds the decoded size of the part e from the raw bytes not
+// yet read (0 when unknown): no part can decode to more than what is left
+// of the message, plus what the MIME reader holds in its buffers, and a
+// base64 part to three quarters of it.
+func (p *parser) sizeHint(e *entity) int64 {
+	if p.src == nil {
+		return 0
+	}
+	left := int64(p.src.Len()) + readAheadSlack
+	if strings.EqualFold(strings.TrimSpace(e.Header.Get("Content-Transfer-Encoding")), "base64") {
+		left = left/4*3 + 3
+	}
+	return left
+}
+
+// readAheadSlack bounds what go-message's buffered readers have taken from
+// the source but not yet handed on (4 KB a level, MaxDepth levels).
+const readAheadSlack = 1 << 16
 
 // isSignature reports a detached signature part.
 func isSignature(ctype string) bool {
@@ -641,17 +664,23 @@ func (h *headerLimit) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// readCapped reads all of r into one exactly-sized slice, failing with
-// errPartTooLarge past max bytes. It reads into a list of chunks and copies
-// them once at the end, so a part of n bytes costs about 2n of allocation
-// (a growing buffer would cost up to 3n and hold two copies while growing).
-func readCapped(r io.Reader, max int64) ([]byte, error) {
+// readCapped reads all of r into one slice, failing with errPartTooLarge
+// past max bytes. It reads into a list of chunks and copies them once at the
+// end, so a part of n bytes costs about 2n of allocation (a growing buffer
+// would cost up to 3n and hold two copies while growing). When hint bounds
+// the part's size (hint > 0), a part past 1 MB is read straight into one
+// buffer of that size instead: about n of allocation, which keeps a 20 MB
+// attachment within the memory target.
+func readCapped(r io.Reader, max, hint int64) ([]byte, error) {
 	const first, most = 16 << 10, 1 << 20
 	var chunks [][]byte
 	var total int64
 	size := first
 	var err error
 	for {
+		if hint > 0 && total >= most {
+			return readRest(r, chunks, total, max, hint)
+		}
 		buf := make([]byte, size)
 		n := 0
 		for n < len(buf) && err == nil {
@@ -685,6 +714,37 @@ func readCapped(r io.Reader, max int64) ([]byte, error) {
 	}
 	if len(out) == 0 && err == nil {
 		out = []byte{}
+	}
+	return out, err
+}
+
+// readRest finishes readCapped for a large part: the chunks read so far and
+// the rest of r go into one buffer of the hinted size (grown by append if
+// the hint was short), trimmed to size when the hint was far too long.
+func readRest(r io.Reader, chunks [][]byte, total, limit, hint int64) ([]byte, error) {
+	size := min(limit+1, max(hint, total+1<<20))
+	out := make([]byte, 0, size)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	var err error
+	for err == nil {
+		if len(out) == cap(out) {
+			out = append(out, 0)[:len(out)] // the hint was short: grow
+		}
+		var m int
+		m, err = r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+m]
+		if int64(len(out)) > limit {
+			return nil, errPartTooLarge
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if waste := cap(out) - len(out); waste > 1<<20 && waste > len(out)/4 {
+		// The hint counted later parts too: do not keep their room.
+		out = append([]byte(nil), out...)
 	}
 	return out, err
 }

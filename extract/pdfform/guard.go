@@ -66,13 +66,14 @@ func guard(data []byte, lim Limits) (guardResult, error) {
 		maxObj = 16
 	}
 
-	if err := scanNumbers(data, maxObj); err != nil {
+	encrypted, err := scanNumbers(data, maxObj)
+	if err != nil {
 		return g, err
 	}
 	if err := scanXrefTables(data, maxObj); err != nil {
 		return g, err
 	}
-	g.encrypted = bytes.Contains(data, []byte("/Encrypt"))
+	g.encrypted = encrypted
 	return g, nil
 }
 
@@ -85,46 +86,75 @@ func tail(b []byte, n int) []byte {
 }
 
 // scanNumbers checks every /Size, /N, /Count, /Columns, /W and /Index in
-// the uncompressed part of the file. Dictionaries inside compressed object
-// streams are out of sight, but the ones the library sizes tables from
-// (xref streams, object streams) are never compressed.
-func scanNumbers(data []byte, maxObj int64) error {
+// the uncompressed part of the file, and reports whether the file names an
+// /Encrypt dictionary. Dictionaries inside compressed object streams are out
+// of sight, but the ones the library sizes tables from (xref streams, object
+// streams) are never compressed.
+//
+// It runs on every byte of every PDF, so it is written for speed: one
+// IndexByte per '/', a first-letter filter, and no allocation.
+func scanNumbers(data []byte, maxObj int64) (encrypted bool, err error) {
 	for pos := 0; pos < len(data); {
 		j := bytes.IndexByte(data[pos:], '/')
 		if j < 0 {
 			break
 		}
 		pos += j + 1
-		key := nameAt(data, pos)
-		pos += len(key)
-		switch key {
+		if pos >= len(data) || !keyFirst[data[pos]] {
+			continue
+		}
+		end := pos
+		for end < len(data) && end-pos < 16 && !nameStop[data[end]] {
+			end++
+		}
+		key := data[pos:end]
+		pos = end
+		switch string(key) {
 		case "Size", "N", "Count":
 			if n, ok := intAt(data, pos); ok && (n < 0 || n > maxObj) {
-				return &guardError{CodeDamaged, "/" + key + " beyond what the file can hold"}
+				return false, &guardError{CodeDamaged, "/" + string(key) + " beyond what the file can hold"}
 			}
 		case "Columns":
 			// A predictor row buffer is allocated from /Columns; images are
 			// never decoded here, so a generous bound is safe.
 			if n, ok := intAt(data, pos); ok && (n < 0 || n > 1<<20) {
-				return &guardError{CodeDamaged, "/Columns out of range"}
+				return false, &guardError{CodeDamaged, "/Columns out of range"}
 			}
 		case "W":
 			for _, n := range intArrayAt(data, pos, 8) {
 				if n < 0 || n > 8 {
-					return &guardError{CodeDamaged, "/W entry out of range"}
+					return false, &guardError{CodeDamaged, "/W entry out of range"}
 				}
 			}
 		case "Index":
 			a := intArrayAt(data, pos, 2*int(min(maxObj, 1<<16)))
 			for k := 0; k+1 < len(a); k += 2 {
 				if a[k] < 0 || a[k+1] < 0 || a[k] > maxObj || a[k+1] > maxObj || a[k]+a[k+1] > maxObj {
-					return &guardError{CodeDamaged, "/Index beyond what the file can hold"}
+					return false, &guardError{CodeDamaged, "/Index beyond what the file can hold"}
 				}
 			}
+		case "Encrypt":
+			encrypted = true
 		}
 	}
-	return nil
+	return encrypted, nil
 }
+
+// keyFirst marks the first letters of the names scanNumbers looks at.
+var keyFirst = func() (t [256]bool) {
+	for _, c := range "SNCWIE" {
+		t[c] = true
+	}
+	return t
+}()
+
+// nameStop marks the bytes that end a name: white space and delimiters.
+var nameStop = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = isSpace(byte(c)) || isDelim(byte(c))
+	}
+	return t
+}()
 
 // scanXrefTables checks the subsection headers ("start count") of every
 // classic xref table: the library grows its table to start+count.
@@ -159,7 +189,7 @@ func scanXrefTables(data []byte, maxObj int64) error {
 			// Skip the entries: three tokens each.
 			p = q2
 			for k := int64(0); k < 3*count; k++ {
-				_, next, ok := anyToken(data, p)
+				next, ok := anyToken(data, p)
 				if !ok {
 					break
 				}
@@ -184,15 +214,6 @@ func isDelim(c byte) bool {
 		return true
 	}
 	return false
-}
-
-// nameAt returns the name characters starting at pos.
-func nameAt(data []byte, pos int) string {
-	end := pos
-	for end < len(data) && end-pos < 64 && !isSpace(data[end]) && !isDelim(data[end]) {
-		end++
-	}
-	return string(data[pos:end])
 }
 
 // intAt reads an integer after optional white space at pos.
@@ -229,8 +250,8 @@ func intToken(data []byte, pos int) (int64, int, bool) {
 	return n, pos, true
 }
 
-// anyToken skips one white-space separated token.
-func anyToken(data []byte, pos int) (string, int, bool) {
+// anyToken skips one white-space separated token and returns where it ends.
+func anyToken(data []byte, pos int) (int, bool) {
 	for pos < len(data) && isSpace(data[pos]) {
 		pos++
 	}
@@ -238,7 +259,7 @@ func anyToken(data []byte, pos int) (string, int, bool) {
 	for pos < len(data) && !isSpace(data[pos]) {
 		pos++
 	}
-	return string(data[start:pos]), pos, pos > start
+	return pos, pos > start
 }
 
 // intArrayAt reads "[n n n ...]" after optional white space, up to max

@@ -124,21 +124,27 @@ func makeLine(runs []run) line {
 	size := math.Max(l.size, 1)
 	cell := 0
 	prevEnd := math.Inf(-1)
-	glue := false // the next run continues the previous word
+	prevSpace := false // the previous run ended with a space
+	glue := false      // the next run continues the previous word
 	for _, r := range rs {
 		gap := r.x0 - prevEnd
 		if !math.IsInf(prevEnd, -1) && gap > 1.2*size {
 			cell++
 		}
-		glue = !math.IsInf(prevEnd, -1) && gap < 0.15*size && len(l.words) > 0
+		glue = !math.IsInf(prevEnd, -1) && gap < 0.15*size && len(l.words) > 0 && !prevSpace && !r.spaceBefore
 		text := normaliseBoxes(r.text)
 		parts := strings.Fields(text)
 		if len(parts) == 0 {
 			prevEnd = math.Max(prevEnd, r.x1)
+			prevSpace = true
 			continue
 		}
+		prevSpace = r.spaceAfter
 		if strings.HasPrefix(text, " ") {
 			glue = false
+		}
+		if glue && (isMark(parts[0]) || isMark(l.words[len(l.words)-1].text)) {
+			glue = false // a tick glyph drawn right against a word is a word of its own
 		}
 		n := utf8.RuneCountInString(text)
 		per := (r.x1 - r.x0) / math.Max(float64(n), 1)
@@ -173,6 +179,14 @@ func makeLine(runs []run) line {
 		}
 	}
 	return l
+}
+
+// isMark reports whether s is a tick or box glyph (not a typed letter x).
+func isMark(s string) bool {
+	if strings.EqualFold(s, "x") {
+		return false
+	}
+	return tickWords[s] || boxWords[s]
 }
 
 // normaliseBoxes writes "[ ]" and "( )" as one word.

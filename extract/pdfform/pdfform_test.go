@@ -136,6 +136,32 @@ func TestReadText(t *testing.T) {
 		{"prose that starts with a label word is not a value",
 			show(50, 700, "Email joined-up.care-record@nhs.net and ask the ICB team to contact you.") + show(50, 680, "Last name: Hartwell"),
 			form.Fields{LastName: "Hartwell"}},
+		// Shapes seen in files from LibreOffice, Word and ghostscript.
+		{"TJ split at kerning pairs with the space at a string's end (LibreOffice)",
+			"BT /F1 10 Tf 50 700 Td [(Postal address*: Flat )2(2, 17 Example )-1(Road)] TJ ET\n" +
+				"BT /F1 10 Tf 50 680 Td [(Last )3(name*: Hart)-2(well)] TJ ET\n" + show(50, 660, "Postcode: N1 9GU"),
+			form.Fields{LastName: "Hartwell", PostalAddress: "Flat 2, 17 Example Road", Postcode: "N1 9GU"}},
+		{"a string of spaces alone ends the word before it",
+			"BT /F1 10 Tf 50 700 Td [(First)( )(name:)( )(Amelia)] TJ ET\n" + show(50, 680, "Last name: Hartwell"),
+			form.Fields{FirstName: "Amelia", LastName: "Hartwell"}},
+		{"check box drawn as a square and two diagonals (LibreOffice FORMCHECKBOX)",
+			show(50, 700, "First name: Ann") + show(50, 680, "Last name: Lee") +
+				"0 0 0 RG 50 598 10 10 re S 50 608 m 60 598 l S 60 608 m 50 598 l S\n" +
+				show(64, 600, "I have read the leaflet and understand consequences of opting out"),
+			form.Fields{FirstName: "Ann", LastName: "Lee", Declaration: true}},
+		{"check box drawn as a square, left empty",
+			show(50, 700, "First name: Ann") + show(50, 680, "Last name: Lee") +
+				"50 598 10 10 re S\n" + show(64, 600, "I have read the leaflet and understand consequences of opting out"),
+			form.Fields{FirstName: "Ann", LastName: "Lee"}},
+		{"a clipping square is not a box",
+			show(50, 700, "First name: Ann") + show(50, 680, "Last name: Lee") +
+				"q 50 598 10 10 re W n 50 608 m 60 598 l S 60 608 m 50 598 l S Q\n" +
+				show(64, 600, "I have read the leaflet and understand consequences of opting out"),
+			form.Fields{FirstName: "Ann", LastName: "Lee"}},
+		{"typed X inside a drawn square",
+			show(50, 700, "First name: Ann") + show(50, 680, "Last name: Lee") +
+				"49 598 10 10 re S\n" + show(51, 600, "X") + show(64, 600, "I have read the leaflet and understand consequences of opting out"),
+			form.Fields{FirstName: "Ann", LastName: "Lee", Declaration: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

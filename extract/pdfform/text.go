@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ledongthuc/pdf"
 )
@@ -39,6 +41,11 @@ type run struct {
 	text      string
 	dingbat   bool // drawn with a symbol font: a tick mark if its glyph is one
 	page      int
+	// spaceBefore and spaceAfter say the string began or ended with a space
+	// glyph (trimmed from text): LibreOffice and Word split TJ arrays at
+	// kerning pairs, so "Flat " and "2" arrive as two touching runs that are
+	// still two words.
+	spaceBefore, spaceAfter bool
 }
 
 // fontInfo is what the walker needs from one font.
@@ -65,10 +72,11 @@ type textReader struct {
 	d        *doc
 	pageNo   int
 	collect  []run
-	runs     int // text runs seen (including empty pages' nothing)
-	images   int // images drawn
-	xobjects int // form XObjects and appearances drawn, bounded
-	pathOps  int // curves and lines drawn (l c v y), to tell a ticked box from an empty one
+	runs     int        // text runs seen (including empty pages' nothing)
+	images   int        // images drawn
+	xobjects int        // form XObjects and appearances drawn, bounded
+	pathOps  int        // curves and lines drawn (l c v y), to tell a ticked box from an empty one
+	paths    *pathState // squares and strokes painted by the page's own content
 	err      error
 }
 
@@ -76,7 +84,11 @@ type textReader struct {
 func (t *textReader) page(p pdf.Value) {
 	t.pageNo++
 	res := inherited(p, "Resources")
+	first := len(t.collect)
+	t.paths = &pathState{}
 	t.stream(p.Key("Contents"), res, identity, 0)
+	paths := t.paths
+	t.paths = nil
 	annots := p.Key("Annots")
 	for i := 0; i < annots.Len() && i < maxFields; i++ {
 		a := annots.Index(i)
@@ -104,6 +116,7 @@ func (t *textReader) page(p pdf.Value) {
 		m := matrix{1, 0, 0, 1, x0 - bx, y0 - by}
 		t.xobject(ap, res, m, 1)
 	}
+	t.drawnBoxes(paths, first)
 }
 
 // xobject draws a form XObject with the transform m.
@@ -191,6 +204,9 @@ func (t *textReader) stream(content pdf.Value, res pdf.Value, ctm matrix, depth 
 				return args[i].Float64()
 			}
 			return 0
+		}
+		if depth == 0 && t.paths != nil {
+			t.paths.op(op, num, len(args), g.ctm)
 		}
 		switch op {
 		case "q":
@@ -361,15 +377,34 @@ func (t *textReader) show(g *gstate, raw string) {
 	}
 	end := matrix{g.fs * g.th, 0, 0, g.fs, 0, g.rise}.mul(g.tm).mul(g.ctm)
 	x1 := end[4]
-	text := cleanText(safeDecode(f.enc, raw))
+	decoded := safeDecode(f.enc, raw)
+	text := cleanText(decoded)
 	t.runs++
 	if text == "" {
+		if decoded != "" && len(t.collect) > 0 {
+			// A string of spaces only: the word before it has ended.
+			t.collect[len(t.collect)-1].spaceAfter = true
+		}
 		return
 	}
 	if x1 < x0 {
 		x0, x1 = x1, x0
 	}
-	t.collect = append(t.collect, run{x0: x0, x1: x1, y: y, size: size, text: text, dingbat: f.dingbat, page: t.pageNo})
+	t.collect = append(t.collect, run{x0: x0, x1: x1, y: y, size: size, text: text, dingbat: f.dingbat, page: t.pageNo,
+		spaceBefore: startsWithSpace(decoded), spaceAfter: endsWithSpace(decoded)})
+}
+
+// startsWithSpace reports whether s begins with white space (or a
+// no-break space).
+func startsWithSpace(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsSpace(r)
+}
+
+// endsWithSpace reports whether s ends with white space.
+func endsWithSpace(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.IsSpace(r)
 }
 
 // safeDecode runs the library's decoder under a recover: its CMap decoder

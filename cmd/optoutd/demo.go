@@ -1,0 +1,628 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ncl-icb/optout-intake/config"
+	"github.com/ncl-icb/optout-intake/fixtures"
+	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/internal/imapdemo"
+	"github.com/ncl-icb/optout-intake/internal/pgcluster"
+	"github.com/ncl-icb/optout-intake/internal/smtpsink"
+	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/web"
+)
+
+// The demo's cast. Everyone is fictional (see fixtures/README.md); the
+// mailbox address is the ICB's published one, but nothing leaves the
+// process: the SMTP server is in-process and keeps what is sent.
+const (
+	demoMailbox   = "joined-up.care-record@nhs.net"
+	demoAmelia    = "amelia.hartwell@example.org" // sends a valid fillable PDF
+	demoHarriet   = "h.bloom@example.org"         // sends a form with the declaration not ticked
+	demoOOF       = "priya.raman@example.com"     // her mail server sends an out-of-office reply
+	demoAdmin     = "demo.admin@example.nhs.uk"
+	demoIMAPUser  = "optout-demo"
+	demoSchemaPfx = "optout_demo_"
+)
+
+// runDemo is `optoutd demo [--no-serve]`: the whole service on embedded
+// defaults, with a simulated resident walking through the leaflet's four
+// steps, then the triage page until Ctrl-C.
+func runDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	noServe := fs.Bool("no-serve", false, "end after the walk-through instead of serving the triage page")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError("demo takes no arguments")
+	}
+	d := &demo{out: bufio.NewWriter(os.Stdout), getenv: os.Getenv}
+	defer d.out.Flush()
+	err := d.run(ctx, !*noServe)
+	d.cleanup()
+	return err
+}
+
+// demo holds the running demo's parts.
+type demo struct {
+	out    *bufio.Writer
+	getenv func(string) string
+	mu     sync.Mutex // guards out once the sink prints from its goroutine
+
+	cleanups []func()
+	imap     *imapdemo.Server
+	sink     *smtpsink.Server
+	app      *app
+	seen     int         // sink messages already shown
+	live     atomic.Bool // print sent mail as it arrives (serving)
+}
+
+func (d *demo) printf(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.out, format, args...)
+	d.out.Flush()
+}
+
+func (d *demo) cleanup() {
+	for _, f := range slices.Backward(d.cleanups) {
+		f()
+	}
+	d.cleanups = nil
+}
+
+func (d *demo) run(ctx context.Context, serve bool) error {
+	start := time.Now()
+	d.printf("optout-intake demo: the whole service on this machine, with simulated residents.\n")
+	d.printf("Nothing leaves this process: mail goes to an in-process IMAP server and an in-process SMTP server.\n\n")
+
+	dbURL, schema, err := d.database(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := d.config(dbURL, schema)
+	if err != nil {
+		return err
+	}
+	d.printf("Demo keys, data is thrown away: fresh encryption, index and signing keys were generated for this run.\n")
+
+	logLevel := slog.LevelWarn
+	if cfg.LogLevel == "debug" {
+		logLevel = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	a, err := build(ctx, cfg, log, buildOptions{tune: func(c *intake.Config) {
+		c.Worker = notify.WorkerConfig{Interval: time.Second, BaseBackoff: time.Second, MaxBackoff: 10 * time.Second}
+		c.Poller.ScanEvery = -1
+	}})
+	if err != nil {
+		return err
+	}
+	d.app = a
+	d.cleanups = append(d.cleanups, a.Close)
+
+	if err := d.walkThrough(ctx); err != nil {
+		return err
+	}
+	if err := d.printRegister(ctx); err != nil {
+		return err
+	}
+	d.printf("\nWalk-through done in %s.\n", time.Since(start).Round(100*time.Millisecond))
+	if !serve {
+		return nil
+	}
+	return d.serve(ctx, cfg)
+}
+
+// database returns DATABASE_URL with a schema of its own (dropped at the
+// end), or starts a throwaway cluster.
+func (d *demo) database(ctx context.Context) (url, schema string, err error) {
+	if url = d.getenv("DATABASE_URL"); url != "" {
+		schema = demoSchemaPfx + randomHex(6)
+		d.printf("PostgreSQL: DATABASE_URL, in a schema of its own (%s) that is dropped at the end.\n", schema)
+		d.cleanups = append(d.cleanups, func() { dropSchema(url, schema) })
+		return url, schema, nil
+	}
+	d.printf("PostgreSQL: starting a throwaway cluster (initdb, pg_ctl) in a temporary directory...\n")
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Database: "optout"})
+	if err != nil {
+		if errors.Is(err, pgcluster.ErrNotInstalled) {
+			return "", "", fmt.Errorf("the demo needs PostgreSQL: %w (./scripts/demo installs it for you)", err)
+		}
+		return "", "", fmt.Errorf("start a throwaway PostgreSQL cluster: %w", err)
+	}
+	d.cleanups = append(d.cleanups, func() { _ = c.Stop() })
+	d.printf("PostgreSQL: throwaway cluster on 127.0.0.1:%d (removed at the end).\n", c.Port())
+	return c.URL(), store.DefaultSchema, nil
+}
+
+// dropSchema removes the demo's schema from a DATABASE_URL database.
+func dropSchema(url, schema string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: could not drop schema %s: %v\n", schema, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "drop schema if exists "+pgx.Identifier{schema}.Sanitize()+" cascade"); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: could not drop schema %s: %v\n", schema, err)
+	}
+}
+
+// config starts the in-process IMAP and SMTP servers and returns the
+// daemon's configuration pointing at them, checked as `optoutd run` checks
+// its own. Settings the demo does not fix (templates, secure marker, log
+// level, HTTP address…) still come from the environment.
+func (d *demo) config(dbURL, schema string) (*config.Config, error) {
+	var err error
+	if d.imap, err = imapdemo.Start(demoIMAPUser, randomHex(12)); err != nil {
+		return nil, err
+	}
+	d.cleanups = append(d.cleanups, func() { d.imap.Close() })
+	d.sink, err = smtpsink.Start(smtpsink.Config{OnMessage: func(m smtpsink.Message) {
+		if d.live.Load() {
+			d.printf("\n[sent while serving]\n")
+			d.showMail(m.Raw)
+		}
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("start the demo SMTP server: %w", err)
+	}
+	d.cleanups = append(d.cleanups, func() { d.sink.Close() })
+	d.printf("IMAP: in-process server on %s; SMTP: in-process server on %s that keeps what is sent.\n", d.imap.Addr(), d.sink.Addr())
+
+	dataKey, indexKey, err := store.GenerateKeys()
+	if err != nil {
+		return nil, err
+	}
+	tokenKey := make([]byte, 32)
+	if _, err := rand.Read(tokenKey); err != nil {
+		return nil, fmt.Errorf("generate a signing key: %w", err)
+	}
+	fixed := map[string]string{
+		"DATABASE_URL": dbURL, "OPTOUT_DB_SCHEMA": schema,
+		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": base64.StdEncoding.EncodeToString(tokenKey),
+		"OPTOUT_ADDRESS":   demoMailbox,
+		"OPTOUT_IMAP_ADDR": d.imap.Addr(), "OPTOUT_IMAP_TLS": "none", "OPTOUT_IMAP_USER": d.imap.User(),
+		"OPTOUT_IMAP_PASSWORD": d.imap.Password(), "OPTOUT_IMAP_AUTH": "plain",
+		"OPTOUT_SMTP_ADDR": d.sink.Addr(), "OPTOUT_SMTP_TLS": "none", "OPTOUT_SMTP_USER": "",
+		"OPTOUT_POLL_SCHEDULE": "@every 10s", "OPTOUT_UNSOLICITED_POLICY": "process",
+		"OPTOUT_FOLDER_SENT": "", "OPTOUT_SAVE_SENT": "false", "OPTOUT_CONFIG_FILE": "",
+	}
+	getenv := func(name string) string {
+		if strings.HasSuffix(name, "_FILE") {
+			if _, ok := fixed[strings.TrimSuffix(name, "_FILE")]; ok {
+				return ""
+			}
+		}
+		if v, ok := fixed[name]; ok {
+			return v
+		}
+		return d.getenv(name)
+	}
+	cfg, err := config.LoadDaemon(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// walkThrough plays the leaflet's four steps and checks each outcome, so a
+// broken pipeline fails the demo instead of printing nonsense.
+func (d *demo) walkThrough(ctx context.Context) error {
+	d.printf("\n== Step 1: residents email the mailbox asking to opt out ==\n")
+	contactA := firstContact("Amelia Hartwell", demoAmelia, "Opting out of the London Care Record",
+		"Hello,\r\n\r\nI would like to opt out of the London Care Record. Please tell me what I need to do.\r\n\r\nThanks,\r\nAmelia\r\n")
+	contactH, err := fixtures.Demo.ReadFile("mail/contact-gmail.eml")
+	if err != nil {
+		return fmt.Errorf("read embedded fixture: %w", err)
+	}
+	oof, err := fixtures.Demo.ReadFile("mail/auto-oof-exchange.eml")
+	if err != nil {
+		return fmt.Errorf("read embedded fixture: %w", err)
+	}
+	for _, m := range []struct {
+		what string
+		raw  []byte
+	}{
+		{"Amelia Hartwell <" + demoAmelia + ">: \"Opting out of the London Care Record\"", contactA},
+		{"Harriet Bloom <" + demoHarriet + ">: \"Opting out of the London Care Record\" (a Gmail message)", contactH},
+		{"Priya Raman's mail server <" + demoOOF + ">: \"Automatic reply: ...\" (an out-of-office)", oof},
+	} {
+		if _, err := d.imap.Append(imapdemo.Inbox, m.raw, time.Time{}); err != nil {
+			return err
+		}
+		d.printf("  into the inbox: %s\n", m.what)
+	}
+
+	d.printf("\n== Step 2: the daemon polls the mailbox and answers with the secure-email instructions ==\n")
+	if err := d.once(ctx); err != nil {
+		return err
+	}
+	sent := d.newMail()
+	instrA, ok := findMail(sent, demoAmelia, notify.KindInstructions)
+	if !ok {
+		return fmt.Errorf("demo: no instructions were sent to the first resident (sent %d messages)", len(sent))
+	}
+	instrH, ok := findMail(sent, demoHarriet, notify.KindInstructions)
+	if !ok {
+		return fmt.Errorf("demo: no instructions were sent to the second resident (sent %d messages)", len(sent))
+	}
+	d.printf("The reply to Amelia (the subject carries the secure marker, so NHSmail encrypts it, and her reference code):\n")
+	d.showMail(instrA.raw)
+	d.printf("Harriet got the same instructions: %q\n", instrH.subject)
+	if _, ok := findMail(sent, demoOOF, ""); ok {
+		return errors.New("demo: the out-of-office reply was answered; automatic mail must never be answered")
+	}
+	d.printf("The out-of-office reply was recorded and moved to the %q folder, and not answered (no mail loops).\n", d.app.cfg.FolderAuto)
+	if n := d.imap.Count(d.app.cfg.FolderAuto); n != 1 {
+		return fmt.Errorf("demo: the Auto folder holds %d messages, want the out-of-office reply", n)
+	}
+
+	d.printf("\n== Step 3: the residents reply inside the secure message with the completed form attached ==\n")
+	replyA, err := amendReply(instrA)
+	if err != nil {
+		return err
+	}
+	badForm, err := fixtures.Demo.ReadFile("forms/bad-missing-declaration.txt")
+	if err != nil {
+		return fmt.Errorf("read embedded fixture: %w", err)
+	}
+	replyH := replyWithAttachment("Harriet Bloom", demoHarriet, instrH, "optout-form.txt", badForm)
+	for _, m := range []struct {
+		what string
+		raw  []byte
+	}{
+		{fmt.Sprintf("Amelia: %q, In-Reply-To our Message-ID, with \"Opt out form.pdf\" (a filled fillable PDF)", "RE: "+instrA.subject), replyA},
+		{fmt.Sprintf("Harriet: %q, In-Reply-To our Message-ID, with \"optout-form.txt\" (she forgot to tick the declaration)", "Re: "+instrH.subject), replyH},
+	} {
+		if _, err := d.imap.Append(imapdemo.Inbox, m.raw, time.Time{}); err != nil {
+			return err
+		}
+		d.printf("  into the inbox: %s\n", m.what)
+	}
+
+	d.printf("\n== Step 4: the daemon reads and checks the forms, acknowledges receipt and confirms the outcome ==\n")
+	if err := d.once(ctx); err != nil {
+		return err
+	}
+	sent = d.newMail()
+	for _, want := range []struct {
+		to   string
+		kind notify.Kind
+		note string
+	}{
+		{demoAmelia, notify.KindReceipt, "Receipt to Amelia, at once:"},
+		{demoAmelia, notify.KindAccepted, "Outcome to Amelia: her form is valid, so the opt-out is recorded and confirmed:"},
+		{demoHarriet, notify.KindReceipt, "Receipt to Harriet (her outcome email waits for a member of staff):"},
+	} {
+		m, ok := findMail(sent, want.to, want.kind)
+		if !ok {
+			return fmt.Errorf("demo: no %s email was sent (sent %d messages in step 4)", want.kind, len(sent))
+		}
+		d.printf("%s\n", want.note)
+		d.showMail(m.raw)
+	}
+	if m, ok := findMail(sent, demoHarriet, notify.KindAccepted); ok {
+		return fmt.Errorf("demo: an invalid form was accepted (%s)", m.subject)
+	}
+	items, err := d.app.store.ListTriage(ctx, store.TriageFilter{Limit: 100})
+	if err != nil {
+		return err
+	}
+	d.printf("Triage queue for ICB staff:\n")
+	for _, it := range items {
+		d.printf("  item %d  %-14s  reason %-16s  answer due by %s\n", it.ID, it.Reference, it.Reason, it.DueBy.Format("2 Jan 2006"))
+	}
+	if !slices.ContainsFunc(items, func(it store.TriageItem) bool { return it.Reason == store.ReasonInvalidForm }) {
+		return fmt.Errorf("demo: the invalid form did not reach the triage queue (%d items)", len(items))
+	}
+	d.printf("Mailbox folders: %s %d, %s %d, %s %d, inbox %d.\n",
+		d.app.cfg.FolderProcessed, d.imap.Count(d.app.cfg.FolderProcessed), d.app.cfg.FolderTriage, d.imap.Count(d.app.cfg.FolderTriage),
+		d.app.cfg.FolderAuto, d.imap.Count(d.app.cfg.FolderAuto), d.imap.Count(imapdemo.Inbox))
+	return nil
+}
+
+// once runs one poll and one outbox pass.
+func (d *demo) once(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	res, err := d.app.service.Once(ctx)
+	if err != nil {
+		return fmt.Errorf("demo poll: %w", err)
+	}
+	if res.Failed > 0 {
+		return fmt.Errorf("demo poll: %d messages failed (run with OPTOUT_LOG_LEVEL=debug to see why)", res.Failed)
+	}
+	d.printf("  (poll: %d messages read, %d processed, %d moved; outbox sent)\n", res.Fetched, res.Processed, res.Moved)
+	return nil
+}
+
+// printRegister prints the conversations and the register, NHS numbers
+// masked but for their last three digits.
+func (d *demo) printRegister(ctx context.Context) error {
+	d.printf("\n== The register ==\n")
+	var refs []string
+	for _, m := range d.allMail() {
+		if m.ref != "" && !slices.Contains(refs, m.ref) {
+			refs = append(refs, m.ref)
+		}
+	}
+	for _, ref := range refs {
+		conv, subs, err := d.app.store.SubmissionsByReference(ctx, ref, store.System)
+		if err != nil {
+			return fmt.Errorf("read conversation %s: %w", ref, err)
+		}
+		d.printf("%s  conversation %s\n", ref, conv.State)
+		for _, s := range subs {
+			state := "not in the register"
+			if p, err := d.app.store.FindPerson(ctx, s.Fields.NHSNumber, store.System); err == nil {
+				state = fmt.Sprintf("register: %s since %s", p.State, p.Since.Format("2 Jan 2006 15:04"))
+			}
+			d.printf("  form %-10s NHS number %s  %-9s  %s\n", s.Format, maskNHS(s.Fields.NHSNumber), s.Status, state)
+			for _, p := range s.Problems {
+				d.printf("    problem (%s): %s\n", p.Severity, p.Message)
+			}
+		}
+	}
+	counts, err := d.app.store.RegisterCounts(ctx)
+	if err != nil {
+		return err
+	}
+	d.printf("Register totals: %d opted out, %d opted back in.\n", counts[store.OptedOut], counts[store.OptedIn])
+	return nil
+}
+
+// serve keeps the daemon and the triage page running until Ctrl-C.
+func (d *demo) serve(ctx context.Context, cfg *config.Config) error {
+	password := randomHex(8)
+	hash, err := web.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if _, err := d.app.store.CreateStaff(ctx, demoAdmin, hash, store.RoleAdmin, store.System); err != nil {
+		return fmt.Errorf("create the demo admin account: %w", err)
+	}
+	ln, err := listenHTTP(cfg.HTTPAddr)
+	if err != nil {
+		// The usual port is taken: any free loopback port will do.
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("listen for the triage page: %w", err)
+		}
+	}
+	d.printf("\n== The triage page ==\n")
+	d.printf("Open http://%s/ and sign in as %s with password %s\n", ln.Addr(), demoAdmin, password)
+	d.printf("Harriet's form waits in the queue: correct it and accept it, or reject it, and the outcome email is printed here.\n")
+	d.printf("Press Ctrl-C to stop; everything is thrown away.\n")
+	d.live.Store(true)
+	var wg sync.WaitGroup
+	var httpErr error
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		defer cancel()
+		httpErr = serveHTTP(sctx, ln, d.app.handler, d.app.log)
+	})
+	runErr := d.app.service.Run(sctx)
+	cancel()
+	wg.Wait()
+	d.live.Store(false)
+	d.printf("\nStopped; removing the demo's data.\n")
+	return errors.Join(runErr, httpErr)
+}
+
+// sentMail is one message the SMTP sink kept, with what the demo needs.
+type sentMail struct {
+	to, subject, ref, messageID string
+	kind                        notify.Kind
+	raw                         []byte
+}
+
+func (d *demo) allMail() []sentMail {
+	var out []sentMail
+	for _, m := range d.sink.Messages() {
+		out = append(out, parseSent(m))
+	}
+	return out
+}
+
+// newMail returns the messages sent since the last call.
+func (d *demo) newMail() []sentMail {
+	all := d.allMail()
+	out := all[min(d.seen, len(all)):]
+	d.seen = len(all)
+	return out
+}
+
+func parseSent(m smtpsink.Message) sentMail {
+	s := sentMail{raw: m.Raw}
+	if len(m.To) > 0 {
+		s.to = strings.ToLower(m.To[0])
+	}
+	r, err := mail.CreateReader(bytes.NewReader(m.Raw))
+	if err != nil {
+		return s
+	}
+	defer r.Close()
+	s.subject, _ = r.Header.Subject()
+	s.messageID, _ = r.Header.MessageID()
+	marker := r.Header.Get(notify.MarkerHeader)
+	for part := range strings.SplitSeq(marker, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "ref":
+			s.ref = v
+		case "kind":
+			s.kind = notify.Kind(v)
+		}
+	}
+	return s
+}
+
+// findMail finds the message sent to addr of kind ("" for any kind).
+func findMail(ms []sentMail, addr string, kind notify.Kind) (sentMail, bool) {
+	for _, m := range ms {
+		if m.to == addr && (kind == "" || m.kind == kind) {
+			return m, true
+		}
+	}
+	return sentMail{}, false
+}
+
+// showMail prints a message's envelope lines and its plain-text body.
+func (d *demo) showMail(raw []byte) {
+	var b strings.Builder
+	r, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		fmt.Fprintf(&b, "  (unreadable message: %v)\n", err)
+		d.printf("%s", b.String())
+		return
+	}
+	defer r.Close()
+	subject, _ := r.Header.Subject()
+	from, _ := r.Header.AddressList("From")
+	to, _ := r.Header.AddressList("To")
+	b.WriteString("  +--------------------------------------------------------------------------\n")
+	if len(from) > 0 {
+		fmt.Fprintf(&b, "  | From:    %s\n", from[0].String())
+	}
+	if len(to) > 0 {
+		fmt.Fprintf(&b, "  | To:      %s\n", to[0].Address)
+	}
+	fmt.Fprintf(&b, "  | Subject: %s\n  |\n", subject)
+	for {
+		p, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		if h, ok := p.Header.(*mail.InlineHeader); ok {
+			if ct, _, _ := h.ContentType(); ct != "" && ct != "text/plain" {
+				continue
+			}
+			body, _ := io.ReadAll(io.LimitReader(p.Body, 64<<10))
+			text := strings.TrimRight(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n")
+			for line := range strings.Lines(text + "\n") {
+				fmt.Fprintf(&b, "  | %s", line)
+			}
+			break
+		}
+	}
+	b.WriteString("  +--------------------------------------------------------------------------\n")
+	d.printf("%s", b.String())
+}
+
+// firstContact is a plain first email from a resident.
+func firstContact(name, addr, subject, body string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: %s <%s>\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s@example.org>\r\n",
+		name, addr, demoMailbox, subject, time.Now().Format(time.RFC1123Z), randomHex(12))
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	b.WriteString(body)
+	return b.Bytes()
+}
+
+// threadHeaders are the headers the demo rewrites so a fixture reply
+// answers the instructions actually sent in this run.
+var threadHeaders = regexp.MustCompile(`(?im)^(Subject|Thread-Topic|Message-ID|In-Reply-To|References|Date):[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n`)
+
+// amendReply takes the fixture reply with a filled PDF and threads it onto
+// the instructions: In-Reply-To and References name our Message-ID, the
+// subject is "RE: " ours, and it gets its own Message-ID and date.
+func amendReply(instr sentMail) ([]byte, error) {
+	raw, err := fixtures.Demo.ReadFile("mail/reply-outlook-pdf.eml")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded fixture: %w", err)
+	}
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, errors.New("demo: the fixture reply has no header end")
+	}
+	head := threadHeaders.ReplaceAll(raw[:end+2], nil)
+	var b bytes.Buffer
+	writeThread(&b, "RE: "+instr.subject, instr.messageID)
+	b.Write(head)
+	b.Write(raw[end+2:])
+	return b.Bytes(), nil
+}
+
+func writeThread(b *bytes.Buffer, subject, inReplyTo string) {
+	fmt.Fprintf(b, "Subject: %s\r\nDate: %s\r\nMessage-ID: <%s@example.org>\r\nIn-Reply-To: <%s>\r\nReferences: <%s>\r\n",
+		mimeWord(subject), time.Now().Format(time.RFC1123Z), randomHex(12), inReplyTo, inReplyTo)
+}
+
+// replyWithAttachment is a resident's reply in the thread of instr with one
+// attached file.
+func replyWithAttachment(name, addr string, instr sentMail, filename string, data []byte) []byte {
+	var b bytes.Buffer
+	boundary := "demo-" + randomHex(8)
+	fmt.Fprintf(&b, "From: %s <%s>\r\nTo: %s\r\n", name, addr, demoMailbox)
+	writeThread(&b, "Re: "+instr.subject, instr.messageID)
+	fmt.Fprintf(&b, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere is my form.\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8; name=%q\r\nContent-Disposition: attachment; filename=%q\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+		boundary, filename, filename)
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	fmt.Fprintf(&b, "--%s--\r\n", boundary)
+	return b.Bytes()
+}
+
+// mimeWord encodes a header value as an RFC 2047 word when it is not ASCII.
+func mimeWord(s string) string {
+	for _, r := range s {
+		if r >= 0x80 {
+			return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?="
+		}
+	}
+	return s
+}
+
+// maskNHS shows only the last three digits of an NHS number.
+func maskNHS(n string) string {
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, n)
+	if len(digits) < 3 {
+		return "*** *** ****"
+	}
+	return "*** *** *" + digits[len(digits)-3:]
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails since Go 1.24 (it aborts the program instead)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,320 @@
+package intake
+
+import (
+	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+// Folder is where a message goes once its outcome is committed. The poller
+// maps it to the configured mailbox folder names.
+type Folder string
+
+// The destination folders.
+const (
+	FolderProcessed Folder = "processed" // answered and recorded: nothing left for a person
+	FolderTriage    Folder = "triage"    // a person must look at it
+	FolderAuto      Folder = "auto"      // automatic mail (or our own): recorded, never answered
+)
+
+// Reason is why a triage item was raised. The values are stable: the store
+// keeps them and the triage page shows them.
+type Reason string
+
+// The triage reasons. Those the store already names are its own codes, so
+// the triage page shows one vocabulary.
+const (
+	ReasonInvalidForm      Reason = store.ReasonInvalidForm      // a form was read but has errors
+	ReasonUnreadableForm   Reason = store.ReasonUnreadable       // the message could not be read at all
+	ReasonNoFormAgain      Reason = store.ReasonNoFormAgain      // a second reply without a form in one conversation
+	ReasonOtherSender      Reason = store.ReasonUnverifiedSender // a reference in the subject, sent from another address
+	ReasonTooLarge         Reason = store.ReasonTooLarge         // over the size limit: not downloaded
+	ReasonBounce           Reason = store.ReasonUndeliverable    // one of our replies bounced (raised by store.MarkUndeliverable)
+	ReasonUnsolicitedAsk   Reason = store.ReasonUnsolicitedForm  // a form outside the secure exchange, policy "ask"
+	ReasonRateLimited      Reason = "rate_limited"               // the sender reached the reply limit: not answered
+	ReasonProcessingFailed Reason = store.ReasonProcessingFailed // reading the message crashed or timed out
+)
+
+// Policy says what to do with a form that arrives outside the secure
+// exchange (OPTOUT_UNSOLICITED_POLICY).
+type Policy string
+
+// The unsolicited-form policies.
+const (
+	PolicyProcess Policy = "process" // read it, record the channel as unsolicited, answer through the secure marker
+	PolicyAsk     Policy = "ask"     // send the instructions, keep the message for staff, do not read the form
+)
+
+// Match says how a message was tied to a conversation.
+type Match string
+
+// The ways a message is matched to a conversation.
+const (
+	MatchNone    Match = ""        // no conversation
+	MatchToken   Match = "token"   // a signed Message-ID of ours in In-Reply-To/References: trusted
+	MatchSubject Match = "subject" // a reference code in the subject: trusted only from the conversation's address
+)
+
+// Channel is how a submission reached us (store submissions.channel).
+type Channel string
+
+// The channels.
+const (
+	ChannelSecure      Channel = "secure_reply" // a reply inside the secure exchange
+	ChannelUnsolicited Channel = "unsolicited"  // a form in a first email
+)
+
+// Status is what becomes of a submission when the message is committed.
+type Status string
+
+// The submission statuses Decide plans. The store turns Accepted into
+// "duplicate" when the person is already opted out.
+const (
+	StatusAccepted Status = "accepted"
+	StatusTriage   Status = "triage"
+)
+
+// Conversation states (store conversations.state).
+const (
+	StateInstructionsSent = "instructions_sent"
+	StateFormReceived     = "form_received"
+	StateCompleted        = "completed"
+	StateClosed           = "closed"
+)
+
+// DefaultReplyLimit and DefaultReplyWindowHours are the loop and abuse
+// protection defaults: at most 10 replies per sender address per 3 hours.
+const (
+	DefaultReplyLimit       = 10
+	DefaultReplyWindowHours = 3
+)
+
+// Conversation is what Decide needs to know about the conversation a
+// message was matched to.
+type Conversation struct {
+	Ref         string
+	State       string // one of the State* values
+	NoFormCount int    // no_form replies already sent in it
+}
+
+// Input is everything Decide looks at for one message. It holds no personal
+// values: only what the message is and how it relates to what we know.
+type Input struct {
+	Kind  extract.Kind
+	Forms []form.Form
+
+	// HasSender is false when the message has no usable From address.
+	HasSender bool
+	// FromUs is true when the From or Reply-To address is our own.
+	FromUs bool
+	// OurMarker is true when the message carries our X-Optout-Intake header.
+	OurMarker bool
+	// Auto is true for automatic mail (out-of-office, bounce, list).
+	Auto bool
+	// BounceOfOurs is true when the message is a bounce whose original
+	// Message-ID carries our verified token.
+	BounceOfOurs bool
+	// TooLarge is true when the message is over the size limit and was not
+	// downloaded.
+	TooLarge bool
+	// ExtractFailed is true when reading the message panicked or ran out of
+	// time: the message goes to staff.
+	ExtractFailed bool
+	// PersonalData is true when the body looks as though it holds an NHS
+	// number or a date of birth.
+	PersonalData bool
+
+	// Conv is the matched conversation, nil when none.
+	Conv *Conversation
+	// Match is how Conv was found.
+	Match Match
+	// SenderIsOwner is true when the From address is the conversation's
+	// address.
+	SenderIsOwner bool
+
+	// Policy for forms that arrive outside the secure exchange.
+	Policy Policy
+	// RecentReplies counts replies queued to the reply address within the
+	// window; ReplyLimit is the most allowed (<= 0: DefaultReplyLimit).
+	RecentReplies int
+	ReplyLimit    int
+}
+
+// PlannedSubmission is one form to record. Form indexes Input.Forms.
+type PlannedSubmission struct {
+	Form   int
+	Status Status
+}
+
+// PlannedReply is one reply to queue. Form indexes Input.Forms for an
+// outcome reply (accepted, which the store may turn into duplicate), or is
+// -1 for a reply about the whole message.
+type PlannedReply struct {
+	Kind notify.Kind
+	Form int
+}
+
+// PlannedTriage is one triage item. Form indexes Input.Forms for an item
+// about one form, or is -1 for an item about the whole message.
+type PlannedTriage struct {
+	Reason Reason
+	Form   int
+}
+
+// Plan is what one message causes: everything here is committed in one
+// store transaction together with the ledger row turning done.
+type Plan struct {
+	Folder Folder
+	// Action is the ledger's record of what was done: a short code, never
+	// personal data.
+	Action string
+	// NewConversation asks for a new conversation with a fresh reference.
+	NewConversation bool
+	// Channel of the submissions.
+	Channel     Channel
+	Submissions []PlannedSubmission
+	Replies     []PlannedReply
+	Triage      []PlannedTriage
+	// ConversationState is the conversation's new state, "" to leave it.
+	ConversationState string
+	// NoFormSent counts a no_form reply against the conversation.
+	NoFormSent bool
+	// RedactBody asks for the stored copy of the message to be redacted.
+	RedactBody bool
+	// MarkUndeliverable marks the outbox row of the bounced reply undeliverable.
+	MarkUndeliverable bool
+}
+
+// Ledger actions (Plan.Action).
+const (
+	ActionAuto             = "auto"
+	ActionOwnMail          = "own_mail"
+	ActionBounce           = "bounce"
+	ActionTooLarge         = "too_large"
+	ActionFailed           = "extract_failed"
+	ActionUnreadable       = "unreadable"
+	ActionOtherSender      = "reference_from_other_sender"
+	ActionInstructions     = "instructions"
+	ActionUnsolicitedAsk   = "unsolicited_ask"
+	ActionForms            = "forms"
+	ActionNoForm           = "no_form"
+	ActionNoFormAgain      = "no_form_again"
+	ActionRateLimitedShift = "+rate_limited" // appended to the action when replies were withheld
+)
+
+// Decide works out what one message causes. It is pure: it reads only in
+// and returns the plan; the Processor carries it out in one transaction.
+//
+// The rules, in order:
+//   - over the size limit → triage, no reply;
+//   - our own mail (our address or our marker header) → Auto, no reply;
+//   - a bounce of one of our replies → that reply undeliverable (which
+//     raises its triage item), Auto;
+//   - reading crashed or timed out → triage, no reply;
+//   - unreadable → triage, no reply;
+//   - other automatic mail, or mail without a sender → Auto, no reply;
+//   - a reference in the subject from another address (no signed token) →
+//     triage, no reply;
+//   - in a conversation, with forms → receipt; each valid form recorded with
+//     an outcome reply; each invalid form to triage (its outcome waits for staff);
+//   - in a conversation, without a form → one no_form reply per conversation,
+//     then triage;
+//   - no conversation, without a form → new conversation and instructions
+//     (the stored copy redacted when the body holds personal data);
+//   - no conversation, with forms → policy process: as in a conversation,
+//     channel unsolicited; policy ask: instructions and the unsolicited note,
+//     triage, the forms not read;
+//   - any plan whose replies would take the sender past the reply limit
+//     sends none of them and raises a rate_limited triage item instead.
+func Decide(in Input) Plan {
+	switch {
+	case in.TooLarge:
+		return Plan{Folder: FolderTriage, Action: ActionTooLarge, Triage: []PlannedTriage{{ReasonTooLarge, -1}}}
+	case in.OurMarker || in.FromUs:
+		return Plan{Folder: FolderAuto, Action: ActionOwnMail}
+	case in.BounceOfOurs:
+		// store.MarkUndeliverable raises the triage item, tied to the outbox row.
+		return Plan{Folder: FolderAuto, Action: ActionBounce, MarkUndeliverable: true}
+	case in.ExtractFailed:
+		return Plan{Folder: FolderTriage, Action: ActionFailed, Triage: []PlannedTriage{{ReasonProcessingFailed, -1}}}
+	case in.Kind == extract.KindUnreadable:
+		return Plan{Folder: FolderTriage, Action: ActionUnreadable, Triage: []PlannedTriage{{ReasonUnreadableForm, -1}}}
+	case in.Auto || in.Kind == extract.KindAuto || !in.HasSender:
+		return Plan{Folder: FolderAuto, Action: ActionAuto}
+	}
+	if in.Conv != nil && in.Match == MatchSubject && !in.SenderIsOwner {
+		return Plan{Folder: FolderTriage, Action: ActionOtherSender, Triage: []PlannedTriage{{ReasonOtherSender, -1}}}
+	}
+	hasForms := len(in.Forms) > 0
+
+	var p Plan
+	switch {
+	case in.Conv != nil && hasForms:
+		p = planForms(in, ChannelSecure)
+	case in.Conv != nil:
+		if in.Conv.NoFormCount == 0 && in.Conv.State != StateCompleted && in.Conv.State != StateClosed {
+			p = Plan{Folder: FolderProcessed, Action: ActionNoForm, NoFormSent: true,
+				Replies: []PlannedReply{{notify.KindNoForm, -1}}}
+		} else {
+			p = Plan{Folder: FolderTriage, Action: ActionNoFormAgain, Triage: []PlannedTriage{{ReasonNoFormAgain, -1}}}
+		}
+	case !hasForms:
+		p = Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true,
+			ConversationState: StateInstructionsSent, RedactBody: in.PersonalData,
+			Replies: []PlannedReply{{notify.KindInstructions, -1}}}
+	case in.Policy == PolicyAsk:
+		p = Plan{Folder: FolderTriage, Action: ActionUnsolicitedAsk, NewConversation: true,
+			ConversationState: StateInstructionsSent,
+			Replies:           []PlannedReply{{notify.KindInstructions, -1}, {notify.KindUnsolicited, -1}},
+			Triage:            []PlannedTriage{{ReasonUnsolicitedAsk, -1}}}
+	default:
+		p = planForms(in, ChannelUnsolicited)
+		p.NewConversation = true
+	}
+	return limitReplies(p, in)
+}
+
+// planForms plans a message carrying forms: a receipt, and per form either
+// a recorded submission with its outcome reply or a triage item.
+func planForms(in Input, ch Channel) Plan {
+	p := Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ch,
+		Replies: []PlannedReply{{notify.KindReceipt, -1}}}
+	allValid := true
+	for i, f := range in.Forms {
+		if f.Valid {
+			p.Submissions = append(p.Submissions, PlannedSubmission{i, StatusAccepted})
+			p.Replies = append(p.Replies, PlannedReply{notify.KindAccepted, i})
+			continue
+		}
+		allValid = false
+		p.Submissions = append(p.Submissions, PlannedSubmission{i, StatusTriage})
+		p.Triage = append(p.Triage, PlannedTriage{ReasonInvalidForm, i})
+	}
+	if allValid {
+		p.ConversationState = StateCompleted
+	} else {
+		p.ConversationState = StateFormReceived
+		p.Folder = FolderTriage
+	}
+	return p
+}
+
+// limitReplies withholds every reply of p when sending them would take the
+// sender past the reply limit, and raises a rate_limited triage item so a
+// person answers instead.
+func limitReplies(p Plan, in Input) Plan {
+	limit := in.ReplyLimit
+	if limit <= 0 {
+		limit = DefaultReplyLimit
+	}
+	if len(p.Replies) == 0 || in.RecentReplies+len(p.Replies) <= limit {
+		return p
+	}
+	p.Replies = nil
+	p.NoFormSent = false
+	p.Triage = append(p.Triage, PlannedTriage{ReasonRateLimited, -1})
+	p.Folder = FolderTriage
+	p.Action += ActionRateLimitedShift
+	return p
+}

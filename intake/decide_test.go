@@ -1,0 +1,328 @@
+package intake
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/notify"
+)
+
+var (
+	validForm   = form.Form{Source: "form.pdf", Format: form.FormatPDFFields, Valid: true}
+	invalidForm = form.Form{Source: "form.pdf", Format: form.FormatPDFFields, Valid: false,
+		Problems: []form.Problem{{Field: "nhs_number", Severity: form.SeverityError, Code: form.CodeNHSNumberChecksum}}}
+)
+
+// person is a message from a resident with a usable From address.
+func person(kind extract.Kind, forms ...form.Form) Input {
+	return Input{Kind: kind, Forms: forms, HasSender: true, Policy: PolicyProcess}
+}
+
+func inConv(in Input, m Match, owner bool, c Conversation) Input {
+	in.Conv = &c
+	in.Match = m
+	in.SenderIsOwner = owner
+	return in
+}
+
+func with(in Input, f func(*Input)) Input { f(&in); return in }
+
+func TestDecide(t *testing.T) {
+	open := Conversation{Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent}
+	asked := Conversation{Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent, NoFormCount: 1}
+	done := Conversation{Ref: "NCL-AAAA-BBBB", State: StateCompleted}
+	tests := []struct {
+		name string
+		in   Input
+		want Plan
+	}{
+		{
+			name: "first contact gets instructions and a new conversation",
+			in:   person(extract.KindContact),
+			want: Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true,
+				ConversationState: StateInstructionsSent, Replies: []PlannedReply{{notify.KindInstructions, -1}}},
+		},
+		{
+			name: "first contact with personal data still answered, stored copy redacted",
+			in:   with(person(extract.KindContact), func(in *Input) { in.PersonalData = true }),
+			want: Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true, RedactBody: true,
+				ConversationState: StateInstructionsSent, Replies: []PlannedReply{{notify.KindInstructions, -1}}},
+		},
+		{
+			name: "reply by token with a valid form: receipt, record, outcome",
+			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, true, open),
+			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
+				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
+				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
+				ConversationState: StateCompleted},
+		},
+		{
+			name: "token match is trusted from another address",
+			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, false, open),
+			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
+				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
+				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
+				ConversationState: StateCompleted},
+		},
+		{
+			name: "subject reference from the conversation's address is trusted",
+			in:   inConv(person(extract.KindSubmission, validForm), MatchSubject, true, open),
+			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
+				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
+				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
+				ConversationState: StateCompleted},
+		},
+		{
+			name: "subject reference from another sender goes to triage unanswered",
+			in:   inConv(person(extract.KindSubmission, validForm), MatchSubject, false, open),
+			want: Plan{Folder: FolderTriage, Action: ActionOtherSender, Triage: []PlannedTriage{{ReasonOtherSender, -1}}},
+		},
+		{
+			name: "invalid form: receipt, triage, no outcome yet",
+			in:   inConv(person(extract.KindSubmission, invalidForm), MatchToken, true, open),
+			want: Plan{Folder: FolderTriage, Action: ActionForms, Channel: ChannelSecure,
+				Submissions:       []PlannedSubmission{{0, StatusTriage}},
+				Replies:           []PlannedReply{{notify.KindReceipt, -1}},
+				Triage:            []PlannedTriage{{ReasonInvalidForm, 0}},
+				ConversationState: StateFormReceived},
+		},
+		{
+			name: "one valid and one invalid form",
+			in:   inConv(person(extract.KindSubmission, invalidForm, validForm), MatchToken, true, open),
+			want: Plan{Folder: FolderTriage, Action: ActionForms, Channel: ChannelSecure,
+				Submissions:       []PlannedSubmission{{0, StatusTriage}, {1, StatusAccepted}},
+				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 1}},
+				Triage:            []PlannedTriage{{ReasonInvalidForm, 0}},
+				ConversationState: StateFormReceived},
+		},
+		{
+			name: "reply without a form: one no_form reply",
+			in:   inConv(person(extract.KindContact), MatchToken, true, open),
+			want: Plan{Folder: FolderProcessed, Action: ActionNoForm, NoFormSent: true,
+				Replies: []PlannedReply{{notify.KindNoForm, -1}}},
+		},
+		{
+			name: "second reply without a form goes to triage",
+			in:   inConv(person(extract.KindContact), MatchToken, true, asked),
+			want: Plan{Folder: FolderTriage, Action: ActionNoFormAgain, Triage: []PlannedTriage{{ReasonNoFormAgain, -1}}},
+		},
+		{
+			name: "a note after completion goes to staff, no no_form reply",
+			in:   inConv(person(extract.KindContact), MatchToken, true, done),
+			want: Plan{Folder: FolderTriage, Action: ActionNoFormAgain, Triage: []PlannedTriage{{ReasonNoFormAgain, -1}}},
+		},
+		{
+			name: "unsolicited form, policy process: read, channel unsolicited",
+			in:   person(extract.KindSubmission, validForm),
+			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelUnsolicited, NewConversation: true,
+				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
+				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
+				ConversationState: StateCompleted},
+		},
+		{
+			name: "unsolicited form, policy ask: instructions, note, triage, form unread",
+			in:   with(person(extract.KindSubmission, validForm), func(in *Input) { in.Policy = PolicyAsk }),
+			want: Plan{Folder: FolderTriage, Action: ActionUnsolicitedAsk, NewConversation: true,
+				ConversationState: StateInstructionsSent,
+				Replies:           []PlannedReply{{notify.KindInstructions, -1}, {notify.KindUnsolicited, -1}},
+				Triage:            []PlannedTriage{{ReasonUnsolicitedAsk, -1}}},
+		},
+		{
+			name: "auto mail is recorded and never answered",
+			in:   with(person(extract.KindAuto), func(in *Input) { in.Auto = true }),
+			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+		},
+		{
+			name: "auto flag wins over a form and a conversation",
+			in: inConv(with(person(extract.KindSubmission, validForm), func(in *Input) { in.Auto = true }),
+				MatchToken, true, open),
+			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+		},
+		{
+			name: "bounce of our reply: undeliverable and triage",
+			in:   with(person(extract.KindAuto), func(in *Input) { in.Auto, in.BounceOfOurs = true, true }),
+			want: Plan{Folder: FolderAuto, Action: ActionBounce, MarkUndeliverable: true},
+		},
+		{
+			name: "mail carrying our marker is never answered",
+			in:   with(person(extract.KindContact), func(in *Input) { in.OurMarker = true }),
+			want: Plan{Folder: FolderAuto, Action: ActionOwnMail},
+		},
+		{
+			name: "mail from our own address is never answered",
+			in:   with(person(extract.KindSubmission, validForm), func(in *Input) { in.FromUs = true }),
+			want: Plan{Folder: FolderAuto, Action: ActionOwnMail},
+		},
+		{
+			name: "no sender: nothing to answer",
+			in:   with(person(extract.KindContact), func(in *Input) { in.HasSender = false }),
+			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+		},
+		{
+			name: "too large: triage without reading",
+			in:   with(person(extract.KindContact), func(in *Input) { in.TooLarge = true }),
+			want: Plan{Folder: FolderTriage, Action: ActionTooLarge, Triage: []PlannedTriage{{ReasonTooLarge, -1}}},
+		},
+		{
+			name: "reading crashed or timed out: triage, never lost",
+			in:   with(person(extract.KindUnreadable), func(in *Input) { in.ExtractFailed = true }),
+			want: Plan{Folder: FolderTriage, Action: ActionFailed, Triage: []PlannedTriage{{ReasonProcessingFailed, -1}}},
+		},
+		{
+			name: "unreadable message without even a sender still reaches staff",
+			in:   with(person(extract.KindUnreadable), func(in *Input) { in.HasSender = false }),
+			want: Plan{Folder: FolderTriage, Action: ActionUnreadable, Triage: []PlannedTriage{{ReasonUnreadableForm, -1}}},
+		},
+		{
+			name: "unreadable message: triage",
+			in:   person(extract.KindUnreadable),
+			want: Plan{Folder: FolderTriage, Action: ActionUnreadable, Triage: []PlannedTriage{{ReasonUnreadableForm, -1}}},
+		},
+		{
+			name: "at the reply limit: triage instead of replying",
+			in:   with(person(extract.KindContact), func(in *Input) { in.RecentReplies = 10 }),
+			want: Plan{Folder: FolderTriage, Action: ActionInstructions + ActionRateLimitedShift, NewConversation: true,
+				ConversationState: StateInstructionsSent, Triage: []PlannedTriage{{ReasonRateLimited, -1}}},
+		},
+		{
+			name: "just under the limit still answered",
+			in:   with(person(extract.KindContact), func(in *Input) { in.RecentReplies = 9 }),
+			want: Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true,
+				ConversationState: StateInstructionsSent, Replies: []PlannedReply{{notify.KindInstructions, -1}}},
+		},
+		{
+			name: "two replies that would cross a custom limit: none sent",
+			in: inConv(with(person(extract.KindSubmission, validForm), func(in *Input) { in.RecentReplies, in.ReplyLimit = 2, 3 }),
+				MatchToken, true, open),
+			want: Plan{Folder: FolderTriage, Action: ActionForms + ActionRateLimitedShift, Channel: ChannelSecure,
+				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
+				Triage:            []PlannedTriage{{ReasonRateLimited, -1}},
+				ConversationState: StateCompleted},
+		},
+		{
+			name: "rate-limited no_form does not count as sent",
+			in: inConv(with(person(extract.KindContact), func(in *Input) { in.RecentReplies = 50 }),
+				MatchToken, true, open),
+			want: Plan{Folder: FolderTriage, Action: ActionNoForm + ActionRateLimitedShift,
+				Triage: []PlannedTriage{{ReasonRateLimited, -1}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decide(tt.in)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Decide() =\n %+v\nwant\n %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecideNeverAnswersLoops checks the loop-protection invariant over
+// every combination of the flags that mark mail we must not answer.
+func TestDecideNeverAnswersLoops(t *testing.T) {
+	kinds := []extract.Kind{extract.KindContact, extract.KindSubmission, extract.KindAuto, extract.KindUnreadable}
+	for _, kind := range kinds {
+		for mask := 1; mask < 16; mask++ {
+			in := person(kind, validForm)
+			in.FromUs = mask&1 != 0
+			in.OurMarker = mask&2 != 0
+			in.Auto = mask&4 != 0
+			in.HasSender = mask&8 == 0
+			for _, conv := range []*Conversation{nil, {Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent}} {
+				in.Conv, in.Match, in.SenderIsOwner = conv, MatchToken, true
+				if p := Decide(in); len(p.Replies) != 0 || len(p.Submissions) != 0 {
+					t.Errorf("Decide(kind %s, mask %04b, conv %v) = %+v, want no replies and no submissions", kind, mask, conv != nil, p)
+				}
+			}
+		}
+	}
+}
+
+// TestDecideRepliesNeverCarryPersonalKinds checks that every planned
+// reply is one of the kinds the pipeline sends automatically (rejected,
+// not_optout and opted_in are staff decisions).
+func TestDecideReplyKinds(t *testing.T) {
+	auto := map[notify.Kind]bool{notify.KindInstructions: true, notify.KindReceipt: true, notify.KindAccepted: true,
+		notify.KindNoForm: true, notify.KindUnsolicited: true}
+	for _, policy := range []Policy{PolicyProcess, PolicyAsk} {
+		for _, forms := range [][]form.Form{nil, {validForm}, {invalidForm}, {validForm, invalidForm}} {
+			for _, conv := range []*Conversation{nil, {State: StateInstructionsSent}, {State: StateCompleted, NoFormCount: 1}} {
+				kind := extract.KindContact
+				if len(forms) > 0 {
+					kind = extract.KindSubmission
+				}
+				in := person(kind, forms...)
+				in.Policy, in.Conv, in.Match, in.SenderIsOwner = policy, conv, MatchToken, true
+				p := Decide(in)
+				for _, r := range p.Replies {
+					if !auto[r.Kind] {
+						t.Errorf("Decide(%+v) plans a %s reply", in, r.Kind)
+					}
+					if r.Form >= len(forms) || (r.Kind == notify.KindAccepted && (r.Form < 0 || !forms[r.Form].Valid)) {
+						t.Errorf("Decide(%+v) plans reply %+v for a form that is not a valid one", in, r)
+					}
+				}
+				if len(forms) > 0 && (conv != nil || policy == PolicyProcess) && len(p.Submissions) != len(forms) {
+					t.Errorf("Decide(%+v) records %d submissions, want %d", in, len(p.Submissions), len(forms))
+				}
+			}
+		}
+	}
+}
+
+// FuzzDecide drives Decide with arbitrary combinations of flags, forms and
+// counters and checks the invariants every plan must keep.
+func FuzzDecide(f *testing.F) {
+	f.Add(uint32(0), uint8(0), uint8(0), uint8(0))
+	f.Add(uint32(0xffffffff), uint8(3), uint8(9), uint8(255))
+	f.Add(uint32(0x0101), uint8(1), uint8(10), uint8(2))
+	f.Fuzz(func(t *testing.T, flags uint32, nforms, recent, limit uint8) {
+		bit := func(i uint) bool { return flags&(1<<i) != 0 }
+		kinds := []extract.Kind{extract.KindContact, extract.KindSubmission, extract.KindAuto, extract.KindUnreadable}
+		in := Input{
+			Kind: kinds[flags>>20&3], HasSender: bit(0), FromUs: bit(1), OurMarker: bit(2), Auto: bit(3),
+			BounceOfOurs: bit(4), TooLarge: bit(5), ExtractFailed: bit(6), PersonalData: bit(7),
+			SenderIsOwner: bit(8), RecentReplies: int(recent), ReplyLimit: int(limit % 20),
+		}
+		if bit(9) {
+			in.Policy = PolicyAsk
+		}
+		if bit(10) {
+			in.Conv = &Conversation{Ref: "NCL-AAAA-BBBB", State: []string{StateInstructionsSent, StateFormReceived, StateCompleted, StateClosed}[flags>>12&3], NoFormCount: int(flags >> 14 & 1)}
+			in.Match = MatchToken
+			if bit(11) {
+				in.Match = MatchSubject
+			}
+		}
+		for i := range int(nforms % 5) {
+			in.Forms = append(in.Forms, form.Form{Valid: flags>>(16+uint(i))&1 == 1})
+		}
+		p := Decide(in)
+		if (in.FromUs || in.OurMarker || in.Auto || in.TooLarge || !in.HasSender || in.ExtractFailed) && len(p.Replies) > 0 {
+			t.Fatalf("Decide(%+v) answers mail that must not be answered: %+v", in, p)
+		}
+		limitOr := in.ReplyLimit
+		if limitOr <= 0 {
+			limitOr = DefaultReplyLimit
+		}
+		if len(p.Replies) > 0 && in.RecentReplies+len(p.Replies) > limitOr {
+			t.Fatalf("Decide(%+v) passes the reply limit: %+v", in, p)
+		}
+		if p.Folder != FolderProcessed && p.Folder != FolderTriage && p.Folder != FolderAuto {
+			t.Fatalf("Decide(%+v) has no folder: %+v", in, p)
+		}
+		if in.Match == MatchSubject && in.Conv != nil && !in.SenderIsOwner && (len(p.Submissions) > 0 || len(p.Replies) > 0) {
+			t.Fatalf("Decide(%+v) trusts an unverified reference: %+v", in, p)
+		}
+		for _, s := range p.Submissions {
+			if s.Form < 0 || s.Form >= len(in.Forms) || (s.Status == StatusAccepted) != in.Forms[s.Form].Valid {
+				t.Fatalf("Decide(%+v) records form %d as %s", in, s.Form, s.Status)
+			}
+		}
+		if p.Folder == FolderTriage && len(p.Triage) == 0 {
+			t.Fatalf("Decide(%+v) sends a message to Triage without a triage item: %+v", in, p)
+		}
+	})
+}

@@ -1,0 +1,30 @@
+package intake_test
+
+import (
+	"fmt"
+
+	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/intake"
+)
+
+// Decide is pure: a reply in a known thread carrying one valid form gets a
+// receipt and an outcome, and its form is recorded.
+func ExampleDecide() {
+	plan := intake.Decide(intake.Input{
+		Kind:          extract.KindSubmission,
+		Forms:         []form.Form{{Source: "form.pdf", Valid: true}},
+		HasSender:     true,
+		Conv:          &intake.Conversation{Ref: "NCL-7K3Q-9XWD", State: intake.StateInstructionsSent},
+		Match:         intake.MatchToken,
+		SenderIsOwner: true,
+	})
+	fmt.Println(plan.Folder, plan.Action, len(plan.Submissions))
+	for _, r := range plan.Replies {
+		fmt.Println(r.Kind)
+	}
+	// Output:
+	// processed forms 1
+	// receipt
+	// accepted
+}

@@ -1,0 +1,57 @@
+package intake
+
+import (
+	"context"
+	"time"
+
+	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+// Outbox adapts the store's outbox to notify.Worker. The pipeline queues
+// each reply composed (notify.Composer.Compose) with the whole RFC 5322
+// message in store.Email.Body, so a retry sends exactly the bytes first
+// queued under the same Message-ID.
+type Outbox struct {
+	Store *store.Store
+	// From is the envelope sender: the mailbox's own address.
+	From string
+}
+
+var _ notify.Outbox = (*Outbox)(nil)
+
+// Claim leases up to n due rows (see store.ClaimOutbox).
+func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notify.Item, error) {
+	rows, err := o.Store.ClaimOutbox(ctx, n, lease)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]notify.Item, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, notify.Item{
+			ID: r.ID, Ref: r.Reference, Kind: notify.Kind(r.Kind), From: o.From, To: []string{r.To},
+			Raw: []byte(r.Body), MessageID: r.MessageID,
+			Attempts: max(r.Attempts-1, 0), // ClaimOutbox counted this claim's attempt already
+		})
+	}
+	return items, nil
+}
+
+// MarkSent records the row as sent.
+func (o *Outbox) MarkSent(ctx context.Context, id int64, _ string) error {
+	return o.Store.MarkSent(ctx, id)
+}
+
+// MarkRetry records a temporary failure. The store schedules the next
+// attempt on its own backoff (store.Options.RetryBase/RetryMax); next is
+// the worker's suggestion and is not used.
+func (o *Outbox) MarkRetry(ctx context.Context, id int64, _ time.Time, errText string) error {
+	_, err := o.Store.RetryOutbox(ctx, id, errText)
+	return err
+}
+
+// MarkFailed records a permanent failure; the store raises a send_failed
+// triage item in the same transaction.
+func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string) error {
+	return o.Store.FailOutbox(ctx, id, errText)
+}

@@ -1,0 +1,669 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/mail"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/mailbox"
+	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+// The steps between which a failure can be injected in tests (failAt), in
+// the order they happen for one message.
+const (
+	stepAfterLedger  = "after-ledger"
+	stepAfterExtract = "after-extract"
+	stepAfterCommit  = "after-commit"
+	stepAfterSend    = "after-send"
+	stepBeforeMove   = "before-move"
+	stepAfterMove    = "after-move"
+)
+
+// Defaults for ProcessorConfig.
+const (
+	DefaultExtractTimeout = 2 * time.Minute
+	DefaultReplyWindow    = DefaultReplyWindowHours * time.Hour
+)
+
+// ProcessorConfig configures a Processor.
+type ProcessorConfig struct {
+	// Address is the mailbox's own address (OPTOUT_ADDRESS): mail from it
+	// is never answered.
+	Address string
+	// Policy for forms outside the secure exchange; default PolicyProcess.
+	Policy Policy
+	// ReplyLimit replies per sender address per ReplyWindow (defaults 10
+	// and 3 hours); beyond it a message goes to triage unanswered.
+	ReplyLimit  int
+	ReplyWindow time.Duration
+	// ExtractTimeout bounds reading one message; past it the message goes
+	// to triage. Default DefaultExtractTimeout.
+	ExtractTimeout time.Duration
+	// DropAttachments stops the attachments of a message whose forms go to
+	// triage being kept as separate (sealed) files for the triage page;
+	// the raw message, which holds them too, is kept either way.
+	DropAttachments bool
+}
+
+// Processor handles one message at a time, exactly once: ledger, extract,
+// correlate, Decide, compose, and one store transaction. It is safe for
+// concurrent use.
+type Processor struct {
+	st      *store.Store
+	x       *extract.Extractor
+	comp    *notify.Composer
+	signer  notify.Signer
+	cfg     ProcessorConfig
+	log     *slog.Logger
+	metrics Metrics
+	now     func() time.Time
+
+	// failAt, when set (tests only), is called between steps; an error
+	// it returns stops processing there, as a crash would.
+	failAt func(step string) error
+}
+
+// NewProcessor returns a Processor over its parts. comp composes every
+// reply and signer checks the tokens in residents' In-Reply-To and
+// References (use the Composer's signer). log, m and now may be nil.
+func NewProcessor(st *store.Store, x *extract.Extractor, comp *notify.Composer, signer notify.Signer,
+	cfg ProcessorConfig, log *slog.Logger, m Metrics, now func() time.Time) (*Processor, error) {
+	if st == nil || x == nil || comp == nil {
+		return nil, errors.New("intake: the processor needs a store, an extractor and a composer")
+	}
+	if len(signer.Key) < notify.MinKeyLen {
+		return nil, fmt.Errorf("intake: %w", notify.ErrBadKey)
+	}
+	if cfg.Address == "" {
+		cfg.Address = comp.Address()
+	}
+	if _, err := mail.ParseAddress(cfg.Address); err != nil {
+		return nil, errors.New("intake: the mailbox address (OPTOUT_ADDRESS) is not a valid email address")
+	}
+	switch cfg.Policy {
+	case "":
+		cfg.Policy = PolicyProcess
+	case PolicyProcess, PolicyAsk:
+	default:
+		return nil, fmt.Errorf("intake: unsolicited policy %q: use process or ask", cfg.Policy)
+	}
+	if cfg.ReplyLimit <= 0 {
+		cfg.ReplyLimit = DefaultReplyLimit
+	}
+	if cfg.ReplyWindow <= 0 {
+		cfg.ReplyWindow = DefaultReplyWindow
+	}
+	if cfg.ExtractTimeout <= 0 {
+		cfg.ExtractTimeout = DefaultExtractTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = NopMetrics{}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Processor{st: st, x: x, comp: comp, signer: signer, cfg: cfg, log: log, metrics: m, now: now}, nil
+}
+
+// Outcome is what Process did with one message.
+type Outcome struct {
+	LedgerID int64
+	// Folder is where the message belongs now ("" when it stays in the
+	// inbox: it failed and waits for a retry).
+	Folder Folder
+	// Ref is the conversation's reference code, "" when none.
+	Ref string
+	// Action is the ledger action recorded.
+	Action string
+	// AlreadyDone is true when the message had been processed before:
+	// nothing was done this time.
+	AlreadyDone bool
+	// Failed is true when processing failed: the ledger row is marked
+	// failed with its error and retried later.
+	Failed bool
+	// Queued counts the replies queued.
+	Queued int
+}
+
+// ledgerAction is how a plan's folder and action are kept in the ledger's
+// action column: "<folder>:<action>", so a message already done can be
+// moved to its folder without processing it again.
+func ledgerAction(f Folder, action string) string { return string(f) + ":" + action }
+
+// FolderOf returns the folder recorded in a ledger action, or "" when the
+// action does not name one.
+func FolderOf(action string) Folder {
+	f, _, ok := strings.Cut(action, ":")
+	if !ok {
+		return ""
+	}
+	switch Folder(f) {
+	case FolderProcessed, FolderTriage, FolderAuto:
+		return Folder(f)
+	}
+	return ""
+}
+
+// errStep marks an error injected by failAt.
+type errStep struct{ step string }
+
+// errCrash, returned by a failAt hook, simulates the process dying at that
+// step: nothing more is done or recorded (the ledger row stays as it was,
+// the poll stops without moving or saving its position). Any other hook
+// error is an ordinary processing failure.
+var errCrash = errors.New("simulated crash")
+
+func (e errStep) Error() string { return "injected failure at " + e.step }
+
+func (p *Processor) fail(step string) error {
+	if p.failAt == nil {
+		return nil
+	}
+	if err := p.failAt(step); err != nil {
+		return fmt.Errorf("%w: %w", errStep{step}, err)
+	}
+	return nil
+}
+
+// Process handles one message from the mailbox. It is idempotent: a message
+// already done (the same mailbox UID, or the same Message-ID under any UID)
+// returns its recorded folder and changes nothing. A failure after the
+// ledger row exists is recorded on that row (no personal data in the
+// error) and reported as Outcome.Failed with a nil error, so the caller
+// moves on; the error is non-nil only when nothing could be recorded
+// (database down), and the caller should stop.
+func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error) {
+	start := p.now()
+	raw := m.Raw
+	entry, created, err := p.st.RecordMessage(ctx, store.IncomingMessage{
+		Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: uint32(m.UID), MessageID: m.MessageID,
+		ReceivedAt: m.InternalDate, Size: m.Size, Raw: raw,
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("process uid %d: %w", m.UID, err)
+	}
+	log := p.log.With(slog.String("mailbox", m.Mailbox), slog.Uint64("uid", uint64(m.UID)), slog.Int64("ledger_id", entry.ID))
+	out := Outcome{LedgerID: entry.ID}
+	switch entry.State {
+	case store.LedgerDone:
+		out.AlreadyDone, out.Folder, out.Action = true, FolderOf(entry.Action), entry.Action
+		if out.Folder == "" {
+			out.Folder = FolderProcessed
+		}
+		return out, nil
+	case store.LedgerFailed:
+		if !created && entry.NextAttemptAt != nil && entry.NextAttemptAt.After(p.now()) {
+			// Waits for its retry (see Poller's retry of failed messages).
+			out.Failed = true
+			return out, nil
+		}
+	}
+	// A row just created is started by this call (its attempts count from
+	// the failures FailMessage records); a row seen before is marked
+	// processing so the attempt is counted.
+	if !created && entry.State != store.LedgerProcessing {
+		if err := p.st.StartMessage(ctx, entry.ID); err != nil {
+			if errors.Is(err, store.ErrAlreadyDone) {
+				return p.done(ctx, out)
+			}
+			return out, fmt.Errorf("process ledger row %d: %w", entry.ID, err)
+		}
+	}
+	res, err := p.run(ctx, entry.ID, m, log)
+	if err == nil {
+		res.LedgerID = entry.ID
+		_, action, _ := strings.Cut(res.Action, ":")
+		p.metrics.Processed(res.Folder, action, p.now().Sub(start))
+		log.Info("message processed", slog.String("ref", res.Ref), slog.String("action", res.Action), slog.Int("queued", res.Queued))
+		return res, nil
+	}
+	if errors.Is(err, store.ErrAlreadyDone) {
+		// Another worker completed it meanwhile: nothing to do.
+		return p.done(ctx, out)
+	}
+	if errors.Is(err, errCrash) {
+		return out, err
+	}
+	if ctx.Err() != nil && !errors.As(err, new(errStep)) {
+		// Shutting down: leave the row for the next run rather than count a failure.
+		return out, fmt.Errorf("process ledger row %d: %w", entry.ID, ctx.Err())
+	}
+	p.metrics.Failed(failStep(err))
+	errText := safeError(err)
+	next, ferr := p.st.FailMessage(context.WithoutCancel(ctx), entry.ID, errText)
+	if ferr != nil {
+		if errors.Is(ferr, store.ErrAlreadyDone) {
+			return p.done(ctx, out)
+		}
+		return out, fmt.Errorf("process ledger row %d: %w (and recording the failure: %w)", entry.ID, err, ferr)
+	}
+	log.Error("message failed; will retry", slog.String("error", errText), slog.Time("next_attempt", next))
+	out.Failed = true
+	return out, nil
+}
+
+// done reads the ledger row of a message completed elsewhere.
+func (p *Processor) done(ctx context.Context, out Outcome) (Outcome, error) {
+	e, err := p.st.Message(ctx, out.LedgerID)
+	if err != nil {
+		return out, err
+	}
+	out.AlreadyDone, out.Action, out.Folder = true, e.Action, FolderOf(e.Action)
+	if out.Folder == "" {
+		out.Folder = FolderProcessed
+	}
+	return out, nil
+}
+
+// failStep names the step an error came from, for the metric.
+func failStep(err error) string {
+	var es errStep
+	if errors.As(err, &es) {
+		return es.step
+	}
+	return "process"
+}
+
+// safeError turns an error into ledger text without personal data: the
+// packages below never put personal data in their errors, and this caps the
+// length and strips anything address-shaped as a second line of defence.
+func safeError(err error) string {
+	words := strings.Fields(err.Error())
+	for i, w := range words {
+		if strings.Contains(w, "@") {
+			words[i] = "[address]"
+		}
+	}
+	s := strings.Join(words, " ")
+	if len(s) > 400 {
+		s = s[:400]
+	}
+	return strings.ToValidUTF8(s, "")
+}
+
+// read is the extract step's result.
+type read struct {
+	msg    *message.Message
+	res    extract.Result
+	failed bool // crashed or timed out
+}
+
+// extract reads the message under a deadline, with panics recovered: a
+// message that breaks the reader becomes a triage item, never a lost mail.
+func (p *Processor) extract(ctx context.Context, raw []byte) read {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ExtractTimeout)
+	defer cancel()
+	ch := make(chan read, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				p.log.Error("extract crashed", slog.String("panic", fmt.Sprintf("%T", v)), slog.String("stack", lastFrames(debug.Stack())))
+				p.metrics.Failed("extract_panic")
+				ch <- read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}, failed: true}
+			}
+		}()
+		msg, res := p.x.Email(ctx, raw)
+		ch <- read{msg: msg, res: res}
+	}()
+	select {
+	case r := <-ch:
+		if r.msg == nil {
+			r.msg = &message.Message{}
+		}
+		return r
+	case <-ctx.Done():
+		p.metrics.Failed("extract_timeout")
+		// The reader goroutine ends on its own (it honours ctx and its limits).
+		return read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}, failed: true}
+	}
+}
+
+// lastFrames keeps a stack trace short enough for one log line; it holds
+// code locations only.
+func lastFrames(stack []byte) string {
+	if len(stack) > 2000 {
+		stack = stack[:2000]
+	}
+	return string(stack)
+}
+
+// headerOnly parses just the header of a message that was too large to
+// download, for its sender and threading headers.
+func headerOnly(raw []byte) *message.Message {
+	msg, _ := message.Parse(bytes.NewReader(raw), message.Limits{MaxMessageBytes: 1 << 20})
+	if msg == nil {
+		msg = &message.Message{}
+	}
+	return msg
+}
+
+// run does everything after the ledger row exists, up to and including the
+// commit.
+func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log *slog.Logger) (Outcome, error) {
+	if err := p.fail(stepAfterLedger); err != nil {
+		return Outcome{}, err
+	}
+	var r read
+	if m.TooLarge {
+		r = read{msg: headerOnly(m.Raw), res: extract.Result{Kind: extract.KindUnreadable}}
+	} else {
+		r = p.extract(ctx, m.Raw)
+	}
+	if err := p.fail(stepAfterExtract); err != nil {
+		return Outcome{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Outcome{}, err
+	}
+	msg := r.msg
+	in := Input{
+		Kind:          r.res.Kind,
+		Forms:         r.res.Forms,
+		HasSender:     msg.From != "",
+		FromUs:        sameAddress(msg.From, p.cfg.Address) || sameAddress(msg.ReplyTo, p.cfg.Address),
+		OurMarker:     notify.HasOurMarker(&msg.Header),
+		Auto:          msg.Auto,
+		TooLarge:      m.TooLarge,
+		ExtractFailed: r.failed,
+		Policy:        p.cfg.Policy,
+		ReplyLimit:    p.cfg.ReplyLimit,
+	}
+	if r.res.Kind == extract.KindContact {
+		in.PersonalData = HasPersonalData(msg.Subject) || HasPersonalData(msg.Body)
+	}
+	if msg.BouncedMessageID != "" {
+		_, in.BounceOfOurs = p.signer.Verify(msg.BouncedMessageID)
+	}
+
+	conv, err := p.correlate(ctx, msg, &in)
+	if err != nil {
+		return Outcome{}, err
+	}
+	replyTo := msg.From
+	if conv != nil {
+		replyTo = conv.Address
+	}
+	if replyTo != "" && !in.TooLarge && !in.Auto && !in.OurMarker && !in.FromUs {
+		n, err := p.st.CountRepliesTo(ctx, replyTo, p.now().Add(-p.cfg.ReplyWindow))
+		if err != nil {
+			return Outcome{}, err
+		}
+		in.RecentReplies = n
+	}
+	if conv != nil && sameAddress(conv.Address, p.cfg.Address) {
+		in.FromUs = true // never answer our own address, whoever wrote
+	}
+
+	plan := Decide(in)
+	o, err := p.outcome(ledgerID, msg, r.res, in, plan, conv, replyTo, m.Raw)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if plan.MarkUndeliverable {
+		// Its own transaction, idempotent: a second run finds the row
+		// already undeliverable (ErrNotFound) and changes nothing.
+		if err := p.st.MarkUndeliverable(ctx, msg.BouncedMessageID, "bounced: ledger row "+fmt.Sprint(ledgerID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Outcome{}, err
+		}
+	}
+	res, err := p.st.CompleteMessage(ctx, o)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := p.fail(stepAfterCommit); err != nil {
+		return Outcome{}, err
+	}
+	log.Debug("plan committed", slog.String("ref", res.Reference), slog.Int("submissions", len(res.Submissions)), slog.Int("triage", len(res.Triage)))
+	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: o.Action, Queued: len(res.Queued)}, nil
+}
+
+// sameAddress compares two addresses the way the store does.
+func sameAddress(a, b string) bool {
+	return a != "" && b != "" && store.NormaliseAddress(a) == store.NormaliseAddress(b)
+}
+
+// correlate finds the conversation a message belongs to: first by a
+// verified token in In-Reply-To/References (or a Message-ID we recorded as
+// sent), then by a reference code in the subject. It fills in.Conv,
+// in.Match and in.SenderIsOwner, and returns the conversation (nil when
+// none).
+func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Input) (*store.Conversation, error) {
+	ids := make([]string, 0, len(msg.References)+1)
+	if msg.InReplyTo != "" {
+		ids = append(ids, msg.InReplyTo)
+	}
+	refs := slices.Clone(msg.References)
+	slices.Reverse(refs)
+	ids = append(ids, refs...)
+	if len(ids) > 100 {
+		ids = ids[:100]
+	}
+	var conv *store.Conversation
+	match := MatchNone
+	if ref, ok := p.signer.Match(ids); ok {
+		c, err := p.st.ConversationByReference(ctx, ref)
+		switch {
+		case err == nil:
+			conv, match = &c, MatchToken
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	if conv == nil && len(ids) > 0 {
+		// Our Message-IDs signed with an older key are still ours if we
+		// recorded them.
+		c, err := p.st.ConversationByMessageID(ctx, ids...)
+		switch {
+		case err == nil:
+			conv, match = &c, MatchToken
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	if conv == nil {
+		if ref, ok := store.FindReference(msg.Subject); ok {
+			c, err := p.st.ConversationByReference(ctx, ref)
+			switch {
+			case err == nil:
+				conv, match = &c, MatchSubject
+			case !errors.Is(err, store.ErrNotFound):
+				return nil, err
+			}
+		}
+	}
+	if conv == nil {
+		return nil, nil
+	}
+	in.Conv = &Conversation{Ref: conv.Reference, State: string(conv.State), NoFormCount: conv.NoFormCount}
+	in.Match = match
+	in.SenderIsOwner = sameAddress(msg.From, conv.Address)
+	return conv, nil
+}
+
+// outcome turns a plan into the store's Outcome, composing every reply now
+// so that retries send identical bytes under a fixed Message-ID.
+func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Result, in Input, plan Plan,
+	conv *store.Conversation, replyTo string, raw []byte) (store.Outcome, error) {
+	o := store.Outcome{
+		LedgerID:          ledgerID,
+		Kind:              string(res.Kind),
+		Action:            ledgerAction(plan.Folder, plan.Action),
+		ConversationState: store.ConversationState(plan.ConversationState),
+		NoFormReply:       plan.NoFormSent,
+	}
+	ref := ""
+	switch {
+	case plan.NewConversation:
+		r, err := store.NewReference()
+		if err != nil {
+			return o, err
+		}
+		ref = r
+		o.NewConversation = &store.NewConversation{Address: msg.From, Reference: ref}
+	case conv != nil:
+		ref = conv.Reference
+		o.ConversationID = conv.ID
+	}
+	if plan.Action == ActionOtherSender {
+		// The conversation is not trusted: tie nothing to it.
+		o.ConversationID = 0
+		o.ConversationState = ""
+	}
+	if plan.RedactBody {
+		o.ReplaceRaw = redactedCopy(msg)
+	}
+	firstName := ""
+	for _, s := range plan.Submissions {
+		if n := in.Forms[s.Form].Fields.FirstName; n != "" {
+			firstName = n
+			break
+		}
+	}
+
+	compose := func(kind notify.Kind, name string) (store.Email, error) {
+		b, id, err := p.comp.Compose(notify.Reply{
+			Kind: kind, To: replyTo,
+			Data:      notify.Data{Ref: ref, FirstName: name},
+			InReplyTo: msg.MessageID, References: msg.References,
+		})
+		if err != nil {
+			return store.Email{}, err
+		}
+		return store.Email{Kind: store.OutboxKind(kind), To: replyTo, Subject: subjectOf(b), Body: string(b),
+			MessageID: id, InReplyTo: msg.MessageID, References: msg.References}, nil
+	}
+
+	// Attachments are kept (sealed, apart from the raw message) when a
+	// person must look at a form: the triage page shows them one by one.
+	// An accepted form's file stays inside the kept raw message.
+	attIndex := map[string]int{}
+	if len(plan.Submissions) > 0 && len(plan.Triage) > 0 && !p.cfg.DropAttachments {
+		for _, a := range msg.Attachments {
+			o.Attachments = append(o.Attachments, store.AttachmentInput{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
+			if _, ok := attIndex[a.Name]; !ok {
+				attIndex[a.Name] = len(o.Attachments)
+			}
+		}
+	}
+	subIndex := map[int]int{} // form index → 1-based submission index
+	channel := store.ChannelSecureReply
+	if plan.Channel == ChannelUnsolicited {
+		channel = store.ChannelUnsolicited
+	}
+	outcomeFor := map[int]bool{}
+	for _, r := range plan.Replies {
+		if r.Kind == notify.KindAccepted {
+			outcomeFor[r.Form] = true
+		}
+	}
+	for _, s := range plan.Submissions {
+		f := in.Forms[s.Form]
+		si := store.SubmissionInput{Form: f, Channel: channel, Attachment: attIndex[f.Source]}
+		if s.Status == StatusAccepted && store.NormaliseNHS(f.Fields.NHSNumber) != "" {
+			si.Record = true
+			if outcomeFor[s.Form] {
+				acc, err := compose(notify.KindAccepted, f.Fields.FirstName)
+				if err != nil {
+					return o, err
+				}
+				dup, err := compose(notify.KindDuplicate, f.Fields.FirstName)
+				if err != nil {
+					return o, err
+				}
+				si.Accepted, si.Duplicate = &acc, &dup
+			}
+		} else {
+			si.Status = store.SubTriage
+		}
+		o.Submissions = append(o.Submissions, si)
+		subIndex[s.Form] = len(o.Submissions)
+	}
+	for _, r := range plan.Replies {
+		if r.Kind == notify.KindAccepted {
+			continue // composed with its submission
+		}
+		e, err := compose(r.Kind, firstName)
+		if err != nil {
+			return o, err
+		}
+		if r.Kind == notify.KindReceipt {
+			// One receipt per message (a conversation may send several forms).
+			e.Key = fmt.Sprintf("receipt/ledger/%d", ledgerID)
+		}
+		o.Emails = append(o.Emails, e)
+	}
+	for _, t := range plan.Triage {
+		ti := store.TriageInput{Reason: string(t.Reason)}
+		if t.Form >= 0 {
+			ti.Submission = subIndex[t.Form]
+		}
+		o.Triage = append(o.Triage, ti)
+	}
+	// An accepted plan whose form had no usable NHS number (the rules
+	// should prevent it) still reaches a person.
+	for _, s := range plan.Submissions {
+		if s.Status == StatusAccepted && !o.Submissions[subIndex[s.Form]-1].Record {
+			o.Triage = append(o.Triage, store.TriageInput{Reason: string(ReasonInvalidForm), Submission: subIndex[s.Form]})
+		}
+	}
+	return o, nil
+}
+
+// subjectOf returns the decoded Subject of a message we composed.
+func subjectOf(raw []byte) string {
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	s, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		return m.Header.Get("Subject")
+	}
+	return s
+}
+
+// redactedCopy is what is kept of a first contact whose text holds personal
+// data: the routing headers and the text with NHS numbers and dates
+// replaced, without attachments.
+func redactedCopy(msg *message.Message) []byte {
+	var b strings.Builder
+	hdr := func(k, v string) {
+		if v = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, v); v != "" {
+			b.WriteString(k + ": " + v + "\r\n")
+		}
+	}
+	hdr("From", msg.From)
+	hdr("To", strings.Join(msg.To, ", "))
+	if !msg.Date.IsZero() {
+		hdr("Date", msg.Date.Format(time.RFC1123Z))
+	}
+	hdr("Subject", Redact(msg.Subject))
+	if msg.MessageID != "" {
+		hdr("Message-ID", "<"+msg.MessageID+">")
+	}
+	hdr("X-Optout-Redacted", "personal data removed from the stored copy")
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(Redact(msg.Body), "\r\n", "\n"), "\n", "\r\n"))
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}

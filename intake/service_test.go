@@ -1,0 +1,90 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestRunPicksUpMailWithIdleAndStops: with a schedule that never fires
+// during the test, IDLE alone brings a new message in; cancelling the
+// context stops Run.
+func TestRunPicksUpMailWithIdleAndStops(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	svc := r.service(func(c *Config) {
+		c.PollSchedule = "0 0 1 1 *" // once a year
+		c.IdleWait = time.Minute
+		c.Worker.Interval = time.Hour // only Wake sends
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- svc.Run(ctx) }()
+	// Run polls once at start; wait for it, then deliver while it idles.
+	deadline := time.Now().Add(20 * time.Second)
+	for svc.Health().LastPollOK.IsZero() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := svc.Ready(time.Minute); err != nil {
+		t.Fatalf("Ready after the first poll: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond) // let it enter IDLE
+	r.deliver(contact(residentAddr).bytes())
+	if _, err := r.sink.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatalf("no reply through IDLE: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not stop after cancel")
+	}
+	if got := r.count("Processed"); got != 1 {
+		t.Errorf("Processed holds %d, want 1", got)
+	}
+}
+
+// TestReprocessFailed: a message that keeps failing is kept (failed, in
+// the inbox, no reply); after the fix `reprocess --failed` completes it once,
+// and the next poll moves it.
+func TestReprocessFailed(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	broken := r.service(nil)
+	broken.setFailAt(func(step string) error {
+		if step == stepAfterExtract {
+			return errors.New("reader bug")
+		}
+		return nil
+	})
+	r.deliver(contact(residentAddr).bytes())
+	res := once(t, broken)
+	if res.Failed == 0 || res.Processed != 0 || len(r.sent()) != 0 || r.count("INBOX") != 1 {
+		t.Fatalf("poll with a bug = %+v, sent %d, inbox %d: want the message failed, unanswered, kept", res, len(r.sent()), r.count("INBOX"))
+	}
+	failed, err := r.st.ListFailedMessages(context.Background(), 10)
+	if err != nil || len(failed) != 1 || failed[0].LastError == "" {
+		t.Fatalf("failed messages = %+v, %v: want one with its error", failed, err)
+	}
+
+	fixed := r.service(nil)
+	rr, err := fixed.Poller().Reprocess(context.Background(), "")
+	if err != nil || rr.Processed != 1 {
+		t.Fatalf("Reprocess = %+v, %v, want 1 processed", rr, err)
+	}
+	rr, err = fixed.Poller().Reprocess(context.Background(), "")
+	if err != nil || rr.Processed != 0 {
+		t.Fatalf("second Reprocess = %+v, %v, want nothing to do", rr, err)
+	}
+	once(t, fixed) // its first poll scans the inbox and moves the message
+	if k := kinds(r.sent()); k["instructions"] != 1 || len(r.sent()) != 1 {
+		t.Errorf("sent %v, want one instructions", k)
+	}
+	if got := r.count("Processed"); got != 1 {
+		t.Errorf("Processed holds %d, want 1", got)
+	}
+}

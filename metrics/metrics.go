@@ -1,0 +1,435 @@
+// Package metrics defines every Prometheus metric optout-intake exports,
+// registered on a registry the caller passes in (no globals, no init). It
+// owns no data: counters are moved by the pipeline, the mailbox, the
+// outbox worker and the web page through the methods of Metrics, and the
+// queue and outbox gauges are read from the store at scrape time.
+//
+// Names follow optout_<part>_<name>_<unit>. Every label's allowed values are
+// listed beside it; a value outside the list is recorded as "other", so a
+// bug can never put personal data or unbounded values into a label.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+// Label values. Any other value passed to a method becomes "other".
+var (
+	// folders: where a processed message went (intake.Folder values).
+	folders = set("processed", "triage", "auto")
+	// actions: intake.Action* codes ("+rate_limited" suffix dropped).
+	actions = set("auto", "own_mail", "bounce", "too_large", "extract_failed", "unreadable",
+		"reference_from_other_sender", "instructions", "unsolicited_ask", "forms", "no_form", "no_form_again")
+	// steps: where processing failed (intake.Metrics.Failed).
+	steps = set("after-ledger", "after-extract", "process", "extract_panic", "extract_timeout", "move", "poll")
+	// formats: form.Format values, plus "none" for a file that was not read.
+	formats = set("pdf-fields", "pdf-text", "docx", "json", "csv", "text", "none")
+	// formResults: what a form read came to.
+	formResults = set("valid", "invalid", "unreadable")
+	// smtpClasses: how a send failed.
+	smtpClasses = set("temporary", "permanent")
+	// parts: where a panic was recovered.
+	parts = set("extract", "pipeline", "poller", "outbox", "web", "purge")
+	// outboxStates: store.OutboxState values.
+	outboxStates = []store.OutboxState{store.OutboxPending, store.OutboxSending, store.OutboxSent, store.OutboxFailed, store.OutboxUndeliverable}
+	// signinResults: how a sign-in attempt ended.
+	signinResults = set("ok", "bad_credentials", "rate_limited", "bad_request")
+	// webActions: staff actions on the triage page.
+	webActions = set("accept", "reject", "close", "assign", "check", "opt_in")
+)
+
+func set(vs ...string) map[string]bool {
+	m := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		m[v] = true
+	}
+	return m
+}
+
+func allowed(v string, in map[string]bool) string {
+	if in[v] {
+		return v
+	}
+	return "other"
+}
+
+// Metrics holds every metric of the service. Its methods are safe for
+// concurrent use and never block. The zero value is not usable: call New.
+// A nil *Metrics is valid and records nothing, so parts can be tested
+// without metrics.
+type Metrics struct {
+	messages        *prometheus.CounterVec
+	messageDuration prometheus.Histogram
+	failures        *prometheus.CounterVec
+	forms           *prometheus.CounterVec
+	extractDuration prometheus.Histogram
+	pollDuration    prometheus.Histogram
+	polls           *prometheus.CounterVec
+	fetched         prometheus.Counter
+	lastPoll        prometheus.Gauge
+	imapErrors      prometheus.Counter
+	smtpErrors      *prometheus.CounterVec
+	dbErrors        prometheus.Counter
+	oauthFailures   prometheus.Counter
+	outboxRetried   prometheus.Counter
+	outboxFailed    prometheus.Counter
+	outboxSent      prometheus.Counter
+	panics          *prometheus.CounterVec
+	signins         *prometheus.CounterVec
+	webActions      *prometheus.CounterVec
+	reg             *prometheus.Registry
+}
+
+var _ intake.Metrics = (*Metrics)(nil)
+
+// New creates every metric and registers it, with the Go and process
+// collectors, on reg. It returns an error when a metric is already
+// registered there (New called twice on one registry).
+func New(reg *prometheus.Registry) (*Metrics, error) {
+	if reg == nil {
+		return nil, errors.New("metrics: a registry is required")
+	}
+	durations := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	m := &Metrics{
+		reg: reg,
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_intake_messages_total",
+			Help: "Messages whose outcome was committed, by destination folder and action.",
+		}, []string{"folder", "action"}), // folder: processed|triage|auto|other; action: intake.Action* codes|other
+		messageDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "optout_intake_message_duration_seconds", Help: "Time to process one message, from fetch to commit.", Buckets: durations,
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_intake_failures_total", Help: "Message processing failures, by step.",
+		}, []string{"step"}), // step: after-ledger|after-extract|process|extract_panic|extract_timeout|move|poll|other
+		forms: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_extract_forms_total", Help: "Forms read, by format and result.",
+		}, []string{"format", "result"}), // format: form.Format values|none|other; result: valid|invalid|unreadable|other
+		extractDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "optout_extract_duration_seconds", Help: "Time to read one message's forms.", Buckets: durations,
+		}),
+		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "optout_mailbox_poll_duration_seconds", Help: "Time one poll of the mailbox took.", Buckets: durations,
+		}),
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_mailbox_polls_total", Help: "Polls of the mailbox, by result.",
+		}, []string{"result"}), // result: ok|error
+		fetched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_mailbox_fetched_messages_total", Help: "Messages fetched from the mailbox and handed to the pipeline.",
+		}),
+		lastPoll: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "optout_mailbox_last_success_timestamp_seconds", Help: "Unix time of the last successful poll (0: none since start).",
+		}),
+		imapErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_mailbox_imap_errors_total", Help: "IMAP errors (connection, login, commands).",
+		}),
+		smtpErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_notify_smtp_errors_total", Help: "SMTP send errors, by class.",
+		}, []string{"class"}), // class: temporary|permanent|other
+		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_store_errors_total", Help: "Database errors seen by the service (excluding expected outcomes such as not found).",
+		}),
+		oauthFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_mailbox_oauth_refresh_failures_total", Help: "Failed OAuth token refreshes for the mailbox.",
+		}),
+		outboxRetried: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_notify_outbox_retried_total", Help: "Outbox sends that failed temporarily and were scheduled again.",
+		}),
+		outboxFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_notify_outbox_failed_total", Help: "Outbox sends that failed permanently (a triage item is raised).",
+		}),
+		outboxSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_notify_outbox_sent_total", Help: "Outbox emails accepted by the SMTP server.",
+		}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_panics_recovered_total", Help: "Panics recovered, by part of the service.",
+		}, []string{"part"}), // part: extract|pipeline|poller|outbox|web|purge|other
+		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_web_signins_total", Help: "Sign-in attempts on the triage page, by result.",
+		}, []string{"result"}), // result: ok|bad_credentials|rate_limited|bad_request
+		webActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_web_actions_total", Help: "Staff actions on the triage page that succeeded.",
+		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in
+	}
+	cs := []prometheus.Collector{m.messages, m.messageDuration, m.failures, m.forms, m.extractDuration, m.pollDuration,
+		m.polls, m.fetched, m.lastPoll, m.imapErrors, m.smtpErrors, m.dbErrors, m.oauthFailures, m.outboxRetried,
+		m.outboxFailed, m.outboxSent, m.panics, m.signins, m.webActions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// Make the labelled series exist from the start, so rate() and
+	// absent() behave before the first event.
+	for v := range smtpClasses {
+		m.smtpErrors.WithLabelValues(v)
+	}
+	for v := range parts {
+		m.panics.WithLabelValues(v)
+	}
+	m.polls.WithLabelValues("ok")
+	m.polls.WithLabelValues("error")
+	return m, nil
+}
+
+// Registry returns the registry the metrics are registered on (serve it at /metrics).
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
+
+// Processed records one message completed (implements intake.Metrics).
+func (m *Metrics) Processed(folder intake.Folder, action string, elapsed time.Duration) {
+	if m == nil {
+		return
+	}
+	action, _, _ = strings.Cut(action, "+")
+	m.messages.WithLabelValues(allowed(string(folder), folders), allowed(action, actions)).Inc()
+	m.messageDuration.Observe(elapsed.Seconds())
+}
+
+// Failed records a processing failure at step (implements intake.Metrics).
+func (m *Metrics) Failed(step string) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(allowed(step, steps)).Inc()
+}
+
+// Polled records the end of one poll (implements intake.Metrics): its
+// duration, and on success the time of the last successful poll.
+func (m *Metrics) Polled(fetched int, elapsed time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.pollDuration.Observe(elapsed.Seconds())
+	if err != nil {
+		m.polls.WithLabelValues("error").Inc()
+		return
+	}
+	m.polls.WithLabelValues("ok").Inc()
+	m.fetched.Add(float64(max(fetched, 0)))
+	m.lastPoll.Set(float64(time.Now().UnixNano()) / 1e9)
+}
+
+// Form records one form read: its format (a form.Format value, "none" when
+// the file could not be read) and result ("valid", "invalid" or "unreadable").
+func (m *Metrics) Form(format, result string) {
+	if m == nil {
+		return
+	}
+	m.forms.WithLabelValues(allowed(format, formats), allowed(result, formResults)).Inc()
+}
+
+// Extracted records how long reading one message's forms took.
+func (m *Metrics) Extracted(elapsed time.Duration) {
+	if m == nil {
+		return
+	}
+	m.extractDuration.Observe(elapsed.Seconds())
+}
+
+// IMAPError counts one IMAP error.
+func (m *Metrics) IMAPError() {
+	if m != nil {
+		m.imapErrors.Inc()
+	}
+}
+
+// SMTPError counts one SMTP send error; temporary says whether it will be retried.
+func (m *Metrics) SMTPError(temporary bool) {
+	if m == nil {
+		return
+	}
+	if temporary {
+		m.smtpErrors.WithLabelValues("temporary").Inc()
+	} else {
+		m.smtpErrors.WithLabelValues("permanent").Inc()
+	}
+}
+
+// DatabaseError counts one database error.
+func (m *Metrics) DatabaseError() {
+	if m != nil {
+		m.dbErrors.Inc()
+	}
+}
+
+// OAuthRefreshFailed counts one failed OAuth token refresh.
+func (m *Metrics) OAuthRefreshFailed() {
+	if m != nil {
+		m.oauthFailures.Inc()
+	}
+}
+
+// OutboxSent counts one email accepted by the SMTP server.
+func (m *Metrics) OutboxSent() {
+	if m != nil {
+		m.outboxSent.Inc()
+	}
+}
+
+// OutboxRetried counts one send that failed temporarily and will be retried.
+func (m *Metrics) OutboxRetried() {
+	if m != nil {
+		m.outboxRetried.Inc()
+	}
+}
+
+// OutboxFailed counts one send that failed permanently.
+func (m *Metrics) OutboxFailed() {
+	if m != nil {
+		m.outboxFailed.Inc()
+	}
+}
+
+// Panic counts one recovered panic in part ("extract", "pipeline",
+// "poller", "outbox", "web" or "purge").
+func (m *Metrics) Panic(part string) {
+	if m != nil {
+		m.panics.WithLabelValues(allowed(part, parts)).Inc()
+	}
+}
+
+// SignIn counts one sign-in attempt by result ("ok", "bad_credentials",
+// "rate_limited" or "bad_request").
+func (m *Metrics) SignIn(result string) {
+	if m != nil {
+		m.signins.WithLabelValues(allowed(result, signinResults)).Inc()
+	}
+}
+
+// Action counts one staff action that succeeded ("accept", "reject",
+// "close", "assign", "check" or "opt_in").
+func (m *Metrics) Action(action string) {
+	if m != nil {
+		m.webActions.WithLabelValues(allowed(action, webActions)).Inc()
+	}
+}
+
+// Source is what the scrape-time collector reads; *store.Store has it.
+type Source interface {
+	TriageStats(ctx context.Context) (open map[string]int, oldest *time.Time, err error)
+	OutboxStats(ctx context.Context) (counts map[store.OutboxState]int, oldestPending *time.Time, err error)
+}
+
+// DefaultCollectTimeout bounds the store queries of one scrape.
+const DefaultCollectTimeout = 2 * time.Second
+
+// CollectFrom registers a collector that reads the triage queue and the
+// outbox from src at every scrape, each query bounded by timeout (0:
+// DefaultCollectTimeout). When the store does not answer, the scrape goes
+// on without those gauges, optout_store_scrape_errors_total counts it and
+// log (may be nil) says so.
+func (m *Metrics) CollectFrom(src Source, timeout time.Duration, log *slog.Logger) error {
+	if m == nil {
+		return nil
+	}
+	if timeout <= 0 {
+		timeout = DefaultCollectTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return m.reg.Register(newStoreCollector(src, timeout, log, time.Now))
+}
+
+type storeCollector struct {
+	src         Source
+	timeout     time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+	triageOpen  *prometheus.Desc
+	triageAge   *prometheus.Desc
+	outbox      *prometheus.Desc
+	outboxAge   *prometheus.Desc
+	scrapeError prometheus.Counter
+}
+
+func newStoreCollector(src Source, timeout time.Duration, log *slog.Logger, now func() time.Time) *storeCollector {
+	return &storeCollector{
+		src: src, timeout: timeout, log: log, now: now,
+		// reason: store.Reason* codes and intake.Reason* codes (fixed, stable set)
+		triageOpen: prometheus.NewDesc("optout_triage_open_items", "Open triage items, by reason.", []string{"reason"}, nil),
+		triageAge: prometheus.NewDesc("optout_triage_oldest_open_age_seconds",
+			"Age of the oldest open triage item (0 when none); the resident must have an answer within one calendar month.", nil, nil),
+		// state: pending|sending|sent|failed|undeliverable
+		outbox:    prometheus.NewDesc("optout_notify_outbox_messages", "Outbox emails, by state.", []string{"state"}, nil),
+		outboxAge: prometheus.NewDesc("optout_notify_outbox_oldest_pending_age_seconds", "Age of the oldest email waiting to be sent (0 when none).", nil, nil),
+		scrapeError: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optout_store_scrape_errors_total", Help: "Scrapes whose queue or outbox figures could not be read from the database.",
+		}),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.triageOpen
+	ch <- c.triageAge
+	ch <- c.outbox
+	ch <- c.outboxAge
+	c.scrapeError.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	defer c.scrapeError.Collect(ch)
+	now := c.now()
+	age := func(t *time.Time) float64 {
+		if t == nil {
+			return 0
+		}
+		return max(now.Sub(*t).Seconds(), 0)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	open, oldest, err := c.src.TriageStats(ctx)
+	cancel()
+	if err != nil {
+		c.scrapeError.Inc()
+		c.log.Warn("metrics: read triage queue", slog.String("error", err.Error()))
+	} else {
+		for reason, n := range open {
+			ch <- prometheus.MustNewConstMetric(c.triageOpen, prometheus.GaugeValue, float64(n), labelSafe(reason))
+		}
+		ch <- prometheus.MustNewConstMetric(c.triageAge, prometheus.GaugeValue, age(oldest))
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), c.timeout)
+	counts, pending, err := c.src.OutboxStats(ctx)
+	cancel()
+	if err != nil {
+		c.scrapeError.Inc()
+		c.log.Warn("metrics: read outbox", slog.String("error", err.Error()))
+		return
+	}
+	for _, st := range outboxStates {
+		ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(counts[st]), string(st))
+	}
+	ch <- prometheus.MustNewConstMetric(c.outboxAge, prometheus.GaugeValue, age(pending))
+}
+
+// labelSafe keeps a stored reason code as a label only when it looks like a
+// code (lower-case letters, digits, '_', at most 40 bytes).
+func labelSafe(s string) string {
+	if s == "" || len(s) > 40 {
+		return "other"
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return "other"
+		}
+	}
+	return s
+}

@@ -1,0 +1,729 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	netmail "net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+// dueSoon is how close to its due date an item is highlighted.
+const dueSoon = 7 * 24 * time.Hour
+
+// due describes an item's answer date for the queue.
+type due struct {
+	Date  time.Time
+	Class string // "" | "due-soon" | "overdue"
+	Label string // "" | "Due soon" | "Overdue"
+}
+
+func (s *server) dueOf(t store.TriageItem) due {
+	d := due{Date: t.DueBy}
+	if t.State != "open" {
+		return d
+	}
+	left := t.DueBy.Sub(s.d.Now())
+	switch {
+	case left < 0:
+		d.Class, d.Label = "overdue", "Overdue"
+	case left <= dueSoon:
+		d.Class, d.Label = "due-soon", "Due soon"
+	}
+	return d
+}
+
+// notices are the confirmations a redirect can ask for (?done=...).
+var notices = map[string]string{
+	"accepted": "The opt-out is recorded and the outcome email is queued.",
+	"dup":      "This person was already opted out. The form is recorded and the outcome email is queued.",
+	"noemail":  "The opt-out is recorded. There is no conversation with an address, so no email was queued.",
+	"rejected": "The form is rejected and the email asking for a corrected form is queued.",
+	"closed":   "The item is closed.",
+	"assigned": "The item is assigned to you.",
+}
+
+type queueRow struct {
+	Item     store.TriageItem
+	Due      due
+	Assignee string
+}
+
+type queueData struct {
+	Rows    []queueRow
+	Reasons []option
+	Reason  string
+	State   string
+	Mine    bool
+	Count   int
+}
+
+type option struct{ Value, Text string }
+
+func reasonOptions() []option {
+	var out []option
+	for code, text := range reasonTexts {
+		out = append(out, option{code, text})
+	}
+	slices.SortFunc(out, func(a, b option) int { return strings.Compare(a.Text, b.Text) })
+	return out
+}
+
+func (s *server) staffNames(ctx context.Context, me *store.Session) map[int64]string {
+	names := map[int64]string{}
+	list, err := s.d.Store.ListStaff(ctx)
+	if err != nil {
+		s.log.Warn("web: list staff", slog.String("error", err.Error()))
+		return names
+	}
+	for _, st := range list {
+		names[st.ID] = st.Email
+	}
+	names[me.Staff.ID] = "You"
+	return names
+}
+
+func (s *server) queue(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	q := r.URL.Query()
+	d := queueData{Reasons: reasonOptions(), Reason: q.Get("reason"), State: q.Get("state"), Mine: q.Get("mine") == "1"}
+	if _, ok := reasonTexts[d.Reason]; !ok {
+		d.Reason = ""
+	}
+	if d.State != "closed" && d.State != "all" {
+		d.State = "open"
+	}
+	f := store.TriageFilter{Reason: d.Reason, State: d.State, Limit: 500}
+	if d.Mine {
+		f.AssignedTo = sess.Staff.ID
+	}
+	items, err := s.d.Store.ListTriage(r.Context(), f)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	names := s.staffNames(r.Context(), sess)
+	for _, it := range items {
+		row := queueRow{Item: it, Due: s.dueOf(it)}
+		if it.AssignedTo != 0 {
+			row.Assignee = names[it.AssignedTo]
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	d.Count = len(d.Rows)
+	s.render(w, r, http.StatusOK, "queue", page{Title: "Triage queue", Nav: "queue", Session: sess, Notice: notices[q.Get("done")], Data: d})
+}
+
+// fieldDef is one field of the correction form, in the leaflet's order.
+type fieldDef struct {
+	Key, Label, Hint string
+	Kind             string // text | email | checkbox | authority | textarea
+	Required         bool
+}
+
+var fieldDefs = []fieldDef{
+	{"gender", "Gender", "", "text", false},
+	{"first_name", "First name", "", "text", true},
+	{"last_name", "Last name", "", "text", true},
+	{"date_of_birth", "Date of birth", "For example 1980-01-31 or 31/01/1980", "text", true},
+	{"nhs_number", "NHS number", "10 digits, for example 943 476 5919", "text", true},
+	{"gp_practice", "Registered GP practice", "", "text", true},
+	{"email", "Email address", "", "email", false},
+	{"postal_address", "Postal address", "", "textarea", true},
+	{"postcode", "Postcode", "", "text", true},
+	{"on_behalf", "Completed on behalf of another person", "", "checkbox", false},
+	{"relationship", "Relationship to the person", "Only when completed on someone's behalf", "text", false},
+	{"authority", "Authority", "Only when completed on someone's behalf", "authority", false},
+	{"declaration", "Has read the leaflet and understands the consequences", "", "checkbox", false},
+	{"full_name", "Full name of the person completing the form", "", "text", false},
+	{"signature", "Signature", "", "text", false},
+}
+
+func textField(f *form.Fields, key string) *string {
+	switch key {
+	case "gender":
+		return &f.Gender
+	case "first_name":
+		return &f.FirstName
+	case "last_name":
+		return &f.LastName
+	case "date_of_birth":
+		return &f.DateOfBirth
+	case "nhs_number":
+		return &f.NHSNumber
+	case "gp_practice":
+		return &f.GPPractice
+	case "email":
+		return &f.Email
+	case "postal_address":
+		return &f.PostalAddress
+	case "postcode":
+		return &f.Postcode
+	case "relationship":
+		return &f.Relationship
+	case "authority":
+		return &f.Authority
+	case "full_name":
+		return &f.FullName
+	case "signature":
+		return &f.Signature
+	}
+	return nil
+}
+
+func boolField(f *form.Fields, key string) *bool {
+	switch key {
+	case "on_behalf":
+		return &f.OnBehalf
+	case "declaration":
+		return &f.Declaration
+	}
+	return nil
+}
+
+// maxFieldRunes bounds one posted field.
+const maxFieldRunes = 500
+
+// fieldsFromForm reads the correction form.
+func fieldsFromForm(v url.Values) form.Fields {
+	var f form.Fields
+	for _, d := range fieldDefs {
+		if p := boolField(&f, d.Key); p != nil {
+			*p = v.Get(d.Key) == "yes"
+			continue
+		}
+		val := strings.TrimSpace(strings.ToValidUTF8(v.Get(d.Key), ""))
+		if utf8.RuneCountInString(val) > maxFieldRunes {
+			val = string([]rune(val)[:maxFieldRunes])
+		}
+		if d.Key == "authority" && val != form.AuthorityGuardian && val != form.AuthorityLPAOrDeputy {
+			val = form.AuthorityNone
+		}
+		*textField(&f, d.Key) = val
+	}
+	return f
+}
+
+// fieldRow is one row of the item page: the value as read and the value
+// in the correction form.
+type fieldRow struct {
+	fieldDef
+	Read    string
+	Value   string
+	Checked bool
+	Error   string
+}
+
+func fieldRows(read *form.Fields, edit form.Fields, problems []form.Problem) []fieldRow {
+	var rows []fieldRow
+	for _, d := range fieldDefs {
+		row := fieldRow{fieldDef: d}
+		if p := boolField(&edit, d.Key); p != nil {
+			row.Checked = *p
+			if read != nil {
+				row.Read = yesNo(*boolField(read, d.Key))
+			}
+		} else {
+			row.Value = *textField(&edit, d.Key)
+			if read != nil {
+				row.Read = *textField(read, d.Key)
+			}
+		}
+		for _, p := range problems {
+			if p.Field == d.Key && p.Severity == form.SeverityError && row.Error == "" {
+				row.Error = p.Message
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+// rejectReason is one sentence staff can choose for a rejection email.
+// The sentences never quote the form.
+type rejectReason struct{ Code, Text string }
+
+var rejectReasons = []rejectReason{
+	{"nhs_number", "The NHS number is missing or is not a valid NHS number. You can find it on a letter from your GP or in the NHS App."},
+	{"date_of_birth", "The date of birth is missing or could not be read. Please write it as day, month and year, for example 31/01/1980."},
+	{"missing", "Some of the parts of the form marked with * were not filled in."},
+	{"declaration", "The box to confirm that you have read the leaflet was not ticked."},
+	{"on_behalf", "The form was completed for another person but does not say your relationship to them or the authority you have."},
+	{"unreadable", "We could not open or read the file you sent. Please send the form as a PDF or Word document, or type the answers into your reply."},
+	{"outside_ncl", "The address is not in north central London (Barnet, Camden, Enfield, Haringey or Islington), which this opt-out covers."},
+}
+
+// maxDetailRunes bounds the free text staff add to a rejection.
+const maxDetailRunes = 300
+
+type messageView struct {
+	Subject string
+	Date    time.Time
+	Body    string
+	Notes   []string
+	Error   string
+}
+
+type attachmentView struct {
+	store.AttachmentInfo
+	PDF bool
+}
+
+type itemData struct {
+	Item          store.TriageItem
+	Due           due
+	Assignee      string
+	AssignedToMe  bool
+	Open          bool
+	CanAct        bool
+	HasForm       bool
+	Submission    *store.Submission
+	Conversation  *store.Conversation
+	Fields        []fieldRow
+	Warnings      []form.Problem
+	Checked       bool // the form was just re-checked
+	CheckedOK     bool
+	Message       *messageView
+	Attachments   []attachmentView
+	RejectReasons []rejectReason
+	CanEmail      bool
+}
+
+func itemID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// maxShownBody bounds the email text shown on the item page.
+const maxShownBody = 50_000
+
+// itemPage builds the item page. edit and problems override the stored
+// form (after a check or a failed accept).
+func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, edit *form.Fields, problems []form.Problem) (itemData, []pageError, error) {
+	det, err := s.d.Store.TriageItemDetail(ctx, id, store.Actor(sess.Staff.ID))
+	if err != nil {
+		return itemData{}, nil, err
+	}
+	d := itemData{Item: det.Item, Due: s.dueOf(det.Item), Open: det.Item.State == "open", Submission: det.Submission,
+		Conversation: det.Conversation, RejectReasons: rejectReasons}
+	d.CanAct = d.Open && rank(sess.Staff.Role) >= rank(store.RoleTriager)
+	d.CanEmail = det.Conversation != nil
+	if det.Item.AssignedTo != 0 {
+		d.Assignee = s.staffNames(ctx, sess)[det.Item.AssignedTo]
+		d.AssignedToMe = det.Item.AssignedTo == sess.Staff.ID
+	}
+	var read *form.Fields
+	var current form.Fields
+	if sb := det.Submission; sb != nil {
+		d.HasForm = true
+		read = &sb.Fields
+		current = sb.Fields
+		if sb.Corrected != nil {
+			current = *sb.Corrected
+		}
+		if problems == nil {
+			problems = sb.Problems
+		}
+	}
+	if edit != nil {
+		current = *edit
+		d.Checked = true
+	}
+	d.Fields = fieldRows(read, current, problems)
+	var errs []pageError
+	for _, p := range problems {
+		if p.Severity == form.SeverityError {
+			errs = append(errs, pageError{Field: "f-" + p.Field, Message: p.Message})
+		} else {
+			d.Warnings = append(d.Warnings, p)
+		}
+	}
+	for i := range errs {
+		if errs[i].Field == "f-" {
+			errs[i].Field = ""
+		}
+	}
+	d.CheckedOK = d.Checked && len(errs) == 0
+	for _, a := range det.Attachments {
+		d.Attachments = append(d.Attachments, attachmentView{AttachmentInfo: a, PDF: isPDFType(a.ContentType, a.Name)})
+	}
+	if det.Message != nil && det.Message.HasRaw {
+		d.Message = s.messageView(ctx, sess, det.Message.ID)
+	}
+	return d, errs, nil
+}
+
+func (s *server) messageView(ctx context.Context, sess *store.Session, ledgerID int64) *messageView {
+	raw, err := s.d.Store.RawMessage(ctx, ledgerID, store.Actor(sess.Staff.ID))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("web: read message", slog.Int64("ledger", ledgerID), slog.String("error", err.Error()))
+		}
+		return &messageView{Error: "The original email is no longer kept (it is deleted after the retention period)."}
+	}
+	m, err := parseMessage(raw)
+	if m == nil {
+		return &messageView{Error: "The original email could not be read."}
+	}
+	v := &messageView{Subject: m.Subject, Date: m.Date, Body: m.Body, Notes: m.Notes}
+	if err != nil {
+		v.Notes = append(v.Notes, "Part of the email could not be read.")
+	}
+	if len(v.Body) > maxShownBody {
+		v.Body = strings.ToValidUTF8(v.Body[:maxShownBody], "") + "\n[… the rest of the text is not shown]"
+	}
+	return v
+}
+
+// parseMessage reads a stored message with the extractor's limits and a
+// recovered panic (the parser is already guarded; this is a second fence).
+func parseMessage(raw []byte) (m *message.Message, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			m, err = nil, fmt.Errorf("read message: panic %T", v)
+		}
+	}()
+	return message.Parse(bytes.NewReader(raw), message.DefaultLimits())
+}
+
+func isPDFType(ctype, name string) bool {
+	return strings.EqualFold(ctype, "application/pdf") || strings.HasSuffix(strings.ToLower(name), ".pdf")
+}
+
+func (s *server) item(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	id, ok := itemID(r)
+	if !ok {
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such item.")
+		return
+	}
+	d, errs, err := s.itemPage(r.Context(), sess, id, nil, nil)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess,
+		Notice: notices[r.URL.Query().Get("done")], Errors: errs, Data: d})
+}
+
+// check re-runs the daemon's rules on the corrected fields and shows the result.
+func (s *server) check(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	s.recheck(w, r, sess, http.StatusOK)
+}
+
+func (s *server) recheck(w http.ResponseWriter, r *http.Request, sess *store.Session, status int) {
+	id, ok := itemID(r)
+	if !ok {
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such item.")
+		return
+	}
+	f := fieldsFromForm(r.PostForm)
+	probs := form.Check(&f, s.d.Now())
+	if probs == nil {
+		probs = []form.Problem{}
+	}
+	d, errs, err := s.itemPage(r.Context(), sess, id, &f, probs)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("check")
+	if len(errs) > 0 && status == http.StatusOK {
+		status = http.StatusUnprocessableEntity
+	}
+	s.render(w, r, status, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess, Errors: errs, Data: d})
+}
+
+// replyTo is where and how an outcome email goes.
+type replyTo struct {
+	to, ref   string
+	inReplyTo string
+	refs      []string
+}
+
+// replyContext finds the address and reference of an item's conversation
+// and the resident's Message-ID to thread under. ok is false when the item
+// has no conversation (so no email can be composed).
+func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (replyTo, bool) {
+	c := det.Conversation
+	if c == nil || c.Address == "" || c.Reference == "" {
+		return replyTo{}, false
+	}
+	rt := replyTo{to: c.Address, ref: c.Reference}
+	if det.Message != nil && det.Message.HasRaw {
+		if raw, err := s.d.Store.RawMessage(ctx, det.Message.ID, store.System); err == nil {
+			if m, _ := parseMessage(raw); m != nil {
+				rt.inReplyTo, rt.refs = m.MessageID, m.References
+			}
+		}
+	}
+	return rt, true
+}
+
+// email composes one reply with the daemon's composer, ready for the outbox
+// (the whole message in Body, as the pipeline queues it).
+func (s *server) email(kind notify.Kind, rt replyTo, firstName string, reasons []string) (*store.Email, error) {
+	raw, id, err := s.d.Composer.Compose(notify.Reply{Kind: kind, To: rt.to,
+		Data: notify.Data{Ref: rt.ref, FirstName: firstName, Reasons: reasons}, InReplyTo: rt.inReplyTo, References: rt.refs})
+	if err != nil {
+		return nil, err
+	}
+	return &store.Email{Kind: store.OutboxKind(kind), To: rt.to, Subject: subjectOf(raw), Body: string(raw), MessageID: id,
+		InReplyTo: rt.inReplyTo, References: rt.refs}, nil
+}
+
+// subjectOf returns the decoded Subject of a message we composed.
+func subjectOf(raw []byte) string {
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	s, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		return m.Header.Get("Subject")
+	}
+	return s
+}
+
+func (s *server) detail(w http.ResponseWriter, r *http.Request, sess *store.Session) (store.TriageDetail, bool) {
+	id, ok := itemID(r)
+	if !ok {
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such item.")
+		return store.TriageDetail{}, false
+	}
+	det, err := s.d.Store.TriageItemDetail(r.Context(), id, store.Actor(sess.Staff.ID))
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return det, false
+	}
+	if det.Item.State != "open" {
+		s.storeFail(w, r, sess, store.ErrConflict)
+		return det, false
+	}
+	return det, true
+}
+
+func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	f := fieldsFromForm(r.PostForm)
+	probs := form.Check(&f, s.d.Now())
+	for _, p := range probs {
+		if p.Severity == form.SeverityError {
+			s.recheck(w, r, sess, http.StatusUnprocessableEntity)
+			return
+		}
+	}
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f}
+	rt, canEmail := s.replyContext(r.Context(), det)
+	if canEmail {
+		var err error
+		if dec.Accepted, err = s.email(notify.KindAccepted, rt, f.FirstName, nil); err == nil {
+			dec.Duplicate, err = s.email(notify.KindDuplicate, rt, f.FirstName, nil)
+		}
+		if err != nil {
+			s.composeFail(w, r, sess, det.Item.ID, err)
+			return
+		}
+	}
+	status, err := s.d.Store.AcceptTriage(r.Context(), dec)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("accept")
+	done := "accepted"
+	switch {
+	case !canEmail:
+		done = "noemail"
+	case status == store.SubDuplicate:
+		done = "dup"
+	}
+	http.Redirect(w, r, "/queue?done="+done, http.StatusSeeOther)
+}
+
+func (s *server) composeFail(w http.ResponseWriter, r *http.Request, sess *store.Session, id int64, err error) {
+	s.log.Error("web: compose outcome email", slog.Int64("triage", id), slog.String("error", err.Error()))
+	s.fail(w, r, sess, http.StatusInternalServerError,
+		"The email to the resident could not be written, so nothing was changed. Tell the service team.")
+}
+
+func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	var reasons, codes []string
+	for _, code := range r.PostForm["reason"] {
+		for _, rr := range rejectReasons {
+			if rr.Code == code && !slices.Contains(codes, code) {
+				codes = append(codes, code)
+				reasons = append(reasons, rr.Text)
+			}
+		}
+	}
+	detail := strings.Join(strings.Fields(strings.ToValidUTF8(r.PostForm.Get("detail"), "")), " ")
+	if utf8.RuneCountInString(detail) > maxDetailRunes {
+		id, _ := itemID(r)
+		s.itemWithErrors(w, r, sess, id, []pageError{{Field: "reject-detail", Message: fmt.Sprintf("Write at most %d characters in the extra explanation", maxDetailRunes)}})
+		return
+	}
+	if detail != "" {
+		reasons = append(reasons, detail)
+		codes = append(codes, "other")
+	}
+	if len(reasons) == 0 {
+		id, _ := itemID(r)
+		s.itemWithErrors(w, r, sess, id, []pageError{{Field: "reject-nhs_number", Message: "Choose at least one reason, or write one, before rejecting the form"}})
+		return
+	}
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	rt, canEmail := s.replyContext(r.Context(), det)
+	if !canEmail {
+		s.fail(w, r, sess, http.StatusConflict, "This item has no conversation with an address, so no email can be sent. Close it instead.")
+		return
+	}
+	first := ""
+	if det.Submission != nil {
+		first = det.Submission.Fields.FirstName
+	}
+	e, err := s.email(notify.KindRejected, rt, first, reasons)
+	if err != nil {
+		s.composeFail(w, r, sess, det.Item.ID, err)
+		return
+	}
+	if err := s.d.Store.RejectTriage(r.Context(), store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID),
+		Reason: strings.Join(codes, "+"), Email: e}); err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("reject")
+	http.Redirect(w, r, "/queue?done=rejected", http.StatusSeeOther)
+}
+
+func (s *server) itemWithErrors(w http.ResponseWriter, r *http.Request, sess *store.Session, id int64, errs []pageError) {
+	d, perrs, err := s.itemPage(r.Context(), sess, id, nil, nil)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.render(w, r, http.StatusUnprocessableEntity, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue",
+		Session: sess, Errors: append(errs, perrs...), Data: d})
+}
+
+func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: "not_optout"}
+	if r.PostForm.Get("reply") == "yes" {
+		rt, canEmail := s.replyContext(r.Context(), det)
+		if !canEmail {
+			s.fail(w, r, sess, http.StatusConflict, "This item has no conversation with an address, so no reply can be sent. Close it without a reply.")
+			return
+		}
+		e, err := s.email(notify.KindNotOptOut, rt, "", nil)
+		if err != nil {
+			s.composeFail(w, r, sess, det.Item.ID, err)
+			return
+		}
+		dec.Email = e
+	}
+	if err := s.d.Store.CloseTriage(r.Context(), dec); err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("close")
+	http.Redirect(w, r, "/queue?done=closed", http.StatusSeeOther)
+}
+
+func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	id, ok := itemID(r)
+	if !ok {
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such item.")
+		return
+	}
+	to := sess.Staff.ID
+	if r.PostForm.Get("unassign") == "yes" {
+		to = 0
+	}
+	if err := s.d.Store.AssignTriage(r.Context(), id, to, store.Actor(sess.Staff.ID)); err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("assign")
+	done := "assigned"
+	if to == 0 {
+		done = ""
+	}
+	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done="+done, http.StatusSeeOther)
+}
+
+// attachment serves a kept attachment: a PDF inline (the browser's viewer),
+// anything else as a download, never sniffed, under a sandboxing policy.
+func (s *server) attachment(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	id, ok := itemID(r)
+	if !ok {
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such attachment.")
+		return
+	}
+	a, err := s.d.Store.AttachmentByID(r.Context(), id, store.Actor(sess.Staff.ID))
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	name := safeFileName(a.Name)
+	h := w.Header()
+	if isPDFType(a.ContentType, a.Name) && bytes.HasPrefix(a.Data, []byte("%PDF-")) {
+		h.Set("Content-Type", "application/pdf")
+		h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
+		h.Set("Content-Security-Policy", "default-src 'none'; object-src 'self'; frame-ancestors 'none'")
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(a.Data)))
+	w.Write(a.Data) //nolint:errcheck // the client went away
+}
+
+// safeFileName keeps a file name usable in a header: no path, no controls.
+func safeFileName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '"' {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(name, ""))
+	if utf8.RuneCountInString(name) > 100 {
+		name = string([]rune(name)[:100])
+	}
+	if name == "" || name == "." || name == ".." {
+		name = "attachment"
+	}
+	return name
+}

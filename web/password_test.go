@@ -1,0 +1,181 @@
+package web
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ncl-icb/optout-intake/extract/form"
+)
+
+// fast are cheap parameters for tests that hash many times.
+var fast = PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func TestPasswordRoundTrip(t *testing.T) {
+	h, err := HashPassword("a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("HashPassword = %q, want a PHC argon2id string with the default cost", h)
+	}
+	h2, _ := HashPassword("a long enough password")
+	if h == h2 {
+		t.Error("two hashes of one password are equal: the salt is not random")
+	}
+	tests := []struct {
+		password string
+		want     bool
+	}{
+		{"a long enough password", true},
+		{"a long enough passwore", false},
+		{"A long enough password", false},
+		{"", false},
+		{strings.Repeat("x", 5000), false},
+	}
+	for _, tc := range tests {
+		if got, err := VerifyPassword(h, tc.password); got != tc.want || err != nil {
+			t.Errorf("VerifyPassword(%.20q) = %v, %v; want %v", tc.password, got, err, tc.want)
+		}
+	}
+}
+
+func TestHashPasswordRefusesWeak(t *testing.T) {
+	for _, pw := range []string{"", "short", "elevenchars", strings.Repeat("x", 1025)} {
+		if _, err := HashPassword(pw); err == nil {
+			t.Errorf("HashPassword(%d chars) = nil error, want refusal", utf8.RuneCountInString(pw))
+		}
+	}
+}
+
+func TestVerifyPasswordRejectsBadHashes(t *testing.T) {
+	good, err := hashWith("a long enough password", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, "$")
+	tests := map[string]string{
+		"empty":         "",
+		"bcrypt":        "$2a$10$abcdefghijklmnopqrstuu",
+		"argon2i":       strings.Replace(good, "argon2id", "argon2i", 1),
+		"old version":   strings.Replace(good, "v=19", "v=16", 1),
+		"huge memory":   "$argon2id$v=19$m=99999999,t=1,p=1$" + parts[4] + "$" + parts[5],
+		"zero time":     "$argon2id$v=19$m=64,t=0,p=1$" + parts[4] + "$" + parts[5],
+		"bad salt":      "$argon2id$v=19$m=64,t=1,p=1$!!!$" + parts[5],
+		"short key":     "$argon2id$v=19$m=64,t=1,p=1$" + parts[4] + "$AAAA",
+		"missing field": "$argon2id$v=19$m=64,t=1,p=1$" + parts[4],
+	}
+	for name, h := range tests {
+		if ok, err := VerifyPassword(h, "a long enough password"); ok || err == nil {
+			t.Errorf("%s: VerifyPassword = %v, %v; want false, ErrBadHash", name, ok, err)
+		}
+	}
+}
+
+func FuzzVerifyPassword(f *testing.F) {
+	good, _ := hashWith("a long enough password", fast)
+	f.Add(good, "a long enough password")
+	f.Add(good[:len(good)/2], "x")
+	f.Add("$argon2id$v=19$m=64,t=1,p=1$$", "")
+	f.Add("$argon2id$v=19$m=4294967295,t=4294967295,p=255$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "x")
+	f.Add(strings.Repeat("$", 1000), strings.Repeat("p", 2000))
+	f.Fuzz(func(t *testing.T, hash, pw string) {
+		ok, err := VerifyPassword(hash, pw)
+		if ok && err != nil {
+			t.Fatalf("VerifyPassword = true with error %v", err)
+		}
+		if ok && hash != good {
+			t.Fatalf("VerifyPassword accepted a hash it was not given")
+		}
+	})
+}
+
+func TestLimiter(t *testing.T) {
+	now := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	l := newLimiter(3, time.Minute, func() time.Time { return now })
+	for i := range 3 {
+		if ok, _ := l.allowed("a"); !ok {
+			t.Fatalf("attempt %d refused, want allowed", i+1)
+		}
+		l.fail("a")
+	}
+	if ok, wait := l.allowed("a"); ok || wait != time.Minute {
+		t.Errorf("after 3 failures allowed = %v, wait %v; want refused for a minute", ok, wait)
+	}
+	if ok, _ := l.allowed("b"); !ok {
+		t.Error("another key is refused")
+	}
+	now = now.Add(time.Minute)
+	if ok, _ := l.allowed("a"); !ok {
+		t.Error("refused after the window ended")
+	}
+	l.fail("a")
+	l.reset("a")
+	if len(l.seen) != 0 {
+		t.Errorf("reset left %d keys", len(l.seen))
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	tests := map[string]string{
+		"":                 "/queue",
+		"/items/3":         "/items/3",
+		"//evil.example":   "/queue",
+		"https://evil":     "/queue",
+		"/\\evil":          "/queue",
+		"/signin?next=/x":  "/queue",
+		"/a\r\nSet-Cookie": "/queue",
+	}
+	for in, want := range tests {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSafeFileName(t *testing.T) {
+	tests := map[string]string{
+		"form.pdf":               "form.pdf",
+		"../../etc/passwd":       "passwd",
+		`C:\Users\x\form.docx`:   "form.docx",
+		"a\"b\r\nc.txt":          "abc.txt",
+		"..":                     "attachment",
+		"":                       "attachment",
+		strings.Repeat("é", 300): strings.Repeat("é", 100),
+	}
+	for in, want := range tests {
+		if got := safeFileName(in); got != want {
+			t.Errorf("safeFileName(%.30q) = %.30q, want %.30q", in, got, want)
+		}
+	}
+}
+
+// FuzzFieldsFromForm feeds hostile form posts to the correction form's
+// reader and the rules behind it.
+func FuzzFieldsFromForm(f *testing.F) {
+	f.Add("first_name=Ada&nhs_number=943+476+5919&declaration=yes&authority=lpa_or_deputy")
+	f.Add("nhs_number=" + strings.Repeat("9", 10000))
+	f.Add("first_name=%FF%FE&postcode=n1%209gu&date_of_birth=31%2F02%2F1980")
+	f.Add("authority=%3Cscript%3E&on_behalf=no")
+	f.Add(strings.Repeat("a=b&", 5000))
+	f.Fuzz(func(t *testing.T, q string) {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		fs := fieldsFromForm(v)
+		for _, d := range fieldDefs {
+			if p := textField(&fs, d.Key); p != nil {
+				if utf8.RuneCountInString(*p) > maxFieldRunes || !utf8.ValidString(*p) {
+					t.Fatalf("field %s not bounded or not UTF-8", d.Key)
+				}
+			}
+		}
+		if fs.Authority != "" && fs.Authority != form.AuthorityGuardian && fs.Authority != form.AuthorityLPAOrDeputy {
+			t.Fatalf("authority %q not one of the values", fs.Authority)
+		}
+		form.Check(&fs, time.Now())
+	})
+}

@@ -1,0 +1,225 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+type personView struct {
+	store.Person
+	Display string // the NHS number as 3 3 4 digits
+	OptedIn bool
+}
+
+type peopleData struct {
+	Query        string
+	Searched     bool
+	Conversation *store.Conversation
+	Submissions  []store.Submission
+	People       []personView
+	CanAct       bool
+}
+
+func formatNHS(n string) string {
+	if len(n) != 10 {
+		return n
+	}
+	return n[:3] + " " + n[3:6] + " " + n[6:]
+}
+
+func (s *server) peoplePage(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	s.render(w, r, http.StatusOK, "people", page{Title: "Find a person", Nav: "people", Session: sess, Data: peopleData{}})
+}
+
+// maxQueryLen bounds the search box.
+const maxQueryLen = 100
+
+// findPerson searches by reference code or NHS number. It is a POST so an
+// NHS number never appears in a URL, a log line or the browser history.
+func (s *server) findPerson(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	q := strings.TrimSpace(r.PostForm.Get("q"))
+	if len(q) > maxQueryLen || !utf8.ValidString(q) {
+		q = ""
+	}
+	s.showPeople(w, r, sess, q, "")
+}
+
+func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.Session, q, notice string) {
+	d := peopleData{Query: q, Searched: true, CanAct: rank(sess.Staff.Role) >= rank(store.RoleTriager)}
+	actor := store.Actor(sess.Staff.ID)
+	ctx := r.Context()
+	if q == "" {
+		s.render(w, r, http.StatusUnprocessableEntity, "people", page{Title: "Find a person", Nav: "people", Session: sess,
+			Errors: []pageError{{Field: "q", Message: "Enter an NHS number (10 digits) or a reference code like NCL-7K3Q-9XWD"}}, Data: d})
+		return
+	}
+	var nhs []string
+	if ref, ok := store.FindReference(q); ok {
+		c, subs, err := s.d.Store.SubmissionsByReference(ctx, ref, actor)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+		if err == nil {
+			d.Conversation, d.Submissions = &c, subs
+			for _, sb := range subs {
+				f := sb.Fields
+				if sb.Corrected != nil {
+					f = *sb.Corrected
+				}
+				if n := store.NormaliseNHS(f.NHSNumber); n != "" && !contains(nhs, n) {
+					nhs = append(nhs, n)
+				}
+			}
+		}
+	} else if n := store.NormaliseNHS(q); n != "" {
+		nhs = append(nhs, n)
+	} else {
+		s.render(w, r, http.StatusUnprocessableEntity, "people", page{Title: "Find a person", Nav: "people", Session: sess,
+			Errors: []pageError{{Field: "q", Message: "Enter an NHS number (10 digits) or a reference code like NCL-7K3Q-9XWD"}}, Data: d})
+		return
+	}
+	for _, n := range nhs {
+		p, err := s.d.Store.FindPerson(ctx, n, actor)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+		d.People = append(d.People, personView{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn})
+	}
+	s.render(w, r, http.StatusOK, "people", page{Title: "Find a person", Nav: "people", Session: sess, Notice: notice, Data: d})
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// maxReasonRunes bounds an opt-in reason.
+const maxReasonRunes = 500
+
+func (s *server) optIn(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	nhs := store.NormaliseNHS(r.PostForm.Get("nhs"))
+	reason := strings.Join(strings.Fields(strings.ToValidUTF8(r.PostForm.Get("reason"), "")), " ")
+	if nhs == "" {
+		s.fail(w, r, sess, http.StatusBadRequest, "The NHS number was missing. Find the person again and retry.")
+		return
+	}
+	if reason == "" || utf8.RuneCountInString(reason) > maxReasonRunes {
+		d := peopleData{Query: nhs, Searched: true, CanAct: true}
+		if p, err := s.d.Store.FindPerson(r.Context(), nhs, store.Actor(sess.Staff.ID)); err == nil {
+			d.People = []personView{{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn}}
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, "people", page{Title: "Find a person", Nav: "people", Session: sess, Data: d,
+			Errors: []pageError{{Field: "reason-" + nhs, Message: "Say why the person is opting back in (at most 500 characters; no personal details)"}}})
+		return
+	}
+	in := store.OptIn{NHSNumber: nhs, Actor: store.Actor(sess.Staff.ID), Reason: reason}
+	notice := "The opt back in is recorded."
+	if r.PostForm.Get("confirm") == "yes" {
+		e, err := s.optInEmail(r.Context(), nhs)
+		if err != nil {
+			s.composeFail(w, r, sess, 0, err)
+			return
+		}
+		if e != nil {
+			in.Email = e
+			notice = "The opt back in is recorded and the confirmation email is queued."
+		} else {
+			notice = "The opt back in is recorded. There is no conversation with an address, so no confirmation was queued."
+		}
+	}
+	if _, err := s.d.Store.RecordOptIn(r.Context(), in); err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("opt_in")
+	s.showPeople(w, r, sess, nhs, notice)
+}
+
+// optInEmail composes the confirmation to the address of the conversation
+// the opt-out came from; nil when there is none.
+func (s *server) optInEmail(ctx context.Context, nhs string) (*store.Email, error) {
+	p, err := s.d.Store.FindPerson(ctx, nhs, store.System)
+	if err != nil || p.Reference == "" {
+		return nil, nil
+	}
+	c, err := s.d.Store.ConversationByReference(ctx, p.Reference)
+	if err != nil || c.Address == "" {
+		return nil, nil
+	}
+	// Not threaded: the person may write from a new thread months later.
+	return s.email(notify.KindOptedIn, replyTo{to: c.Address, ref: c.Reference}, "", nil)
+}
+
+type auditRow struct {
+	store.AuditEntry
+	Who string
+}
+
+type auditData struct {
+	Rows   []auditRow
+	Action string
+	Ref    string
+	Older  string // query for the next page, "" at the end
+}
+
+func (s *server) audit(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	q := r.URL.Query()
+	d := auditData{Action: strings.TrimSpace(q.Get("action")), Ref: strings.TrimSpace(q.Get("ref"))}
+	f := store.AuditFilter{Action: d.Action, Limit: 100}
+	if d.Ref != "" {
+		if ref, ok := store.FindReference(d.Ref); ok {
+			f.Reference = ref
+		} else {
+			f.Reference = "-"
+		}
+	}
+	if b, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && b > 0 {
+		f.BeforeID = b
+	}
+	entries, err := s.d.Store.ListAudit(r.Context(), f)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	names := s.staffNames(r.Context(), sess)
+	for _, e := range entries {
+		who := "The service"
+		if e.Actor != store.System {
+			who = names[int64(e.Actor)]
+			if who == "" {
+				who = e.Actor.String()
+			}
+		}
+		d.Rows = append(d.Rows, auditRow{AuditEntry: e, Who: who})
+	}
+	if len(entries) == f.Limit {
+		v := map[string][]string{"before": {strconv.FormatInt(entries[len(entries)-1].ID, 10)}}
+		if d.Action != "" {
+			v["action"] = []string{d.Action}
+		}
+		if d.Ref != "" {
+			v["ref"] = []string{d.Ref}
+		}
+		d.Older = "?" + encodeQuery(v)
+	}
+	s.render(w, r, http.StatusOK, "audit", page{Title: "Audit log", Nav: "audit", Session: sess, Data: d})
+}
+
+func encodeQuery(v map[string][]string) string { return url.Values(v).Encode() }

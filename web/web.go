@@ -1,0 +1,448 @@
+// Package web serves the triage page for ICB staff and the operators'
+// endpoints: sign-in, the queue of triage items, an item with its form and
+// original, staff decisions (accept, reject, not an opt-out, assign), finding
+// a person and recording an opt back in, the audit log, and /metrics,
+// /healthz and /readyz.
+//
+// Pages are server-rendered with html/template from an embed.FS parsed once
+// at start-up; they work without JavaScript and load one stylesheet from
+// /static. Every page but sign-in and health needs a session (store
+// sessions, sliding idle expiry); every form carries a CSRF token; every view
+// of personal data and every action is audited by the store. Outcome emails
+// are composed with the daemon's notify.Composer and queued in the same
+// store transaction as the decision.
+//
+// The package owns no data: accounts, sessions, items and the audit log
+// live in the store. It logs request paths without query strings, staff ids
+// and item ids, never personal data.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+	_ "time/tzdata" // due dates are shown in Europe/London whatever the host has
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ncl-icb/optout-intake/metrics"
+	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// DefaultSessionIdle is how long a session lasts without a request (OPTOUT_SESSION_IDLE).
+const DefaultSessionIdle = 30 * time.Minute
+
+// Sign-in rate limits: failed attempts per account and per client address
+// in a 15-minute window.
+const (
+	signinWindow     = 15 * time.Minute
+	accountFailLimit = 5
+	addressFailLimit = 20
+)
+
+// maxFormBytes bounds a posted form.
+const maxFormBytes = 64 << 10
+
+// Deps are what the web page needs. Store and Composer are required.
+type Deps struct {
+	// Store holds accounts, sessions, the queue, the register and the audit log.
+	Store *store.Store
+	// Composer renders outcome emails exactly as the daemon does; they are
+	// queued in the outbox with the decision.
+	Composer *notify.Composer
+	// Logger gets request failures (no personal data). Default: discard.
+	Logger *slog.Logger
+	// Metrics counts sign-ins, actions and recovered panics; nil counts nothing.
+	Metrics *metrics.Metrics
+	// Gatherer is served at /metrics. Default: Metrics.Registry(); with
+	// neither, /metrics answers 404.
+	Gatherer prometheus.Gatherer
+	// Now is the clock (due-date highlighting, form checks). Default time.Now.
+	Now func() time.Time
+	// Ready is called by /readyz after the database ping: it should fail
+	// when the mailbox has not been polled recently. nil: database only.
+	Ready func(ctx context.Context) error
+	// SessionIdle ends sessions idle this long (OPTOUT_SESSION_IDLE). Default DefaultSessionIdle.
+	SessionIdle time.Duration
+}
+
+type server struct {
+	d         Deps
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	cssPath   string
+	css       []byte
+	london    *time.Location
+	byAccount *limiter
+	byAddress *limiter
+	dummyHash string
+}
+
+// New checks d, parses the templates and returns the handler of every route:
+//
+//	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css
+//	GET  /signin          POST /signin, /signout
+//	GET  /queue           ?reason=&state=open|closed|all&mine=1
+//	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign
+//	GET  /attachments/{id}
+//	GET  /people          POST /people (find), /people/optin
+//	GET  /audit           (admins)
+func New(d Deps) (http.Handler, error) {
+	if d.Store == nil {
+		return nil, errors.New("web: a store is required")
+	}
+	if d.Composer == nil {
+		return nil, errors.New("web: a notify.Composer is required to queue outcome emails")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.SessionIdle <= 0 {
+		d.SessionIdle = DefaultSessionIdle
+	}
+	if d.Gatherer == nil && d.Metrics != nil {
+		d.Gatherer = d.Metrics.Registry()
+	}
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return nil, fmt.Errorf("web: load Europe/London time zone: %w", err)
+	}
+	s := &server{d: d, log: d.Logger, london: london,
+		byAccount: newLimiter(accountFailLimit, signinWindow, d.Now),
+		byAddress: newLimiter(addressFailLimit, signinWindow, d.Now)}
+	if s.css, err = assets.ReadFile("static/app.css"); err != nil {
+		return nil, fmt.Errorf("web: read stylesheet: %w", err)
+	}
+	sum := sha256.Sum256(s.css)
+	s.cssPath = "/static/app." + hex.EncodeToString(sum[:6]) + ".css"
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	// Unknown accounts still cost one hash, so timing does not tell which
+	// emails have accounts.
+	if s.dummyHash, err = hashWith("not-a-real-password-x", DefaultPasswordParams); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	return s.routes(), nil
+}
+
+func (s *server) parseTemplates() error {
+	funcs := template.FuncMap{
+		"date":     func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006") },
+		"datetime": func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04") },
+		"reason":   reasonText,
+		"role":     func(r store.Role) string { return string(r) },
+	}
+	names, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		return fmt.Errorf("web: list templates: %w", err)
+	}
+	s.pages = map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(assets, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("web: parse template %s: %w", n, err)
+		}
+		s.pages[base] = t
+	}
+	return nil
+}
+
+// rank orders roles: a route open to a role is open to every higher one.
+func rank(r store.Role) int {
+	switch r {
+	case store.RoleViewer:
+		return 1
+	case store.RoleTriager:
+		return 2
+	case store.RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// handler is a page handler that runs with a session.
+type handler func(w http.ResponseWriter, r *http.Request, sess *store.Session)
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.d.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{Timeout: 10 * time.Second}))
+	}
+	mux.HandleFunc("GET "+s.cssPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Write(s.css) //nolint:errcheck // the client went away
+	})
+	mux.HandleFunc("GET /signin", s.signinPage)
+	mux.HandleFunc("POST /signin", s.signin)
+	mux.Handle("POST /signout", s.auth(store.RoleViewer, s.signout))
+	mux.Handle("GET /{$}", s.auth(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ *store.Session) {
+		http.Redirect(w, r, "/queue", http.StatusSeeOther)
+	}))
+	mux.Handle("GET /queue", s.auth(store.RoleViewer, s.queue))
+	mux.Handle("GET /items/{id}", s.auth(store.RoleViewer, s.item))
+	mux.Handle("POST /items/{id}/check", s.auth(store.RoleTriager, s.check))
+	mux.Handle("POST /items/{id}/accept", s.auth(store.RoleTriager, s.accept))
+	mux.Handle("POST /items/{id}/reject", s.auth(store.RoleTriager, s.reject))
+	mux.Handle("POST /items/{id}/close", s.auth(store.RoleTriager, s.closeItem))
+	mux.Handle("POST /items/{id}/assign", s.auth(store.RoleTriager, s.assign))
+	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
+	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
+	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
+	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
+	mux.Handle("GET /audit", s.auth(store.RoleAdmin, s.audit))
+	return s.recoverer(s.headers(mux))
+}
+
+// cspPage is the Content-Security-Policy of every page: our stylesheet,
+// nothing else; no scripts at all.
+const cspPage = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func (s *server) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", cspPage)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.d.Metrics.Panic("web")
+				s.log.Error("web: panic recovered", slog.String("path", r.URL.Path), slog.String("panic", fmt.Sprintf("%T", v)),
+					slog.String("stack", lastLines(debug.Stack(), 12)))
+				http.Error(w, "Something went wrong. Try again; if it keeps happening, tell the service team.", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.d.Store.Ping(ctx); err != nil {
+		s.d.Metrics.DatabaseError()
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready: database unreachable")
+		return
+	}
+	if s.d.Ready != nil {
+		if err := s.d.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+const sessionCookie = "optout_session"
+
+// secureCookies: cookies are Secure unless the page is reached on a loopback address.
+func secureCookies(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip == nil || !ip.IsLoopback()
+}
+
+func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secureCookies(r), SameSite: http.SameSiteStrictMode})
+}
+
+// auth wraps h: it requires a live session with at least role, and a
+// correct CSRF token on every POST. Without a session it redirects to
+// sign-in; with too low a role or a bad token it answers 403.
+func (s *server) auth(role store.Role, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		c, err := r.Cookie(sessionCookie)
+		var sess store.Session
+		if err == nil && c.Value != "" && len(c.Value) < 100 {
+			sess, err = s.d.Store.Session(r.Context(), c.Value, s.d.SessionIdle)
+		} else {
+			err = store.ErrNotFound
+		}
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				s.d.Metrics.DatabaseError()
+				s.log.Error("web: read session", slog.String("error", err.Error()))
+				s.fail(w, r, nil, http.StatusServiceUnavailable, "The service cannot reach its database. Try again in a minute.")
+				return
+			}
+			next := "/queue"
+			if r.Method == http.MethodGet {
+				next = r.URL.Path
+			}
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		if rank(sess.Staff.Role) < rank(role) {
+			s.fail(w, r, &sess, http.StatusForbidden, "Your account cannot do this. Ask an administrator if you need it.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				s.fail(w, r, &sess, http.StatusBadRequest, "The form could not be read. Go back and try again.")
+				return
+			}
+			if !tokenEqual(r.PostForm.Get("csrf"), sess.CSRFToken) {
+				s.fail(w, r, &sess, http.StatusForbidden, "The form had expired or did not come from this site. Go back, reload the page and try again.")
+				return
+			}
+		}
+		h(w, r, &sess)
+	})
+}
+
+func tokenEqual(got, want string) bool {
+	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// page is what every template gets.
+type page struct {
+	Title   string
+	Nav     string // which navigation entry is current
+	Session *store.Session
+	CSRF    string
+	CSS     string
+	Notice  string // a confirmation shown at the top
+	Errors  []pageError
+	Data    any
+}
+
+// pageError is one entry of the error summary; Field is the id of the input it is about ("" for none).
+type pageError struct {
+	Field   string
+	Message string
+}
+
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t := s.pages[name]
+	if t == nil {
+		s.log.Error("web: no template", slog.String("template", name))
+		http.Error(w, "page template missing", http.StatusInternalServerError)
+		return
+	}
+	p.CSS = s.cssPath
+	if p.Session != nil {
+		p.CSRF = p.Session.CSRFToken
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.log.Error("web: render page", slog.String("template", name), slog.String("error", err.Error()))
+		http.Error(w, "the page could not be shown", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
+}
+
+// fail shows an error page with status and a sentence for staff.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, sess *store.Session, status int, msg string) {
+	s.render(w, r, status, "error", page{Title: http.StatusText(status), Session: sess, Data: msg})
+}
+
+// storeFail maps a store error to a page: not found, conflict, or a logged 500.
+func (s *server) storeFail(w http.ResponseWriter, r *http.Request, sess *store.Session, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, sess, http.StatusNotFound, "That record does not exist, or was purged after the retention period.")
+	case errors.Is(err, store.ErrConflict):
+		s.fail(w, r, sess, http.StatusConflict, "Someone has already dealt with this, or it is not in a state that allows this. Go back to the queue and reload it.")
+	default:
+		s.d.Metrics.DatabaseError()
+		s.log.Error("web: request failed", slog.String("path", r.URL.Path), slog.Int64("staff", sess.Staff.ID), slog.String("error", err.Error()))
+		s.fail(w, r, sess, http.StatusInternalServerError, "Something went wrong and nothing was changed. Try again; if it keeps happening, tell the service team.")
+	}
+}
+
+// reasonTexts are the queue's reason codes in words.
+var reasonTexts = map[string]string{
+	store.ReasonInvalidForm:      "Form has errors",
+	store.ReasonUnreadable:       "Could not be read",
+	store.ReasonNoFormAgain:      "No form, second time",
+	store.ReasonUnsolicitedForm:  "Form sent outside secure email",
+	store.ReasonUnverifiedSender: "Reference from another address",
+	store.ReasonTooLarge:         "Message too large",
+	store.ReasonSendFailed:       "Our email could not be sent",
+	store.ReasonUndeliverable:    "Our email bounced",
+	store.ReasonProcessingFailed: "Processing failed",
+	"rate_limited":               "Sender reached the reply limit",
+	store.ReasonOther:            "Other",
+}
+
+func reasonText(code string) string {
+	if t, ok := reasonTexts[code]; ok {
+		return t
+	}
+	return code
+}
