@@ -131,17 +131,6 @@ func duration(p func(c *Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
-func boolean(p func(c *Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return errors.New("must be true or false")
-		}
-		*p(c) = b
-		return nil
-	}
-}
-
 func schedule(p func(c *Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		if _, err := cron.ParseStandard(v); err != nil {

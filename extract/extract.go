@@ -87,9 +87,23 @@ func (l Limits) withDefaults() Limits {
 // besides its limits, its clock and a panic counter, and is safe for
 // concurrent use.
 type Extractor struct {
-	lim    Limits
-	now    func() time.Time
-	panics atomic.Int64
+	lim     Limits
+	now     func() time.Time
+	pdfRead PDFReadFunc
+	panics  atomic.Int64
+}
+
+// PDFReadFunc reads the forms in one PDF: pdfform.Read in this process, or
+// (*pdfworker.Pool).Read in guarded child processes.
+type PDFReadFunc func(ctx context.Context, data []byte, lim pdfform.Limits) ([]form.Form, error)
+
+// WithPDFReader makes x read PDFs with read instead of pdfform.Read in this
+// process. The daemon and `optoutd extract` pass a pdfworker.Pool's Read, so
+// that no PDF can hang or kill the process, and so that what the PDF library
+// prints about a file never reaches our own output. It returns x.
+func (x *Extractor) WithPDFReader(read PDFReadFunc) *Extractor {
+	x.pdfRead = read
+	return x
 }
 
 // New returns an Extractor bounded by lim that judges dates (a date of birth
@@ -146,7 +160,7 @@ func (x *Extractor) File(ctx context.Context, name string, data []byte) Result {
 
 // readFile is ReadAttachment with the Extractor's limits, clock and panic count.
 func (x *Extractor) readFile(ctx context.Context, name string, data []byte) FileResult {
-	fr := ReadAttachment(ctx, name, data, x.lim, x.now())
+	fr := readAttachment(ctx, name, data, x.lim, x.now(), x.pdfRead)
 	if fr.Panicked {
 		x.panics.Add(1)
 	}

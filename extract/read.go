@@ -66,6 +66,14 @@ type reader func(ctx context.Context, data []byte) ([]form.Form, error)
 // checks each form with form.Finish on the day now. name is the file name
 // as sent, used as each form's Source ("" gives "attachment").
 func ReadAttachment(ctx context.Context, name string, data []byte, lim Limits, now time.Time) FileResult {
+	return readAttachment(ctx, name, data, lim, now, nil)
+}
+
+// readAttachment is ReadAttachment reading PDFs with pdfRead (nil: pdfform.Read).
+func readAttachment(ctx context.Context, name string, data []byte, lim Limits, now time.Time, pdfRead PDFReadFunc) FileResult {
+	if pdfRead == nil {
+		pdfRead = pdfform.Read
+	}
 	lim = lim.withDefaults()
 	t := Sniff(name, data)
 	res := FileResult{Type: t}
@@ -84,7 +92,7 @@ func ReadAttachment(ctx context.Context, name string, data []byte, lim Limits, n
 	claims := true
 	switch {
 	case t == TypePDF || ext == ".pdf" && !isSkipped(t):
-		rd = func(ctx context.Context, b []byte) ([]form.Form, error) { return pdfform.Read(ctx, b, lim.PDF) }
+		rd = func(ctx context.Context, b []byte) ([]form.Form, error) { return pdfRead(ctx, b, lim.PDF) }
 		format = form.FormatPDFText
 	case t == TypeDOCX || ext == ".docx" && !isSkipped(t):
 		rd = noCtx(docform.ReadDOCX)

@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/extract/pdfworker"
 )
 
 // exitError is an error that ends optoutd with a status other than 1:
@@ -40,6 +42,7 @@ func runExtract(ctx context.Context, args []string) error {
 	fs.SetOutput(os.Stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per file, one per line")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for reading one file")
+	inProcess := fs.Bool("in-process", false, "read PDFs in this process instead of guarded child processes (for debugging)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: optoutd extract [--json] [--timeout 10s] FILE...\n\nreads emails (.eml) or form files (.pdf, .docx, .json, .csv, .txt)")
 		fs.PrintDefaults()
@@ -60,6 +63,13 @@ func runExtract(ctx context.Context, args []string) error {
 	lim := extract.DefaultLimits()
 	lim.FileTimeout = *timeout
 	x := extract.New(lim, time.Now)
+	if !*inProcess {
+		// As in the daemon: a hostile PDF can only kill a child process,
+		// never this command and the results of the other files.
+		pool := pdfworker.New(pdfworker.Config{Timeout: *timeout}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		defer pool.Close()
+		x.WithPDFReader(pool.Read)
+	}
 	maxRead := lim.Message.MaxMessageBytes
 	if lim.MaxFileBytes > maxRead {
 		maxRead = lim.MaxFileBytes
@@ -67,6 +77,13 @@ func runExtract(ctx context.Context, args []string) error {
 
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
+	// The PDF library prints fragments of malformed files with fmt.Printf;
+	// keep them out of our output (the JSON lines are written to out).
+	if devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+		stdout := os.Stdout
+		os.Stdout = devNull
+		defer func() { os.Stdout = stdout; devNull.Close() }()
+	}
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	var failed []error

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/config"
 	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/extract/pdfworker"
 	"github.com/ncl-icb/optout-intake/intake"
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/metrics"
@@ -111,6 +112,7 @@ type app struct {
 	registry *prometheus.Registry
 	handler  http.Handler
 	maxAge   time.Duration // a poll older than this makes /readyz fail
+	pdfPool  *pdfworker.Pool
 }
 
 // buildOptions adjust build for the demo and tests; the zero value is
@@ -171,7 +173,11 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	if cfg.MaxMessage > 0 {
 		lim.Message.MaxMessageBytes = cfg.MaxMessage
 	}
-	extractor := extract.New(lim, opts.now)
+	// PDFs are read in child processes (`optoutd pdf-worker`) with memory,
+	// CPU and time limits: a hostile file can only kill a child, and what
+	// the PDF library prints about a file never reaches our logs.
+	a.pdfPool = pdfworker.New(pdfworker.Config{}, log.With(slog.String("part", "pdfworker")))
+	extractor := extract.New(lim, opts.now).WithPDFReader(a.pdfPool.Read)
 
 	templates, err := notify.LoadTemplates(cfg.TemplateDir)
 	if err != nil {
@@ -324,6 +330,9 @@ func readyMaxAge(schedule string, now time.Time) time.Duration {
 
 // Close releases the parts (safe on a partly built app).
 func (a *app) Close() {
+	if a.pdfPool != nil {
+		a.pdfPool.Close()
+	}
 	if a.session != nil {
 		_ = a.session.Close()
 	}
