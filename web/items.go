@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	netmail "net/mail"
 	"net/url"
 	"slices"
 	"strconv"
@@ -152,48 +151,6 @@ var fieldDefs = []fieldDef{
 	{"signature", "Signature", "", "text", false},
 }
 
-func textField(f *form.Fields, key string) *string {
-	switch key {
-	case "gender":
-		return &f.Gender
-	case "first_name":
-		return &f.FirstName
-	case "last_name":
-		return &f.LastName
-	case "date_of_birth":
-		return &f.DateOfBirth
-	case "nhs_number":
-		return &f.NHSNumber
-	case "gp_practice":
-		return &f.GPPractice
-	case "email":
-		return &f.Email
-	case "postal_address":
-		return &f.PostalAddress
-	case "postcode":
-		return &f.Postcode
-	case "relationship":
-		return &f.Relationship
-	case "authority":
-		return &f.Authority
-	case "full_name":
-		return &f.FullName
-	case "signature":
-		return &f.Signature
-	}
-	return nil
-}
-
-func boolField(f *form.Fields, key string) *bool {
-	switch key {
-	case "on_behalf":
-		return &f.OnBehalf
-	case "declaration":
-		return &f.Declaration
-	}
-	return nil
-}
-
 // maxFieldRunes bounds one posted field.
 const maxFieldRunes = 500
 
@@ -201,7 +158,7 @@ const maxFieldRunes = 500
 func fieldsFromForm(v url.Values) form.Fields {
 	var f form.Fields
 	for _, d := range fieldDefs {
-		if p := boolField(&f, d.Key); p != nil {
+		if p := f.BoolField(d.Key); p != nil {
 			*p = v.Get(d.Key) == "yes"
 			continue
 		}
@@ -212,7 +169,7 @@ func fieldsFromForm(v url.Values) form.Fields {
 		if d.Key == "authority" && val != form.AuthorityGuardian && val != form.AuthorityLPAOrDeputy {
 			val = form.AuthorityNone
 		}
-		*textField(&f, d.Key) = val
+		*f.TextField(d.Key) = val
 	}
 	return f
 }
@@ -231,15 +188,15 @@ func fieldRows(read *form.Fields, edit form.Fields, problems []form.Problem) []f
 	var rows []fieldRow
 	for _, d := range fieldDefs {
 		row := fieldRow{fieldDef: d}
-		if p := boolField(&edit, d.Key); p != nil {
+		if p := edit.BoolField(d.Key); p != nil {
 			row.Checked = *p
 			if read != nil {
-				row.Read = yesNo(*boolField(read, d.Key))
+				row.Read = yesNo(*read.BoolField(d.Key))
 			}
 		} else {
-			row.Value = *textField(&edit, d.Key)
+			row.Value = *edit.TextField(d.Key)
 			if read != nil {
-				row.Read = *textField(read, d.Key)
+				row.Read = *read.TextField(d.Key)
 			}
 		}
 		for _, p := range problems {
@@ -487,22 +444,10 @@ func (s *server) email(kind notify.Kind, rt replyTo, firstName string, reasons [
 	if err != nil {
 		return nil, err
 	}
-	return &store.Email{Kind: store.OutboxKind(kind), To: rt.to, Subject: subjectOf(raw), Body: string(raw), MessageID: id,
+	return &store.Email{Kind: store.OutboxKind(kind), To: rt.to, Subject: notify.SubjectOf(raw), Body: string(raw), MessageID: id,
 		InReplyTo: rt.inReplyTo, References: rt.refs}, nil
 }
 
-// subjectOf returns the decoded Subject of a message we composed.
-func subjectOf(raw []byte) string {
-	m, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return ""
-	}
-	s, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	if err != nil {
-		return m.Header.Get("Subject")
-	}
-	return s
-}
 
 func (s *server) detail(w http.ResponseWriter, r *http.Request, sess *store.Session) (store.TriageDetail, bool) {
 	id, ok := itemID(r)

@@ -167,7 +167,7 @@ func FuzzFieldsFromForm(f *testing.F) {
 		}
 		fs := fieldsFromForm(v)
 		for _, d := range fieldDefs {
-			if p := textField(&fs, d.Key); p != nil {
+			if p := fs.TextField(d.Key); p != nil {
 				if utf8.RuneCountInString(*p) > maxFieldRunes || !utf8.ValidString(*p) {
 					t.Fatalf("field %s not bounded or not UTF-8", d.Key)
 				}

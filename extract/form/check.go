@@ -70,7 +70,7 @@ func Check(f *Fields, now time.Time) []Problem {
 	}
 
 	for _, m := range mandatory {
-		if *f.textField(m.key) == "" {
+		if *f.TextField(m.key) == "" {
 			errorf(m.key, m.key+"_missing", "The "+m.words+" is missing; it is required.")
 		}
 	}

@@ -51,7 +51,7 @@ func (f *Fields) Set(key, value string) bool {
 		}
 		return true
 	}
-	p := f.textField(key)
+	p := f.TextField(key)
 	if p == nil {
 		return false
 	}
@@ -77,8 +77,9 @@ func (f *Fields) Set(key, value string) bool {
 	return true
 }
 
-// textField returns a pointer to the text field named key, or nil.
-func (f *Fields) textField(key string) *string {
+// TextField returns a pointer to the text field whose JSON name is key
+// ("first_name", "authority", ...), or nil when key names no text field.
+func (f *Fields) TextField(key string) *string {
 	switch key {
 	case "gender":
 		return &f.Gender
@@ -100,10 +101,24 @@ func (f *Fields) textField(key string) *string {
 		return &f.Postcode
 	case "relationship":
 		return &f.Relationship
+	case "authority":
+		return &f.Authority
 	case "full_name":
 		return &f.FullName
 	case "signature":
 		return &f.Signature
+	}
+	return nil
+}
+
+// BoolField returns a pointer to the yes/no field whose JSON name is key
+// ("on_behalf", "declaration"), or nil when key names no such field.
+func (f *Fields) BoolField(key string) *bool {
+	switch key {
+	case "on_behalf":
+		return &f.OnBehalf
+	case "declaration":
+		return &f.Declaration
 	}
 	return nil
 }
