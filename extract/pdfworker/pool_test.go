@@ -104,7 +104,7 @@ func TestHostileFiles(t *testing.T) {
 			if tt.code == pdfform.CodeDamaged && err != nil && err.Error() != pdfform.CodeDamaged+": "+msgCrashed {
 				t.Errorf("Read(%s) message = %q, want the crash sentence", tt.hook, err)
 			}
-			if limit := min(timeout+time.Second, 5*time.Second); took > limit {
+			if limit := timeout + slack; took > limit { // a hang would never end
 				t.Errorf("Read(%s) took %v, want under %v", tt.hook, took, limit)
 			}
 			waitGone(t, before)
@@ -121,6 +121,11 @@ func TestHostileFiles(t *testing.T) {
 		})
 	}
 }
+
+// slack bounds how long a step that must not wait for a timeout may take on
+// a loaded CI machine under -race: far below the timeouts the tests set, so
+// a hang still fails, but far above a normal run.
+const slack = 20 * time.Second
 
 // TestStdoutIsolated: what a library prints to stdout neither breaks the
 // protocol nor reaches the parent.
@@ -151,7 +156,7 @@ func TestBrokenChild(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			p := testPool(t, tt.mode, Config{Workers: 1, Timeout: 2 * time.Second})
+			p := testPool(t, tt.mode, Config{Workers: 1, Timeout: time.Minute})
 			start := time.Now()
 			_, err := p.Read(context.Background(), good, pdfform.DefaultLimits())
 			if tt.startErr {
@@ -161,8 +166,8 @@ func TestBrokenChild(t *testing.T) {
 			} else if codeOf(err) != tt.code {
 				t.Errorf("Read with a %s child = %v, want code %s", tt.mode, err, tt.code)
 			}
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("Read with a %s child took %v, want well under the 2 s timeout", tt.mode, took)
+			if took := time.Since(start); took > slack {
+				t.Errorf("Read with a %s child took %v, want well under the one-minute timeout", tt.mode, took)
 			}
 			if len(pids(p)) != 0 {
 				t.Errorf("the pool kept a %s child", tt.mode)
@@ -182,8 +187,8 @@ func TestSilentChild(t *testing.T) {
 	if codeOf(err) != pdfform.CodeTimeout {
 		t.Errorf("Read with a silent child = %v, want %s", err, pdfform.CodeTimeout)
 	}
-	if took := time.Since(start); took > 1500*time.Millisecond {
-		t.Errorf("Read with a silent child took %v, want about 500ms", took)
+	if took := time.Since(start); took > 8*time.Second { // the pool's own timeout is 10 s
+		t.Errorf("Read with a silent child took %v, want about 500ms (the context's deadline)", took)
 	}
 }
 
@@ -202,7 +207,7 @@ func TestContextCancel(t *testing.T) {
 	if codeOf(err) != pdfform.CodeTimeout {
 		t.Errorf("Read(cancelled) = %v, want %s", err, pdfform.CodeTimeout)
 	}
-	if took := time.Since(start); took > time.Second {
+	if took := time.Since(start); took > slack {
 		t.Errorf("Read(cancelled) took %v, want about 200ms", took)
 	}
 	waitGone(t, before)
@@ -287,7 +292,7 @@ func TestCloseInFlight(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Errorf("Close() = %v", err)
 	}
-	if took := time.Since(start); took > 2*time.Second {
+	if took := time.Since(start); took > slack {
 		t.Errorf("Close() took %v with reads in flight", took)
 	}
 	for range 4 {
