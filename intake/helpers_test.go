@@ -59,7 +59,8 @@ func newRig(t testing.TB) *rig {
 	if err := dv.AddUser(imapUser, imapPass); err != nil {
 		t.Fatal(err)
 	}
-	pool, schema := pgtest.Schema(t, 12)
+	// Poller workers + SMTP workers (the benchmark's 4) + the mailbox lock + 1.
+	pool, schema := pgtest.Schema(t, int32(DefaultWorkers+4+2))
 	ctx := context.Background()
 	if err := store.Migrate(ctx, pool, schema); err != nil {
 		t.Fatalf("Migrate: %v", err)

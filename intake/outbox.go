@@ -18,7 +18,10 @@ type Outbox struct {
 	From string
 }
 
-var _ notify.Outbox = (*Outbox)(nil)
+var (
+	_ notify.Outbox          = (*Outbox)(nil)
+	_ notify.SentBatchMarker = (*Outbox)(nil)
+)
 
 // Claim leases up to n due rows (see store.ClaimOutbox).
 func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notify.Item, error) {
@@ -40,6 +43,12 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notif
 // MarkSent records the row as sent.
 func (o *Outbox) MarkSent(ctx context.Context, id int64, _ string) error {
 	return o.Store.MarkSent(ctx, id)
+}
+
+// MarkSentBatch records several rows as sent in one transaction (see
+// notify.SentBatchMarker and store.MarkSentMany).
+func (o *Outbox) MarkSentBatch(ctx context.Context, ids []int64) (int, error) {
+	return o.Store.MarkSentMany(ctx, ids)
 }
 
 // MarkRetry records a temporary failure. The store schedules the next

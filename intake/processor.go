@@ -73,6 +73,9 @@ type Processor struct {
 	// failAt, when set (tests only), is called between steps; an error
 	// it returns stops processing there, as a crash would.
 	failAt func(step string) error
+	// queued, when set, is called after a commit that queued replies (the
+	// Service wakes its outbox workers, so sending overlaps processing).
+	queued func()
 }
 
 // NewProcessor returns a Processor over its parts. comp composes every
@@ -229,6 +232,9 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 		res.LedgerID = entry.ID
 		_, action, _ := strings.Cut(res.Action, ":")
 		p.metrics.Processed(res.Folder, action, p.now().Sub(start))
+		if res.Queued > 0 && p.queued != nil {
+			p.queued()
+		}
 		log.Info("message processed", slog.String("ref", res.Ref), slog.String("action", res.Action), slog.Int("queued", res.Queued))
 		return res, nil
 	}

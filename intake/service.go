@@ -140,6 +140,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	for _, m := range mailers {
 		s.workers = append(s.workers, notify.NewWorker(s.outbox, m, wcfg, d.Logger))
 	}
+	proc.queued = s.wake
 	return s, nil
 }
 

@@ -41,6 +41,22 @@ type Outbox interface {
 	MarkFailed(ctx context.Context, id int64, errText string) error
 }
 
+// SentBatchMarker is an Outbox that can record several rows as sent in one
+// transaction; the store's adapter implements it. A Worker whose Outbox
+// implements it sends the rows of a claim one after another over its
+// connection and marks them sent together: at the end of each claimed
+// batch, before it stops for any reason, and whenever the oldest unmarked
+// send is MarkDelay old. That costs one commit per batch instead of one per
+// message. The crash window is the same in kind as with MarkSent, only
+// wider: a row sent but not yet marked is still "sending" under its lease,
+// and once the lease ends it is sent again with the identical bytes and
+// Message-ID (mail clients show one message per Message-ID).
+type SentBatchMarker interface {
+	// MarkSentBatch records the rows as sent and returns how many it
+	// marked (a row already marked elsewhere is not counted).
+	MarkSentBatch(ctx context.Context, ids []int64) (marked int, err error)
+}
+
 // Mailer sends one message; *Sender implements it. A returned error that
 // is temporary (IsTemporary) is retried later, any other fails the row.
 type Mailer interface {
@@ -62,6 +78,7 @@ const (
 	DefaultBaseBackoff = 30 * time.Second
 	DefaultMaxBackoff  = time.Hour
 	DefaultMaxAttempts = 50 // about two days at the default cap
+	DefaultMarkDelay   = time.Second
 )
 
 // WorkerConfig configures a Worker. The zero value uses the defaults.
@@ -74,9 +91,12 @@ type WorkerConfig struct {
 	// MaxAttempts is how many temporary failures a row may have before it
 	// is marked failed (and so raised to staff).
 	MaxAttempts int
-	Sent        SentCopier       // optional
-	Now         func() time.Time // default time.Now
-	Jitter      func() float64   // uniform in [0,1); default math/rand/v2
+	// MarkDelay is the longest a sent message waits to be marked sent when
+	// the Outbox marks in batches (SentBatchMarker). Default DefaultMarkDelay.
+	MarkDelay time.Duration
+	Sent      SentCopier       // optional
+	Now       func() time.Time // default time.Now
+	Jitter    func() float64   // uniform in [0,1); default math/rand/v2
 }
 
 func (c *WorkerConfig) defaults() {
@@ -100,6 +120,9 @@ func (c *WorkerConfig) defaults() {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.MarkDelay <= 0 {
+		c.MarkDelay = DefaultMarkDelay
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -190,6 +213,13 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 			err = fmt.Errorf("outbox pass panicked: %v", r)
 		}
 	}()
+	marks := &sentMarks{w: w}
+	// Every way out records what was sent, even while panicking.
+	defer func() {
+		if ferr := marks.flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
 	for ctx.Err() == nil {
 		items, err := w.ob.Claim(ctx, w.cfg.Batch, w.cfg.Lease)
 		if err != nil {
@@ -203,7 +233,7 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 				// Unsent claimed rows become due again when their lease ends.
 				return sent, nil
 			}
-			ok, stop, err := w.process(ctx, it)
+			ok, stop, err := w.process(ctx, it, marks)
 			if err != nil {
 				return sent, err
 			}
@@ -215,29 +245,100 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 					slog.Int("left_in_batch", len(items)-i-1))
 				return sent, nil
 			}
+			if marks.due() {
+				if err := marks.flush(context.WithoutCancel(ctx)); err != nil {
+					return sent, err
+				}
+			}
+		}
+		if err := marks.flush(context.WithoutCancel(ctx)); err != nil {
+			return sent, err
 		}
 	}
 	return sent, nil
 }
 
-// process sends one item and marks it. stop is true when the failure is
+// sentMarks holds the messages sent but not yet marked, when the Outbox
+// marks in batches.
+type sentMarks struct {
+	w     *Worker
+	items []Item
+	since time.Time // when the oldest was sent
+}
+
+// add keeps it to mark later and reports true, or reports false when the
+// Outbox marks one row at a time.
+func (m *sentMarks) add(it Item) bool {
+	if _, ok := m.w.ob.(SentBatchMarker); !ok {
+		return false
+	}
+	if len(m.items) == 0 {
+		m.since = m.w.cfg.Now()
+	}
+	m.items = append(m.items, it)
+	return true
+}
+
+func (m *sentMarks) due() bool {
+	return len(m.items) > 0 && m.w.cfg.Now().Sub(m.since) >= m.w.cfg.MarkDelay
+}
+
+// flush marks the kept messages sent in one call, then copies them to the
+// sent folder. On error they stay "sending" and are sent again after their
+// lease.
+func (m *sentMarks) flush(ctx context.Context) error {
+	if len(m.items) == 0 {
+		return nil
+	}
+	items := m.items
+	m.items = nil
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	marked, err := m.w.ob.(SentBatchMarker).MarkSentBatch(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("mark %d outbox rows sent (they will be sent again after their lease): %w", len(ids), err)
+	}
+	if marked < len(ids) {
+		m.w.log.Warn("some sent outbox rows were already marked", slog.Int("sent", len(ids)), slog.Int("marked", marked))
+	}
+	for _, it := range items {
+		m.w.log.Info("reply sent", slog.Int64("outbox_id", it.ID), slog.String("ref", it.Ref),
+			slog.String("kind", string(it.Kind)), slog.Int("attempt", it.Attempts+1))
+		m.w.copySent(ctx, it)
+	}
+	return nil
+}
+
+// copySent hands a sent message to the SentCopier, if any.
+func (w *Worker) copySent(ctx context.Context, it Item) {
+	if w.cfg.Sent == nil {
+		return
+	}
+	if err := w.cfg.Sent.CopySent(ctx, it.Raw); err != nil {
+		w.log.Warn("copy to sent folder failed", slog.Int64("outbox_id", it.ID), slog.String("error", err.Error()))
+	}
+}
+
+// process sends one item and marks it (or, with a SentBatchMarker, keeps
+// it in marks to be marked with others). stop is true when the failure is
 // one every other message would meet too. err is a failure to mark.
-func (w *Worker) process(ctx context.Context, it Item) (sent, stop bool, err error) {
+func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, stop bool, err error) {
 	log := w.log.With(slog.Int64("outbox_id", it.ID), slog.String("ref", it.Ref),
 		slog.String("kind", string(it.Kind)), slog.Int("attempt", it.Attempts+1))
 	// Marks must be recorded even when ctx is ending, or the message is sent twice.
 	markCtx := context.WithoutCancel(ctx)
 	sendErr := w.m.Send(context.WithoutCancel(ctx), it.From, it.To, it.Raw)
 	if sendErr == nil {
+		if marks.add(it) {
+			return true, false, nil
+		}
 		if err := w.ob.MarkSent(markCtx, it.ID, it.MessageID); err != nil {
 			return false, false, fmt.Errorf("mark outbox row %d sent: %w", it.ID, err)
 		}
 		log.Info("reply sent")
-		if w.cfg.Sent != nil {
-			if err := w.cfg.Sent.CopySent(markCtx, it.Raw); err != nil {
-				log.Warn("copy to sent folder failed", slog.String("error", err.Error()))
-			}
-		}
+		w.copySent(markCtx, it)
 		return true, false, nil
 	}
 	errText := sendErr.Error()

@@ -76,31 +76,68 @@ func (s *Store) RecordMessage(ctx context.Context, m IncomingMessage) (entry Led
 	}
 	hash := s.keys.messageIDHash(m.MessageID)
 	for range 3 {
-		row := s.pool.QueryRow(ctx, `insert into ledger (mailbox, uidvalidity, uid, message_id_hash, received_at, size, kind, raw)
-			values ($1, $2, $3, $4, $5, $6, $7, $8)
-			on conflict do nothing
-			returning `+ledgerCols, m.Mailbox, int64(m.UIDValidity), int64(m.UID), hash, m.ReceivedAt, m.Size, m.Kind, raw)
-		entry, err = scanLedger(row)
-		if err == nil {
-			return entry, true, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		// One round trip: BEGIN, an asynchronous commit for this
+		// transaction only, insert-or-get, COMMIT. Losing this commit in a
+		// database crash is harmless (docs/pipeline.md): the message is
+		// still in the inbox above the stored last UID, so it is fetched
+		// and recorded again, and every later synchronous commit (the
+		// outcome, a failure) flushes this one to disk first.
+		b := &pgx.Batch{}
+		b.Queue(`begin`)
+		b.Queue(`set local synchronous_commit to off`)
+		b.Queue(sqlRecordMessage, m.Mailbox, int64(m.UIDValidity), int64(m.UID), hash, m.ReceivedAt, m.Size, m.Kind, raw)
+		b.Queue(`commit`)
+		found := false
+		err = s.pipelinedTx(ctx, func(conn *pgx.Conn) error {
+			br := conn.SendBatch(ctx, b)
+			defer br.Close()
+			for range 2 {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+			var e LedgerEntry
+			var uv, uid int64
+			err := br.QueryRow().Scan(&created, &e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action,
+				&e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				// The conflicting row was made by a transaction that
+				// committed after this statement's snapshot: look again.
+			case err != nil:
+				return err
+			default:
+				e.UIDValidity, e.UID = uint32(uv), uint32(uid)
+				entry, found = e, true
+			}
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			return br.Close()
+		})
+		if err != nil {
 			return LedgerEntry{}, false, fmt.Errorf("record message uid %d in ledger: %w", m.UID, err)
 		}
-		row = s.pool.QueryRow(ctx, `select `+ledgerCols+` from ledger
-			where (mailbox, uidvalidity, uid) = ($1, $2, $3) or message_id_hash = $4
-			order by id limit 1`, m.Mailbox, int64(m.UIDValidity), int64(m.UID), hash)
-		entry, err = scanLedger(row)
-		if err == nil {
-			return entry, false, nil
+		if found {
+			return entry, created, nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return LedgerEntry{}, false, fmt.Errorf("find message uid %d in ledger: %w", m.UID, err)
-		}
-		// The conflicting row was rolled back between the two statements: try again.
 	}
 	return LedgerEntry{}, false, fmt.Errorf("record message uid %d in ledger: conflicting row keeps vanishing; retry later", m.UID)
 }
+
+// sqlRecordMessage inserts a ledger row, or, when either unique key is
+// already taken, returns the existing row: one statement, so one round
+// trip. The first column says whether the row was created.
+const sqlRecordMessage = `with ins as (
+		insert into ledger (mailbox, uidvalidity, uid, message_id_hash, received_at, size, kind, raw)
+		values ($1, $2, $3, $4, $5, $6, $7, $8)
+		on conflict do nothing
+		returning true, ` + ledgerCols + `)
+	select * from ins
+	union all
+	(select false, ` + ledgerCols + ` from ledger
+		where ((mailbox, uidvalidity, uid) = ($1, $2, $3) or message_id_hash = $4) and not exists (select 1 from ins)
+		order by id limit 1)`
 
 // Message returns one ledger row.
 func (s *Store) Message(ctx context.Context, id int64) (LedgerEntry, error) {

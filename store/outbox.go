@@ -163,6 +163,24 @@ func (s *Store) MarkSent(ctx context.Context, id int64) error {
 	return nil
 }
 
+// MarkSentMany records that several emails were accepted by the SMTP server,
+// in one synchronous transaction (one commit for a whole batch of sends).
+// It returns how many rows it marked: a row already marked (for example
+// sent again by another worker after its lease ran out) is left alone.
+// Until the commit, the rows stay "sending" under their lease, and a crash
+// there sends them again with identical bytes and Message-IDs.
+func (s *Store) MarkSentMany(ctx context.Context, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `update outbox set state = 'sent', sent_at = now(), last_error = ''
+		where id = any($1) and state in ('pending', 'sending')`, ids)
+	if err != nil {
+		return 0, fmt.Errorf("mark %d outbox rows sent: %w", len(ids), err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // RetryOutbox records a temporary failure (4xx, network) with errText (no
 // personal data) and schedules the next attempt after an exponential
 // backoff on the attempts so far. It returns that time.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
 )
@@ -395,7 +396,7 @@ const (
 	// updated unless already opted out (ON CONFLICT locks the row, so two
 	// transactions for one person serialise and the second sees the
 	// first's opt-out); history follows the change; the submission's status
-	// says which happened.
+	// says which happened, and the audit entry records it.
 	sqlRecordSubmission = `with reg as (
 			insert into register as r (nhs_index, nhs_number, state, since, submission_id)
 			values ($10, $13, 'opted_out', now(), $1)
@@ -405,11 +406,18 @@ const (
 			returning r.id),
 		hist as (
 			insert into register_history (register_id, state, at, submission_id, reference, actor, reason)
-			select id, 'opted_out', now(), $1, coalesce((select reference from conversations where id = $2), $14, ''), 'system', 'form' from reg)
-		insert into submissions (id, conversation_id, ledger_id, seq, attachment_id, source, format, fields, problems, nhs_index, channel, status, decided_by, decided_at)
-		values ($1, $2, $3, $4, ` + attachmentByPosition + `, $6, $7, $8, $9, $10, $11,
-			case when exists (select 1 from reg) then 'accepted' else 'duplicate' end, coalesce($12::text, 'system'), now())
-		returning status`
+			select id, 'opted_out', now(), $1, coalesce((select reference from conversations where id = $2), $14, ''), 'system', 'form' from reg),
+		sub as (
+			insert into submissions (id, conversation_id, ledger_id, seq, attachment_id, source, format, fields, problems, nhs_index, channel, status, decided_by, decided_at)
+			values ($1, $2, $3, $4, ` + attachmentByPosition + `, $6, $7, $8, $9, $10, $11,
+				case when exists (select 1 from reg) then 'accepted' else 'duplicate' end, coalesce($12::text, 'system'), now())
+			returning id, status, format),
+		aud as (
+			insert into audit (actor, action, object_type, object_id, reference, detail)
+			select 'system', case status when 'accepted' then 'register.opt_out' else 'register.duplicate' end, 'submission', id,
+				coalesce((select reference from conversations where id = $2), $14, ''), 'format=' || format
+			from sub)
+		select status from sub`
 
 	// Queue an email unless its key exists, or its condition on the
 	// submission's status fails; remember its Message-ID as ours.
@@ -434,17 +442,31 @@ const (
 
 func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome) (OutcomeResult, error) {
 	var res OutcomeResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// Round trip 1: lock the ledger row (the exactly-once gate) and take
-		// ids for the conversation and the submissions.
+	err := s.pipelinedTx(ctx, func(conn *pgx.Conn) error {
+		// Round trip 1: BEGIN, lock the ledger row (the exactly-once gate)
+		// and take ids for the conversation and the submissions.
+		// The sequences are the identity columns' own (named by
+		// PostgreSQL as <table>_<column>_seq): naming them directly keeps
+		// planning cheap. An existing conversation's reference comes along.
 		var state LedgerState
 		var convID int64
 		var subIDs []int64
-		err := tx.QueryRow(ctx, `select l.state,
-				case when $2 then nextval(pg_get_serial_sequence('conversations', 'id')) else $3 end,
-				array(select nextval(pg_get_serial_sequence('submissions', 'id')) from generate_series(1, $4))
-			from ledger l where l.id = $1 for update`, o.LedgerID, o.NewConversation != nil, o.ConversationID, len(o.Submissions)).
-			Scan(&state, &convID, &subIDs)
+		var ref *string
+		b1 := &pgx.Batch{}
+		b1.Queue(`begin`)
+		b1.Queue(`select l.state,
+				case when $2 then nextval('conversations_id_seq') else $3 end,
+				case when $4 > 0 then array(select nextval('submissions_id_seq') from generate_series(1, $4)) else '{}' end,
+				case when not $2 then (select reference from conversations where id = $3) end
+			from ledger l where l.id = $1 for update`, o.LedgerID, o.NewConversation != nil, o.ConversationID, len(o.Submissions))
+		br1 := conn.SendBatch(ctx, b1)
+		_, err := br1.Exec()
+		if err == nil {
+			err = br1.QueryRow().Scan(&state, &convID, &subIDs, &ref)
+		}
+		if cerr := br1.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, ErrNotFound)
 		}
@@ -454,13 +476,23 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 		if state == LedgerDone {
 			return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, ErrAlreadyDone)
 		}
-		res = OutcomeResult{ConversationID: convID}
+		if o.NewConversation != nil && so.reference == "" {
+			if so.reference, err = NewReference(); err != nil {
+				return err
+			}
+		}
+		res = OutcomeResult{ConversationID: convID, Reference: so.reference}
+		if ref != nil {
+			res.Reference = *ref
+		}
 		var conv *int64
 		if convID != 0 {
 			conv = &convID
 		}
 
-		// Round trip 2: everything else, pipelined.
+		// Round trip 2: everything else and COMMIT, pipelined. A failing
+		// statement makes the server skip the rest, COMMIT included; the
+		// deferred ROLLBACK of pipelinedTx ends the transaction.
 		b := &pgx.Batch{}
 		type pending struct {
 			kind  string
@@ -468,17 +500,10 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 		}
 		var order []pending
 		if o.NewConversation != nil {
-			if so.reference == "" {
-				if so.reference, err = NewReference(); err != nil {
-					return err
-				}
-			}
 			b.Queue(`insert into conversations (id, reference, address, address_hash, state, ledger_id) values ($1, $2, $3, $4, $5, $6)`,
 				convID, so.reference, so.convAddress, so.convHash, string(ConvInstructionsSent), o.LedgerID)
 			order = append(order, pending{"exec", 0})
 		}
-		b.Queue(`select reference from conversations where id = $1`, convID)
-		order = append(order, pending{"ref", 0})
 		for i, a := range so.atts {
 			in := o.Attachments[i]
 			ct := in.ContentType
@@ -510,13 +535,6 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 			}
 			b.Queue(sqlText, args...)
 			order = append(order, pending{"sub", i})
-			if sub.Record {
-				b.Queue(`insert into audit (actor, action, object_type, object_id, reference, detail)
-					select 'system', case sb.status when 'accepted' then 'register.opt_out' else 'register.duplicate' end, 'submission', sb.id,
-						coalesce(c.reference, ''), 'format=' || sb.format
-					from submissions sb left join conversations c on c.id = sb.conversation_id where sb.id = $1`, subIDs[i])
-				order = append(order, pending{"exec", 0})
-			}
 		}
 		for _, se := range so.emails {
 			e := se.e
@@ -568,17 +586,20 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 				next_attempt_at = null, raw = coalesce($4, raw), updated_at = now() where id = $1`,
 			o.LedgerID, o.Kind, o.Action, so.raw)
 		order = append(order, pending{"exec", 0})
+		b.Queue(`commit`)
+		order = append(order, pending{"commit", 0})
 
-		br := tx.SendBatch(ctx, b)
+		br := conn.SendBatch(ctx, b)
 		for _, p := range order {
 			var err error
 			switch p.kind {
 			case "exec":
 				_, err = br.Exec()
-			case "ref":
-				err = br.QueryRow().Scan(&res.Reference)
-				if errors.Is(err, pgx.ErrNoRows) {
-					err = nil
+			case "commit":
+				var tag pgconn.CommandTag
+				tag, err = br.Exec()
+				if err == nil && tag.String() != "COMMIT" {
+					err = fmt.Errorf("commit answered %q: the transaction was rolled back", tag.String())
 				}
 			case "att":
 				var id int64

@@ -205,6 +205,34 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return nil
 }
 
+// pipelinedTx runs fn on one connection of the pool. fn sends BEGIN and
+// COMMIT itself, inside its pipelined batches, so a whole transaction costs
+// as few round trips as its data dependencies allow (pgx's Begin and Commit
+// are a round trip each). Whatever fn leaves open, because it failed or ctx
+// ended, is rolled back; a connection that cannot roll back is closed, which
+// ends the transaction on the server too.
+func (s *Store) pipelinedTx(ctx context.Context, fn func(*pgx.Conn) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	defer c.Release()
+	conn := c.Conn()
+	err = fn(conn)
+	if conn.IsClosed() || conn.PgConn().TxStatus() == 'I' {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, rerr := conn.Exec(rctx, "rollback"); rerr != nil {
+		conn.Close(rctx) //nolint:errcheck // closing is what ends the transaction
+	}
+	if err == nil {
+		err = errors.New("transaction left open: rolled back")
+	}
+	return err
+}
+
 // isUnique reports whether err is a unique violation.
 func isUnique(err error) bool {
 	var pg *pgconn.PgError
