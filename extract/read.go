@@ -271,7 +271,7 @@ func formatOf(t FileType, ext string) form.Format {
 func skipNote(t FileType, name string, size int) string {
 	switch t {
 	case TypeImage:
-		if signatureImage.MatchString(name) || size < 16<<10 {
+		if layoutImage(name, size) {
 			return "an image from an email signature or layout was skipped"
 		}
 		return "an image or photo was not read: if it is a photo of the form, key it in by hand"

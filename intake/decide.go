@@ -34,6 +34,7 @@ const (
 	ReasonUnsolicitedAsk   Reason = store.ReasonUnsolicitedForm  // a form outside the secure exchange, policy "ask"
 	ReasonRateLimited      Reason = "rate_limited"               // the sender reached the reply limit: not answered
 	ReasonProcessingFailed Reason = store.ReasonProcessingFailed // reading the message crashed or timed out
+	ReasonPhotoOfForm      Reason = store.ReasonPhotoOfForm      // no form read, but a photo or scan of it attached: staff key it in
 )
 
 // Policy says what to do with a form that arrives outside the secure
@@ -103,6 +104,11 @@ type Conversation struct {
 type Input struct {
 	Kind  extract.Kind
 	Forms []form.Form
+	// Photos counts the attachments that are likely photos or scans of
+	// the form (images that are not signature or layout images, see
+	// extract.LikelyPhoto). Images are not forms in the JSON contract, so
+	// a message carrying only such files is kind contact.
+	Photos int
 
 	// HasSender is false when the message has no usable From address.
 	HasSender bool
@@ -200,6 +206,7 @@ const (
 	ActionForms            = "forms"
 	ActionNoForm           = "no_form"
 	ActionNoFormAgain      = "no_form_again"
+	ActionPhoto            = "photo_of_form"
 	ActionRateLimitedShift = "+rate_limited" // appended to the action when replies were withheld
 )
 
@@ -218,6 +225,10 @@ const (
 //     triage, no reply;
 //   - in a conversation, with forms → receipt; each valid form recorded with
 //     an outcome reply; each invalid form to triage (its outcome waits for staff);
+//   - without a form read but with a likely photo or scan of it (in a
+//     conversation, or a first email under policy process) → receipt and a
+//     photo_of_form triage item (staff key the form in), never no_form or
+//     instructions; a first email under policy ask → as a form under ask;
 //   - in a conversation, without a form → one no_form reply per conversation,
 //     then triage;
 //   - no conversation, without a form → new conversation and instructions
@@ -247,11 +258,14 @@ func Decide(in Input) Plan {
 		return Plan{Folder: FolderTriage, Action: ActionOtherSender, Triage: []PlannedTriage{{ReasonOtherSender, -1}}}
 	}
 	hasForms := len(in.Forms) > 0
+	photo := !hasForms && in.Photos > 0
 
 	var p Plan
 	switch {
 	case in.Conv != nil && hasForms:
 		p = planForms(in, ChannelSecure)
+	case in.Conv != nil && photo:
+		p = planPhoto(ChannelSecure)
 	case in.Conv != nil:
 		if in.Conv.NoFormCount == 0 && in.Conv.State != StateCompleted && in.Conv.State != StateClosed {
 			p = Plan{Folder: FolderProcessed, Action: ActionNoForm, NoFormSent: true,
@@ -259,7 +273,7 @@ func Decide(in Input) Plan {
 		} else {
 			p = Plan{Folder: FolderTriage, Action: ActionNoFormAgain, Triage: []PlannedTriage{{ReasonNoFormAgain, -1}}}
 		}
-	case !hasForms:
+	case !hasForms && !photo:
 		p = Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true,
 			ConversationState: StateInstructionsSent, RedactBody: in.PersonalData,
 			Replies: []PlannedReply{{notify.KindInstructions, -1}}}
@@ -268,11 +282,24 @@ func Decide(in Input) Plan {
 			ConversationState: StateInstructionsSent,
 			Replies:           []PlannedReply{{notify.KindInstructions, -1}, {notify.KindUnsolicited, -1}},
 			Triage:            []PlannedTriage{{ReasonUnsolicitedAsk, -1}}}
+	case photo:
+		p = planPhoto(ChannelUnsolicited)
+		p.NewConversation = true
 	default:
 		p = planForms(in, ChannelUnsolicited)
 		p.NewConversation = true
 	}
 	return limitReplies(p, in)
+}
+
+// planPhoto plans a message whose form came as a photo or scan: the
+// resident did what was asked, so a receipt goes out at once, and staff key
+// the form in from the attachment (the outcome email follows their decision).
+func planPhoto(ch Channel) Plan {
+	return Plan{Folder: FolderTriage, Action: ActionPhoto, Channel: ch,
+		ConversationState: StateFormReceived,
+		Replies:           []PlannedReply{{notify.KindReceipt, -1}},
+		Triage:            []PlannedTriage{{ReasonPhotoOfForm, -1}}}
 }
 
 // planForms plans a message carrying forms: a receipt, and per form either

@@ -29,6 +29,16 @@ func inConv(in Input, m Match, owner bool, c Conversation) Input {
 
 func with(in Input, f func(*Input)) Input { f(&in); return in }
 
+func photos(in Input, n int) Input { in.Photos = n; return in }
+
+// photoPlan is the plan for a message whose form came as a photo.
+func photoPlan(ch Channel, newConv bool) Plan {
+	return Plan{Folder: FolderTriage, Action: ActionPhoto, Channel: ch, NewConversation: newConv,
+		ConversationState: StateFormReceived,
+		Replies:           []PlannedReply{{notify.KindReceipt, -1}},
+		Triage:            []PlannedTriage{{ReasonPhotoOfForm, -1}}}
+}
+
 func TestDecide(t *testing.T) {
 	open := Conversation{Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent}
 	asked := Conversation{Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent, NoFormCount: 1}
@@ -208,6 +218,59 @@ func TestDecide(t *testing.T) {
 			want: Plan{Folder: FolderTriage, Action: ActionNoForm + ActionRateLimitedShift,
 				Triage: []PlannedTriage{{ReasonRateLimited, -1}}},
 		},
+		{
+			name: "reply with a photo of the form: receipt and triage to key it in, not no_form",
+			in:   inConv(photos(person(extract.KindContact), 1), MatchToken, true, open),
+			want: photoPlan(ChannelSecure, false),
+		},
+		{
+			name: "photo after a no_form reply still gets a receipt, not no_form_again",
+			in:   inConv(photos(person(extract.KindContact), 2), MatchToken, true, asked),
+			want: photoPlan(ChannelSecure, false),
+		},
+		{
+			name: "photo in a completed conversation goes to staff with a receipt",
+			in:   inConv(photos(person(extract.KindContact), 1), MatchSubject, true, done),
+			want: photoPlan(ChannelSecure, false),
+		},
+		{
+			name: "unsolicited first email with a photo, policy process: new conversation, receipt, triage",
+			in:   photos(person(extract.KindContact), 1),
+			want: photoPlan(ChannelUnsolicited, true),
+		},
+		{
+			name: "unsolicited photo, policy ask: handled as a form under ask",
+			in:   with(photos(person(extract.KindContact), 1), func(in *Input) { in.Policy = PolicyAsk }),
+			want: Plan{Folder: FolderTriage, Action: ActionUnsolicitedAsk, NewConversation: true,
+				ConversationState: StateInstructionsSent,
+				Replies:           []PlannedReply{{notify.KindInstructions, -1}, {notify.KindUnsolicited, -1}},
+				Triage:            []PlannedTriage{{ReasonUnsolicitedAsk, -1}}},
+		},
+		{
+			name: "a form read wins over a photo beside it",
+			in:   inConv(photos(person(extract.KindSubmission, validForm), 1), MatchToken, true, open),
+			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
+				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
+				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
+				ConversationState: StateCompleted},
+		},
+		{
+			name: "photo from another sender quoting the reference: unverified, unanswered",
+			in:   inConv(photos(person(extract.KindContact), 1), MatchSubject, false, open),
+			want: Plan{Folder: FolderTriage, Action: ActionOtherSender, Triage: []PlannedTriage{{ReasonOtherSender, -1}}},
+		},
+		{
+			name: "photo in automatic mail is never answered",
+			in:   inConv(with(photos(person(extract.KindContact), 1), func(in *Input) { in.Auto = true }), MatchToken, true, open),
+			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+		},
+		{
+			name: "photo at the reply limit: triage for the photo and the limit, no receipt",
+			in:   inConv(with(photos(person(extract.KindContact), 1), func(in *Input) { in.RecentReplies = 10 }), MatchToken, true, open),
+			want: Plan{Folder: FolderTriage, Action: ActionPhoto + ActionRateLimitedShift, Channel: ChannelSecure,
+				ConversationState: StateFormReceived,
+				Triage:            []PlannedTriage{{ReasonPhotoOfForm, -1}, {ReasonRateLimited, -1}}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,6 +349,9 @@ func FuzzDecide(f *testing.F) {
 			BounceOfOurs: bit(4), TooLarge: bit(5), ExtractFailed: bit(6), PersonalData: bit(7),
 			SenderIsOwner: bit(8), RecentReplies: int(recent), ReplyLimit: int(limit % 20),
 		}
+		if bit(12) {
+			in.Photos = int(flags>>24&3) + 1
+		}
 		if bit(9) {
 			in.Policy = PolicyAsk
 		}
@@ -320,6 +386,9 @@ func FuzzDecide(f *testing.F) {
 			if s.Form < 0 || s.Form >= len(in.Forms) || (s.Status == StatusAccepted) != in.Forms[s.Form].Valid {
 				t.Fatalf("Decide(%+v) records form %d as %s", in, s.Form, s.Status)
 			}
+		}
+		if in.Photos > 0 && len(in.Forms) == 0 && (p.Action == ActionNoForm || p.Action == ActionNoFormAgain || p.Action == ActionInstructions) {
+			t.Fatalf("Decide(%+v) answers a photo of the form as though no form came: %+v", in, p)
 		}
 		if p.Folder == FolderTriage && len(p.Triage) == 0 {
 			t.Fatalf("Decide(%+v) sends a message to Triage without a triage item: %+v", in, p)

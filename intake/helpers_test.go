@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"log/slog"
+	"math/rand/v2"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -51,6 +54,8 @@ type rig struct {
 	// senders is how many SMTP connections (outbox workers) a service
 	// gets; 0 means 1.
 	senders int
+	// metrics, when set, receives the services' events.
+	metrics Metrics
 }
 
 func newRig(t testing.TB) *rig {
@@ -113,7 +118,7 @@ func (r *rig) service(mod func(*Config)) *Service {
 	}
 	svc, err := New(Deps{
 		Store: r.st, Session: sess, Extractor: extract.New(extract.Limits{}, nil), Composer: r.comp,
-		Signer: notify.Signer{Key: signKey}, Mailers: mailers, Logger: r.log,
+		Signer: notify.Signer{Key: signKey}, Mailers: mailers, Logger: r.log, Metrics: r.metrics,
 	}, cfg)
 	if err != nil {
 		r.t.Fatal(err)
@@ -326,4 +331,30 @@ func fixture(name string) []byte {
 		panic("read fixture: " + err.Error())
 	}
 	return b
+}
+
+// photoJPEG returns a JPEG the size of a phone photo's thumbnail (noise, so
+// that it does not compress below the size of a layout image).
+func photoJPEG(t testing.TB) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 240, 320))
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rnd.IntN(256))
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// attachments counts the attachments kept apart for the triage page.
+func (r *rig) attachments() int {
+	r.t.Helper()
+	var n int
+	if err := r.st.Pool().QueryRow(context.Background(), `select count(*) from attachments`).Scan(&n); err != nil {
+		r.t.Fatal(err)
+	}
+	return n
 }

@@ -1,10 +1,17 @@
 package intake
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ncl-icb/optout-intake/store"
+)
 
 // Metrics receives the pipeline's events. The metrics package implements it
 // over Prometheus; NopMetrics discards them. Implementations must be safe
-// for concurrent use and must not block.
+// for concurrent use and must not block. Every string argument comes from
+// a fixed list of codes documented here, never from a message.
 type Metrics interface {
 	// Processed: one message completed (not counting messages found
 	// already done). folder is a Folder value; action is one of the
@@ -18,7 +25,35 @@ type Metrics interface {
 	// Polled: one poll of the mailbox ended; fetched counts the messages
 	// handed to the processor, err is nil on success.
 	Polled(fetched int, elapsed time.Duration, err error)
+	// Form: one form read from a message. format is a form.Format value,
+	// or FormatNone for a likely photo of the form (a file not read);
+	// result is FormValid, FormInvalid or FormUnreadable.
+	Form(format, result string)
+	// Extracted: reading one message's forms took elapsed.
+	Extracted(elapsed time.Duration)
+	// DatabaseError: a store call of the pipeline or the outbox failed
+	// (expected outcomes such as not found or already done excluded).
+	DatabaseError()
+	// Panic: a panic was recovered in part, one of the Part* values.
+	Panic(part string)
 }
+
+// Form results and the format of a file not read (Metrics.Form).
+const (
+	FormValid      = "valid"      // a form with no error
+	FormInvalid    = "invalid"    // a form read, with errors: triage
+	FormUnreadable = "unreadable" // a file that claims to be a form (or a photo of one) but gave no field
+	FormatNone     = "none"       // a likely photo or scan of the form: not read
+)
+
+// Where a panic was recovered (Metrics.Panic).
+const (
+	PartExtract  = "extract"  // inside the form readers or the MIME reader
+	PartPipeline = "pipeline" // processing one message
+	PartPoller   = "poller"   // the poll loop
+	PartOutbox   = "outbox"   // an outbox worker
+	PartPurge    = "purge"    // the retention purge
+)
 
 // NopMetrics discards every event.
 type NopMetrics struct{}
@@ -31,3 +66,28 @@ func (NopMetrics) Failed(string) {}
 
 // Polled does nothing.
 func (NopMetrics) Polled(int, time.Duration, error) {}
+
+// Form does nothing.
+func (NopMetrics) Form(string, string) {}
+
+// Extracted does nothing.
+func (NopMetrics) Extracted(time.Duration) {}
+
+// DatabaseError does nothing.
+func (NopMetrics) DatabaseError() {}
+
+// Panic does nothing.
+func (NopMetrics) Panic(string) {}
+
+// dbErr counts err in m as a database error unless it is nil or an
+// expected outcome (not found, already done, a duplicate, a state
+// conflict, the caller giving up), and returns it unchanged.
+func dbErr(m Metrics, err error) error {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAlreadyDone) ||
+		errors.Is(err, store.ErrDuplicate) || errors.Is(err, store.ErrConflict) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	m.DatabaseError()
+	return err
+}

@@ -16,6 +16,16 @@ type Outbox struct {
 	Store *store.Store
 	// From is the envelope sender: the mailbox's own address.
 	From string
+	// Metrics, when set, counts the outbox's database errors.
+	Metrics Metrics
+}
+
+// db counts a database error (see dbErr) and returns err.
+func (o *Outbox) db(err error) error {
+	if o.Metrics == nil {
+		return err
+	}
+	return dbErr(o.Metrics, err)
 }
 
 var (
@@ -26,7 +36,7 @@ var (
 // Claim leases up to n due rows (see store.ClaimOutbox).
 func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notify.Item, error) {
 	rows, err := o.Store.ClaimOutbox(ctx, n, lease)
-	if err != nil {
+	if err := o.db(err); err != nil {
 		return nil, err
 	}
 	items := make([]notify.Item, 0, len(rows))
@@ -42,13 +52,14 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notif
 
 // MarkSent records the row as sent.
 func (o *Outbox) MarkSent(ctx context.Context, id int64, _ string) error {
-	return o.Store.MarkSent(ctx, id)
+	return o.db(o.Store.MarkSent(ctx, id))
 }
 
 // MarkSentBatch records several rows as sent in one transaction (see
 // notify.SentBatchMarker and store.MarkSentMany).
 func (o *Outbox) MarkSentBatch(ctx context.Context, ids []int64) (int, error) {
-	return o.Store.MarkSentMany(ctx, ids)
+	n, err := o.Store.MarkSentMany(ctx, ids)
+	return n, o.db(err)
 }
 
 // MarkRetry records a temporary failure. The store schedules the next
@@ -56,11 +67,11 @@ func (o *Outbox) MarkSentBatch(ctx context.Context, ids []int64) (int, error) {
 // the worker's suggestion and is not used.
 func (o *Outbox) MarkRetry(ctx context.Context, id int64, _ time.Time, errText string) error {
 	_, err := o.Store.RetryOutbox(ctx, id, errText)
-	return err
+	return o.db(err)
 }
 
 // MarkFailed records a permanent failure; the store raises a send_failed
 // triage item in the same transaction.
 func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string) error {
-	return o.Store.FailOutbox(ctx, id, errText)
+	return o.db(o.Store.FailOutbox(ctx, id, errText))
 }

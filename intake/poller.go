@@ -167,7 +167,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 	}()
 	inbox := pl.cfg.Mailbox.Inbox
 	unlock, ok, err := pl.st.TryLockMailbox(ctx, inbox)
-	if err != nil {
+	if err := dbErr(pl.metrics, err); err != nil {
 		return res, err
 	}
 	defer unlock()
@@ -177,6 +177,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 	}
 	var cur mailbox.Cursor
 	pos, err := pl.st.MailboxState(ctx, inbox)
+	err = dbErr(pl.metrics, err)
 	switch {
 	case err == nil:
 		cur = mailbox.Cursor{UIDValidity: pos.UIDValidity, LastUID: mailbox.UID(pos.LastUID)}
@@ -220,7 +221,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 		if ferr != nil {
 			return ferr
 		}
-		if err := pl.st.SetMailboxState(work, inbox, cur.UIDValidity, uint32(cur.LastUID)); err != nil {
+		if err := dbErr(pl.metrics, pl.st.SetMailboxState(work, inbox, cur.UIDValidity, uint32(cur.LastUID))); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -408,6 +409,7 @@ func (b *batch) process(m mailbox.Msg) (out Outcome, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			b.pl.metrics.Failed("process_panic")
+			b.pl.metrics.Panic(PartPipeline)
 			b.pl.log.Error("processing a message crashed", slog.Uint64("uid", uint64(m.UID)), slog.String("panic", fmt.Sprintf("%T", v)))
 			err = fmt.Errorf("process uid %d: recovered from a crash", m.UID)
 		}
@@ -461,7 +463,7 @@ func (pl *Poller) move(ctx context.Context, c *mailbox.Client, validity uint32, 
 // them by Message-ID).
 func (pl *Poller) retryFailed(ctx context.Context, handle func(mailbox.Msg) error) error {
 	entries, err := pl.st.ClaimFailedMessages(ctx, pl.cfg.RetryBatch, false)
-	if err != nil {
+	if err := dbErr(pl.metrics, err); err != nil {
 		return err
 	}
 	for _, e := range entries {
@@ -481,6 +483,7 @@ func (pl *Poller) msgFromLedger(ctx context.Context, e store.LedgerEntry) (mailb
 	m := mailbox.Msg{Mailbox: e.Mailbox, UIDValidity: e.UIDValidity, UID: mailbox.UID(e.UID), Size: e.Size,
 		InternalDate: e.ReceivedAt, TooLarge: e.Size > pl.cfg.Mailbox.MaxMessageBytes}
 	raw, err := pl.st.RawMessage(ctx, e.ID, store.System)
+	err = dbErr(pl.metrics, err)
 	switch {
 	case err == nil:
 		m.Raw = raw

@@ -11,9 +11,11 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/extract/message"
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
@@ -69,6 +71,8 @@ type Processor struct {
 	log     *slog.Logger
 	metrics Metrics
 	now     func() time.Time
+	// panicsSeen is the extractor's panic count already reported.
+	panicsSeen atomic.Int64
 
 	// failAt, when set (tests only), is called between steps; an error
 	// it returns stops processing there, as a crash would.
@@ -120,7 +124,64 @@ func NewProcessor(st *store.Store, x *extract.Extractor, comp *notify.Composer, 
 	if now == nil {
 		now = time.Now
 	}
-	return &Processor{st: st, x: x, comp: comp, signer: signer, cfg: cfg, log: log, metrics: m, now: now}, nil
+	p := &Processor{st: st, x: x, comp: comp, signer: signer, cfg: cfg, log: log, metrics: m, now: now}
+	p.panicsSeen.Store(x.Panics())
+	return p, nil
+}
+
+// db counts a database error in the metrics (see dbErr) and returns err.
+func (p *Processor) db(err error) error { return dbErr(p.metrics, err) }
+
+// countPanics reports the panics the extractor's readers recovered since
+// the last call (the extractor counts them; processors share it).
+func (p *Processor) countPanics() {
+	for {
+		seen, cur := p.panicsSeen.Load(), p.x.Panics()
+		if cur <= seen {
+			return
+		}
+		if p.panicsSeen.CompareAndSwap(seen, cur) {
+			for range cur - seen {
+				p.metrics.Panic(PartExtract)
+			}
+			return
+		}
+	}
+}
+
+// countForms reports every form read from one message by format and
+// result, and each likely photo of the form as a file not read.
+func (p *Processor) countForms(res extract.Result, photos int) {
+	for _, f := range res.Forms {
+		p.metrics.Form(string(f.Format), formResult(f))
+	}
+	for range photos {
+		p.metrics.Form(FormatNone, FormUnreadable)
+	}
+}
+
+// formResult classifies a form read for the metrics: unreadable when the
+// file claimed to be a form but no field could be read from it.
+func formResult(f form.Form) string {
+	switch {
+	case f.Valid:
+		return FormValid
+	case f.Fields == (form.Fields{}):
+		return FormUnreadable
+	}
+	return FormInvalid
+}
+
+// countPhotos counts the attachments of msg that are likely photos or
+// scans of the form (not signature or layout images).
+func countPhotos(msg *message.Message) int {
+	n := 0
+	for _, a := range msg.Attachments {
+		if extract.LikelyPhoto(a.Name, a.Data) {
+			n++
+		}
+	}
+	return n
 }
 
 // Outcome is what Process did with one message.
@@ -197,6 +258,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 		Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: uint32(m.UID), MessageID: m.MessageID,
 		ReceivedAt: m.InternalDate, Size: m.Size, Raw: raw,
 	})
+	err = p.db(err)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("process uid %d: %w", m.UID, err)
 	}
@@ -220,7 +282,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 	// the failures FailMessage records); a row seen before is marked
 	// processing so the attempt is counted.
 	if !created && entry.State != store.LedgerProcessing {
-		if err := p.st.StartMessage(ctx, entry.ID); err != nil {
+		if err := p.db(p.st.StartMessage(ctx, entry.ID)); err != nil {
 			if errors.Is(err, store.ErrAlreadyDone) {
 				return p.done(ctx, out)
 			}
@@ -252,6 +314,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 	p.metrics.Failed(failStep(err))
 	errText := safeError(err)
 	next, ferr := p.st.FailMessage(context.WithoutCancel(ctx), entry.ID, errText)
+	ferr = p.db(ferr)
 	if ferr != nil {
 		if errors.Is(ferr, store.ErrAlreadyDone) {
 			return p.done(ctx, out)
@@ -266,7 +329,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 // done reads the ledger row of a message completed elsewhere.
 func (p *Processor) done(ctx context.Context, out Outcome) (Outcome, error) {
 	e, err := p.st.Message(ctx, out.LedgerID)
-	if err != nil {
+	if err := p.db(err); err != nil {
 		return out, err
 	}
 	out.AlreadyDone, out.Action, out.Folder = true, e.Action, FolderOf(e.Action)
@@ -320,6 +383,7 @@ func (p *Processor) extract(ctx context.Context, raw []byte) read {
 			if v := recover(); v != nil {
 				p.log.Error("extract crashed", slog.String("panic", fmt.Sprintf("%T", v)), slog.String("stack", lastFrames(debug.Stack())))
 				p.metrics.Failed("extract_panic")
+				p.metrics.Panic(PartExtract)
 				ch <- read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}, failed: true}
 			}
 		}()
@@ -368,7 +432,10 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	if m.TooLarge {
 		r = read{msg: headerOnly(m.Raw), res: extract.Result{Kind: extract.KindUnreadable}}
 	} else {
+		start := p.now()
 		r = p.extract(ctx, m.Raw)
+		p.metrics.Extracted(p.now().Sub(start))
+		p.countPanics()
 	}
 	if err := p.fail(stepAfterExtract); err != nil {
 		return Outcome{}, err
@@ -391,6 +458,10 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	}
 	if r.res.Kind == extract.KindContact {
 		in.PersonalData = HasPersonalData(msg.Subject) || HasPersonalData(msg.Body)
+		in.Photos = countPhotos(msg)
+	}
+	if !r.failed && !m.TooLarge {
+		p.countForms(r.res, in.Photos)
 	}
 	if msg.BouncedMessageID != "" {
 		_, in.BounceOfOurs = p.signer.Verify(msg.BouncedMessageID)
@@ -406,7 +477,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	}
 	if replyTo != "" && !in.TooLarge && !in.Auto && !in.OurMarker && !in.FromUs {
 		n, err := p.st.CountRepliesTo(ctx, replyTo, p.now().Add(-p.cfg.ReplyWindow))
-		if err != nil {
+		if err := p.db(err); err != nil {
 			return Outcome{}, err
 		}
 		in.RecentReplies = n
@@ -423,12 +494,12 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	if plan.MarkUndeliverable {
 		// Its own transaction, idempotent: a second run finds the row
 		// already undeliverable (ErrNotFound) and changes nothing.
-		if err := p.st.MarkUndeliverable(ctx, msg.BouncedMessageID, "bounced: ledger row "+fmt.Sprint(ledgerID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := p.db(p.st.MarkUndeliverable(ctx, msg.BouncedMessageID, "bounced: ledger row "+fmt.Sprint(ledgerID))); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return Outcome{}, err
 		}
 	}
 	res, err := p.st.CompleteMessage(ctx, o)
-	if err != nil {
+	if err := p.db(err); err != nil {
 		return Outcome{}, err
 	}
 	if err := p.fail(stepAfterCommit); err != nil {
@@ -463,6 +534,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 	match := MatchNone
 	if ref, ok := p.signer.Match(ids); ok {
 		c, err := p.st.ConversationByReference(ctx, ref)
+		err = p.db(err)
 		switch {
 		case err == nil:
 			conv, match = &c, MatchToken
@@ -474,6 +546,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 		// Our Message-IDs signed with an older key are still ours if we
 		// recorded them.
 		c, err := p.st.ConversationByMessageID(ctx, ids...)
+		err = p.db(err)
 		switch {
 		case err == nil:
 			conv, match = &c, MatchToken
@@ -484,6 +557,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 	if conv == nil {
 		if ref, ok := store.FindReference(msg.Subject); ok {
 			c, err := p.st.ConversationByReference(ctx, ref)
+			err = p.db(err)
 			switch {
 			case err == nil:
 				conv, match = &c, MatchSubject
@@ -558,7 +632,7 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 	// person must look at a form: the triage page shows them one by one.
 	// An accepted form's file stays inside the kept raw message.
 	attIndex := map[string]int{}
-	if len(plan.Submissions) > 0 && len(plan.Triage) > 0 && !p.cfg.DropAttachments {
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == ActionPhoto) && !p.cfg.DropAttachments {
 		for _, a := range msg.Attachments {
 			o.Attachments = append(o.Attachments, store.AttachmentInput{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
 			if _, ok := attIndex[a.Name]; !ok {

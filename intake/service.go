@@ -44,9 +44,12 @@ type Deps struct {
 	Mailers []notify.Mailer
 	// SentCopier optionally appends a copy of each sent reply to a folder.
 	SentCopier notify.SentCopier
-	Logger     *slog.Logger     // default: discard
-	Metrics    Metrics          // default: NopMetrics
-	Now        func() time.Time // default: time.Now
+	Logger     *slog.Logger // default: discard
+	// Metrics receives the pipeline's events (default: NopMetrics); when
+	// it also implements notify.Observer and Config.Worker.Observer is
+	// nil, the outbox workers report to it as well.
+	Metrics Metrics
+	Now     func() time.Time // default: time.Now
 }
 
 // Config is the pipeline's configuration. The zero value, with
@@ -128,10 +131,14 @@ func New(d Deps, cfg Config) (*Service, error) {
 	}
 	s := &Service{deps: d, cfg: cfg, proc: proc, log: d.Logger, poll: poll, purge: purge}
 	s.poller = NewPoller(proc, d.Store, d.Session, cfg.Poller, d.Logger, d.Metrics)
-	s.outbox = &Outbox{Store: d.Store, From: d.Composer.Address()}
+	s.outbox = &Outbox{Store: d.Store, From: d.Composer.Address(), Metrics: d.Metrics}
 	wcfg := cfg.Worker
 	if wcfg.Sent == nil {
 		wcfg.Sent = d.SentCopier
+	}
+	if o, ok := d.Metrics.(notify.Observer); ok && wcfg.Observer == nil {
+		// The metrics package's Metrics counts the outbox's sends too.
+		wcfg.Observer = o
 	}
 	mailers := d.Mailers
 	if len(mailers) == 0 {
@@ -264,6 +271,7 @@ func (s *Service) Once(ctx context.Context) (PollResult, error) {
 // Purge deletes raw messages and attachments past the retention period.
 func (s *Service) Purge(ctx context.Context) (store.PurgeResult, error) {
 	r, err := s.deps.Store.Purge(ctx, s.deps.Now().Add(-s.cfg.Retention), store.System)
+	err = dbErr(s.deps.Metrics, err)
 	if err == nil {
 		s.mu.Lock()
 		s.lastPurge = s.deps.Now()
@@ -293,6 +301,7 @@ func (s *Service) guard(name string, fn func()) {
 		if v := recover(); v != nil {
 			s.log.Error(name+" crashed", slog.String("panic", fmt.Sprintf("%T", v)))
 			s.deps.Metrics.Failed(name + "_panic")
+			s.deps.Metrics.Panic(name)
 		}
 	}()
 	fn()

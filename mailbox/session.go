@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -21,6 +22,11 @@ type Session struct {
 	// temporary failure (default 5).
 	MinBackoff, MaxBackoff time.Duration
 	Attempts               int
+	// OnError, when set, is called once for every failed attempt that is
+	// the server's or the connection's fault (an *Error: dialling, login,
+	// a command, the network), not for fn's own errors nor when ctx ended.
+	// It is for metrics: it must not block. Set it before the first Do.
+	OnError func(err error)
 
 	mu       sync.Mutex // held for a whole Do
 	c        *Client
@@ -50,6 +56,9 @@ func (s *Session) Do(ctx context.Context, fn func(*Client) error) error {
 	for attempt := 0; ; attempt++ {
 		err = s.try(ctx, fn)
 		s.record(err)
+		if s.OnError != nil && err != nil && ctx.Err() == nil && isIMAPError(err) {
+			s.OnError(err)
+		}
 		if err == nil || !IsTemporary(err) || ctx.Err() != nil || attempt+1 >= s.Attempts {
 			return err
 		}
@@ -83,6 +92,13 @@ func (s *Session) try(ctx context.Context, fn func(*Client) error) error {
 		s.c = nil
 	}
 	return err
+}
+
+// isIMAPError reports an error of the mailbox itself (an *Error), rather
+// than of the work fn did with it, that is not the caller giving up.
+func isIMAPError(err error) bool {
+	var me *Error
+	return errors.As(err, &me) && !errors.Is(err, context.Canceled)
 }
 
 func (s *Session) record(err error) {

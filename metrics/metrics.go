@@ -12,6 +12,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -19,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ncl-icb/optout-intake/extract/pdfworker"
 	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -28,10 +31,17 @@ var (
 	// folders: where a processed message went (intake.Folder values).
 	folders = set("processed", "triage", "auto")
 	// actions: intake.Action* codes ("+rate_limited" suffix dropped).
-	actions = set("auto", "own_mail", "bounce", "too_large", "extract_failed", "unreadable",
-		"reference_from_other_sender", "instructions", "unsolicited_ask", "forms", "no_form", "no_form_again")
+	actions = set(intake.ActionAuto, intake.ActionOwnMail, intake.ActionBounce, intake.ActionTooLarge,
+		intake.ActionFailed, intake.ActionUnreadable, intake.ActionOtherSender, intake.ActionInstructions,
+		intake.ActionUnsolicitedAsk, intake.ActionForms, intake.ActionNoForm, intake.ActionNoFormAgain,
+		intake.ActionPhoto)
 	// steps: where processing failed (intake.Metrics.Failed).
-	steps = set("after-ledger", "after-extract", "process", "extract_panic", "extract_timeout", "move", "poll")
+	steps = set("after-ledger", "after-extract", "after-commit", "process", "extract_panic", "extract_timeout",
+		"process_panic", "poller_panic", "outbox_panic", "purge_panic", "move", "poll")
+	// reasons: triage reasons (store.Reason* and intake.Reason* codes).
+	reasons = set(store.ReasonInvalidForm, store.ReasonUnreadable, store.ReasonNoFormAgain, store.ReasonUnsolicitedForm,
+		store.ReasonUnverifiedSender, store.ReasonTooLarge, store.ReasonSendFailed, store.ReasonUndeliverable,
+		store.ReasonProcessingFailed, store.ReasonPhotoOfForm, store.ReasonOther, string(intake.ReasonRateLimited))
 	// formats: form.Format values, plus "none" for a file that was not read.
 	formats = set("pdf-fields", "pdf-text", "docx", "json", "csv", "text", "none")
 	// formResults: what a form read came to.
@@ -90,7 +100,10 @@ type Metrics struct {
 	reg             *prometheus.Registry
 }
 
-var _ intake.Metrics = (*Metrics)(nil)
+var (
+	_ intake.Metrics  = (*Metrics)(nil)
+	_ notify.Observer = (*Metrics)(nil)
+)
 
 // New creates every metric and registers it, with the Go and process
 // collectors, on reg. It returns an error when a metric is already
@@ -320,6 +333,39 @@ func (m *Metrics) Action(action string) {
 	}
 }
 
+// CollectPDFWorkers registers counters read at scrape time from the PDF
+// worker pool's stats (pass (*pdfworker.Pool).Stats): children started,
+// files read, children that crashed on a file (a hostile or broken PDF
+// killed the reader: the file goes to staff as damaged) and files given
+// up at the time limit. No labels.
+func (m *Metrics) CollectPDFWorkers(stats func() pdfworker.Stats) error {
+	if m == nil {
+		return nil
+	}
+	if stats == nil {
+		return errors.New("metrics: the PDF worker stats function is required")
+	}
+	counter := func(name, help string, v func(pdfworker.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(stats())) })
+	}
+	cs := []prometheus.Collector{
+		counter("optout_extract_pdf_workers_started_total", "PDF reader child processes started.",
+			func(s pdfworker.Stats) int64 { return s.Started }),
+		counter("optout_extract_pdf_worker_reads_total", "PDF files answered by a reader child process.",
+			func(s pdfworker.Stats) int64 { return s.Reads }),
+		counter("optout_extract_pdf_worker_crashes_total", "PDF reader child processes that died or answered nonsense while reading a file.",
+			func(s pdfworker.Stats) int64 { return s.Crashed }),
+		counter("optout_extract_pdf_worker_timeouts_total", "PDF files given up at the reader's time limit (the child killed).",
+			func(s pdfworker.Stats) int64 { return s.TimedOut }),
+	}
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return fmt.Errorf("metrics: register PDF worker counters: %w", err)
+		}
+	}
+	return nil
+}
+
 // Source is what the scrape-time collector reads; *store.Store has it.
 type Source interface {
 	TriageStats(ctx context.Context) (open map[string]int, oldest *time.Time, err error)
@@ -362,7 +408,7 @@ type storeCollector struct {
 func newStoreCollector(src Source, timeout time.Duration, log *slog.Logger, now func() time.Time) *storeCollector {
 	return &storeCollector{
 		src: src, timeout: timeout, log: log, now: now,
-		// reason: store.Reason* codes and intake.Reason* codes (fixed, stable set)
+		// reason: store.Reason* codes and intake.Reason* codes (fixed, stable set)|other
 		triageOpen: prometheus.NewDesc("optout_triage_open_items", "Open triage items, by reason.", []string{"reason"}, nil),
 		triageAge: prometheus.NewDesc("optout_triage_oldest_open_age_seconds",
 			"Age of the oldest open triage item (0 when none); the resident must have an answer within one calendar month.", nil, nil),
@@ -401,8 +447,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		c.scrapeError.Inc()
 		c.log.Warn("metrics: read triage queue", slog.String("error", err.Error()))
 	} else {
+		// Reasons outside the list add up under "other": one series per label.
+		byLabel := map[string]int{}
 		for reason, n := range open {
-			ch <- prometheus.MustNewConstMetric(c.triageOpen, prometheus.GaugeValue, float64(n), labelSafe(reason))
+			byLabel[allowed(labelSafe(reason), reasons)] += n
+		}
+		for reason, n := range byLabel {
+			ch <- prometheus.MustNewConstMetric(c.triageOpen, prometheus.GaugeValue, float64(n), reason)
 		}
 		ch <- prometheus.MustNewConstMetric(c.triageAge, prometheus.GaugeValue, age(oldest))
 	}

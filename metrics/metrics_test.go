@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ncl-icb/optout-intake/extract/pdfworker"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -52,6 +53,10 @@ func TestLabelsAreBounded(t *testing.T) {
 		{"smtp", func() { m.SMTPError(true) }, m.smtpErrors, []string{"temporary"}},
 		{"sign-in", func() { m.SignIn("rate_limited") }, m.signins, []string{"rate_limited"}},
 		{"action", func() { m.Action("accept") }, m.webActions, []string{"accept"}},
+		{"photo of the form", func() { m.Processed("triage", "photo_of_form", time.Second) }, m.messages, []string{"triage", "photo_of_form"}},
+		{"photo counted as a form not read", func() { m.Form("none", "unreadable") }, m.forms, []string{"none", "unreadable"}},
+		{"panic step", func() { m.Failed("process_panic") }, m.failures, []string{"process_panic"}},
+		{"pipeline panic", func() { m.Panic("pipeline") }, m.panics, []string{"pipeline"}},
 	}
 	for _, tc := range tests {
 		vec := tc.c.(interface {
@@ -127,7 +132,7 @@ func (f *fakeSource) OutboxStats(ctx context.Context) (map[store.OutboxState]int
 func TestCollectFromStore(t *testing.T) {
 	m, reg := newTest(t)
 	old := time.Now().Add(-time.Hour)
-	src := &fakeSource{open: map[string]int{"invalid_form": 3, "Bad Reason!": 1}, oldest: &old}
+	src := &fakeSource{open: map[string]int{"invalid_form": 3, "Bad Reason!": 1, "jane_doe": 2, "photo_of_form": 1}, oldest: &old}
 	if err := m.CollectFrom(src, 100*time.Millisecond, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +140,8 @@ func TestCollectFromStore(t *testing.T) {
 # HELP optout_triage_open_items Open triage items, by reason.
 # TYPE optout_triage_open_items gauge
 optout_triage_open_items{reason="invalid_form"} 3
-optout_triage_open_items{reason="other"} 1
+optout_triage_open_items{reason="other"} 3
+optout_triage_open_items{reason="photo_of_form"} 1
 # HELP optout_notify_outbox_messages Outbox emails, by state.
 # TYPE optout_notify_outbox_messages gauge
 optout_notify_outbox_messages{state="failed"} 1
@@ -204,5 +210,32 @@ func TestNamesFollowConvention(t *testing.T) {
 	}
 	if n < 20 {
 		t.Errorf("%d optout metrics registered, want at least 20", n)
+	}
+}
+
+func TestCollectPDFWorkers(t *testing.T) {
+	m, reg := newTest(t)
+	stats := pdfworker.Stats{Reads: 7, Started: 3, Crashed: 2, TimedOut: 1}
+	if err := m.CollectPDFWorkers(func() pdfworker.Stats { return stats }); err != nil {
+		t.Fatal(err)
+	}
+	stats.Crashed = 4 // read at scrape time
+	want := `
+# HELP optout_extract_pdf_worker_crashes_total PDF reader child processes that died or answered nonsense while reading a file.
+# TYPE optout_extract_pdf_worker_crashes_total counter
+optout_extract_pdf_worker_crashes_total 4
+# HELP optout_extract_pdf_worker_timeouts_total PDF files given up at the reader's time limit (the child killed).
+# TYPE optout_extract_pdf_worker_timeouts_total counter
+optout_extract_pdf_worker_timeouts_total 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"optout_extract_pdf_worker_crashes_total", "optout_extract_pdf_worker_timeouts_total"); err != nil {
+		t.Error(err)
+	}
+	if err := m.CollectPDFWorkers(func() pdfworker.Stats { return stats }); err == nil {
+		t.Error("CollectPDFWorkers twice on one registry = nil, want an error")
+	}
+	if err := (*Metrics)(nil).CollectPDFWorkers(nil); err != nil {
+		t.Errorf("nil Metrics: CollectPDFWorkers = %v, want nil", err)
 	}
 }

@@ -94,9 +94,11 @@ type WorkerConfig struct {
 	// MarkDelay is the longest a sent message waits to be marked sent when
 	// the Outbox marks in batches (SentBatchMarker). Default DefaultMarkDelay.
 	MarkDelay time.Duration
-	Sent      SentCopier       // optional
-	Now       func() time.Time // default time.Now
-	Jitter    func() float64   // uniform in [0,1); default math/rand/v2
+	Sent      SentCopier // optional
+	// Observer, when set, receives every send's outcome (metrics).
+	Observer Observer
+	Now      func() time.Time // default time.Now
+	Jitter   func() float64   // uniform in [0,1); default math/rand/v2
 }
 
 func (c *WorkerConfig) defaults() {
@@ -123,6 +125,9 @@ func (c *WorkerConfig) defaults() {
 	}
 	if c.MarkDelay <= 0 {
 		c.MarkDelay = DefaultMarkDelay
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -209,8 +214,9 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			w.log.Error("outbox pass panicked", slog.String("panic", fmt.Sprint(r)))
-			err = fmt.Errorf("outbox pass panicked: %v", r)
+			w.cfg.Observer.Panic(PartOutbox)
+			w.log.Error("outbox pass panicked", slog.String("panic", fmt.Sprintf("%T", r)))
+			err = fmt.Errorf("outbox pass panicked (%T): see the log and report a bug", r)
 		}
 	}()
 	marks := &sentMarks{w: w}
@@ -331,6 +337,7 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 	markCtx := context.WithoutCancel(ctx)
 	sendErr := w.m.Send(context.WithoutCancel(ctx), it.From, it.To, it.Raw)
 	if sendErr == nil {
+		w.cfg.Observer.OutboxSent()
 		if marks.add(it) {
 			return true, false, nil
 		}
@@ -341,6 +348,7 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		w.copySent(markCtx, it)
 		return true, false, nil
 	}
+	w.cfg.Observer.SMTPError(IsTemporary(sendErr))
 	errText := sendErr.Error()
 	var se *SendError
 	setup := errors.As(sendErr, &se) && se.Setup
@@ -350,6 +358,7 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		if err := w.ob.MarkRetry(markCtx, it.ID, next, errText); err != nil {
 			return false, false, fmt.Errorf("mark outbox row %d for retry: %w", it.ID, err)
 		}
+		w.cfg.Observer.OutboxRetried()
 		level := slog.LevelWarn
 		if setup {
 			level = slog.LevelError // credentials, token or TLS: someone must look
@@ -365,6 +374,7 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 	if err := w.ob.MarkFailed(markCtx, it.ID, errText); err != nil {
 		return false, false, fmt.Errorf("mark outbox row %d failed: %w", it.ID, err)
 	}
+	w.cfg.Observer.OutboxFailed()
 	log.Error("reply failed", slog.String("error", errText))
 	return false, setup, nil
 }

@@ -164,6 +164,7 @@ const (
 	ReasonSendFailed       = "send_failed"       // an email could not be sent (5xx)
 	ReasonUndeliverable    = "undeliverable"     // a bounce of one of our emails
 	ReasonProcessingFailed = "processing_failed" // the message kept failing
+	ReasonPhotoOfForm      = "photo_of_form"     // a photo or scan of the form (an image): staff key it in
 	ReasonOther            = "other"
 )
 

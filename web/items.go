@@ -448,7 +448,6 @@ func (s *server) email(kind notify.Kind, rt replyTo, firstName string, reasons [
 		InReplyTo: rt.inReplyTo, References: rt.refs}, nil
 }
 
-
 func (s *server) detail(w http.ResponseWriter, r *http.Request, sess *store.Session) (store.TriageDetail, bool) {
 	id, ok := itemID(r)
 	if !ok {

@@ -436,6 +436,7 @@ var reasonTexts = map[string]string{
 	store.ReasonSendFailed:       "Our email could not be sent",
 	store.ReasonUndeliverable:    "Our email bounced",
 	store.ReasonProcessingFailed: "Processing failed",
+	store.ReasonPhotoOfForm:      "Photo of the form: key it in",
 	"rate_limited":               "Sender reached the reply limit",
 	store.ReasonOther:            "Other",
 }

@@ -178,6 +178,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	// the PDF library prints about a file never reaches our logs.
 	a.pdfPool = pdfworker.New(pdfworker.Config{}, log.With(slog.String("part", "pdfworker")))
 	extractor := extract.New(lim, opts.now).WithPDFReader(a.pdfPool.Read)
+	if err := a.metrics.CollectPDFWorkers(a.pdfPool.Stats); err != nil {
+		return nil, err
+	}
 
 	templates, err := notify.LoadTemplates(cfg.TemplateDir)
 	if err != nil {
@@ -209,7 +212,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 				return nil, err
 			}
 		}
-		tokens := a.tokens
+		tokens := countingTokens{a.tokens, a.metrics}
 		scfg.Token = func(context.Context) (string, error) {
 			t, err := tokens.Token()
 			if err != nil {
@@ -241,6 +244,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 		return nil, fmt.Errorf("mailbox configuration: %w", err)
 	}
 	a.session = mailbox.NewSession(mcfg, log.With(slog.String("part", "imap")))
+	a.session.OnError = func(error) { a.metrics.IMAPError() }
 
 	icfg := intake.Config{
 		Processor: intake.ProcessorConfig{
