@@ -21,7 +21,7 @@ apt_install() {
 # pg_bindir prints the directory holding initdb and pg_ctl, or nothing.
 pg_bindir() {
   local d
-  if command -v initdb >/dev/null 2>&1; then dirname "$(command -v initdb)"; return; fi
+  if command -v initdb >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi
   for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
     [ -x "$d/initdb" ] && { echo "$d"; return; }
   done
