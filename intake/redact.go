@@ -40,6 +40,9 @@ func HasPersonalData(text string) bool {
 	if len(text) > maxScanBytes {
 		text = text[:maxScanBytes]
 	}
+	// Judge the text Redact would keep: dropping invalid bytes can join
+	// two runs of digits into one number.
+	text = strings.ToValidUTF8(text, "")
 	return nhsLike.MatchString(text) || dateLike.MatchString(text) ||
 		dobLabel.MatchString(text) || nhsLabel.MatchString(text)
 }

@@ -1,6 +1,10 @@
 package web
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -127,6 +131,14 @@ func TestSafeNext(t *testing.T) {
 		"/\\evil":          "/queue",
 		"/signin?next=/x":  "/queue",
 		"/a\r\nSet-Cookie": "/queue",
+		// Browsers drop tabs and newlines inside URLs, so "/\t/evil" becomes
+		// "//evil", another site; other controls are never a local path.
+		"/\t/evil.example": "/queue",
+		"/\n/evil.example": "/queue",
+		"/\x00x":           "/queue",
+		"/\x7fx":           "/queue",
+		" //evil.example":  "/queue",
+		"/people?q=1#top":  "/people?q=1#top",
 	}
 	for in, want := range tests {
 		if got := safeNext(in); got != want {
@@ -178,4 +190,37 @@ func FuzzFieldsFromForm(f *testing.F) {
 		}
 		form.Check(&fs, time.Now())
 	})
+}
+
+func TestSecureCookies(t *testing.T) {
+	loopback := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	public := &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 8080}
+	tests := []struct {
+		name   string
+		local  net.Addr
+		host   string
+		header [2]string
+		want   bool
+	}{
+		{"browser on loopback", loopback, "127.0.0.1:8080", [2]string{}, false},
+		{"browser on localhost", loopback, "localhost:8080", [2]string{}, false},
+		{"proxy rewrote Host to localhost", loopback, "localhost:8080", [2]string{"X-Forwarded-Proto", "https"}, true},
+		{"proxy with Forwarded", loopback, "127.0.0.1:8080", [2]string{"Forwarded", "for=192.0.2.1;proto=https"}, true},
+		{"proxy with X-Forwarded-For only", loopback, "localhost", [2]string{"X-Forwarded-For", "192.0.2.1"}, true},
+		{"served on a real address", public, "localhost:8080", [2]string{}, true},
+		{"loopback listener, public name", loopback, "optout.example.nhs.uk", [2]string{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Host = tt.host
+			if tt.header[0] != "" {
+				r.Header.Set(tt.header[0], tt.header[1])
+			}
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, tt.local))
+			if got := secureCookies(r); got != tt.want {
+				t.Errorf("secureCookies(%s) = %v, want %v", tt.name, got, tt.want)
+			}
+		})
+	}
 }

@@ -32,8 +32,11 @@ func randomString() string {
 }
 
 // safeNext keeps a post-sign-in destination only when it is a local path.
+// Control characters are refused outright: browsers drop tabs and newlines
+// inside a URL, so "/<TAB>/evil.example" would lead to another site.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") ||
+	if next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) ||
 		strings.HasPrefix(next, "/signin") {
 		return "/queue"
 	}

@@ -295,20 +295,38 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 
 const sessionCookie = "optout_session"
 
-// secureCookies: cookies are Secure unless the page is reached on a loopback address.
+// secureCookies reports whether cookies must carry the Secure flag. They do
+// unless the browser is plainly talking to us over loopback: the request
+// arrived on a loopback address, names a loopback host, and did not come
+// through a proxy (no Forwarded or X-Forwarded-* header). The request's Host
+// alone is not trusted: a TLS proxy in front of the daemon may rewrite it to
+// localhost, and its users must still get Secure cookies.
 func secureCookies(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
+	if r.Header.Get("Forwarded") != "" || r.Header.Get("X-Forwarded-Proto") != "" || r.Header.Get("X-Forwarded-For") != "" {
+		return true
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || !isLoopbackHost(local.String()) {
+		return true
+	}
+	return !isLoopbackHost(r.Host)
+}
+
+// isLoopbackHost reports whether hostport ("127.0.0.1:8080", "[::1]:80",
+// "localhost") names a loopback host.
+func isLoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
 	if host == "localhost" {
-		return false
+		return true
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip == nil || !ip.IsLoopback()
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {

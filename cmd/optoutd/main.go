@@ -34,7 +34,7 @@ func commands() []command {
 		{"healthcheck", "GET /readyz (or /healthz with --live) on OPTOUT_HTTP_ADDR; exit 0 when healthy (container HEALTHCHECK)", runHealthcheck},
 		{"extract", "read emails or form files and print the forms found and their problems", runExtract},
 		{"migrate", "apply pending database migrations (DATABASE_URL) and print the schema version", runMigrate},
-		{"purge", "delete raw messages and attachments past retention (--retention-days, default 90)", runPurge},
+		{"purge", "delete raw messages and attachments past retention (--retention-days, default OPTOUT_RETENTION)", runPurge},
 		{"export", "write register changes for the care record: --since DATE --format csv [--out FILE]", runExport},
 		{"rekey", "re-encrypt stored values under the first OPTOUT_DATA_KEY key (resumable)", runRekey},
 		{"genkey", "print fresh OPTOUT_DATA_KEY and OPTOUT_INDEX_KEY values", runGenkey},

@@ -36,7 +36,7 @@ func runStaff(ctx context.Context, args []string) error {
 		return staffUsageError("staff: say what to do")
 	}
 	return staffCommand(ctx, args[0], args[1:], os.Stdin, os.Stdout, os.Stderr, func() (staffStore, func(), error) {
-		s, err := openStore(ctx, false)
+		s, _, err := openStore(ctx, false)
 		if err != nil {
 			return nil, nil, err
 		}

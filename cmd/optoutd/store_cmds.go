@@ -7,51 +7,39 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/config"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
-// storeEnv reads a setting from NAME, or from the file named by NAME_FILE
-// (for secrets mounted as files). The lead will move this to the config package.
-func storeEnv(name string) (string, error) {
-	if v := os.Getenv(name); v != "" {
-		return v, nil
+// storeConfig reads the settings the database commands need (DATABASE_URL,
+// OPTOUT_DATA_KEY, OPTOUT_INDEX_KEY, OPTOUT_DB_SCHEMA, OPTOUT_RETENTION)
+// through the config package, so OPTOUT_CONFIG_FILE, NAME_FILE secrets and
+// the documented defaults apply exactly as they do to `optoutd run`.
+func storeConfig(getenv func(string) string) (*config.Config, error) {
+	c, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
 	}
-	if path := os.Getenv(name + "_FILE"); path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("read %s_FILE: %w", name, err)
-		}
-		return strings.TrimSpace(string(b)), nil
+	if err := c.RequireDatabase(); err != nil {
+		return nil, err
 	}
-	return "", nil
+	return c, nil
 }
 
-// openStore opens the store from DATABASE_URL, OPTOUT_DATA_KEY,
-// OPTOUT_INDEX_KEY and OPTOUT_DB_SCHEMA (default "optout").
-func openStore(ctx context.Context, migrate bool) (*store.Store, error) {
-	url, err := storeEnv("DATABASE_URL")
+// openStore opens the store the configuration names.
+func openStore(ctx context.Context, migrate bool) (*store.Store, *config.Config, error) {
+	c, err := storeConfig(os.Getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if url == "" {
-		return nil, errors.New("DATABASE_URL is not set; set it to a PostgreSQL URL such as postgres://user@host:5432/optout")
-	}
-	dataKey, err := storeEnv("OPTOUT_DATA_KEY")
+	keys, err := store.ParseKeys(c.DataKey, c.IndexKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	indexKey, err := storeEnv("OPTOUT_INDEX_KEY")
-	if err != nil {
-		return nil, err
-	}
-	keys, err := store.ParseKeys(dataKey, indexKey)
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(ctx, store.Options{DatabaseURL: url, Schema: os.Getenv("OPTOUT_DB_SCHEMA"), Keys: keys, Migrate: migrate})
+	s, err := store.Open(ctx, store.Options{DatabaseURL: c.DatabaseURL, Schema: c.DBSchema, Keys: keys, Migrate: migrate})
+	return s, c, err
 }
 
 func runMigrate(ctx context.Context, args []string) error {
@@ -59,12 +47,12 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := openStore(ctx, true)
+	s, cfg, err := openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	schema := os.Getenv("OPTOUT_DB_SCHEMA")
+	schema := cfg.DBSchema
 	if schema == "" {
 		schema = store.DefaultSchema
 	}
@@ -76,21 +64,37 @@ func runMigrate(ctx context.Context, args []string) error {
 	return nil
 }
 
+// purgeBefore is the receipt time before which `optoutd purge` deletes raw
+// mail: --retention-days when given, else OPTOUT_RETENTION.
+func purgeBefore(now time.Time, days int, retention time.Duration) (time.Time, error) {
+	if days > 0 {
+		return now.AddDate(0, 0, -days), nil
+	}
+	if retention <= 0 {
+		return time.Time{}, errors.New("OPTOUT_RETENTION is not set: set it (for example 90d) or pass --retention-days")
+	}
+	return now.Add(-retention), nil
+}
+
 func runPurge(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
-	days := fs.Int("retention-days", 90, "keep raw messages and attachments this many days after receipt")
+	days := fs.Int("retention-days", 0, "keep raw messages and attachments this many days after receipt (default: OPTOUT_RETENTION, as the daemon's scheduled purge)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *days < 1 {
-		return errors.New("--retention-days must be at least 1")
+	if *days < 0 {
+		return errors.New("--retention-days must be at least 1; leave it out to use OPTOUT_RETENTION")
 	}
-	s, err := openStore(ctx, true)
+	s, cfg, err := openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	r, err := s.Purge(ctx, time.Now().AddDate(0, 0, -*days), store.System)
+	before, err := purgeBefore(time.Now(), *days, cfg.Retention)
+	if err != nil {
+		return err
+	}
+	r, err := s.Purge(ctx, before, store.System)
 	if err != nil {
 		return err
 	}
@@ -115,7 +119,7 @@ func runExport(ctx context.Context, args []string) error {
 			return errors.New("--since is required, as YYYY-MM-DD or an RFC 3339 time")
 		}
 	}
-	s, err := openStore(ctx, true)
+	s, _, err := openStore(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -147,7 +151,7 @@ func runRekey(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := openStore(ctx, true)
+	s, _, err := openStore(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ var mandatory = []struct{ key, words string }{
 
 // Check normalises f in place (date of birth to YYYY-MM-DD, NHS number to 10
 // digits, postcode to upper case with one space, when they parse) and returns
-// every problem with it, judged on the day now. Errors stop the form being
+// every problem with it, judged on now's calendar day in London. Errors stop the form being
 // accepted; warnings are for staff to look at. Messages never quote the
 // resident's values.
 func Check(f *Fields, now time.Time) []Problem {

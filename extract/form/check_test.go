@@ -261,15 +261,28 @@ func TestAgeAtLeastLeapDay(t *testing.T) {
 	}
 }
 
-// The day is judged in now's own time zone: just after midnight in London on
-// a British Summer Time day is still the day before in UTC.
-func TestCheckUsesNowsCalendarDay(t *testing.T) {
-	london := time.FixedZone("BST", 3600)
-	now := time.Date(2026, 5, 15, 0, 30, 0, 0, london) // 2026-05-14 23:30 UTC
-	f := validFields()
-	f.DateOfBirth = "15/05/2026"
-	if cs := codes(Check(&f, now)); len(cs) != 0 {
-		t.Errorf("Check(born today in London) = %v, want no problems", cs)
+// The day is judged on London's calendar whatever now's zone: just after
+// midnight in London on a British Summer Time day is still the day before in
+// UTC, and the daemon's clock is UTC in its container.
+func TestCheckUsesLondonCalendarDay(t *testing.T) {
+	tests := []struct {
+		now    time.Time
+		dob    string
+		future bool
+	}{
+		{time.Date(2026, 5, 15, 0, 30, 0, 0, time.FixedZone("BST", 3600)), "15/05/2026", false},
+		{time.Date(2026, 5, 14, 23, 30, 0, 0, time.UTC), "15/05/2026", false}, // 00:30 BST on the 15th
+		{time.Date(2026, 5, 14, 22, 30, 0, 0, time.UTC), "15/05/2026", true},  // 23:30 BST on the 14th
+		{time.Date(2026, 1, 14, 23, 30, 0, 0, time.UTC), "15/01/2026", true},  // GMT: still the 14th
+		{time.Date(2026, 5, 15, 1, 0, 0, 0, time.FixedZone("EST", -5*3600)), "15/05/2026", false},
+	}
+	for _, tt := range tests {
+		f := validFields()
+		f.DateOfBirth = tt.dob
+		got := slices.Contains(codes(Check(&f, tt.now)), CodeDOBFuture)
+		if got != tt.future {
+			t.Errorf("Check(born %s, now %s) future = %v, want %v", tt.dob, tt.now.Format(time.RFC3339), got, tt.future)
+		}
 	}
 }
 

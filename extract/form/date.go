@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // the London calendar whatever the host has
 	"unicode"
 )
 
@@ -183,10 +184,21 @@ func isDigits(s string) bool {
 	return true
 }
 
-// civilDate is now's calendar date in its own location, at midnight UTC, so
-// it compares with dates from parseDOB.
+// london is the time zone whose calendar the forms' dates belong to. The
+// service runs in containers whose local zone is UTC: without this, a child
+// born today would be "in the future" for the first hour of every summer day.
+var london = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil { // cannot happen: time/tzdata is linked in
+		panic("form: load Europe/London time zone: " + err.Error())
+	}
+	return loc
+}()
+
+// civilDate is now's calendar date in London, at midnight UTC, so it
+// compares with dates from parseDOB.
 func civilDate(now time.Time) time.Time {
-	y, m, d := now.Date()
+	y, m, d := now.In(london).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
