@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ncl-icb/optout-intake/extract/pdfworker"
 	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 )
@@ -50,6 +51,9 @@ func registered(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	if err := m.CollectFrom(source{}, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CollectPDFWorkers(func() pdfworker.Stats { return pdfworker.Stats{} }); err != nil {
 		t.Fatal(err)
 	}
 	m.Processed("processed", "forms", time.Second)
