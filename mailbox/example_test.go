@@ -14,7 +14,7 @@ func Example() {
 	ctx := context.Background()
 	log := slog.Default()
 	tokens, err := mailbox.NewTokenSource(mailbox.TokenConfig{
-		TenantID: "00000000-0000-0000-0000-000000000000", ClientID: "app-id", ClientSecret: "from OPTOUT_IMAP_OAUTH_CLIENT_SECRET_FILE",
+		TenantID: "00000000-0000-0000-0000-000000000000", ClientID: "app-id", ClientSecret: "from OPTOUT_OAUTH_CLIENT_SECRET_FILE",
 	}, log)
 	if err != nil {
 		log.Error("oauth configuration", "err", err)

@@ -55,17 +55,18 @@ type RefreshTokenStore interface {
 // TokenConfig says where XOAUTH2 bearer tokens come from.
 type TokenConfig struct {
 	// Flow is client_credentials, refresh_token, command or file.
-	// Environment: OPTOUT_IMAP_OAUTH_FLOW (default client_credentials when a
-	// client ID is set, else command or file when those are set).
+	// Not configured directly: the daemon picks client_credentials when a
+	// client secret is set, refresh_token when a refresh token is, else
+	// command or file when those are set.
 	Flow string
 	// TenantID is the Microsoft Entra tenant (directory) ID.
-	// Environment: OPTOUT_IMAP_OAUTH_TENANT.
+	// Environment: OPTOUT_OAUTH_TENANT.
 	TenantID string
 	// ClientID is the app registration's application ID.
-	// Environment: OPTOUT_IMAP_OAUTH_CLIENT_ID.
+	// Environment: OPTOUT_OAUTH_CLIENT_ID.
 	ClientID string
 	// ClientSecret is the app registration's secret.
-	// Environment: OPTOUT_IMAP_OAUTH_CLIENT_SECRET(_FILE).
+	// Environment: OPTOUT_OAUTH_CLIENT_SECRET(_FILE).
 	ClientSecret string
 	// Scopes default to https://outlook.office365.com/.default for client
 	// credentials, and IMAP.AccessAsUser.All + offline_access for refresh.
@@ -182,7 +183,7 @@ func NewTokenSource(cfg TokenConfig, log *slog.Logger) (*Tokens, error) {
 	switch cfg.Flow {
 	case FlowClientCredentials:
 		if cfg.ClientID == "" || cfg.ClientSecret == "" || tokenURL == "" {
-			return nil, errors.New("oauth client_credentials needs OPTOUT_IMAP_OAUTH_TENANT, OPTOUT_IMAP_OAUTH_CLIENT_ID and OPTOUT_IMAP_OAUTH_CLIENT_SECRET")
+			return nil, errors.New("oauth client_credentials needs OPTOUT_OAUTH_TENANT, OPTOUT_OAUTH_CLIENT_ID and OPTOUT_OAUTH_CLIENT_SECRET")
 		}
 		scopes := cfg.Scopes
 		if len(scopes) == 0 {
@@ -194,7 +195,7 @@ func NewTokenSource(cfg TokenConfig, log *slog.Logger) (*Tokens, error) {
 		}
 	case FlowRefreshToken:
 		if cfg.ClientID == "" || tokenURL == "" || cfg.RefreshStore == nil {
-			return nil, errors.New("oauth refresh_token needs OPTOUT_IMAP_OAUTH_TENANT, OPTOUT_IMAP_OAUTH_CLIENT_ID and a stored refresh token")
+			return nil, errors.New("oauth refresh_token needs OPTOUT_OAUTH_TENANT, OPTOUT_OAUTH_CLIENT_ID and a stored refresh token")
 		}
 		scopes := cfg.Scopes
 		if len(scopes) == 0 {
@@ -212,7 +213,7 @@ func NewTokenSource(cfg TokenConfig, log *slog.Logger) (*Tokens, error) {
 		}
 		t.fetch = t.fileFlow
 	default:
-		return nil, fmt.Errorf("oauth flow must be client_credentials, refresh_token, command or file, not %q (or set OPTOUT_IMAP_OAUTH_CLIENT_ID, OPTOUT_IMAP_TOKEN_COMMAND or OPTOUT_IMAP_TOKEN_FILE)", cfg.Flow)
+		return nil, fmt.Errorf("oauth flow must be client_credentials, refresh_token, command or file, not %q (or set OPTOUT_OAUTH_CLIENT_ID, OPTOUT_IMAP_TOKEN_COMMAND or OPTOUT_IMAP_TOKEN_FILE)", cfg.Flow)
 	}
 	return t, nil
 }
