@@ -467,7 +467,8 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		_, in.BounceOfOurs = p.signer.Verify(msg.BouncedMessageID)
 	}
 
-	conv, err := p.correlate(ctx, msg, &in)
+	since := p.now().Add(-p.cfg.ReplyWindow)
+	conv, replies, counted, err := p.correlate(ctx, msg, &in, since)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -476,11 +477,14 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		replyTo = conv.Address
 	}
 	if replyTo != "" && !in.TooLarge && !in.Auto && !in.OurMarker && !in.FromUs {
-		n, err := p.st.CountRepliesTo(ctx, replyTo, p.now().Add(-p.cfg.ReplyWindow))
-		if err := p.db(err); err != nil {
-			return Outcome{}, err
+		if !counted {
+			n, err := p.st.CountRepliesTo(ctx, replyTo, since)
+			if err := p.db(err); err != nil {
+				return Outcome{}, err
+			}
+			replies = n
 		}
-		in.RecentReplies = n
+		in.RecentReplies = replies
 	}
 	if conv != nil && sameAddress(conv.Address, p.cfg.Address) {
 		in.FromUs = true // never answer our own address, whoever wrote
@@ -518,8 +522,10 @@ func sameAddress(a, b string) bool {
 // verified token in In-Reply-To/References (or a Message-ID we recorded as
 // sent), then by a reference code in the subject. It fills in.Conv,
 // in.Match and in.SenderIsOwner, and returns the conversation (nil when
-// none).
-func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Input) (*store.Conversation, error) {
+// none). When the conversation was found by its reference, counted is true
+// and replies is the number of emails queued to its address since since
+// (read in the same query, saving CountRepliesTo a round trip).
+func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Input, since time.Time) (conv *store.Conversation, replies int, counted bool, err error) {
 	ids := make([]string, 0, len(msg.References)+1)
 	if msg.InReplyTo != "" {
 		ids = append(ids, msg.InReplyTo)
@@ -530,16 +536,15 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 	if len(ids) > 100 {
 		ids = ids[:100]
 	}
-	var conv *store.Conversation
 	match := MatchNone
 	if ref, ok := p.signer.Match(ids); ok {
-		c, err := p.st.ConversationByReference(ctx, ref)
+		c, n, err := p.st.ConversationByReferenceReplies(ctx, ref, since)
 		err = p.db(err)
 		switch {
 		case err == nil:
-			conv, match = &c, MatchToken
+			conv, match, replies, counted = &c, MatchToken, n, true
 		case !errors.Is(err, store.ErrNotFound):
-			return nil, err
+			return nil, 0, false, err
 		}
 	}
 	if conv == nil && len(ids) > 0 {
@@ -551,28 +556,28 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 		case err == nil:
 			conv, match = &c, MatchToken
 		case !errors.Is(err, store.ErrNotFound):
-			return nil, err
+			return nil, 0, false, err
 		}
 	}
 	if conv == nil {
 		if ref, ok := store.FindReference(msg.Subject); ok {
-			c, err := p.st.ConversationByReference(ctx, ref)
+			c, n, err := p.st.ConversationByReferenceReplies(ctx, ref, since)
 			err = p.db(err)
 			switch {
 			case err == nil:
-				conv, match = &c, MatchSubject
+				conv, match, replies, counted = &c, MatchSubject, n, true
 			case !errors.Is(err, store.ErrNotFound):
-				return nil, err
+				return nil, 0, false, err
 			}
 		}
 	}
 	if conv == nil {
-		return nil, nil
+		return nil, 0, false, nil
 	}
 	in.Conv = &Conversation{Ref: conv.Reference, State: string(conv.State), NoFormCount: conv.NoFormCount}
 	in.Match = match
 	in.SenderIsOwner = sameAddress(msg.From, conv.Address)
-	return conv, nil
+	return conv, replies, counted, nil
 }
 
 // outcome turns a plan into the store's Outcome, composing every reply now

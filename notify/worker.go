@@ -197,7 +197,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("outbox pass failed", slog.String("error", err.Error()))
+			w.log.Error("outbox pass failed", slog.String("error", redactErr(err).Error()))
 		}
 		select {
 		case <-ctx.Done():

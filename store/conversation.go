@@ -107,8 +107,15 @@ func (s *Store) ConversationByMessageID(ctx context.Context, ids ...string) (Con
 	if len(clean) == 0 {
 		return Conversation{}, fmt.Errorf("conversation by message id: %w", ErrNotFound)
 	}
+	// Queued emails keep their Message-ID in the outbox; sent_message_ids
+	// holds ids recorded by AddSentMessageID (and, before migration 002,
+	// by the outbox too).
 	return s.oneConv(ctx, "by message id", `select `+convCols+` from conversations where id = (
-		select conversation_id from sent_message_ids where message_id = any($1) order by created_at desc limit 1)`, clean)
+		select conversation_id from (
+			select conversation_id, created_at from outbox where message_id = any($1) and conversation_id is not null
+			union all
+			select conversation_id, created_at from sent_message_ids where message_id = any($1)) m
+		order by created_at desc limit 1)`, clean)
 }
 
 // ConversationsByAddress lists a sender's conversations, newest first.
@@ -124,8 +131,9 @@ func (s *Store) ConversationsByAddress(ctx context.Context, address string) ([]C
 	return out, nil
 }
 
-// AddSentMessageID records a Message-ID we sent in a conversation (the
-// outbox does this itself for every queued email). Repeats are ignored.
+// AddSentMessageID records a Message-ID we sent in a conversation outside
+// the outbox (every queued email's id is found through its outbox row
+// already). Repeats are ignored.
 func (s *Store) AddSentMessageID(ctx context.Context, conversationID int64, messageID string) error {
 	_, err := s.pool.Exec(ctx, `insert into sent_message_ids (message_id, conversation_id) values ($1, $2) on conflict do nothing`,
 		strings.Trim(strings.TrimSpace(messageID), "<>"), conversationID)
@@ -156,4 +164,28 @@ func (s *Store) CountRepliesTo(ctx context.Context, address string, since time.T
 		return 0, fmt.Errorf("count replies to an address: %w", err)
 	}
 	return n, nil
+}
+
+// ConversationByReferenceReplies is ConversationByReference and
+// CountRepliesTo(c.Address, since) in one round trip: the conversation a
+// reply names and how many emails were queued to its address since a time.
+func (s *Store) ConversationByReferenceReplies(ctx context.Context, ref string, since time.Time) (Conversation, int, error) {
+	ref = strings.ToUpper(strings.TrimSpace(ref))
+	var n int
+	var c Conversation
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, `select `+convCols+`,
+			(select count(*) from outbox o where o.recipient_hash = c.address_hash and o.created_at >= $2)
+		from conversations c where reference = $1`, ref, since).
+		Scan(&c.ID, &c.Reference, &sealed, &c.State, &c.NoFormCount, &c.LedgerID, &c.CreatedAt, &c.UpdatedAt, &n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, 0, fmt.Errorf("conversation by reference: %w", ErrNotFound)
+	}
+	if err != nil {
+		return c, 0, fmt.Errorf("read conversation by reference: %w", err)
+	}
+	if c.Address, err = s.keys.openString("conversations.address", sealed); err != nil {
+		return c, 0, fmt.Errorf("read conversation by reference: %w", err)
+	}
+	return c, n, nil
 }

@@ -228,10 +228,12 @@ func (s *Store) FailMessage(ctx context.Context, id int64, errText string) (time
 
 // ClaimFailedMessages claims up to n failed rows whose next attempt is due
 // (or every failed row when force is set), marks them processing and returns
-// them. Replicas calling it together get disjoint rows.
+// them. Replicas calling it together get disjoint rows. (A failed row
+// always has a next attempt time; saying so lets the query use the
+// ledger_retry index.)
 func (s *Store) ClaimFailedMessages(ctx context.Context, n int, force bool) ([]LedgerEntry, error) {
 	rows, err := s.pool.Query(ctx, `update ledger set state = 'processing', attempts = attempts + 1, updated_at = now()
-		where id in (select id from ledger where state = 'failed' and ($2 or next_attempt_at <= now())
+		where id in (select id from ledger where state = 'failed' and next_attempt_at is not null and ($2 or next_attempt_at <= now())
 			order by id limit $1 for update skip locked)
 		returning `+ledgerCols, n, force)
 	if err != nil {
@@ -246,7 +248,7 @@ func (s *Store) ClaimFailedMessages(ctx context.Context, n int, force bool) ([]L
 
 // ListFailedMessages lists failed rows, oldest first (for an operator).
 func (s *Store) ListFailedMessages(ctx context.Context, limit int) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where state = 'failed' order by id limit $1`, limit)
+	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where state = 'failed' and next_attempt_at is not null order by id limit $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list failed messages: %w", err)
 	}

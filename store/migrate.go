@@ -31,7 +31,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 		return fmt.Errorf("migrate: connect to database: %w", err)
 	}
 	defer conn.Release()
-	if err := migrateConn(ctx, conn.Conn(), schema); err != nil {
+	if err := migrateConn(ctx, conn.Conn(), schema, 0); err != nil {
 		// The session may hold a lock or an aborted state: do not reuse it.
 		conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck
 		return err
@@ -39,7 +39,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	return nil
 }
 
-func migrateConn(ctx context.Context, conn *pgx.Conn, schema string) error {
+// migrateConn applies the migrations up to target (0: all of them).
+func migrateConn(ctx context.Context, conn *pgx.Conn, schema string, target int32) error {
 	lock := "optout-migrate:" + schema
 	if _, err := conn.Exec(ctx, "select pg_advisory_lock(hashtextextended($1, 0))", lock); err != nil {
 		return fmt.Errorf("migrate: take advisory lock: %w", err)
@@ -60,7 +61,12 @@ func migrateConn(ctx context.Context, conn *pgx.Conn, schema string) error {
 	if err := m.LoadMigrations(sub); err != nil {
 		return fmt.Errorf("migrate: load embedded migrations: %w", err)
 	}
-	if err := m.Migrate(ctx); err != nil {
+	if target > 0 {
+		err = m.MigrateTo(ctx, target)
+	} else {
+		err = m.Migrate(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("migrate schema %s: %w", schema, err)
 	}
 	return nil

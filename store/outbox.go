@@ -44,7 +44,7 @@ type OutboxMessage struct {
 }
 
 const outboxCols = `o.id, o.kind, coalesce(o.conversation_id, 0), coalesce(o.submission_id, 0), coalesce(c.reference, ''),
-	o.recipient, c.address, o.subject, o.body, o.message_id, o.in_reply_to, o.refs, o.state, o.attempts, o.last_error, o.created_at, o.sent_at`
+	o.recipient, c.address, oc.subject, oc.body, o.message_id, o.in_reply_to, o.refs, o.state, o.attempts, o.last_error, o.created_at, o.sent_at`
 
 func (s *Store) scanOutbox(row pgx.Row) (OutboxMessage, error) {
 	var m OutboxMessage
@@ -140,7 +140,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, n int, lease time.Duration) ([]
 			where id in (select id from outbox where state in ('pending', 'sending') and next_attempt_at <= now()
 				order by next_attempt_at, id limit $1 for update skip locked)
 			returning *)
-		select `+outboxCols+` from claimed o left join conversations c on c.id = o.conversation_id order by o.id`, n, lease)
+		select `+outboxCols+` from claimed o join outbox_content oc on oc.id = o.id left join conversations c on c.id = o.conversation_id order by o.id`, n, lease)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -252,7 +252,7 @@ func (s *Store) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxMessage
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `select `+outboxCols+` from outbox o left join conversations c on c.id = o.conversation_id
+	rows, err := s.pool.Query(ctx, `select `+outboxCols+` from outbox o join outbox_content oc on oc.id = o.id left join conversations c on c.id = o.conversation_id
 		where ($1 = 0 or o.conversation_id = $1) and ($2 = 0 or o.submission_id = $2) and ($3 = '' or o.kind = $3) and ($4 = '' or o.state = $4)
 		order by o.id limit $5`, f.ConversationID, f.SubmissionID, string(f.Kind), string(f.State), f.Limit)
 	if err != nil {

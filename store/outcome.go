@@ -421,19 +421,21 @@ const (
 		select status from sub`
 
 	// Queue an email unless its key exists, or its condition on the
-	// submission's status fails; remember its Message-ID as ours.
+	// submission's status fails. Its Message-ID stays in the outbox row
+	// (unique, never deleted), which is where ConversationByMessageID
+	// finds a reply's conversation: no second row per email.
+	// The sealed subject and body go to outbox_content, written once,
+	// so the outbox row that changes state stays small.
 	sqlQueueEmail = `with o as (
-			insert into outbox (key, kind, conversation_id, submission_id, recipient, recipient_hash, subject, body, message_id, in_reply_to, refs)
-			select $1, $2, $3, $4, $5::bytea, coalesce($6, c.address_hash), $7, $8, $9, $10, $11
+			insert into outbox (key, kind, conversation_id, submission_id, recipient, recipient_hash, message_id, in_reply_to, refs)
+			select $1, $2, $3, $4, $5::bytea, coalesce($6, c.address_hash), $9, $10, $11
 			from (select 1) one left join conversations c on c.id = $3
 			where $12::text is null or (select status from submissions where id = $4) = $12
 			and ($5::bytea is not null or c.id is not null)
 			on conflict (key) do nothing
-			returning id, message_id, conversation_id),
-		m as (
-			insert into sent_message_ids (message_id, conversation_id)
-			select message_id, conversation_id from o where conversation_id is not null
-			on conflict do nothing)
+			returning id),
+		content as (
+			insert into outbox_content (id, subject, body) select id, $7::bytea, $8::bytea from o)
 		select id from o`
 
 	sqlRaiseTriage = `insert into triage (submission_id, ledger_id, conversation_id, reason, due_by)
@@ -443,63 +445,45 @@ const (
 
 func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome) (OutcomeResult, error) {
 	var res OutcomeResult
-	err := s.pipelinedTx(ctx, func(conn *pgx.Conn) error {
-		// Round trip 1: BEGIN, lock the ledger row (the exactly-once gate)
-		// and take ids for the conversation and the submissions.
-		// The sequences are the identity columns' own (named by
-		// PostgreSQL as <table>_<column>_seq): naming them directly keeps
-		// planning cheap. An existing conversation's reference comes along.
-		var state LedgerState
-		var convID int64
-		var subIDs []int64
-		var ref *string
-		b1 := &pgx.Batch{}
-		b1.Queue(`begin`)
-		b1.Queue(`select l.state,
-				case when $2 then nextval('conversations_id_seq') else $3 end,
-				case when $4 > 0 then array(select nextval('submissions_id_seq') from generate_series(1, $4)) else '{}' end,
-				case when not $2 then (select reference from conversations where id = $3) end
-			from ledger l where l.id = $1 for update`, o.LedgerID, o.NewConversation != nil, o.ConversationID, len(o.Submissions))
-		br1 := conn.SendBatch(ctx, b1)
-		_, err := br1.Exec()
-		if err == nil {
-			err = br1.QueryRow().Scan(&state, &convID, &subIDs, &ref)
-		}
-		if cerr := br1.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("complete message: lock ledger row %d: %w", o.LedgerID, err)
-		}
-		if state == LedgerDone {
-			return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, ErrAlreadyDone)
-		}
-		if o.NewConversation != nil && so.reference == "" {
+	// Ids of the new conversation and the submissions come from blocks
+	// drawn ahead (a round trip every few messages, not every one), so the
+	// whole transaction below is one pipelined round trip.
+	newID, subIDs, err := s.takeIDs(ctx, o.NewConversation != nil, len(o.Submissions))
+	if err != nil {
+		return res, fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, err)
+	}
+	convID := o.ConversationID
+	if o.NewConversation != nil {
+		convID = newID
+		if so.reference == "" {
 			if so.reference, err = NewReference(); err != nil {
-				return err
+				return res, err
 			}
 		}
+	}
+	err = s.pipelinedTx(ctx, func(conn *pgx.Conn) error {
 		res = OutcomeResult{ConversationID: convID, Reference: so.reference}
-		if ref != nil {
-			res.Reference = *ref
-		}
 		var conv *int64
 		if convID != 0 {
 			conv = &convID
 		}
 
-		// Round trip 2: everything else and COMMIT, pipelined. A failing
-		// statement makes the server skip the rest, COMMIT included; the
-		// deferred ROLLBACK of pipelinedTx ends the transaction.
+		// One round trip: BEGIN; the gate locks the ledger row (the
+		// exactly-once gate) and fails when it is unknown or done, which
+		// makes the server skip the rest, COMMIT included; then every
+		// write and COMMIT. A failing statement anywhere likewise skips
+		// the rest; the deferred ROLLBACK of pipelinedTx ends the
+		// transaction.
 		b := &pgx.Batch{}
 		type pending struct {
 			kind  string
 			index int
 		}
 		var order []pending
+		b.Queue(`begin`)
+		order = append(order, pending{"exec", 0})
+		b.Queue(`select ledger_gate($1)`, o.LedgerID)
+		order = append(order, pending{"exec", 0})
 		if o.NewConversation != nil {
 			b.Queue(`insert into conversations (id, reference, address, address_hash, state, ledger_id) values ($1, $2, $3, $4, $5, $6)`,
 				convID, so.reference, so.convAddress, so.convHash, string(ConvInstructionsSent), o.LedgerID)
@@ -583,10 +567,13 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 				convID, string(o.ConversationState), boolInt(o.NoFormReply))
 			order = append(order, pending{"exec", 0})
 		}
+		// The ledger row turns done; an existing conversation's
+		// reference comes back for the result.
 		b.Queue(`update ledger set state = 'done', kind = coalesce(nullif($2, ''), kind), action = $3, last_error = '',
-				next_attempt_at = null, raw = coalesce($4, raw), updated_at = now() where id = $1`,
-			o.LedgerID, o.Kind, o.Action, so.raw)
-		order = append(order, pending{"exec", 0})
+				next_attempt_at = null, raw = coalesce($4, raw), updated_at = now() where id = $1
+			returning (select reference from conversations where id = $5 and not $6)`,
+			o.LedgerID, o.Kind, o.Action, so.raw, convID, o.NewConversation != nil)
+		order = append(order, pending{"ledger", 0})
 		b.Queue(`commit`)
 		order = append(order, pending{"commit", 0})
 
@@ -601,6 +588,12 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 				tag, err = br.Exec()
 				if err == nil && tag.String() != "COMMIT" {
 					err = fmt.Errorf("commit answered %q: the transaction was rolled back", tag.String())
+				}
+			case "ledger":
+				var ref *string
+				err = br.QueryRow().Scan(&ref)
+				if ref != nil {
+					res.Reference = *ref
 				}
 			case "att":
 				var id int64
@@ -622,7 +615,7 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 			}
 			if err != nil {
 				br.Close()
-				return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, err)
+				return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, gateError(err))
 			}
 		}
 		if err := br.Close(); err != nil {
@@ -641,4 +634,19 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// gateError turns the errors ledger_gate raises into ErrNotFound and
+// ErrAlreadyDone; other errors are returned as they are.
+func gateError(err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "OPTNF":
+			return ErrNotFound
+		case "OPTAD":
+			return ErrAlreadyDone
+		}
+	}
+	return err
 }

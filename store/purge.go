@@ -63,8 +63,8 @@ var sealedColumns = []sealedColumn{
 	{"submissions", "corrected", "submissions.corrected"},
 	{"register", "nhs_number", "register.nhs_number"},
 	{"outbox", "recipient", "outbox.recipient"},
-	{"outbox", "subject", "outbox.subject"},
-	{"outbox", "body", "outbox.body"},
+	{"outbox_content", "subject", "outbox.subject"},
+	{"outbox_content", "body", "outbox.body"},
 	{"staff", "email", "staff.email"},
 	{"secrets", "value", ""},
 }

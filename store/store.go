@@ -83,6 +83,7 @@ type Store struct {
 	base   time.Duration
 	max    time.Duration
 	owned  bool
+	ids    idBlocks
 }
 
 // Open connects to opts.DatabaseURL with every connection's search_path set
@@ -125,6 +126,10 @@ func ConfigurePool(cfg *pgxpool.Config, schema string) {
 		schema = DefaultSchema
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	// Date arithmetic in SQL (a triage item's answer-by date is "received +
+	// one calendar month") must follow the London calendar, not the server's
+	// default time zone: 00:30 BST on 1 May is due on 1 June, not 31 May.
+	cfg.ConnConfig.RuntimeParams["timezone"] = "Europe/London"
 }
 
 // New wraps a pool whose connections use the schema (see ConfigurePool).

@@ -79,6 +79,7 @@ func Schema(t testing.TB, maxConns int32) (*pgxpool.Pool, string) {
 		t.Fatalf("pgtest: parse url: %v", err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	cfg.ConnConfig.RuntimeParams["timezone"] = "Europe/London" // as store.ConfigurePool
 	if maxConns <= 0 {
 		maxConns = 4
 	}
