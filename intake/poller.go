@@ -370,11 +370,20 @@ func senderKey(raw []byte) string {
 		return ""
 	}
 	addr, err := m.Header.AddressList("From")
+	key := ""
 	if err != nil || len(addr) == 0 {
-		return strings.ToLower(strings.TrimSpace(m.Header.Get("From")))
+		key = strings.ToLower(strings.TrimSpace(strings.ToValidUTF8(m.Header.Get("From"), "")))
+	} else {
+		key = store.NormaliseAddress(addr[0].Address)
 	}
-	return store.NormaliseAddress(addr[0].Address)
+	if len(key) > maxSenderKey {
+		key = strings.ToValidUTF8(key[:maxSenderKey], "")
+	}
+	return key
 }
+
+// maxSenderKey bounds a sender key: an address is at most 254 bytes.
+const maxSenderKey = 320
 
 func (b *batch) worker(jobs <-chan mailbox.Msg) {
 	for m := range jobs {

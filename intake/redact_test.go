@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestHasPersonalData(t *testing.T) {
@@ -122,8 +123,9 @@ func FuzzSenderKey(f *testing.F) {
 	f.Add(bytes.Repeat([]byte("X-Long: "+strings.Repeat("a", 1000)+"\r\n"), 400))
 	f.Add([]byte("From:\r\n\t(((((((((((comment\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if k := senderKey(raw); len(k) > len(raw)+1 {
-			t.Fatalf("senderKey returned %d bytes for %d bytes of input", len(k), len(raw))
+		k := senderKey(raw)
+		if len(k) > maxSenderKey || !utf8.ValidString(k) {
+			t.Fatalf("senderKey returned %d bytes (valid UTF-8: %v), want at most %d of valid UTF-8", len(k), utf8.ValidString(k), maxSenderKey)
 		}
 	})
 }
