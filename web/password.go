@@ -79,17 +79,19 @@ func VerifyPassword(encoded, password string) (bool, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return false, ErrBadHash
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	// Only the canonical encoding is accepted (as HashPassword writes it), so
+	// one stored hash has exactly one text form.
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return false, ErrBadHash
 	}
 	var m, t uint32
 	var p uint8
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil ||
-		m == 0 || m > maxMemory || t == 0 || t > maxTime || p == 0 || p > maxThreads {
+		m == 0 || m > maxMemory || t == 0 || t > maxTime || p == 0 || p > maxThreads ||
+		parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) {
 		return false, ErrBadHash
 	}
-	b64 := base64.RawStdEncoding
+	b64 := base64.RawStdEncoding.Strict()
 	salt, err := b64.DecodeString(parts[4])
 	if err != nil || len(salt) < 8 || len(salt) > 64 {
 		return false, ErrBadHash
