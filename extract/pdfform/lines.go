@@ -226,7 +226,10 @@ func splitLabel(s string) (key, value string) {
 			}
 		}
 	}
-	words := strings.Fields(leaders.ReplaceAllString(s, " "))
+	if strings.Contains(s, "__") || strings.Contains(s, "...") || strings.Contains(s, "…") {
+		s = leaders.ReplaceAllString(s, " ")
+	}
+	words := strings.Fields(s)
 	for n := min(len(words), 10); n >= 1; n-- {
 		if k := form.LabelKey(strings.Join(words[:n], " ")); k != "" {
 			// Without a colon, a label followed by a sentence is prose

@@ -528,11 +528,57 @@ func cmapOK(v pdf.Value) bool {
 	if n > 1<<20 {
 		return false
 	}
-	for _, m := range cmapCount.FindAllSubmatch(buf.Bytes(), -1) {
-		c, err := strconv.Atoi(string(m[1]))
+	return cmapCountsOK(buf.Bytes())
+}
+
+// cmapSections are the CMap operators whose count cmapCountsOK bounds.
+var cmapSections = [][]byte{[]byte("bfchar"), []byte("bfrange"), []byte("codespacerange"), []byte("cidchar"), []byte("cidrange")}
+
+// cmapCountsOK reports whether every "N beginbfchar" (and the other
+// sections) in a CMap announces at most 10,000 entries. It is the regexp
+// cmapCount by hand: the regexp backtracked over every digit run of large
+// CMaps and cost a fifth of a text PDF's reading time.
+func cmapCountsOK(b []byte) bool {
+	for rest, off := b, 0; ; {
+		i := bytes.Index(rest, []byte("begin"))
+		if i < 0 {
+			return true
+		}
+		at := off + i
+		rest, off = rest[i+5:], at+5
+		after := b[at+5:]
+		section := false
+		for _, name := range cmapSections {
+			if bytes.HasPrefix(after, name) {
+				section = true
+				break
+			}
+		}
+		if !section {
+			continue
+		}
+		j := at
+		for j > 0 && isPDFSpace(b[j-1]) {
+			j--
+		}
+		if j == at {
+			continue // no white space between the count and the operator
+		}
+		k := j
+		for k > 0 && b[k-1] >= '0' && b[k-1] <= '9' {
+			k--
+		}
+		if k == j {
+			continue
+		}
+		c, err := strconv.Atoi(string(b[k:j]))
 		if err != nil || c > 10000 {
 			return false
 		}
 	}
-	return true
+}
+
+// isPDFSpace reports whether c is white space as regexp's \s sees it.
+func isPDFSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }
