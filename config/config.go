@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/ncl-icb/optout-intake/internal/loopback"
 )
 
 // Config is every setting of optoutd, parsed. Fields are documented by the
@@ -290,7 +292,7 @@ func (c *Config) RequireDaemon() error {
 			errs = append(errs, fmt.Errorf("%s_ADDR must be host:port: %w", name, err))
 			continue
 		}
-		if pair[1] == "none" && !IsLoopback(host) {
+		if pair[1] == "none" && !loopback.Host(host) {
 			errs = append(errs, fmt.Errorf("%s_TLS=none is allowed only for loopback addresses; use implicit or starttls", name))
 		}
 	}
@@ -318,15 +320,6 @@ func missing(req map[string]string) error {
 		return nil
 	}
 	return fmt.Errorf("missing required settings: %s (see the configuration table in README.md)", strings.Join(names, ", "))
-}
-
-// IsLoopback reports whether host is a loopback name or address.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ParseDuration accepts Go durations ("90m", "720h") and whole days ("90d").

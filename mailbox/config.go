@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/ncl-icb/optout-intake/internal/loopback"
 )
 
 // TLS modes for Config.TLS.
@@ -191,7 +193,7 @@ func (cfg Config) Validate() error {
 	switch cfg.TLS {
 	case TLSImplicit, TLSStartTLS:
 	case TLSNone:
-		if err == nil && !isLoopback(host) {
+		if err == nil && !loopback.Host(host) {
 			errs = append(errs, errors.New("OPTOUT_IMAP_TLS=none is only allowed for loopback addresses (127.0.0.1, ::1, localhost): use implicit or starttls"))
 		}
 	default:
@@ -230,14 +232,6 @@ func (cfg Config) Validate() error {
 		seen[key] = true
 	}
 	return errors.Join(errs...)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // folderKey compares mailbox names: INBOX is case-insensitive, others not.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/ncl-icb/optout-intake/internal/loopback"
 )
 
 // TLSMode says how the SMTP connection is secured.
@@ -76,7 +78,7 @@ func (c *SenderConfig) Validate() error {
 	switch c.TLS {
 	case TLSImplicit, TLSStartTLS:
 	case TLSNone:
-		if !isLoopback(host) {
+		if !loopback.Host(host) {
 			return errors.New("smtp sender: OPTOUT_SMTP_TLS=none is allowed only for a loopback address: use starttls or implicit")
 		}
 	default:
@@ -114,14 +116,6 @@ func (c *SenderConfig) Validate() error {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Sender submits messages over SMTP. It keeps at most one connection open

@@ -40,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ncl-icb/optout-intake/internal/loopback"
 	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
@@ -309,24 +310,10 @@ func secureCookies(r *http.Request) bool {
 		return true
 	}
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok || !isLoopbackHost(local.String()) {
+	if !ok || !loopback.HostPort(local.String()) {
 		return true
 	}
-	return !isLoopbackHost(r.Host)
-}
-
-// isLoopbackHost reports whether hostport ("127.0.0.1:8080", "[::1]:80",
-// "localhost") names a loopback host.
-func isLoopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
+	return !loopback.HostPort(r.Host)
 }
 
 func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {

@@ -30,6 +30,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/ncl-icb/optout-intake/internal/loopback"
 )
 
 // Message is one message the sink accepted.
@@ -95,7 +97,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp sink: address %q is not host:port: %w", cfg.Addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback.Host(host) {
 		return nil, fmt.Errorf("smtp sink: listen on a loopback address, not %q", host)
 	}
 	if cfg.RequireTLS && !cfg.StartTLS {
