@@ -63,6 +63,8 @@ type Config struct {
 	PollSchedule  string
 	PurgeSchedule string
 	ScanDays      int
+	MaxAge        time.Duration // OPTOUT_MAX_AGE: older mail is held back, never answered on its own
+	StartAfter    time.Time     // OPTOUT_START_AFTER: mail that arrived before is held back; zero when unset
 	Retention     time.Duration
 	Unsolicited   string
 	ReplyLimit    int
@@ -133,6 +135,35 @@ func duration(p func(c *Config) *time.Duration) func(*Config, string) error {
 	}
 }
 
+// MinMaxAge is the shortest OPTOUT_MAX_AGE: anything shorter would hold
+// back fresh mail during a slow poll or a short outage.
+const MinMaxAge = time.Hour
+
+func maxAge(p func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d < MinMaxAge {
+			return fmt.Errorf("is shorter than %s: fresh mail would be held back; use for example 7d", MinMaxAge)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+func rfc3339(p func(c *Config) *time.Time) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+		if err != nil {
+			return errors.New("must be an RFC 3339 time with its offset, such as 2026-12-07T09:00:00Z or 2026-12-07T09:00:00+00:00")
+		}
+		*p(c) = t
+		return nil
+	}
+}
+
 func schedule(p func(c *Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		if _, err := cron.ParseStandard(v); err != nil {
@@ -178,6 +209,8 @@ var Settings = []Setting{
 	{"OPTOUT_POLL_SCHEDULE", "* * * * *", false, "Cron schedule of mailbox polls (IMAP IDLE picks mail up sooner where the server has it).", schedule(func(c *Config) *string { return &c.PollSchedule })},
 	{"OPTOUT_PURGE_SCHEDULE", "17 3 * * *", false, "Cron schedule of the retention purge.", schedule(func(c *Config) *string { return &c.PurgeSchedule })},
 	{"OPTOUT_SCAN_DAYS", "3", false, "Each hour, also scan mail of the last N days, to catch anything a UID jump or a client marking mail read would hide.", integer(func(c *Config) *int { return &c.ScanDays }, 1)},
+	{"OPTOUT_MAX_AGE", "7d", false, "Mail that arrived (IMAP INTERNALDATE) longer ago than this is never answered on its own: it is recorded, left in the inbox and listed by `optoutd backlog`. At least `1h`; long enough to ride out an outage of the service.", maxAge(func(c *Config) *time.Duration { return &c.MaxAge })},
+	{"OPTOUT_START_AFTER", "", false, "Optional go-live moment, RFC 3339 (`2026-12-07T09:00:00Z`): mail that arrived before it is held back like old mail. Mail flagged `\\Answered` (replied to by hand) is always held back.", rfc3339(func(c *Config) *time.Time { return &c.StartAfter })},
 	{"OPTOUT_RETENTION", "90d", false, "How long raw messages and attachments are kept once processed (`90d`, `720h`); the register and audit stay.", duration(func(c *Config) *time.Duration { return &c.Retention })},
 	{"OPTOUT_UNSOLICITED_POLICY", "process", false, "A form that arrives without the secure exchange: `process` (read it, answer through the secure marker) or `ask` (send the instructions, keep it for staff).", oneOf(func(c *Config) *string { return &c.Unsolicited }, "process", "ask")},
 	{"OPTOUT_REPLY_LIMIT", "10", false, "At most this many replies per sender address per window (loop and abuse protection).", integer(func(c *Config) *int { return &c.ReplyLimit }, 1)},

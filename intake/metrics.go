@@ -36,6 +36,9 @@ type Metrics interface {
 	DatabaseError()
 	// Panic: a panic was recovered in part, one of the Part* values.
 	Panic(part string)
+	// Held: one message was held back, never to be answered on its own;
+	// action is ActionHeldOld, ActionHeldBeforeStart or ActionHeldAnswered.
+	Held(action string)
 }
 
 // Form results and the format of a file not read (Metrics.Form).
@@ -78,6 +81,9 @@ func (NopMetrics) DatabaseError() {}
 
 // Panic does nothing.
 func (NopMetrics) Panic(string) {}
+
+// Held does nothing.
+func (NopMetrics) Held(string) {}
 
 // dbErr counts err in m as a database error unless it is nil or an
 // expected outcome (not found, already done, a duplicate, a state

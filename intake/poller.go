@@ -53,6 +53,9 @@ type PollerConfig struct {
 	// own; the database pool needs Workers + 2 connections. Default
 	// DefaultWorkers.
 	Workers int
+	// Hold is the rule for mail the daemon never answers on its own (old,
+	// from before the start, answered by hand): see HoldRule.
+	Hold HoldRule
 }
 
 func (c *PollerConfig) defaults() {
@@ -135,6 +138,7 @@ type PollResult struct {
 	AlreadyDone     int  // messages seen again that were done before
 	Failed          int  // messages that failed (kept for a retry)
 	Moved           int  // messages moved to their folder
+	Held            int  // messages held back this time: left in the inbox, not answered
 	ValidityChanged bool // the inbox's UIDVALIDITY changed: it was read again from the start
 	Scanned         bool // the periodic scan ran
 }
@@ -197,6 +201,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 			pl.folders = true
 		}
 		b := pl.startBatch(ctx, work, moves, &res)
+		b.hold = true
 		fr, ferr := c.FetchNew(work, cur, b.handle)
 		failedUID, berr := b.wait()
 		if fr.ValidityChanged {
@@ -235,6 +240,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 		if pl.cfg.ScanEvery > 0 && (pl.lastScan.IsZero() || pl.now().Sub(pl.lastScan) >= pl.cfg.ScanEvery) {
 			since := pl.now().AddDate(0, 0, -pl.cfg.ScanDays)
 			b = pl.startBatch(ctx, work, moves, &res)
+			b.hold = true
 			_, serr := c.ScanSince(work, since, b.handle)
 			if _, err := b.wait(); err != nil || serr != nil {
 				return errors.Join(serr, err)
@@ -316,6 +322,9 @@ type batch struct {
 	inbox string
 	jobs  []chan mailbox.Msg // one queue per worker
 	wg    sync.WaitGroup
+	// hold applies the Hold rule (mail fetched from the inbox; set before
+	// the first handle); release runs held mail (ApplyBacklog).
+	hold, release bool
 
 	mu        sync.Mutex
 	err       error       // the first error of a message that could not be recorded
@@ -402,6 +411,8 @@ func (b *batch) worker(jobs <-chan mailbox.Msg) {
 			b.res.Failed++
 		case out.AlreadyDone:
 			b.res.AlreadyDone++
+		case store.IsHeld(out.Action):
+			b.res.Held++
 		default:
 			b.res.Processed++
 		}
@@ -425,6 +436,18 @@ func (b *batch) process(m mailbox.Msg) (out Outcome, err error) {
 	}()
 	mctx, cancel := context.WithTimeout(b.work, b.pl.cfg.MessageTimeout)
 	defer cancel()
+	if b.hold {
+		if reason := b.pl.cfg.Hold.Reason(m, b.pl.now()); reason != "" {
+			if out, held, err := b.pl.proc.hold(mctx, m, reason); held || err != nil {
+				return out, err
+			}
+		}
+	}
+	if b.release {
+		if err := b.pl.proc.release(mctx, m); err != nil {
+			return Outcome{}, fmt.Errorf("release uid %d: %w", m.UID, err)
+		}
+	}
 	return b.pl.proc.Process(mctx, m)
 }
 

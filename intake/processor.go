@@ -267,7 +267,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 	switch entry.State {
 	case store.LedgerDone:
 		out.AlreadyDone, out.Folder, out.Action = true, FolderOf(entry.Action), entry.Action
-		if out.Folder == "" {
+		if out.Folder == "" && !store.IsHeld(entry.Action) { // held mail stays in the inbox
 			out.Folder = FolderProcessed
 		}
 		return out, nil
@@ -333,7 +333,7 @@ func (p *Processor) done(ctx context.Context, out Outcome) (Outcome, error) {
 		return out, err
 	}
 	out.AlreadyDone, out.Action, out.Folder = true, e.Action, FolderOf(e.Action)
-	if out.Folder == "" {
+	if out.Folder == "" && !store.IsHeld(e.Action) {
 		out.Folder = FolderProcessed
 	}
 	return out, nil
@@ -428,6 +428,46 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	if err := p.fail(stepAfterLedger); err != nil {
 		return Outcome{}, err
 	}
+	d, err := p.decide(ctx, m)
+	if err != nil {
+		return Outcome{}, err
+	}
+	msg, in, plan, conv, replyTo := d.msg, d.in, d.plan, d.conv, d.replyTo
+	o, err := p.outcome(ledgerID, msg, d.res, in, plan, conv, replyTo, m.Raw)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if plan.MarkUndeliverable {
+		// Its own transaction, idempotent: a second run finds the row
+		// already undeliverable (ErrNotFound) and changes nothing.
+		if err := p.db(p.st.MarkUndeliverable(ctx, msg.BouncedMessageID, "bounced: ledger row "+fmt.Sprint(ledgerID))); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Outcome{}, err
+		}
+	}
+	res, err := p.st.CompleteMessage(ctx, o)
+	if err := p.db(err); err != nil {
+		return Outcome{}, err
+	}
+	if err := p.fail(stepAfterCommit); err != nil {
+		return Outcome{}, err
+	}
+	log.Debug("plan committed", slog.String("ref", res.Reference), slog.Int("submissions", len(res.Submissions)), slog.Int("triage", len(res.Triage)))
+	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: o.Action, Queued: len(res.Queued)}, nil
+}
+
+// decided is what decide found: the message read, its Input and the plan.
+type decided struct {
+	msg     *message.Message
+	res     extract.Result
+	in      Input
+	plan    Plan
+	conv    *store.Conversation // nil when none
+	replyTo string
+}
+
+// decide reads m and plans what to do with it: extract, correlate, Decide.
+// It only reads the store, so the dry run uses it as is.
+func (p *Processor) decide(ctx context.Context, m mailbox.Msg) (decided, error) {
 	var r read
 	if m.TooLarge {
 		r = read{msg: headerOnly(m.Raw), res: extract.Result{Kind: extract.KindUnreadable}}
@@ -438,10 +478,10 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		p.countPanics()
 	}
 	if err := p.fail(stepAfterExtract); err != nil {
-		return Outcome{}, err
+		return decided{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return Outcome{}, err
+		return decided{}, err
 	}
 	msg := r.msg
 	in := Input{
@@ -470,7 +510,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	since := p.now().Add(-p.cfg.ReplyWindow)
 	conv, replies, counted, err := p.correlate(ctx, msg, &in, since)
 	if err != nil {
-		return Outcome{}, err
+		return decided{}, err
 	}
 	replyTo := msg.From
 	if conv != nil {
@@ -480,7 +520,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		if !counted {
 			n, err := p.st.CountRepliesTo(ctx, replyTo, since)
 			if err := p.db(err); err != nil {
-				return Outcome{}, err
+				return decided{}, err
 			}
 			replies = n
 		}
@@ -490,27 +530,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		in.FromUs = true // never answer our own address, whoever wrote
 	}
 
-	plan := Decide(in)
-	o, err := p.outcome(ledgerID, msg, r.res, in, plan, conv, replyTo, m.Raw)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if plan.MarkUndeliverable {
-		// Its own transaction, idempotent: a second run finds the row
-		// already undeliverable (ErrNotFound) and changes nothing.
-		if err := p.db(p.st.MarkUndeliverable(ctx, msg.BouncedMessageID, "bounced: ledger row "+fmt.Sprint(ledgerID))); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return Outcome{}, err
-		}
-	}
-	res, err := p.st.CompleteMessage(ctx, o)
-	if err := p.db(err); err != nil {
-		return Outcome{}, err
-	}
-	if err := p.fail(stepAfterCommit); err != nil {
-		return Outcome{}, err
-	}
-	log.Debug("plan committed", slog.String("ref", res.Reference), slog.Int("submissions", len(res.Submissions)), slog.Int("triage", len(res.Triage)))
-	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: o.Action, Queued: len(res.Queued)}, nil
+	return decided{msg: msg, res: r.res, in: in, plan: Decide(in), conv: conv, replyTo: replyTo}, nil
 }
 
 // sameAddress compares two addresses the way the store does.

@@ -55,6 +55,7 @@ type Msg struct {
 	InternalDate time.Time // when the server received it
 	MessageID    string    // the Message-ID header as written; "" when missing
 	Seen         bool      // the \Seen flag was set (someone read it)
+	Answered     bool      // the \Answered flag was set (someone replied by hand)
 	// TooLarge is set when Size is over Config.MaxMessageBytes: Raw then holds
 	// the header only (at most 256 KiB) and the body was never downloaded.
 	TooLarge bool
@@ -571,6 +572,7 @@ func (cl *Client) stream(st Status, uids []UID, sec *imap.FetchItemBodySection, 
 				m.InternalDate = it.Time
 			case imapclient.FetchItemDataFlags:
 				m.Seen = slices.Contains(it.Flags, imap.FlagSeen)
+				m.Answered = slices.Contains(it.Flags, imap.FlagAnswered)
 			case imapclient.FetchItemDataBodySection:
 				if it.Literal == nil {
 					continue

@@ -56,6 +56,8 @@ var (
 	signinResults = set("ok", "bad_credentials", "rate_limited", "bad_request")
 	// webActions: staff actions on the triage page.
 	webActions = set("accept", "reject", "close", "assign", "check", "opt_in")
+	// heldActions: why a message was held back (intake.ActionHeld* codes).
+	heldActions = set(intake.ActionHeldOld, intake.ActionHeldBeforeStart, intake.ActionHeldAnswered)
 )
 
 func set(vs ...string) map[string]bool {
@@ -97,6 +99,7 @@ type Metrics struct {
 	panics          *prometheus.CounterVec
 	signins         *prometheus.CounterVec
 	webActions      *prometheus.CounterVec
+	held            *prometheus.CounterVec
 	reg             *prometheus.Registry
 }
 
@@ -173,10 +176,14 @@ func New(reg *prometheus.Registry) (*Metrics, error) {
 		webActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "optout_web_actions_total", Help: "Staff actions on the triage page that succeeded.",
 		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in
+		held: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optout_intake_held_messages_total",
+			Help: "Messages held back unanswered (old, from before the start, or answered by hand), left in the inbox for `optoutd backlog`.",
+		}, []string{"action"}), // action: held_old|held_before_start|held_answered|other
 	}
 	cs := []prometheus.Collector{m.messages, m.messageDuration, m.failures, m.forms, m.extractDuration, m.pollDuration,
 		m.polls, m.fetched, m.lastPoll, m.imapErrors, m.smtpErrors, m.dbErrors, m.oauthFailures, m.outboxRetried,
-		m.outboxFailed, m.outboxSent, m.panics, m.signins, m.webActions,
+		m.outboxFailed, m.outboxSent, m.panics, m.signins, m.webActions, m.held,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -190,6 +197,9 @@ func New(reg *prometheus.Registry) (*Metrics, error) {
 	}
 	for v := range parts {
 		m.panics.WithLabelValues(v)
+	}
+	for v := range heldActions {
+		m.held.WithLabelValues(v)
 	}
 	m.polls.WithLabelValues("ok")
 	m.polls.WithLabelValues("error")
@@ -212,6 +222,14 @@ func (m *Metrics) Processed(folder intake.Folder, action string, elapsed time.Du
 	action, _, _ = strings.Cut(action, "+")
 	m.messages.WithLabelValues(allowed(string(folder), folders), allowed(action, actions)).Inc()
 	m.messageDuration.Observe(elapsed.Seconds())
+}
+
+// Held records one message held back (implements intake.Metrics).
+func (m *Metrics) Held(action string) {
+	if m == nil {
+		return
+	}
+	m.held.WithLabelValues(allowed(action, heldActions)).Inc()
 }
 
 // Failed records a processing failure at step (implements intake.Metrics).

@@ -1,0 +1,314 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/mailbox"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+// Held-back mail: a mailbox that has been worked by hand for years holds old
+// mail on the day the service starts. The daemon never answers a message
+// that HoldRule holds: it records it in the ledger as done with a held
+// action (store.LedgerHeldPrefix), leaves it in the inbox, counts it
+// (Metrics.Held) and lists it for `optoutd backlog`; staff may process it
+// deliberately with `optoutd backlog --since DATE --apply` (ApplyBacklog).
+// The rule rests on what the server keeps (INTERNALDATE and flags), not on
+// our database, so a UIDVALIDITY change, a restored database or a mailbox
+// migration that makes old mail look new still holds it.
+
+// Why a message was held back: the ledger actions (after "inbox:") and the
+// label values of Metrics.Held.
+const (
+	ActionHeldOld         = "held_old"          // arrived longer ago than HoldRule.MaxAge
+	ActionHeldBeforeStart = "held_before_start" // arrived before HoldRule.StartAfter (the go-live moment)
+	ActionHeldAnswered    = "held_answered"     // carries \Answered: someone replied by hand
+)
+
+// FolderInbox is the folder of held mail: it stays in the inbox. It is
+// never moved to (the poller moves only to FolderProcessed, FolderTriage
+// and FolderAuto).
+const FolderInbox Folder = "inbox"
+
+// DefaultMaxAge is HoldRule.MaxAge's default (OPTOUT_MAX_AGE): long enough
+// to ride out a bank-holiday outage, short enough that go-live leaves
+// settled mail alone.
+const DefaultMaxAge = 7 * 24 * time.Hour
+
+// HoldRule says which mail the daemon never answers on its own.
+type HoldRule struct {
+	// MaxAge: a message that arrived (INTERNALDATE) longer ago than this is
+	// held. Zero means DefaultMaxAge.
+	MaxAge time.Duration
+	// StartAfter: a message that arrived before it is held. Zero: none.
+	StartAfter time.Time
+}
+
+// Reason returns the ActionHeld* code that holds m back at now, or "" when
+// the daemon may process it. \Answered comes first, then the start, then
+// the age. A message without an arrival time is held as old: when in
+// doubt, do not write to a resident.
+func (r HoldRule) Reason(m mailbox.Msg, now time.Time) string {
+	maxAge := r.MaxAge
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	switch {
+	case m.Answered:
+		return ActionHeldAnswered
+	case m.InternalDate.IsZero():
+		return ActionHeldOld
+	case !r.StartAfter.IsZero() && m.InternalDate.Before(r.StartAfter):
+		return ActionHeldBeforeStart
+	case now.Sub(m.InternalDate) > maxAge:
+		return ActionHeldOld
+	}
+	return ""
+}
+
+// hold records m as held back for reason. held is false when m must go
+// through Process instead: its ledger row is already in the pipeline (a
+// failed message being retried is finished, not held). A message already
+// done keeps its outcome (and is moved as before, unless it was held).
+func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason string) (out Outcome, held bool, err error) {
+	entry, created, err := p.st.RecordMessage(ctx, store.IncomingMessage{
+		Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: uint32(m.UID), MessageID: m.MessageID,
+		ReceivedAt: m.InternalDate, Size: m.Size, // no copy of the raw message: it stays in the mailbox
+	})
+	if err := p.db(err); err != nil {
+		return Outcome{}, true, fmt.Errorf("hold uid %d: %w", m.UID, err)
+	}
+	out = Outcome{LedgerID: entry.ID}
+	switch {
+	case entry.State == store.LedgerDone:
+		o, err := p.done(ctx, out)
+		return o, true, err
+	case !created && (entry.State != store.LedgerNew || entry.Attempts > 0):
+		return Outcome{}, false, nil
+	}
+	kind := extract.KindUnreadable
+	if !m.TooLarge {
+		kind = p.extract(ctx, m.Raw).res.Kind
+	}
+	action := ledgerAction(FolderInbox, reason)
+	err = p.db(p.st.HoldMessage(ctx, entry.ID, action, string(kind)))
+	if errors.Is(err, store.ErrAlreadyDone) {
+		o, err := p.done(ctx, out)
+		return o, true, err
+	}
+	if err != nil {
+		return Outcome{}, true, fmt.Errorf("hold ledger row %d: %w", entry.ID, err)
+	}
+	p.metrics.Held(reason)
+	p.log.Info("message held back: left in the inbox, not answered", slog.String("mailbox", m.Mailbox),
+		slog.Uint64("uid", uint64(m.UID)), slog.Int64("ledger_id", entry.ID), slog.String("action", action))
+	out.Action = action
+	return out, true, nil
+}
+
+// Preview is what a poll would do with one message, found without doing
+// it (the dry run). It holds codes only, never personal data.
+type Preview struct {
+	UID     mailbox.UID
+	Arrived time.Time
+	// Action is an Action* or ActionHeld* code, or PreviewDone (already
+	// done before: it would only be moved to Folder) or PreviewInPipeline
+	// (a failed message waiting for its retry).
+	Action  string
+	Folder  Folder   // where it would go; FolderInbox when it stays
+	Kind    string   // what it looks like (extract.Kind); "" when not read
+	Replies []string // the reply kinds it would queue (notify.Kind)
+	Reasons []string // the triage reasons it would raise
+}
+
+// Preview actions beyond the Action* codes.
+const (
+	PreviewDone       = "already_done" // handled before: only moved to its folder
+	PreviewInPipeline = "retry"        // recorded and failed before: retried from the ledger
+)
+
+// preview finds what Process (or hold) would do with m, with read-only
+// store lookups: nothing is recorded, no reference code is drawn, nothing
+// is composed. rule is applied when hold is set.
+func (p *Processor) preview(ctx context.Context, m mailbox.Msg, rule HoldRule, hold bool) (Preview, error) {
+	pv := Preview{UID: m.UID, Arrived: m.InternalDate, Folder: FolderInbox}
+	e, err := p.st.LookupMessage(ctx, m.Mailbox, m.UIDValidity, uint32(m.UID), m.MessageID)
+	switch {
+	case err == nil && e.State == store.LedgerDone:
+		pv.Action, pv.Kind = PreviewDone, e.Kind
+		if f := FolderOf(e.Action); f != "" {
+			pv.Folder = f
+		} else if !store.IsHeld(e.Action) {
+			pv.Folder = FolderProcessed
+		}
+		return pv, nil
+	case err == nil && (e.State != store.LedgerNew || e.Attempts > 0):
+		pv.Action = PreviewInPipeline
+		return pv, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return pv, err
+	}
+	if hold {
+		if r := rule.Reason(m, p.now()); r != "" {
+			pv.Action = r
+			return pv, nil
+		}
+	}
+	d, err := p.decide(ctx, m)
+	if err != nil {
+		return pv, err
+	}
+	pv.Action, pv.Folder, pv.Kind = d.plan.Action, d.plan.Folder, string(d.res.Kind)
+	for _, r := range d.plan.Replies {
+		pv.Replies = append(pv.Replies, string(r.Kind))
+	}
+	for _, t := range d.plan.Triage {
+		pv.Reasons = append(pv.Reasons, string(t.Reason))
+	}
+	return pv, nil
+}
+
+// DryRun reads the inbox as a poll would (the new messages after the stored
+// last UID, then the periodic scan of the last ScanDays days, the way the
+// first poll of `optoutd once` does) and calls fn with what each message
+// would come to. It writes nothing: not to the database (read-only
+// lookups; no transaction, so no sequence is drawn), not to the mailbox
+// (BODY.PEEK; no folders created, nothing moved). Failed messages waiting
+// for a retry from the ledger are not listed unless they are in the inbox.
+func (pl *Poller) DryRun(ctx context.Context, fn func(Preview) error) error {
+	var cur mailbox.Cursor
+	pos, err := pl.st.MailboxState(ctx, pl.cfg.Mailbox.Inbox)
+	switch {
+	case err == nil:
+		cur = mailbox.Cursor{UIDValidity: pos.UIDValidity, LastUID: mailbox.UID(pos.LastUID)}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return pl.sess.Do(ctx, func(c *mailbox.Client) error {
+		seen := map[mailbox.UID]bool{}
+		each := func(m mailbox.Msg) error {
+			if seen[m.UID] {
+				return nil
+			}
+			seen[m.UID] = true
+			pv, err := pl.proc.preview(ctx, m, pl.cfg.Hold, true)
+			if err != nil {
+				return fmt.Errorf("preview uid %d: %w", m.UID, err)
+			}
+			return fn(pv)
+		}
+		if _, err := c.FetchNew(ctx, cur, each); err != nil {
+			return err
+		}
+		if pl.cfg.ScanEvery < 0 {
+			return nil
+		}
+		_, err := c.ScanSince(ctx, pl.now().AddDate(0, 0, -pl.cfg.ScanDays), each)
+		return err
+	})
+}
+
+// backlogCandidate reports whether ApplyBacklog takes m: it arrived at or
+// after since, nobody answered it by hand, and it is held (its ledger row
+// says so, or it has none yet and the rule holds it).
+func (pl *Poller) backlogCandidate(ctx context.Context, m mailbox.Msg, since time.Time) (bool, error) {
+	if m.InternalDate.Before(since) || m.Answered {
+		return false, nil
+	}
+	e, err := pl.st.LookupMessage(ctx, m.Mailbox, m.UIDValidity, uint32(m.UID), m.MessageID)
+	switch {
+	case err == nil:
+		return e.State == store.LedgerDone && store.IsHeld(e.Action), nil
+	case errors.Is(err, store.ErrNotFound):
+		return pl.cfg.Hold.Reason(m, pl.now()) != "", nil
+	}
+	return false, err
+}
+
+// PreviewBacklog calls fn with what ApplyBacklog(since) would do with each
+// held message, writing nothing (for the confirmation's count).
+func (pl *Poller) PreviewBacklog(ctx context.Context, since time.Time, fn func(Preview) error) error {
+	return pl.sess.Do(ctx, func(c *mailbox.Client) error {
+		_, err := c.ScanSince(ctx, since, func(m mailbox.Msg) error {
+			ok, err := pl.backlogCandidate(ctx, m, since)
+			if err != nil || !ok {
+				return err
+			}
+			pv, err := pl.proc.preview(ctx, m, pl.cfg.Hold, false)
+			if err != nil {
+				return fmt.Errorf("preview uid %d: %w", m.UID, err)
+			}
+			return fn(pv)
+		})
+		return err
+	})
+}
+
+// ApplyBacklog processes, deliberately, the held messages of the inbox that
+// arrived at or after since (mail someone answered by hand excepted):
+// each is released (store.ReleaseHeld) and run through the same pipeline
+// as new mail, then moved to its folder; the replies go to the outbox for
+// its normal sending. It holds the mailbox's lock, like a poll.
+func (pl *Poller) ApplyBacklog(ctx context.Context, since time.Time) (PollResult, error) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	var res PollResult
+	unlock, ok, err := pl.st.TryLockMailbox(ctx, pl.cfg.Mailbox.Inbox)
+	if err := dbErr(pl.metrics, err); err != nil {
+		return res, err
+	}
+	defer unlock()
+	if !ok {
+		return PollResult{Skipped: true}, errors.New("another poller holds the mailbox: try again in a minute")
+	}
+	work := context.WithoutCancel(ctx)
+	moves := &moveSet{}
+	err = pl.sess.Do(ctx, func(c *mailbox.Client) error {
+		if err := c.EnsureFolders(work); err != nil {
+			return err
+		}
+		b := pl.startBatch(ctx, work, moves, &res)
+		b.release = true
+		_, serr := c.ScanSince(work, since, func(m mailbox.Msg) error {
+			ok, err := pl.backlogCandidate(work, m, since)
+			if err != nil || !ok {
+				return err
+			}
+			return b.handle(m)
+		})
+		uv := uint32(0)
+		if _, err := b.wait(); err != nil || serr != nil {
+			return errors.Join(serr, err)
+		}
+		if st, err := c.Select(work, pl.cfg.Mailbox.Inbox); err == nil {
+			uv = st.UIDValidity
+		} else {
+			return err
+		}
+		return pl.move(work, c, uv, moves, &res)
+	})
+	return res, err
+}
+
+// release puts m's held ledger row back in the pipeline with m's raw copy
+// (ApplyBacklog); a message without a row is recorded by Process.
+func (p *Processor) release(ctx context.Context, m mailbox.Msg) error {
+	e, err := p.st.LookupMessage(ctx, m.Mailbox, m.UIDValidity, uint32(m.UID), m.MessageID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return p.db(err)
+	case !store.IsHeld(e.Action):
+		return nil
+	}
+	if err := p.db(p.st.ReleaseHeld(ctx, e.ID, m.Raw, store.System)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
