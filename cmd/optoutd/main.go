@@ -29,7 +29,8 @@ func commands() []command {
 	return []command{
 		{"demo", "run the whole service on embedded defaults with simulated residents, then serve the triage page (--no-serve: stop after)", runDemo},
 		{"run", "run the daemon: poll the mailbox, answer, record, send, purge, and serve the triage page, /metrics, /healthz, /readyz", runRun},
-		{"once", "one mailbox poll and one outbox pass, then exit (non-zero if anything failed; for cron jobs)", runOnce},
+		{"once", "one mailbox poll and one outbox pass, then exit (non-zero if anything failed; for cron jobs); --dry-run [--json]: print what it would do, do nothing", runOnce},
+		{"backlog", "list the mail held back (old, before OPTOUT_START_AFTER, answered by hand); --since DATE --apply [--yes]: answer it on purpose", runBacklog},
 		{"reprocess", "run again, from the stored copy, the messages of a reference (REF) or every failed one (--failed)", runReprocess},
 		{"healthcheck", "GET /readyz (or /healthz with --live) on OPTOUT_HTTP_ADDR; exit 0 when healthy (container HEALTHCHECK)", runHealthcheck},
 		{"extract", "read emails or form files and print the forms found and their problems", runExtract},

@@ -125,11 +125,16 @@ func exitOnSecondSignal(ctx context.Context, log *slog.Logger) (stop func()) {
 func runOnce(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("once", flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
+	dryRun := fs.Bool("dry-run", false, "read the mailbox and print what each message would come to; send, move and write nothing")
+	asJSON := fs.Bool("json", false, "with --dry-run: print JSON Lines")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError("once takes no arguments")
+	}
+	if *asJSON && !*dryRun {
+		return usageError("--json goes with --dry-run")
 	}
 	cfg, err := loadDaemonConfig(os.Getenv)
 	if err != nil {
@@ -138,6 +143,9 @@ func runOnce(ctx context.Context, args []string) error {
 	log := newLogger(cfg, os.Stderr)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	if *dryRun {
+		return dryRunOnce(ctx, cfg, log, os.Stdout, *asJSON)
+	}
 	a, err := build(ctx, cfg, log, buildOptions{})
 	if err != nil {
 		return err
@@ -150,8 +158,8 @@ func runOnce(ctx context.Context, args []string) error {
 	log.Info("once done", slog.Int("fetched", res.Fetched), slog.Int("processed", res.Processed),
 		slog.Int("already_done", res.AlreadyDone), slog.Int("failed", res.Failed), slog.Int("moved", res.Moved),
 		slog.Bool("skipped_locked", res.Skipped))
-	fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d\n",
-		res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved)
+	fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d, held back %d\n",
+		res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved, res.Held)
 	if err != nil {
 		return fmt.Errorf("poll or outbox pass failed: %w", err)
 	}

@@ -113,11 +113,9 @@ func runExport(ctx context.Context, args []string) error {
 	if *format != "csv" {
 		return fmt.Errorf("--format %q is not supported; use csv", *format)
 	}
-	t, err := time.Parse("2006-01-02", *since)
+	t, err := parseSince(*since)
 	if err != nil {
-		if t, err = time.Parse(time.RFC3339, *since); err != nil {
-			return errors.New("--since is required, as YYYY-MM-DD or an RFC 3339 time")
-		}
+		return errors.New("--since is required, as YYYY-MM-DD or an RFC 3339 time")
 	}
 	s, _, err := openStore(ctx, true)
 	if err != nil {
@@ -178,4 +176,14 @@ func runGenkey(ctx context.Context, args []string) error {
 	fmt.Printf("OPTOUT_DATA_KEY=%s\nOPTOUT_INDEX_KEY=%s\n", d, x)
 	fmt.Fprintln(os.Stderr, "keep both secret; to rotate, put a new data key first in OPTOUT_DATA_KEY (old keys after it) and run `optoutd rekey`; never change OPTOUT_INDEX_KEY")
 	return nil
+}
+
+// parseSince reads a --since value: a date (YYYY-MM-DD, midnight UTC) or
+// an RFC 3339 time.
+func parseSince(v string) (time.Time, error) {
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339, v)
+	}
+	return t, err
 }

@@ -124,6 +124,9 @@ type buildOptions struct {
 	tune func(*intake.Config)
 	// now is the clock (default time.Now).
 	now func() time.Time
+	// readOnly opens the store without applying migrations and fails
+	// unless the schema is current (the dry run writes nothing).
+	readOnly bool
 }
 
 // build makes every part from cfg, in order: store (with migrations under
@@ -150,11 +153,20 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 		return nil, err
 	}
 	a.store, err = store.Open(ctx, store.Options{
-		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DBSchema, Keys: keys, Migrate: true,
+		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DBSchema, Keys: keys, Migrate: !opts.readOnly,
 		Logger: log.With(slog.String("part", "store")),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if opts.readOnly {
+		applied, available, err := store.SchemaVersion(ctx, a.store.Pool(), cfg.DBSchema)
+		if err != nil {
+			return nil, err
+		}
+		if applied < available {
+			return nil, fmt.Errorf("the database schema is at version %d of %d: run `optoutd migrate` first (a dry run writes nothing, not even the schema)", applied, available)
+		}
 	}
 
 	a.registry = prometheus.NewRegistry()
