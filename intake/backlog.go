@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/extract"
@@ -134,16 +135,21 @@ const (
 
 // preview finds what Process (or hold) would do with m, with read-only
 // store lookups: nothing is recorded, no reference code is drawn, nothing
-// is composed. rule is applied when hold is set.
+// is composed. rule is applied when hold is set; when it is not, held mail
+// is planned as ApplyBacklog would release it.
 func (p *Processor) preview(ctx context.Context, m mailbox.Msg, rule HoldRule, hold bool) (Preview, error) {
 	pv := Preview{UID: m.UID, Arrived: m.InternalDate, Folder: FolderInbox}
 	e, err := p.st.LookupMessage(ctx, m.Mailbox, m.UIDValidity, uint32(m.UID), m.MessageID)
 	switch {
+	case err == nil && store.IsHeld(e.Action):
+		if hold { // held before: stays held
+			pv.Action, pv.Kind = strings.TrimPrefix(e.Action, string(FolderInbox)+":"), e.Kind
+			return pv, nil
+		}
+		// Released by ApplyBacklog: planned like fresh mail below.
 	case err == nil && e.State == store.LedgerDone:
-		pv.Action, pv.Kind = PreviewDone, e.Kind
-		if f := FolderOf(e.Action); f != "" {
-			pv.Folder = f
-		} else if !store.IsHeld(e.Action) {
+		pv.Action, pv.Kind, pv.Folder = PreviewDone, e.Kind, FolderOf(e.Action)
+		if pv.Folder == "" {
 			pv.Folder = FolderProcessed
 		}
 		return pv, nil

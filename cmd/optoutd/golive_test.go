@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -201,5 +202,49 @@ func TestGoLiveOldMailbox(t *testing.T) {
 	}
 	if strings.Contains(out, "@example.org") {
 		t.Errorf("optoutd backlog printed addresses:\n%s", out)
+	}
+
+	// A restored (here: empty) database makes the old mail look new: it is
+	// held all the same, on its INTERNALDATE.
+	pool, schema := pgtest.Schema(t, 2)
+	pool.Close()
+	restored := maps.Clone(r.env)
+	restored["OPTOUT_DB_SCHEMA"] = schema
+	if out, errOut, code := runBin(t, 2*time.Minute, restored, "once"); code != 0 || !strings.Contains(out, "held back 30") {
+		t.Fatalf("optoutd once on a restored database: exit status %d, output %q, want 30 held back\n%s", code, out, errOut)
+	}
+	checkSentTo(append(news, "later@example.org")...)
+
+	// Mail someone answered by hand is held even when it is new, and the
+	// periodic scans that see it again never answer it.
+	r.appendAt(t, firstContactMail("byhand@example.org"), time.Now(), imap.FlagSeen, imap.FlagAnswered)
+	for range 2 {
+		if out, errOut, code := runBin(t, 2*time.Minute, r.env, "once"); code != 0 {
+			t.Fatalf("optoutd once exit status %d\n%s\n%s", code, out, errOut)
+		}
+	}
+	checkSentTo(append(news, "later@example.org")...)
+
+	// The backlog on purpose: a confirmation is needed; then the 30 are
+	// answered through the pipeline and moved, the answered one stays.
+	since := old.Add(-24 * time.Hour).UTC().Format("2006-01-02")
+	out, errOut, code = runBin(t, 2*time.Minute, r.env, "backlog", "--since", since, "--apply")
+	if code == 0 || !strings.Contains(errOut, "add --yes") || !strings.Contains(out, "this will send 30 replies: instructions 30") {
+		t.Errorf("backlog --apply without a terminal or --yes: exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	checkSentTo(append(news, "later@example.org")...)
+	out, errOut, code = runBin(t, 2*time.Minute, r.env, "backlog", "--since", since, "--apply", "--yes")
+	if code != 0 || !strings.Contains(out, "processed 30") {
+		t.Fatalf("backlog --apply --yes: exit status %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if n := len(r.sink.Messages()); n != 36 {
+		t.Errorf("after backlog --apply the sink holds %d messages, want 6 + 30", n)
+	}
+	if total, deleted := r.count(t, "INBOX"); total != 1 || deleted != 0 {
+		t.Errorf("after backlog --apply INBOX holds %d (%d deleted), want the one answered by hand", total, deleted)
+	}
+	out, _, _ = runBin(t, time.Minute, r.env, "backlog")
+	if !strings.Contains(out, "1 messages held back") || !strings.Contains(out, "held_answered 1") {
+		t.Errorf("optoutd backlog after --apply:\n%s", out)
 	}
 }

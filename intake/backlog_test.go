@@ -1,0 +1,68 @@
+package intake
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ncl-icb/optout-intake/mailbox"
+	"github.com/ncl-icb/optout-intake/store"
+)
+
+// TestHoldRule is the held-back rule's table: age (with its boundary),
+// the start moment (with its boundary), \Answered, and their order.
+func TestHoldRule(t *testing.T) {
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	week := 7 * 24 * time.Hour
+	tests := []struct {
+		name     string
+		rule     HoldRule
+		arrived  time.Time
+		answered bool
+		want     string
+	}{
+		{"fresh", HoldRule{}, now.Add(-time.Minute), false, ""},
+		{"exactly the default age", HoldRule{}, now.Add(-week), false, ""},
+		{"a second past the default age", HoldRule{}, now.Add(-week - time.Second), false, ActionHeldOld},
+		{"two years old", HoldRule{}, now.AddDate(-2, 0, 0), false, ActionHeldOld},
+		{"a longer max age keeps it", HoldRule{MaxAge: 30 * 24 * time.Hour}, now.Add(-10 * 24 * time.Hour), false, ""},
+		{"a shorter max age holds it", HoldRule{MaxAge: 24 * time.Hour}, now.Add(-25 * time.Hour), false, ActionHeldOld},
+		{"negative max age means the default", HoldRule{MaxAge: -1}, now.Add(-6 * 24 * time.Hour), false, ""},
+		{"arrived in the future (clock skew)", HoldRule{}, now.Add(time.Hour), false, ""},
+		{"no arrival time", HoldRule{}, time.Time{}, false, ActionHeldOld},
+		{"before the start", HoldRule{StartAfter: start}, start.Add(-time.Second), false, ActionHeldBeforeStart},
+		{"exactly at the start", HoldRule{StartAfter: start}, start, false, ""},
+		{"after the start", HoldRule{StartAfter: start}, start.Add(time.Second), false, ""},
+		{"before the start and old: the start names it", HoldRule{StartAfter: start}, now.AddDate(-1, 0, 0), false, ActionHeldBeforeStart},
+		{"start in the future holds today's mail", HoldRule{StartAfter: now.Add(time.Hour)}, now.Add(-time.Minute), false, ActionHeldBeforeStart},
+		{"answered by hand, fresh", HoldRule{}, now.Add(-time.Minute), true, ActionHeldAnswered},
+		{"answered and old: answered names it", HoldRule{StartAfter: start}, now.AddDate(-2, 0, 0), true, ActionHeldAnswered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := mailbox.Msg{InternalDate: tt.arrived, Answered: tt.answered, Seen: true}
+			if got := tt.rule.Reason(m, now); got != tt.want {
+				t.Errorf("HoldRule%+v.Reason(arrived %v, answered %v) = %q, want %q", tt.rule, tt.arrived, tt.answered, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHeldActions: the ledger actions of held mail are what the store
+// lists and keeps in the inbox.
+func TestHeldActions(t *testing.T) {
+	for _, a := range []string{ActionHeldOld, ActionHeldBeforeStart, ActionHeldAnswered} {
+		la := ledgerAction(FolderInbox, a)
+		if !store.IsHeld(la) {
+			t.Errorf("store.IsHeld(%q) = false", la)
+		}
+		if f := FolderOf(la); f != "" {
+			t.Errorf("FolderOf(%q) = %q: held mail must not be moved", la, f)
+		}
+	}
+	for _, a := range []string{"processed:instructions", "auto:auto", "inbox:held_", "", "held_old"} {
+		if store.IsHeld(a) {
+			t.Errorf("store.IsHeld(%q) = true", a)
+		}
+	}
+}
