@@ -259,7 +259,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 	}
 	if res.Fetched > 0 {
 		pl.log.Info("poll done", slog.Int("fetched", res.Fetched), slog.Int("processed", res.Processed),
-			slog.Int("failed", res.Failed), slog.Int("moved", res.Moved))
+			slog.Int("failed", res.Failed), slog.Int("moved", res.Moved), slog.Int("held", res.Held))
 	}
 	return res, nil
 }

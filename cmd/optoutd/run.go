@@ -157,7 +157,7 @@ func runOnce(ctx context.Context, args []string) error {
 	res, err := a.service.Once(ctx)
 	log.Info("once done", slog.Int("fetched", res.Fetched), slog.Int("processed", res.Processed),
 		slog.Int("already_done", res.AlreadyDone), slog.Int("failed", res.Failed), slog.Int("moved", res.Moved),
-		slog.Bool("skipped_locked", res.Skipped))
+		slog.Int("held", res.Held), slog.Bool("skipped_locked", res.Skipped))
 	fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d, held back %d\n",
 		res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved, res.Held)
 	if err != nil {
