@@ -69,6 +69,24 @@ func (r *daemonRig) ledgerRows(t *testing.T) (ledger, state int) {
 	return ledger, state
 }
 
+// lastUID returns the rig's stored last UID of INBOX.
+func (r *daemonRig) lastUID(t *testing.T) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var uid int64
+	q := "select last_uid from " + pgx.Identifier{r.env["OPTOUT_DB_SCHEMA"], "mailbox_state"}.Sanitize() + " where mailbox = 'INBOX'"
+	if err := conn.QueryRow(ctx, q).Scan(&uid); err != nil {
+		t.Fatalf("read the stored last UID: %v", err)
+	}
+	return uid
+}
+
 // TestGoLiveOldMailbox is issue 15's go-live on a mailbox worked by hand for
 // years: 30 read messages from two years ago and 5 from today. The dry run
 // sends, moves and records nothing and prints a line per message; the first
@@ -175,6 +193,11 @@ func TestGoLiveOldMailbox(t *testing.T) {
 	}
 	if total, _ := r.count(t, "Processed"); total != 5 {
 		t.Errorf("after once Processed holds %d, want 5", total)
+	}
+	// The stored position moved past the held mail, so the next poll
+	// fetches nothing old.
+	if uid := r.lastUID(t); uid != 35 {
+		t.Errorf("after once the stored last UID is %d, want 35 (past the held mail)", uid)
 	}
 
 	// Mail arriving afterwards is answered as usual; the old mail is never
