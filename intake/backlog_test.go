@@ -1,6 +1,9 @@
 package intake
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,5 +67,50 @@ func TestHeldActions(t *testing.T) {
 		if store.IsHeld(a) {
 			t.Errorf("store.IsHeld(%q) = true", a)
 		}
+	}
+}
+
+// TestHoldOnDovecot runs the rule in the poller: mail held back stays in
+// the inbox unanswered through later polls and scans; a message already
+// in the pipeline (it failed and waits for its retry) is finished, not
+// held, when the rule would now hold it.
+func TestHoldOnDovecot(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.deliver(contact("failing@example.org").bytes())
+	svc := r.service(nil)
+	hook, _ := crashOnce(stepAfterExtract, errors.New("injected"))
+	svc.setFailAt(hook)
+	if res := once(t, svc); res.Failed == 0 {
+		t.Fatalf("first poll: %+v, want the message failed", res)
+	}
+
+	// From now on every message arrived before the start: held.
+	start := func(c *Config) { c.Poller.Hold = HoldRule{StartAfter: time.Now().Add(time.Hour)} }
+	r.deliver(contact(residentAddr).bytes())
+	held := r.service(start)
+	for i := range 3 { // the first poll of a service always scans the inbox too
+		res := once(t, held)
+		if i == 0 && res.Held != 1 {
+			t.Errorf("poll %d: %+v, want one held", i, res)
+		}
+		if i > 0 && res.Held != 0 {
+			t.Errorf("poll %d: %+v, want nothing held again", i, res)
+		}
+		held = r.service(start)
+	}
+	// The failed message is retried (by those polls, or here), not held.
+	if _, err := held.Poller().Reprocess(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	once(t, held) // moves the finished message
+	if got := r.sent(); len(got) != 1 || !slices.Equal(got[0].to, []string{"failing@example.org"}) {
+		t.Errorf("sent %+v, want the failed message answered once", got)
+	}
+	if n := r.count("INBOX"); n != 1 {
+		t.Errorf("INBOX holds %d, want the held message only", n)
+	}
+	if held, err := r.st.HeldMessages(context.Background(), time.Time{}); err != nil || len(held) != 1 || held[0].Action != "inbox:"+ActionHeldBeforeStart {
+		t.Errorf("held rows %+v, %v; want one held_before_start", held, err)
 	}
 }
