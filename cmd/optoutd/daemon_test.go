@@ -38,7 +38,7 @@ func baseEnv(extra map[string]string) []string {
 
 // runBin runs the built optoutd with env and returns stdout, stderr and
 // the exit status.
-func runBin(t *testing.T, timeout time.Duration, env map[string]string, args ...string) (stdout, stderr string, code int) {
+func runBin(t testing.TB, timeout time.Duration, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -150,7 +150,7 @@ const (
 	rigAddress = "optout.team@nhs.example"
 )
 
-func newDaemonRig(t *testing.T) *daemonRig {
+func newDaemonRig(t testing.TB) *daemonRig {
 	t.Helper()
 	dv := dovecot.Start(t)
 	if err := dv.AddUser(rigUser, rigPass); err != nil {
@@ -177,7 +177,7 @@ func newDaemonRig(t *testing.T) *daemonRig {
 	}}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

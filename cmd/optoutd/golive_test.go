@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,7 @@ import (
 )
 
 // appendAt stores raw in the rig's INBOX with an INTERNALDATE and flags.
-func (r *daemonRig) appendAt(t *testing.T, raw []byte, at time.Time, flags ...imap.Flag) {
+func (r *daemonRig) appendAt(t testing.TB, raw []byte, at time.Time, flags ...imap.Flag) {
 	t.Helper()
 	c, err := r.dv.Login(rigUser)
 	if err != nil {
@@ -270,4 +272,57 @@ func TestGoLiveOldMailbox(t *testing.T) {
 	if !strings.Contains(out, "1 messages held back") || !strings.Contains(out, "held_answered 1") {
 		t.Errorf("optoutd backlog after --apply:\n%s", out)
 	}
+}
+
+// BenchmarkGoLive measures the go-live on a mailbox of GOLIVE_OLD (default
+// 1000) read messages from two years ago and 5 new ones: the dry run (per
+// iteration) and, once, the first real `optoutd once` that holds the old
+// mail (reported as first-once-s). The messages are short first contacts;
+// a real mailbox's PDFs take longer to read when they are held.
+//
+//	go test -run '^$' -bench GoLive -benchtime 3x ./cmd/optoutd/
+func BenchmarkGoLive(b *testing.B) {
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("GOLIVE_OLD")); err == nil && v > 0 {
+		n = v
+	}
+	r := newDaemonRig(b)
+	c, err := r.dv.Login(rigUser)
+	if err != nil {
+		b.Fatal(err)
+	}
+	old := time.Now().AddDate(-2, 0, 0)
+	for i := range n {
+		raw := firstContactMail(fmt.Sprintf("old%d@example.org", i))
+		cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}, Time: old.Add(time.Duration(i) * time.Minute)})
+		if _, err := cmd.Write(raw); err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c.Close()
+	for i := range 5 {
+		r.appendAt(b, firstContactMail(fmt.Sprintf("new%d@example.org", i)), time.Now())
+	}
+	if out, errOut, code := runBin(b, time.Minute, r.env, "migrate"); code != 0 {
+		b.Fatalf("migrate: %d\n%s\n%s", code, out, errOut)
+	}
+	for b.Loop() {
+		if out, errOut, code := runBin(b, 10*time.Minute, r.env, "once", "--dry-run", "--json"); code != 0 {
+			b.Fatalf("dry run: %d\n%s\n%s", code, out, errOut)
+		}
+	}
+	b.StopTimer()
+	start := time.Now()
+	out, errOut, code := runBin(b, 10*time.Minute, r.env, "once")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("held back %d", n)) {
+		b.Fatalf("once: %d\n%s\n%s", code, out, errOut)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "first-once-s")
+	b.ReportMetric(float64(n+5), "messages")
 }
