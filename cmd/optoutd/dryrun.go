@@ -64,8 +64,12 @@ func printPreview(w io.Writer, pv intake.Preview, asJSON bool) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "uid %-7d arrived %s  action %-20s folder %-9s reply %-24s reason %s\n",
-		l.UID, l.Arrived, l.Action, l.Folder, dash(l.Replies), dash(l.Reasons))
+	kind := l.Kind
+	if kind == "" {
+		kind = "-"
+	}
+	_, err := fmt.Fprintf(w, "uid %-7d arrived %s  action %-20s folder %-9s reply %-24s reason %-22s kind %s\n",
+		l.UID, l.Arrived, l.Action, l.Folder, dash(l.Replies), dash(l.Reasons), kind)
 	return err
 }
 
