@@ -6,6 +6,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Decide is pure: a reply in a known thread carrying one valid form gets a
@@ -15,7 +16,7 @@ func ExampleDecide() {
 		Kind:          extract.KindSubmission,
 		Forms:         []form.Form{{Source: "form.pdf", Valid: true}},
 		HasSender:     true,
-		Conv:          &intake.Conversation{Ref: "NCL-7K3Q-9XWD", State: intake.StateInstructionsSent},
+		Conv:          &intake.Conversation{Ref: "NCL-7K3Q-9XWD", State: vocab.StateInstructionsSent},
 		Match:         intake.MatchToken,
 		SenderIsOwner: true,
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 const (
@@ -222,13 +223,13 @@ func (r *rig) registerChanges() int {
 }
 
 // openTriage returns the reasons of the open triage items.
-func (r *rig) openTriage() []string {
+func (r *rig) openTriage() []vocab.Reason {
 	r.t.Helper()
 	items, err := r.st.ListTriage(context.Background(), store.TriageFilter{Limit: 1000})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var out []string
+	var out []vocab.Reason
 	for _, it := range items {
 		out = append(out, it.Reason)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Session runs IMAP work on a connected client, reconnecting on temporary
@@ -56,20 +57,7 @@ type PollerConfig struct {
 }
 
 func (c *PollerConfig) defaults() {
-	mb := c.Mailbox
-	if mb.Inbox == "" {
-		mb.Inbox = "INBOX"
-	}
-	f := &mb.Folders
-	if f.Processed == "" {
-		f.Processed = "Processed"
-	}
-	if f.Triage == "" {
-		f.Triage = "Triage"
-	}
-	if f.Auto == "" {
-		f.Auto = "Auto"
-	}
+	mb := c.Mailbox.WithDefaults() // the folder names, as the mailbox defaults them
 	if mb.MaxMessageBytes <= 0 {
 		mb.MaxMessageBytes = mailbox.DefaultMaxMessageBytes
 	}
@@ -143,11 +131,11 @@ type PollResult struct {
 var errStopping = errors.New("poll stopped: shutting down")
 
 // folderName maps a Folder to the configured mailbox name.
-func (pl *Poller) folderName(f Folder) string {
+func (pl *Poller) folderName(f vocab.Folder) string {
 	switch f {
-	case FolderTriage:
+	case vocab.FolderTriage:
 		return pl.cfg.Mailbox.Folders.Triage
-	case FolderAuto:
+	case vocab.FolderAuto:
 		return pl.cfg.Mailbox.Folders.Auto
 	}
 	return pl.cfg.Mailbox.Folders.Processed
@@ -262,7 +250,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 // their UIDs belong to.
 type moveSet struct {
 	mu    sync.Mutex
-	items map[Folder][]movable
+	items map[vocab.Folder][]movable
 }
 
 type movable struct {
@@ -270,11 +258,11 @@ type movable struct {
 	uid      mailbox.UID
 }
 
-func (ms *moveSet) add(f Folder, validity uint32, uid mailbox.UID) {
+func (ms *moveSet) add(f vocab.Folder, validity uint32, uid mailbox.UID) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if ms.items == nil {
-		ms.items = map[Folder][]movable{}
+		ms.items = map[vocab.Folder][]movable{}
 	}
 	ms.items[f] = append(ms.items[f], movable{validity, uid})
 }
@@ -282,7 +270,7 @@ func (ms *moveSet) add(f Folder, validity uint32, uid mailbox.UID) {
 // take returns the UIDs of folder f under validity, and forgets every
 // entry of f (those of another numbering can no longer be moved by UID; a
 // later scan finds them by Message-ID).
-func (ms *moveSet) take(f Folder, validity uint32) []mailbox.UID {
+func (ms *moveSet) take(f vocab.Folder, validity uint32) []mailbox.UID {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	var uids []mailbox.UID
@@ -297,7 +285,7 @@ func (ms *moveSet) take(f Folder, validity uint32) []mailbox.UID {
 }
 
 // putBack returns uids to f after a failed move.
-func (ms *moveSet) putBack(f Folder, validity uint32, uids []mailbox.UID) {
+func (ms *moveSet) putBack(f vocab.Folder, validity uint32, uids []mailbox.UID) {
 	for _, u := range uids {
 		ms.add(f, validity, u)
 	}
@@ -446,7 +434,7 @@ func (pl *Poller) move(ctx context.Context, c *mailbox.Client, validity uint32, 
 			return fmt.Errorf("%w: %w", errStep{stepBeforeMove}, err)
 		}
 	}
-	for _, f := range []Folder{FolderProcessed, FolderTriage, FolderAuto} {
+	for _, f := range []vocab.Folder{vocab.FolderProcessed, vocab.FolderTriage, vocab.FolderAuto} {
 		uids := moves.take(f, validity)
 		if len(uids) == 0 {
 			continue

@@ -20,6 +20,7 @@ import (
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // The steps between which a failure can be injected in tests (failAt), in
@@ -189,7 +190,7 @@ type Outcome struct {
 	LedgerID int64
 	// Folder is where the message belongs now ("" when it stays in the
 	// inbox: it failed and waits for a retry).
-	Folder Folder
+	Folder vocab.Folder
 	// Ref is the conversation's reference code, "" when none.
 	Ref string
 	// Action is the ledger action recorded.
@@ -207,18 +208,20 @@ type Outcome struct {
 // ledgerAction is how a plan's folder and action are kept in the ledger's
 // action column: "<folder>:<action>", so a message already done can be
 // moved to its folder without processing it again.
-func ledgerAction(f Folder, action string) string { return string(f) + ":" + action }
+func ledgerAction(f vocab.Folder, action vocab.Action) string {
+	return string(f) + ":" + string(action)
+}
 
 // FolderOf returns the folder recorded in a ledger action, or "" when the
 // action does not name one.
-func FolderOf(action string) Folder {
+func FolderOf(action string) vocab.Folder {
 	f, _, ok := strings.Cut(action, ":")
 	if !ok {
 		return ""
 	}
-	switch Folder(f) {
-	case FolderProcessed, FolderTriage, FolderAuto:
-		return Folder(f)
+	switch vocab.Folder(f) {
+	case vocab.FolderProcessed, vocab.FolderTriage, vocab.FolderAuto:
+		return vocab.Folder(f)
 	}
 	return ""
 }
@@ -268,7 +271,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 	case store.LedgerDone:
 		out.AlreadyDone, out.Folder, out.Action = true, FolderOf(entry.Action), entry.Action
 		if out.Folder == "" {
-			out.Folder = FolderProcessed
+			out.Folder = vocab.FolderProcessed
 		}
 		return out, nil
 	case store.LedgerFailed:
@@ -334,7 +337,7 @@ func (p *Processor) done(ctx context.Context, out Outcome) (Outcome, error) {
 	}
 	out.AlreadyDone, out.Action, out.Folder = true, e.Action, FolderOf(e.Action)
 	if out.Folder == "" {
-		out.Folder = FolderProcessed
+		out.Folder = vocab.FolderProcessed
 	}
 	return out, nil
 }
@@ -574,7 +577,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 	if conv == nil {
 		return nil, 0, false, nil
 	}
-	in.Conv = &Conversation{Ref: conv.Reference, State: string(conv.State), NoFormCount: conv.NoFormCount}
+	in.Conv = &Conversation{Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount}
 	in.Match = match
 	in.SenderIsOwner = sameAddress(msg.From, conv.Address)
 	return conv, replies, counted, nil
@@ -588,7 +591,7 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 		LedgerID:          ledgerID,
 		Kind:              string(res.Kind),
 		Action:            ledgerAction(plan.Folder, plan.Action),
-		ConversationState: store.ConversationState(plan.ConversationState),
+		ConversationState: vocab.ConversationState(plan.ConversationState),
 		NoFormReply:       plan.NoFormSent,
 	}
 	ref := ""
@@ -604,7 +607,7 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 		ref = conv.Reference
 		o.ConversationID = conv.ID
 	}
-	if plan.Action == ActionOtherSender {
+	if plan.Action == vocab.ActionOtherSender {
 		// The conversation is not trusted: tie nothing to it.
 		o.ConversationID = 0
 		o.ConversationState = ""
@@ -620,7 +623,7 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 		}
 	}
 
-	compose := func(kind notify.Kind, name string) (store.Email, error) {
+	compose := func(kind vocab.Kind, name string) (store.Email, error) {
 		b, id, err := p.comp.Compose(notify.Reply{
 			Kind: kind, To: replyTo,
 			Data:      notify.Data{Ref: ref, FirstName: name},
@@ -629,7 +632,7 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 		if err != nil {
 			return store.Email{}, err
 		}
-		return store.Email{Kind: store.OutboxKind(kind), To: replyTo, Subject: subjectOf(b), Body: string(b),
+		return store.Email{Kind: vocab.Kind(kind), To: replyTo, Subject: subjectOf(b), Body: string(b),
 			MessageID: id, InReplyTo: msg.MessageID, References: msg.References}, nil
 	}
 
@@ -637,7 +640,7 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 	// person must look at a form: the triage page shows them one by one.
 	// An accepted form's file stays inside the kept raw message.
 	attIndex := map[string]int{}
-	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == ActionPhoto) && !p.cfg.DropAttachments {
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto) && !p.cfg.DropAttachments {
 		for _, a := range msg.Attachments {
 			o.Attachments = append(o.Attachments, store.AttachmentInput{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
 			if _, ok := attIndex[a.Name]; !ok {
@@ -646,54 +649,54 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 		}
 	}
 	subIndex := map[int]int{} // form index → 1-based submission index
-	channel := store.ChannelSecureReply
-	if plan.Channel == ChannelUnsolicited {
-		channel = store.ChannelUnsolicited
+	channel := vocab.ChannelSecureReply
+	if plan.Channel == vocab.ChannelUnsolicited {
+		channel = vocab.ChannelUnsolicited
 	}
 	outcomeFor := map[int]bool{}
 	for _, r := range plan.Replies {
-		if r.Kind == notify.KindAccepted {
+		if r.Kind == vocab.KindAccepted {
 			outcomeFor[r.Form] = true
 		}
 	}
 	for _, s := range plan.Submissions {
 		f := in.Forms[s.Form]
 		si := store.SubmissionInput{Form: f, Channel: channel, Attachment: attIndex[f.Source]}
-		if s.Status == StatusAccepted && store.NormaliseNHS(f.Fields.NHSNumber) != "" {
+		if s.Status == vocab.StatusAccepted && store.NormaliseNHS(f.Fields.NHSNumber) != "" {
 			si.Record = true
 			if outcomeFor[s.Form] {
-				acc, err := compose(notify.KindAccepted, f.Fields.FirstName)
+				acc, err := compose(vocab.KindAccepted, f.Fields.FirstName)
 				if err != nil {
 					return o, err
 				}
-				dup, err := compose(notify.KindDuplicate, f.Fields.FirstName)
+				dup, err := compose(vocab.KindDuplicate, f.Fields.FirstName)
 				if err != nil {
 					return o, err
 				}
 				si.Accepted, si.Duplicate = &acc, &dup
 			}
 		} else {
-			si.Status = store.SubTriage
+			si.Status = vocab.StatusTriage
 		}
 		o.Submissions = append(o.Submissions, si)
 		subIndex[s.Form] = len(o.Submissions)
 	}
 	for _, r := range plan.Replies {
-		if r.Kind == notify.KindAccepted {
+		if r.Kind == vocab.KindAccepted {
 			continue // composed with its submission
 		}
 		e, err := compose(r.Kind, firstName)
 		if err != nil {
 			return o, err
 		}
-		if r.Kind == notify.KindReceipt {
+		if r.Kind == vocab.KindReceipt {
 			// One receipt per message (a conversation may send several forms).
 			e.Key = fmt.Sprintf("receipt/ledger/%d", ledgerID)
 		}
 		o.Emails = append(o.Emails, e)
 	}
 	for _, t := range plan.Triage {
-		ti := store.TriageInput{Reason: string(t.Reason)}
+		ti := store.TriageInput{Reason: t.Reason}
 		if t.Form >= 0 {
 			ti.Submission = subIndex[t.Form]
 		}
@@ -702,8 +705,8 @@ func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Re
 	// An accepted plan whose form had no usable NHS number (the rules
 	// should prevent it) still reaches a person.
 	for _, s := range plan.Submissions {
-		if s.Status == StatusAccepted && !o.Submissions[subIndex[s.Form]-1].Record {
-			o.Triage = append(o.Triage, store.TriageInput{Reason: string(ReasonInvalidForm), Submission: subIndex[s.Form]})
+		if s.Status == vocab.StatusAccepted && !o.Submissions[subIndex[s.Form]-1].Record {
+			o.Triage = append(o.Triage, store.TriageInput{Reason: vocab.ReasonInvalidForm, Submission: subIndex[s.Form]})
 		}
 	}
 	return o, nil

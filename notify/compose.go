@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Header names and values every reply carries for loop protection.
@@ -119,7 +120,7 @@ func (c *Composer) Address() string { return c.from.Address }
 
 // Reply is one reply to compose.
 type Reply struct {
-	Kind Kind
+	Kind vocab.Kind
 	// To is the resident's address (a bare address or "Name <address>";
 	// only the address is used).
 	To string

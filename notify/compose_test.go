@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-func testReply(k Kind) Reply {
+func testReply(k vocab.Kind) Reply {
 	return Reply{
 		Kind: k,
 		To:   "Resident <resident@example.org>",
@@ -31,7 +32,7 @@ func testReply(k Kind) Reply {
 // Run `go test ./notify -run TestComposeGolden -update` after changing a
 // template on purpose, and read the diff.
 func TestComposeGolden(t *testing.T) {
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			c := newTestComposer(t)
 			raw, _, err := c.Compose(testReply(k))
@@ -63,7 +64,7 @@ func TestComposeHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := Signer{Key: testKey}
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			c := newTestComposer(t)
 			r := testReply(k)
@@ -104,7 +105,7 @@ func TestComposeHeaders(t *testing.T) {
 			if !strings.Contains(h.Get("Subject"), "[secure]") {
 				t.Errorf("raw Subject %q does not carry the marker unencoded", h.Get("Subject"))
 			}
-			if !strings.Contains(subject, "reference NCL-7K3Q-9XWD") && k != KindUnsolicited {
+			if !strings.Contains(subject, "reference NCL-7K3Q-9XWD") && k != vocab.KindUnsolicited {
 				t.Errorf("Subject %q lacks the reference", subject)
 			}
 			date, err := h.Date()
@@ -145,7 +146,7 @@ func TestComposeHeaders(t *testing.T) {
 
 func TestComposeFirstContactHasNoThreading(t *testing.T) {
 	c := newTestComposer(t)
-	raw, _, err := c.Compose(Reply{Kind: KindInstructions, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
+	raw, _, err := c.Compose(Reply{Kind: vocab.KindInstructions, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestComposeReferencesCapped(t *testing.T) {
 		refs = append(refs, "<id"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+"@x>")
 	}
 	refs = append(refs, "<bad id@x>", "<"+strings.Repeat("y", 300)+"@x>", "")
-	raw, _, err := c.Compose(Reply{Kind: KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}, InReplyTo: "last@x", References: refs})
+	raw, _, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}, InReplyTo: "last@x", References: refs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,10 +193,10 @@ func TestComposeRejects(t *testing.T) {
 		r    Reply
 	}{
 		{"unknown kind", Reply{Kind: "bogus", To: "a@b.example", Data: Data{Ref: "NCL-1"}}},
-		{"bad address", Reply{Kind: KindReceipt, To: "secret-person at example", Data: Data{Ref: "NCL-1"}}},
-		{"header injection in address", Reply{Kind: KindReceipt, To: "a@b.example\r\nBcc: secret-person@example.org", Data: Data{Ref: "NCL-1"}}},
-		{"no reference", Reply{Kind: KindReceipt, To: "a@b.example"}},
-		{"reference with spaces", Reply{Kind: KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL 1"}}},
+		{"bad address", Reply{Kind: vocab.KindReceipt, To: "secret-person at example", Data: Data{Ref: "NCL-1"}}},
+		{"header injection in address", Reply{Kind: vocab.KindReceipt, To: "a@b.example\r\nBcc: secret-person@example.org", Data: Data{Ref: "NCL-1"}}},
+		{"no reference", Reply{Kind: vocab.KindReceipt, To: "a@b.example"}},
+		{"reference with spaces", Reply{Kind: vocab.KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL 1"}}},
 	}
 	for _, tt := range tests {
 		_, _, err := c.Compose(tt.r)
@@ -211,7 +212,7 @@ func TestComposeRejects(t *testing.T) {
 
 func TestComposeHostileName(t *testing.T) {
 	c := newTestComposer(t)
-	raw, _, err := c.Compose(Reply{Kind: KindAccepted, To: "a@b.example",
+	raw, _, err := c.Compose(Reply{Kind: vocab.KindAccepted, To: "a@b.example",
 		Data: Data{Ref: "NCL-1", FirstName: "Eve\r\nBcc: x@y\r\n\r\nFake body"}, InReplyTo: "<x@y>\r\nBcc: z@w"})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +257,7 @@ func TestComposeCustomMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, id, err := c.Compose(Reply{Kind: KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
+	raw, id, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func FuzzCompose(f *testing.F) {
 	f.Add("=?utf-8?q?x?= <a@b.example>", "=?utf-8?b?QmNjOiB4?=", "<a@b", "NCL-1")
 	c := newTestComposer(f)
 	f.Fuzz(func(t *testing.T, to, name, inReplyTo, ref string) {
-		raw, id, err := c.Compose(Reply{Kind: KindRejected, To: to, Data: Data{Ref: ref, FirstName: name, Reasons: []string{name}}, InReplyTo: inReplyTo, References: []string{inReplyTo, name}})
+		raw, id, err := c.Compose(Reply{Kind: vocab.KindRejected, To: to, Data: Data{Ref: ref, FirstName: name, Reasons: []string{name}}, InReplyTo: inReplyTo, References: []string{inReplyTo, name}})
 		if err != nil {
 			return
 		}
@@ -336,7 +337,7 @@ func FuzzCompose(f *testing.F) {
 
 func BenchmarkCompose(b *testing.B) {
 	c := newTestComposer(b)
-	r := testReply(KindAccepted)
+	r := testReply(vocab.KindAccepted)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := c.Compose(r); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func ExampleComposer_Compose() {
@@ -21,7 +22,7 @@ func ExampleComposer_Compose() {
 	// Compose when the reply is queued: store raw and messageID in the
 	// outbox row, and the worker sends exactly these bytes.
 	raw, messageID, err := composer.Compose(notify.Reply{
-		Kind:      notify.KindReceipt,
+		Kind:      vocab.KindReceipt,
 		To:        "resident@example.org",
 		Data:      notify.Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam"},
 		InReplyTo: "<their-message@example.org>",

@@ -7,18 +7,20 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Item is one queued message, as claimed from the outbox.
 type Item struct {
-	ID        int64    // outbox row id
-	Ref       string   // conversation reference, for logs
-	Kind      Kind     // reply kind, for logs
-	From      string   // envelope sender: the mailbox's own address
-	To        []string // envelope recipients
-	Raw       []byte   // the message exactly as composed at enqueue time
-	MessageID string   // its Message-ID, without angle brackets
-	Attempts  int      // send attempts already made before this claim
+	ID        int64      // outbox row id
+	Ref       string     // conversation reference, for logs
+	Kind      vocab.Kind // reply kind, for logs
+	From      string     // envelope sender: the mailbox's own address
+	To        []string   // envelope recipients
+	Raw       []byte     // the message exactly as composed at enqueue time
+	MessageID string     // its Message-ID, without angle brackets
+	Attempts  int        // send attempts already made before this claim
 }
 
 // Outbox is the worker's view of the queue of messages to send; the store

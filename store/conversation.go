@@ -8,17 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
-
-// ConversationState is where a resident's thread stands.
-type ConversationState string
-
-// The conversation states.
-const (
-	ConvInstructionsSent ConversationState = "instructions_sent" // we sent the secure-email instructions
-	ConvFormReceived     ConversationState = "form_received"     // a form arrived and awaits a decision
-	ConvCompleted        ConversationState = "completed"         // the outcome email went (or is queued)
-	ConvClosed           ConversationState = "closed"            // closed by staff
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Conversation is one resident thread. Address is the resident's address in
@@ -27,7 +17,7 @@ type Conversation struct {
 	ID          int64
 	Reference   string
 	Address     string
-	State       ConversationState
+	State       vocab.ConversationState
 	NoFormCount int // "we could not find a form" replies so far
 	LedgerID    int64
 	CreatedAt   time.Time
@@ -144,7 +134,7 @@ func (s *Store) AddSentMessageID(ctx context.Context, conversationID int64, mess
 }
 
 // SetConversationState changes a conversation's state.
-func (s *Store) SetConversationState(ctx context.Context, id int64, state ConversationState) error {
+func (s *Store) SetConversationState(ctx context.Context, id int64, state vocab.ConversationState) error {
 	tag, err := s.pool.Exec(ctx, `update conversations set state = $2, updated_at = now() where id = $1`, id, string(state))
 	if err != nil {
 		return fmt.Errorf("set state of conversation %d: %w", id, err)

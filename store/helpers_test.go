@@ -10,6 +10,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 const (
@@ -56,7 +57,7 @@ func record(t testing.TB, s *store.Store) int64 {
 
 var msgCounter atomic.Int64
 
-func email(kind store.OutboxKind) *store.Email {
+func email(kind vocab.Kind) *store.Email {
 	return &store.Email{Kind: kind, Subject: "[secure] Your opt-out", Body: "Dear resident",
 		MessageID: fmt.Sprintf("out%d.%d@optout.test", time.Now().UnixNano(), msgCounter.Add(1))}
 }
@@ -71,12 +72,12 @@ func validForm(nhs string) form.Form {
 func formOutcome(ledger, conv int64, nhs string) store.Outcome {
 	return store.Outcome{
 		LedgerID: ledger, Kind: "submission", Action: "form_recorded", ConversationID: conv,
-		ConversationState: store.ConvCompleted,
+		ConversationState: vocab.StateCompleted,
 		Attachments:       []store.AttachmentInput{{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7 ...")}},
 		Submissions: []store.SubmissionInput{{Form: validForm(nhs), Attachment: 1, Record: true,
-			Accepted: email(store.MailAccepted), Duplicate: email(store.MailDuplicate)}},
+			Accepted: email(vocab.KindAccepted), Duplicate: email(vocab.KindDuplicate)}},
 		Emails: []store.Email{func() store.Email {
-			e := *email(store.MailReceipt)
+			e := *email(vocab.KindReceipt)
 			e.Key = fmt.Sprintf("receipt/msg/%d", ledger)
 			return e
 		}()},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // OutboxState is the delivery state of an outbox row.
@@ -26,7 +27,7 @@ const (
 // Body are personal data: never log them (log ID, Kind and Reference).
 type OutboxMessage struct {
 	ID             int64
-	Kind           OutboxKind
+	Kind           vocab.Kind
 	ConversationID int64
 	SubmissionID   int64
 	Reference      string
@@ -208,17 +209,17 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64, errText string) (time
 // FailOutbox records a permanent failure (5xx) with errText (no personal
 // data) and raises a triage item (ReasonSendFailed) in the same transaction.
 func (s *Store) FailOutbox(ctx context.Context, id int64, errText string) error {
-	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, ReasonSendFailed, errText)
+	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, vocab.ReasonSendFailed, errText)
 }
 
 // MarkUndeliverable marks the email that carried messageID (angle brackets
 // optional) undeliverable after a bounce and raises a triage item
 // (ReasonUndeliverable). ErrNotFound when the id is not one of ours.
 func (s *Store) MarkUndeliverable(ctx context.Context, messageID, detail string) error {
-	return s.endOutbox(ctx, `message_id = $1 and state <> 'undeliverable'`, strings.Trim(strings.TrimSpace(messageID), "<>"), OutboxUndeliverable, ReasonUndeliverable, detail)
+	return s.endOutbox(ctx, `message_id = $1 and state <> 'undeliverable'`, strings.Trim(strings.TrimSpace(messageID), "<>"), OutboxUndeliverable, vocab.ReasonUndeliverable, detail)
 }
 
-func (s *Store) endOutbox(ctx context.Context, where string, arg any, state OutboxState, reason, errText string) error {
+func (s *Store) endOutbox(ctx context.Context, where string, arg any, state OutboxState, reason vocab.Reason, errText string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		var conv, sub *int64
@@ -242,7 +243,7 @@ func (s *Store) endOutbox(ctx context.Context, where string, arg any, state Outb
 type OutboxFilter struct {
 	ConversationID int64
 	SubmissionID   int64
-	Kind           OutboxKind
+	Kind           vocab.Kind
 	State          OutboxState
 	Limit          int // default 100
 }

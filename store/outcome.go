@@ -11,49 +11,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
-)
-
-// Channel says how a form reached us.
-type Channel string
-
-// The channels.
-const (
-	ChannelSecureReply Channel = "secure_reply" // a reply inside our secure exchange
-	ChannelUnsolicited Channel = "unsolicited"  // arrived without the secure exchange
-	ChannelStaff       Channel = "staff"        // entered by staff
-)
-
-// SubmissionStatus is what became of a form.
-type SubmissionStatus string
-
-// The submission statuses.
-const (
-	SubAccepted   SubmissionStatus = "accepted"   // recorded in the register
-	SubTriage     SubmissionStatus = "triage"     // waiting for staff
-	SubRejected   SubmissionStatus = "rejected"   // staff asked for a corrected form
-	SubDuplicate  SubmissionStatus = "duplicate"  // the person was already opted out
-	SubSuperseded SubmissionStatus = "superseded" // a later form replaced it
-	SubNotOptOut  SubmissionStatus = "not_optout" // staff found it is not an opt-out request
-)
-
-// OutboxKind names the email an outbox row sends.
-type OutboxKind string
-
-// The outbox kinds. Other lower-case codes are accepted too.
-const (
-	MailInstructions OutboxKind = "instructions" // the secure-email instructions (first contact)
-	MailReceipt      OutboxKind = "receipt"      // "we have your form"
-	MailAccepted     OutboxKind = "accepted"     // the opt-out is recorded
-	MailDuplicate    OutboxKind = "duplicate"    // already recorded
-	MailRejected     OutboxKind = "rejected"     // please send a corrected form
-	MailNoForm       OutboxKind = "no_form"      // we could not find a form
-	MailNotOptOut    OutboxKind = "not_optout"   // staff closed it as not an opt-out
-	MailOptedIn      OutboxKind = "opted_in"     // the opt back in is recorded
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Email is one message to queue in the outbox.
 type Email struct {
-	Kind OutboxKind
+	Kind vocab.Kind
 	// To is the recipient; "" means the conversation's address.
 	To      string
 	Subject string
@@ -89,15 +52,15 @@ type AttachmentInput struct {
 // SubmissionInput is one form read from the message.
 type SubmissionInput struct {
 	Form    form.Form
-	Channel Channel // default ChannelSecureReply
+	Channel vocab.Channel // default ChannelSecureReply
 	// Attachment ties the form to Outcome.Attachments[Attachment-1] (0: none).
 	Attachment int
 	// Record asks to record a valid form's opt-out in the register. The
-	// result is SubAccepted, or SubDuplicate when the person is already
+	// result is StatusAccepted, or vocab.StatusDuplicate when the person is already
 	// opted out, and the matching email below is queued.
 	Record bool
-	// Status is the status when Record is false (default SubTriage).
-	Status SubmissionStatus
+	// Status is the status when Record is false (default StatusTriage).
+	Status vocab.SubmissionStatus
 	// Accepted and Duplicate are the outcome emails for a recorded form;
 	// only the one matching the register's answer is queued.
 	Accepted, Duplicate *Email
@@ -105,7 +68,7 @@ type SubmissionInput struct {
 
 // TriageInput raises a triage item.
 type TriageInput struct {
-	Reason string // a code: see the Reason* constants
+	Reason vocab.Reason
 	// Submission ties it to Outcome.Submissions[Submission-1] (0: the message as a whole).
 	Submission int
 }
@@ -121,7 +84,7 @@ type Outcome struct {
 	NewConversation *NewConversation
 	ConversationID  int64
 	// ConversationState sets the conversation's state ("" leaves it).
-	ConversationState ConversationState
+	ConversationState vocab.ConversationState
 	// NoFormReply counts one more "no form found" reply in the conversation.
 	NoFormReply bool
 	// ReplaceRaw replaces the kept raw message (for example with a copy whose
@@ -138,7 +101,7 @@ type Outcome struct {
 // SubmissionResult is what was recorded for one SubmissionInput.
 type SubmissionResult struct {
 	ID     int64
-	Status SubmissionStatus
+	Status vocab.SubmissionStatus
 }
 
 // OutcomeResult reports what CompleteMessage wrote.
@@ -152,21 +115,6 @@ type OutcomeResult struct {
 	Queued []int64
 	Triage []int64
 }
-
-// Triage reasons used by the service. Other lower-case codes are accepted.
-const (
-	ReasonInvalidForm      = "invalid_form"      // a form with errors
-	ReasonUnreadable       = "unreadable"        // an attachment that could not be read as a form
-	ReasonNoFormAgain      = "no_form_again"     // a second reply without a form
-	ReasonUnsolicitedForm  = "unsolicited_form"  // a form outside the secure exchange, policy "ask"
-	ReasonUnverifiedSender = "unverified_sender" // a reference code from an address that is not the conversation's
-	ReasonTooLarge         = "too_large"         // a message over the size limit
-	ReasonSendFailed       = "send_failed"       // an email could not be sent (5xx)
-	ReasonUndeliverable    = "undeliverable"     // a bounce of one of our emails
-	ReasonProcessingFailed = "processing_failed" // the message kept failing
-	ReasonPhotoOfForm      = "photo_of_form"     // a photo or scan of the form (an image): staff key it in
-	ReasonOther            = "other"
-)
 
 // CompleteMessage commits the outcome of one ledger message in a single
 // transaction: the conversation, attachments, submissions, register changes
@@ -219,7 +167,7 @@ type sealedEmail struct {
 	subject  []byte
 	body     []byte
 	useConv  bool
-	onlyIf   SubmissionStatus // queue only when the submission ended with this status
+	onlyIf   vocab.SubmissionStatus // queue only when the submission ended with this status
 }
 
 func (s *Store) checkOutcome(o *Outcome) error {
@@ -310,7 +258,7 @@ func (s *Store) sealOutcome(o *Outcome) (*sealedOutcome, error) {
 		}
 		so.subs = append(so.subs, ss)
 	}
-	add := func(e *Email, onlyIf SubmissionStatus) error {
+	add := func(e *Email, onlyIf vocab.SubmissionStatus) error {
 		se, err := s.sealEmail(e)
 		if err != nil {
 			return err
@@ -327,17 +275,17 @@ func (s *Store) sealOutcome(o *Outcome) (*sealedOutcome, error) {
 	for _, sub := range o.Submissions {
 		if sub.Accepted != nil {
 			if sub.Accepted.Kind == "" {
-				sub.Accepted.Kind = MailAccepted
+				sub.Accepted.Kind = vocab.KindAccepted
 			}
-			if err := add(sub.Accepted, SubAccepted); err != nil {
+			if err := add(sub.Accepted, vocab.StatusAccepted); err != nil {
 				return nil, err
 			}
 		}
 		if sub.Duplicate != nil {
 			if sub.Duplicate.Kind == "" {
-				sub.Duplicate.Kind = MailDuplicate
+				sub.Duplicate.Kind = vocab.KindDuplicate
 			}
-			if err := add(sub.Duplicate, SubDuplicate); err != nil {
+			if err := add(sub.Duplicate, vocab.StatusDuplicate); err != nil {
 				return nil, err
 			}
 		}
@@ -486,7 +434,7 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 		order = append(order, pending{"exec", 0})
 		if o.NewConversation != nil {
 			b.Queue(`insert into conversations (id, reference, address, address_hash, state, ledger_id) values ($1, $2, $3, $4, $5, $6)`,
-				convID, so.reference, so.convAddress, so.convHash, string(ConvInstructionsSent), o.LedgerID)
+				convID, so.reference, so.convAddress, so.convHash, string(vocab.StateInstructionsSent), o.LedgerID)
 			order = append(order, pending{"exec", 0})
 		}
 		for i, a := range so.atts {
@@ -504,7 +452,7 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 			ss := so.subs[i]
 			ch := sub.Channel
 			if ch == "" {
-				ch = ChannelSecureReply
+				ch = vocab.ChannelSecureReply
 			}
 			args := []any{subIDs[i], conv, o.LedgerID, i + 1, sub.Attachment, ss.source, string(sub.Form.Format), ss.fields, ss.problems, ss.nhsIndex, string(ch)}
 			sqlText := sqlInsertSubmission
@@ -514,7 +462,7 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 			} else {
 				st := sub.Status
 				if st == "" {
-					st = SubTriage
+					st = vocab.StatusTriage
 				}
 				args = append(args, string(st))
 			}
@@ -599,7 +547,7 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 				var id int64
 				err = br.QueryRow().Scan(&id)
 			case "sub":
-				var st SubmissionStatus
+				var st vocab.SubmissionStatus
 				err = br.QueryRow().Scan(&st)
 				res.Submissions = append(res.Submissions, SubmissionResult{ID: subIDs[p.index], Status: st})
 			case "mail", "triage":

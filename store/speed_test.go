@@ -11,6 +11,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // TestLedgerIndexesLeaveStateHot guards migration 002: no index of the
@@ -98,14 +99,14 @@ func TestCompleteMessageOneRoundTripGate(t *testing.T) {
 	}
 	id := record(t, s)
 	first := store.Outcome{LedgerID: id, Action: "instructions_sent", NewConversation: &store.NewConversation{Address: "a@example.org"},
-		Emails: []store.Email{*email(store.MailInstructions)}}
+		Emails: []store.Email{*email(vocab.KindInstructions)}}
 	res, err := s.CompleteMessage(ctx, first)
 	if err != nil || res.ConversationID == 0 || len(res.Queued) != 1 || !strings.HasPrefix(res.Reference, "NCL-") {
 		t.Fatalf("CompleteMessage = %+v, %v", res, err)
 	}
 	before := count()
 	again := first
-	again.Emails = []store.Email{*email(store.MailInstructions)}
+	again.Emails = []store.Email{*email(vocab.KindInstructions)}
 	if _, err := s.CompleteMessage(ctx, again); !errors.Is(err, store.ErrAlreadyDone) {
 		t.Fatalf("CompleteMessage(done row) = %v, want ErrAlreadyDone", err)
 	}
@@ -141,7 +142,7 @@ func TestCompleteMessageIDsUnique(t *testing.T) {
 			for i := range each {
 				id := record(t, s)
 				o := store.Outcome{LedgerID: id, Action: "form", NewConversation: &store.NewConversation{Address: fmt.Sprintf("p%d.%d@example.org", w, i)},
-					Submissions: []store.SubmissionInput{{Form: validForm(""), Status: store.SubTriage}, {Form: validForm(""), Status: store.SubTriage}}}
+					Submissions: []store.SubmissionInput{{Form: validForm(""), Status: vocab.StatusTriage}, {Form: validForm(""), Status: vocab.StatusTriage}}}
 				res, err := s.CompleteMessage(ctx, o)
 				if err != nil {
 					t.Error(err)
@@ -182,7 +183,7 @@ func TestConversationByReferenceReplies(t *testing.T) {
 	id := record(t, s)
 	res, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: id, Action: "instructions_sent",
 		NewConversation: &store.NewConversation{Address: "Resident@Example.org"},
-		Emails:          []store.Email{*email(store.MailInstructions), *email(store.MailReceipt)}})
+		Emails:          []store.Email{*email(vocab.KindInstructions), *email(vocab.KindReceipt)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestConversationByMessageIDBothSources(t *testing.T) {
 	if c, err := s.ConversationByMessageID(ctx, "legacy.1@optout.test"); err != nil || c.ID != old.ID {
 		t.Fatalf("by legacy id = %d, %v; want %d", c.ID, err, old.ID)
 	}
-	e := email(store.MailInstructions)
+	e := email(vocab.KindInstructions)
 	res, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: record(t, s), Action: "instructions_sent",
 		NewConversation: &store.NewConversation{Address: "b@example.org"}, Emails: []store.Email{*e}})
 	if err != nil {

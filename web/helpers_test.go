@@ -24,6 +24,7 @@ import (
 	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 	"github.com/ncl-icb/optout-intake/web"
 )
 
@@ -104,7 +105,7 @@ var uid atomic.Uint32
 type item struct {
 	Fields      form.Fields
 	Body        string
-	Reason      string
+	Reason      vocab.Reason
 	Attachments []store.AttachmentInput
 	NoForm      bool
 }
@@ -139,7 +140,7 @@ func (e *env) seed(it item) (int64, string) {
 	}
 	reason := it.Reason
 	if reason == "" {
-		reason = store.ReasonInvalidForm
+		reason = vocab.ReasonInvalidForm
 	}
 	o := store.Outcome{LedgerID: led.ID, Kind: "form", Action: "triage:forms",
 		NewConversation: &store.NewConversation{Address: residentAddr, Reference: ref}, Attachments: it.Attachments}
@@ -155,7 +156,7 @@ func (e *env) seed(it item) (int64, string) {
 		if len(it.Attachments) > 0 {
 			att = 1
 		}
-		o.Submissions = []store.SubmissionInput{{Form: f, Status: store.SubTriage, Attachment: att}}
+		o.Submissions = []store.SubmissionInput{{Form: f, Status: vocab.StatusTriage, Attachment: att}}
 		o.Triage = []store.TriageInput{{Reason: reason, Submission: 1}}
 	}
 	res, err := e.st.CompleteMessage(ctx, o)

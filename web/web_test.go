@@ -11,6 +11,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func TestValidNHSFixtures(t *testing.T) {
@@ -219,7 +220,7 @@ func TestAcceptRecordsAndQueuesEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailAccepted})
+	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindAccepted})
 	if err != nil || len(out) != 1 {
 		t.Fatalf("accepted emails queued = %d (%v), want 1", len(out), err)
 	}
@@ -260,7 +261,7 @@ func TestRejectAndClose(t *testing.T) {
 		t.Fatalf("reject = %d, want 303", resp.StatusCode)
 	}
 	conv, _ := e.st.ConversationByReference(ctx, ref)
-	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailRejected})
+	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindRejected})
 	if err != nil || len(out) != 1 {
 		t.Fatalf("rejection emails = %d (%v), want 1", len(out), err)
 	}
@@ -268,12 +269,12 @@ func TestRejectAndClose(t *testing.T) {
 		t.Errorf("rejection email lacks the chosen reasons:\n%s", out[0].Body)
 	}
 
-	id2, ref2 := e.seed(item{NoForm: true, Reason: store.ReasonNoFormAgain})
+	id2, ref2 := e.seed(item{NoForm: true, Reason: vocab.ReasonNoFormAgain})
 	if resp, _ := c.post(fmt.Sprintf("/items/%d/close", id2), url.Values{"reply": {"yes"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("close = %d, want 303", resp.StatusCode)
 	}
 	conv2, _ := e.st.ConversationByReference(ctx, ref2)
-	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv2.ID, Kind: store.MailNotOptOut}); len(out) != 1 {
+	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv2.ID, Kind: vocab.KindNotOptOut}); len(out) != 1 {
 		t.Errorf("not-an-opt-out replies = %d, want 1", len(out))
 	}
 	items, _ := e.st.ListTriage(ctx, store.TriageFilter{State: "open"})
@@ -315,7 +316,7 @@ func TestPeopleAndOptIn(t *testing.T) {
 		t.Errorf("after opt in: state %q, %d history entries, %v; want opted_in and 2", p.State, len(p.History), err)
 	}
 	conv, _ := e.st.ConversationByReference(ctx, ref)
-	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailOptedIn}); len(out) != 1 {
+	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindOptedIn}); len(out) != 1 {
 		t.Errorf("opt-in confirmations = %d, want 1", len(out))
 	}
 	if resp, _ := c.post("/people/optin", url.Values{"nhs": {validNHS[1]}, "reason": {"again"}}); resp.StatusCode != http.StatusConflict {
@@ -430,7 +431,7 @@ func TestQueueFiltersAndDue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	a, _ := e.seed(item{Fields: goodFields("1")})
-	b, _ := e.seed(item{NoForm: true, Reason: store.ReasonUnreadable})
+	b, _ := e.seed(item{NoForm: true, Reason: vocab.ReasonUnreadable})
 	c := e.signIn(e.triager)
 	_, body := c.get("/queue")
 	ia, ib := strings.Index(body, fmt.Sprintf(`href="/items/%d"`, a)), strings.Index(body, fmt.Sprintf(`href="/items/%d"`, b))
