@@ -3,6 +3,7 @@ package intake
 import (
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
@@ -36,6 +37,7 @@ const (
 // Conversation is what Decide needs to know about the conversation a
 // message was matched to.
 type Conversation struct {
+	ID          int64 // the store's id: the plan ties itself to it
 	Ref         string
 	State       vocab.ConversationState
 	NoFormCount int // no_form replies already sent in it
@@ -89,53 +91,10 @@ type Input struct {
 	ReplyLimit    int
 }
 
-// PlannedSubmission is one form to record. Form indexes Input.Forms.
-type PlannedSubmission struct {
-	Form   int
-	Status vocab.SubmissionStatus
-}
-
-// PlannedReply is one reply to queue. Form indexes Input.Forms for an
-// outcome reply (accepted, which the store may turn into duplicate), or is
-// -1 for a reply about the whole message.
-type PlannedReply struct {
-	Kind vocab.Kind
-	Form int
-}
-
-// PlannedTriage is one triage item. Form indexes Input.Forms for an item
-// about one form, or is -1 for an item about the whole message.
-type PlannedTriage struct {
-	Reason vocab.Reason
-	Form   int
-}
-
-// Plan is what one message causes: everything here is committed in one
-// store transaction together with the ledger row turning done.
-type Plan struct {
-	Folder vocab.Folder
-	// Action is the ledger's record of what was done: a short code, never
-	// personal data.
-	Action vocab.Action
-	// NewConversation asks for a new conversation with a fresh reference.
-	NewConversation bool
-	// Channel of the submissions.
-	Channel     vocab.Channel
-	Submissions []PlannedSubmission
-	Replies     []PlannedReply
-	Triage      []PlannedTriage
-	// ConversationState is the conversation's new state, "" to leave it.
-	ConversationState vocab.ConversationState
-	// NoFormSent counts a no_form reply against the conversation.
-	NoFormSent bool
-	// RedactBody asks for the stored copy of the message to be redacted.
-	RedactBody bool
-	// MarkUndeliverable marks the outbox row of the bounced reply undeliverable.
-	MarkUndeliverable bool
-}
-
 // Decide works out what one message causes. It is pure: it reads only in
-// and returns the plan; the Processor carries it out in one transaction.
+// and returns the plan, which the store commits as it is (store.Plan) once
+// the Processor has filled in what Decide cannot know: the ledger row, the
+// addresses, the composed emails and the kept attachments.
 //
 // The rules, in order:
 //   - over the size limit → triage, no reply;
@@ -162,85 +121,107 @@ type Plan struct {
 //     triage, the forms not read;
 //   - any plan whose replies would take the sender past the reply limit
 //     sends none of them and raises a rate_limited triage item instead.
-func Decide(in Input) Plan {
+func Decide(in Input) *store.Plan {
+	p := decide(in)
+	if in.Conv != nil && p.NewConversation == nil && p.Action != vocab.ActionOtherSender {
+		// An unverified reference (ActionOtherSender) ties nothing to the
+		// conversation.
+		p.ConversationID = in.Conv.ID
+	}
+	return p
+}
+
+// decide holds Decide's rules; Decide ties the plan to the conversation.
+func decide(in Input) *store.Plan {
 	switch {
 	case in.TooLarge:
-		return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionTooLarge, Triage: []PlannedTriage{{vocab.ReasonTooLarge, -1}}}
+		return toTriage(vocab.ActionTooLarge, vocab.ReasonTooLarge)
 	case in.OurMarker || in.FromUs:
-		return Plan{Folder: vocab.FolderAuto, Action: vocab.ActionOwnMail}
+		return &store.Plan{Folder: vocab.FolderAuto, Action: vocab.ActionOwnMail}
 	case in.BounceOfOurs:
 		// store.MarkUndeliverable raises the triage item, tied to the outbox row.
-		return Plan{Folder: vocab.FolderAuto, Action: vocab.ActionBounce, MarkUndeliverable: true}
+		return &store.Plan{Folder: vocab.FolderAuto, Action: vocab.ActionBounce, MarkUndeliverable: true}
 	case in.ExtractFailed:
-		return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionFailed, Triage: []PlannedTriage{{vocab.ReasonProcessingFailed, -1}}}
+		return toTriage(vocab.ActionFailed, vocab.ReasonProcessingFailed)
 	case in.Kind == extract.KindUnreadable:
-		return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnreadable, Triage: []PlannedTriage{{vocab.ReasonUnreadable, -1}}}
+		return toTriage(vocab.ActionUnreadable, vocab.ReasonUnreadable)
 	case in.Auto || in.Kind == extract.KindAuto || !in.HasSender:
-		return Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto}
+		return &store.Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto}
 	}
 	if in.Conv != nil && in.Match == MatchSubject && !in.SenderIsOwner {
-		return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionOtherSender, Triage: []PlannedTriage{{vocab.ReasonUnverifiedSender, -1}}}
+		return toTriage(vocab.ActionOtherSender, vocab.ReasonUnverifiedSender)
 	}
 	hasForms := len(in.Forms) > 0
 	photo := !hasForms && in.Photos > 0
 
-	var p Plan
+	var p *store.Plan
 	switch {
 	case in.Conv != nil && hasForms:
 		p = planForms(in, vocab.ChannelSecureReply)
 	case in.Conv != nil && photo:
-		p = planPhoto(vocab.ChannelSecureReply)
+		p = planPhoto()
 	case in.Conv != nil:
 		if in.Conv.NoFormCount == 0 && in.Conv.State != vocab.StateCompleted && in.Conv.State != vocab.StateClosed {
-			p = Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormSent: true,
-				Replies: []PlannedReply{{vocab.KindNoForm, -1}}}
+			p = &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormReply: true,
+				Emails: []*store.Email{{Kind: vocab.KindNoForm}}}
 		} else {
-			p = Plan{Folder: vocab.FolderTriage, Action: vocab.ActionNoFormAgain, Triage: []PlannedTriage{{vocab.ReasonNoFormAgain, -1}}}
+			p = toTriage(vocab.ActionNoFormAgain, vocab.ReasonNoFormAgain)
 		}
 	case !hasForms && !photo:
-		p = Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: true,
+		p = &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: &store.NewConversation{},
 			ConversationState: vocab.StateInstructionsSent, RedactBody: in.PersonalData,
-			Replies: []PlannedReply{{vocab.KindInstructions, -1}}}
+			Emails: []*store.Email{{Kind: vocab.KindInstructions}}}
 	case in.Policy == PolicyAsk:
-		p = Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnsolicitedAsk, NewConversation: true,
+		p = &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnsolicitedAsk, NewConversation: &store.NewConversation{},
 			ConversationState: vocab.StateInstructionsSent,
-			Replies:           []PlannedReply{{vocab.KindInstructions, -1}, {vocab.KindUnsolicited, -1}},
-			Triage:            []PlannedTriage{{vocab.ReasonUnsolicitedForm, -1}}}
+			Emails:            []*store.Email{{Kind: vocab.KindInstructions}, {Kind: vocab.KindUnsolicited}},
+			Triage:            []*store.NewTriage{{Reason: vocab.ReasonUnsolicitedForm}}}
 	case photo:
-		p = planPhoto(vocab.ChannelUnsolicited)
-		p.NewConversation = true
+		p = planPhoto()
+		p.NewConversation = &store.NewConversation{}
 	default:
 		p = planForms(in, vocab.ChannelUnsolicited)
-		p.NewConversation = true
+		p.NewConversation = &store.NewConversation{}
 	}
 	return limitReplies(p, in)
 }
 
+// toTriage plans a message that goes to staff unanswered, with one triage
+// item about the whole message.
+func toTriage(a vocab.Action, r vocab.Reason) *store.Plan {
+	return &store.Plan{Folder: vocab.FolderTriage, Action: a, Triage: []*store.NewTriage{{Reason: r}}}
+}
+
+// receipt is the one receipt a message carrying forms gets (one per
+// message: a conversation may send several).
+func receipt() *store.Email { return &store.Email{Kind: vocab.KindReceipt, PerMessage: true} }
+
 // planPhoto plans a message whose form came as a photo or scan: the
 // resident did what was asked, so a receipt goes out at once, and staff key
 // the form in from the attachment (the outcome email follows their decision).
-func planPhoto(ch vocab.Channel) Plan {
-	return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto, Channel: ch,
+func planPhoto() *store.Plan {
+	return &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto,
 		ConversationState: vocab.StateFormReceived,
-		Replies:           []PlannedReply{{vocab.KindReceipt, -1}},
-		Triage:            []PlannedTriage{{vocab.ReasonPhotoOfForm, -1}}}
+		Emails:            []*store.Email{receipt()},
+		Triage:            []*store.NewTriage{{Reason: vocab.ReasonPhotoOfForm}}}
 }
 
 // planForms plans a message carrying forms: a receipt, and per form either
-// a recorded submission with its outcome reply or a triage item.
-func planForms(in Input, ch vocab.Channel) Plan {
-	p := Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: ch,
-		Replies: []PlannedReply{{vocab.KindReceipt, -1}}}
+// an accepted submission with its outcome emails (the store queues the
+// accepted or the duplicate one, as the register answers) or a triage item.
+func planForms(in Input, ch vocab.Channel) *store.Plan {
+	p := &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Emails: []*store.Email{receipt()}}
 	allValid := true
-	for i, f := range in.Forms {
+	for _, f := range in.Forms {
 		if f.Valid {
-			p.Submissions = append(p.Submissions, PlannedSubmission{i, vocab.StatusAccepted})
-			p.Replies = append(p.Replies, PlannedReply{vocab.KindAccepted, i})
+			p.Submissions = append(p.Submissions, &store.NewSubmission{Form: f, Channel: ch, Status: vocab.StatusAccepted,
+				Accepted: &store.Email{Kind: vocab.KindAccepted}, Duplicate: &store.Email{Kind: vocab.KindDuplicate}})
 			continue
 		}
 		allValid = false
-		p.Submissions = append(p.Submissions, PlannedSubmission{i, vocab.StatusTriage})
-		p.Triage = append(p.Triage, PlannedTriage{vocab.ReasonInvalidForm, i})
+		sub := &store.NewSubmission{Form: f, Channel: ch, Status: vocab.StatusTriage}
+		p.Submissions = append(p.Submissions, sub)
+		p.Triage = append(p.Triage, &store.NewTriage{Reason: vocab.ReasonInvalidForm, Submission: sub})
 	}
 	if allValid {
 		p.ConversationState = vocab.StateCompleted
@@ -251,20 +232,36 @@ func planForms(in Input, ch vocab.Channel) Plan {
 	return p
 }
 
+// countReplies counts the emails a plan sends: its own, and one outcome email
+// per accepted submission (accepted or duplicate, never both).
+func countReplies(p *store.Plan) int {
+	n := len(p.Emails)
+	for _, s := range p.Submissions {
+		if s.Accepted != nil || s.Duplicate != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // limitReplies withholds every reply of p when sending them would take the
 // sender past the reply limit, and raises a rate_limited triage item so a
 // person answers instead.
-func limitReplies(p Plan, in Input) Plan {
+func limitReplies(p *store.Plan, in Input) *store.Plan {
 	limit := in.ReplyLimit
 	if limit <= 0 {
 		limit = DefaultReplyLimit
 	}
-	if len(p.Replies) == 0 || in.RecentReplies+len(p.Replies) <= limit {
+	n := countReplies(p)
+	if n == 0 || in.RecentReplies+n <= limit {
 		return p
 	}
-	p.Replies = nil
-	p.NoFormSent = false
-	p.Triage = append(p.Triage, PlannedTriage{vocab.ReasonRateLimited, -1})
+	p.Emails = nil
+	for _, s := range p.Submissions {
+		s.Accepted, s.Duplicate = nil, nil
+	}
+	p.NoFormReply = false
+	p.Triage = append(p.Triage, &store.NewTriage{Reason: vocab.ReasonRateLimited})
 	p.Folder = vocab.FolderTriage
 	p.Action += vocab.ActionRateLimited
 	return p

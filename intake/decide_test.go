@@ -6,6 +6,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
@@ -31,9 +32,79 @@ func with(in Input, f func(*Input)) Input { f(&in); return in }
 
 func photos(in Input, n int) Input { in.Photos = n; return in }
 
-// photoPlan is the plan for a message whose form came as a photo.
-func photoPlan(ch vocab.Channel, newConv bool) Plan {
-	return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto, Channel: ch, NewConversation: newConv,
+// Plan is a plan in the compact shape of a table row: forms by their
+// index in Input.Forms (-1: the whole message).
+type Plan struct {
+	Folder            vocab.Folder
+	Action            vocab.Action
+	NewConversation   bool
+	Channel           vocab.Channel
+	Submissions       []PlannedSubmission
+	Replies           []PlannedReply
+	Triage            []PlannedTriage
+	ConversationState vocab.ConversationState
+	NoFormSent        bool
+	RedactBody        bool
+	MarkUndeliverable bool
+}
+
+// PlannedSubmission is one form recorded, by its index in Input.Forms.
+type PlannedSubmission struct {
+	Form   int
+	Status vocab.SubmissionStatus
+}
+
+// PlannedReply is one reply: an outcome reply names its form, a reply
+// about the whole message has Form -1.
+type PlannedReply struct {
+	Kind vocab.Kind
+	Form int
+}
+
+// PlannedTriage is one triage item: about one form, or the whole message (-1).
+type PlannedTriage struct {
+	Reason vocab.Reason
+	Form   int
+}
+
+// summary puts a plan in table-row shape. Decide makes one submission
+// per form, in order, so a submission's index is its form's.
+func summary(p *store.Plan) Plan {
+	out := Plan{Folder: p.Folder, Action: p.Action, NewConversation: p.NewConversation != nil,
+		ConversationState: p.ConversationState, NoFormSent: p.NoFormReply, RedactBody: p.RedactBody,
+		MarkUndeliverable: p.MarkUndeliverable}
+	index := map[*store.NewSubmission]int{}
+	for i, s := range p.Submissions {
+		index[s] = i
+		out.Channel = s.Channel
+		out.Submissions = append(out.Submissions, PlannedSubmission{i, s.Status})
+	}
+	for _, e := range p.Emails {
+		out.Replies = append(out.Replies, PlannedReply{e.Kind, -1})
+	}
+	for i, s := range p.Submissions {
+		if s.Accepted != nil {
+			if s.Accepted.Kind != vocab.KindAccepted || s.Duplicate == nil || s.Duplicate.Kind != vocab.KindDuplicate {
+				out.Replies = append(out.Replies, PlannedReply{"mismatched outcome emails", i})
+				continue
+			}
+			out.Replies = append(out.Replies, PlannedReply{vocab.KindAccepted, i})
+		}
+	}
+	for _, t := range p.Triage {
+		f := -1
+		if t.Submission != nil {
+			f = index[t.Submission]
+		}
+		out.Triage = append(out.Triage, PlannedTriage{t.Reason, f})
+	}
+	return out
+}
+
+// photoPlan is the plan for a message whose form came as a photo (no
+// submission: its channel is recorded when staff key the form in).
+func photoPlan(newConv bool) Plan {
+	return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto, NewConversation: newConv,
 		ConversationState: vocab.StateFormReceived,
 		Replies:           []PlannedReply{{vocab.KindReceipt, -1}},
 		Triage:            []PlannedTriage{{vocab.ReasonPhotoOfForm, -1}}}
@@ -221,22 +292,22 @@ func TestDecide(t *testing.T) {
 		{
 			name: "reply with a photo of the form: receipt and triage to key it in, not no_form",
 			in:   inConv(photos(person(extract.KindContact), 1), MatchToken, true, open),
-			want: photoPlan(vocab.ChannelSecureReply, false),
+			want: photoPlan(false),
 		},
 		{
 			name: "photo after a no_form reply still gets a receipt, not no_form_again",
 			in:   inConv(photos(person(extract.KindContact), 2), MatchToken, true, asked),
-			want: photoPlan(vocab.ChannelSecureReply, false),
+			want: photoPlan(false),
 		},
 		{
 			name: "photo in a completed conversation goes to staff with a receipt",
 			in:   inConv(photos(person(extract.KindContact), 1), MatchSubject, true, done),
-			want: photoPlan(vocab.ChannelSecureReply, false),
+			want: photoPlan(false),
 		},
 		{
 			name: "unsolicited first email with a photo, policy process: new conversation, receipt, triage",
 			in:   photos(person(extract.KindContact), 1),
-			want: photoPlan(vocab.ChannelUnsolicited, true),
+			want: photoPlan(true),
 		},
 		{
 			name: "unsolicited photo, policy ask: handled as a form under ask",
@@ -267,14 +338,14 @@ func TestDecide(t *testing.T) {
 		{
 			name: "photo at the reply limit: triage for the photo and the limit, no receipt",
 			in:   inConv(with(photos(person(extract.KindContact), 1), func(in *Input) { in.RecentReplies = 10 }), MatchToken, true, open),
-			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto + vocab.ActionRateLimited, Channel: vocab.ChannelSecureReply,
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto + vocab.ActionRateLimited,
 				ConversationState: vocab.StateFormReceived,
 				Triage:            []PlannedTriage{{vocab.ReasonPhotoOfForm, -1}, {vocab.ReasonRateLimited, -1}}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Decide(tt.in)
+			got := summary(Decide(tt.in))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Decide() =\n %+v\nwant\n %+v", got, tt.want)
 			}
@@ -295,7 +366,7 @@ func TestDecideNeverAnswersLoops(t *testing.T) {
 			in.HasSender = mask&8 == 0
 			for _, conv := range []*Conversation{nil, {Ref: "NCL-AAAA-BBBB", State: vocab.StateInstructionsSent}} {
 				in.Conv, in.Match, in.SenderIsOwner = conv, MatchToken, true
-				if p := Decide(in); len(p.Replies) != 0 || len(p.Submissions) != 0 {
+				if p := summary(Decide(in)); len(p.Replies) != 0 || len(p.Submissions) != 0 {
 					t.Errorf("Decide(kind %s, mask %04b, conv %v) = %+v, want no replies and no submissions", kind, mask, conv != nil, p)
 				}
 			}
@@ -318,7 +389,7 @@ func TestDecideReplyKinds(t *testing.T) {
 				}
 				in := person(kind, forms...)
 				in.Policy, in.Conv, in.Match, in.SenderIsOwner = policy, conv, MatchToken, true
-				p := Decide(in)
+				p := summary(Decide(in))
 				for _, r := range p.Replies {
 					if !auto[r.Kind] {
 						t.Errorf("Decide(%+v) plans a %s reply", in, r.Kind)
@@ -365,7 +436,7 @@ func FuzzDecide(f *testing.F) {
 		for i := range int(nforms % 5) {
 			in.Forms = append(in.Forms, form.Form{Valid: flags>>(16+uint(i))&1 == 1})
 		}
-		p := Decide(in)
+		p := summary(Decide(in))
 		if (in.FromUs || in.OurMarker || in.Auto || in.TooLarge || !in.HasSender || in.ExtractFailed) && len(p.Replies) > 0 {
 			t.Fatalf("Decide(%+v) answers mail that must not be answered: %+v", in, p)
 		}

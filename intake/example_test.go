@@ -21,8 +21,11 @@ func ExampleDecide() {
 		SenderIsOwner: true,
 	})
 	fmt.Println(plan.Folder, plan.Action, len(plan.Submissions))
-	for _, r := range plan.Replies {
-		fmt.Println(r.Kind)
+	for _, e := range plan.Emails {
+		fmt.Println(e.Kind)
+	}
+	for _, s := range plan.Submissions {
+		fmt.Println(s.Accepted.Kind) // or Duplicate, as the register answers
 	}
 	// Output:
 	// processed forms 1

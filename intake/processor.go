@@ -205,27 +205,6 @@ type Outcome struct {
 	Queued int
 }
 
-// ledgerAction is how a plan's folder and action are kept in the ledger's
-// action column: "<folder>:<action>", so a message already done can be
-// moved to its folder without processing it again.
-func ledgerAction(f vocab.Folder, action vocab.Action) string {
-	return string(f) + ":" + string(action)
-}
-
-// FolderOf returns the folder recorded in a ledger action, or "" when the
-// action does not name one.
-func FolderOf(action string) vocab.Folder {
-	f, _, ok := strings.Cut(action, ":")
-	if !ok {
-		return ""
-	}
-	switch vocab.Folder(f) {
-	case vocab.FolderProcessed, vocab.FolderTriage, vocab.FolderAuto:
-		return vocab.Folder(f)
-	}
-	return ""
-}
-
 // errStep marks an error injected by failAt.
 type errStep struct{ step string }
 
@@ -269,7 +248,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 	out := Outcome{LedgerID: entry.ID}
 	switch entry.State {
 	case store.LedgerDone:
-		out.AlreadyDone, out.Folder, out.Action = true, FolderOf(entry.Action), entry.Action
+		out.AlreadyDone, out.Folder, out.Action = true, store.FolderOf(entry.Action), entry.Action
 		if out.Folder == "" {
 			out.Folder = vocab.FolderProcessed
 		}
@@ -335,7 +314,7 @@ func (p *Processor) done(ctx context.Context, out Outcome) (Outcome, error) {
 	if err := p.db(err); err != nil {
 		return out, err
 	}
-	out.AlreadyDone, out.Action, out.Folder = true, e.Action, FolderOf(e.Action)
+	out.AlreadyDone, out.Action, out.Folder = true, e.Action, store.FolderOf(e.Action)
 	if out.Folder == "" {
 		out.Folder = vocab.FolderProcessed
 	}
@@ -494,8 +473,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	}
 
 	plan := Decide(in)
-	o, err := p.outcome(ledgerID, msg, r.res, in, plan, conv, replyTo, m.Raw)
-	if err != nil {
+	if err := p.fill(plan, ledgerID, msg, r.res, conv, replyTo); err != nil {
 		return Outcome{}, err
 	}
 	if plan.MarkUndeliverable {
@@ -505,7 +483,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 			return Outcome{}, err
 		}
 	}
-	res, err := p.st.CompleteMessage(ctx, o)
+	res, err := p.st.CompleteMessage(ctx, plan)
 	if err := p.db(err); err != nil {
 		return Outcome{}, err
 	}
@@ -513,7 +491,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		return Outcome{}, err
 	}
 	log.Debug("plan committed", slog.String("ref", res.Reference), slog.Int("submissions", len(res.Submissions)), slog.Int("triage", len(res.Triage)))
-	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: o.Action, Queued: len(res.Queued)}, nil
+	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: store.LedgerAction(plan.Folder, plan.Action), Queued: len(res.Queued)}, nil
 }
 
 // sameAddress compares two addresses the way the store does.
@@ -577,139 +555,94 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 	if conv == nil {
 		return nil, 0, false, nil
 	}
-	in.Conv = &Conversation{Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount}
+	in.Conv = &Conversation{ID: conv.ID, Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount}
 	in.Match = match
 	in.SenderIsOwner = sameAddress(msg.From, conv.Address)
 	return conv, replies, counted, nil
 }
 
-// outcome turns a plan into the store's Outcome, composing every reply now
-// so that retries send identical bytes under a fixed Message-ID.
-func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Result, in Input, plan Plan,
-	conv *store.Conversation, replyTo string, raw []byte) (store.Outcome, error) {
-	o := store.Outcome{
-		LedgerID:          ledgerID,
-		Kind:              string(res.Kind),
-		Action:            ledgerAction(plan.Folder, plan.Action),
-		ConversationState: vocab.ConversationState(plan.ConversationState),
-		NoFormReply:       plan.NoFormSent,
-	}
+// fill completes a plan with what Decide cannot know: the ledger row, the
+// new conversation's address and reference, the redacted copy, the kept
+// attachments and every email, composed now so that retries send identical
+// bytes under a fixed Message-ID. It adds nothing to what Decide planned
+// but the guard below.
+func (p *Processor) fill(plan *store.Plan, ledgerID int64, msg *message.Message, res extract.Result,
+	conv *store.Conversation, replyTo string) error {
+	plan.LedgerID, plan.Kind = ledgerID, string(res.Kind)
 	ref := ""
-	switch {
-	case plan.NewConversation:
+	if conv != nil {
+		ref = conv.Reference
+	}
+	if nc := plan.NewConversation; nc != nil {
 		r, err := store.NewReference()
 		if err != nil {
-			return o, err
+			return err
 		}
-		ref = r
-		o.NewConversation = &store.NewConversation{Address: msg.From, Reference: ref}
-	case conv != nil:
-		ref = conv.Reference
-		o.ConversationID = conv.ID
-	}
-	if plan.Action == vocab.ActionOtherSender {
-		// The conversation is not trusted: tie nothing to it.
-		o.ConversationID = 0
-		o.ConversationState = ""
+		nc.Address, nc.Reference, ref = msg.From, r, r
 	}
 	if plan.RedactBody {
-		o.ReplaceRaw = redactedCopy(msg)
+		plan.ReplaceRaw = redactedCopy(msg)
+	}
+	// An accepted form without a usable NHS number (the form rules should
+	// prevent it) still reaches a person.
+	for _, s := range plan.Submissions {
+		if s.Status == vocab.StatusAccepted && store.NormaliseNHS(s.Form.Fields.NHSNumber) == "" {
+			s.Status, s.Accepted, s.Duplicate = vocab.StatusTriage, nil, nil
+			plan.Triage = append(plan.Triage, &store.NewTriage{Reason: vocab.ReasonInvalidForm, Submission: s})
+		}
+	}
+	// Attachments are kept (sealed, apart from the raw message) when a
+	// person must look at a form: the triage page shows them one by one.
+	// An accepted form's file stays inside the kept raw message.
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto) && !p.cfg.DropAttachments {
+		byName := map[string]*store.NewAttachment{}
+		for _, a := range msg.Attachments {
+			att := &store.NewAttachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
+			plan.Attachments = append(plan.Attachments, att)
+			if _, ok := byName[a.Name]; !ok {
+				byName[a.Name] = att
+			}
+		}
+		for _, s := range plan.Submissions {
+			s.Attachment = byName[s.Form.Source]
+		}
 	}
 	firstName := ""
 	for _, s := range plan.Submissions {
-		if n := in.Forms[s.Form].Fields.FirstName; n != "" {
+		if n := s.Form.Fields.FirstName; n != "" {
 			firstName = n
 			break
 		}
 	}
-
-	compose := func(kind vocab.Kind, name string) (store.Email, error) {
+	compose := func(e *store.Email, name string) error {
+		if e == nil {
+			return nil
+		}
 		b, id, err := p.comp.Compose(notify.Reply{
-			Kind: kind, To: replyTo,
+			Kind: e.Kind, To: replyTo,
 			Data:      notify.Data{Ref: ref, FirstName: name},
 			InReplyTo: msg.MessageID, References: msg.References,
 		})
 		if err != nil {
-			return store.Email{}, err
+			return err
 		}
-		return store.Email{Kind: vocab.Kind(kind), To: replyTo, Subject: subjectOf(b), Body: string(b),
-			MessageID: id, InReplyTo: msg.MessageID, References: msg.References}, nil
-	}
-
-	// Attachments are kept (sealed, apart from the raw message) when a
-	// person must look at a form: the triage page shows them one by one.
-	// An accepted form's file stays inside the kept raw message.
-	attIndex := map[string]int{}
-	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto) && !p.cfg.DropAttachments {
-		for _, a := range msg.Attachments {
-			o.Attachments = append(o.Attachments, store.AttachmentInput{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
-			if _, ok := attIndex[a.Name]; !ok {
-				attIndex[a.Name] = len(o.Attachments)
-			}
-		}
-	}
-	subIndex := map[int]int{} // form index → 1-based submission index
-	channel := vocab.ChannelSecureReply
-	if plan.Channel == vocab.ChannelUnsolicited {
-		channel = vocab.ChannelUnsolicited
-	}
-	outcomeFor := map[int]bool{}
-	for _, r := range plan.Replies {
-		if r.Kind == vocab.KindAccepted {
-			outcomeFor[r.Form] = true
-		}
+		e.To, e.Subject, e.Body, e.MessageID, e.InReplyTo, e.References = replyTo, subjectOf(b), string(b), id, msg.MessageID, msg.References
+		return nil
 	}
 	for _, s := range plan.Submissions {
-		f := in.Forms[s.Form]
-		si := store.SubmissionInput{Form: f, Channel: channel, Attachment: attIndex[f.Source]}
-		if s.Status == vocab.StatusAccepted && store.NormaliseNHS(f.Fields.NHSNumber) != "" {
-			si.Record = true
-			if outcomeFor[s.Form] {
-				acc, err := compose(vocab.KindAccepted, f.Fields.FirstName)
-				if err != nil {
-					return o, err
-				}
-				dup, err := compose(vocab.KindDuplicate, f.Fields.FirstName)
-				if err != nil {
-					return o, err
-				}
-				si.Accepted, si.Duplicate = &acc, &dup
-			}
-		} else {
-			si.Status = vocab.StatusTriage
+		if err := compose(s.Accepted, s.Form.Fields.FirstName); err != nil {
+			return err
 		}
-		o.Submissions = append(o.Submissions, si)
-		subIndex[s.Form] = len(o.Submissions)
-	}
-	for _, r := range plan.Replies {
-		if r.Kind == vocab.KindAccepted {
-			continue // composed with its submission
-		}
-		e, err := compose(r.Kind, firstName)
-		if err != nil {
-			return o, err
-		}
-		if r.Kind == vocab.KindReceipt {
-			// One receipt per message (a conversation may send several forms).
-			e.Key = fmt.Sprintf("receipt/ledger/%d", ledgerID)
-		}
-		o.Emails = append(o.Emails, e)
-	}
-	for _, t := range plan.Triage {
-		ti := store.TriageInput{Reason: t.Reason}
-		if t.Form >= 0 {
-			ti.Submission = subIndex[t.Form]
-		}
-		o.Triage = append(o.Triage, ti)
-	}
-	// An accepted plan whose form had no usable NHS number (the rules
-	// should prevent it) still reaches a person.
-	for _, s := range plan.Submissions {
-		if s.Status == vocab.StatusAccepted && !o.Submissions[subIndex[s.Form]-1].Record {
-			o.Triage = append(o.Triage, store.TriageInput{Reason: vocab.ReasonInvalidForm, Submission: subIndex[s.Form]})
+		if err := compose(s.Duplicate, s.Form.Fields.FirstName); err != nil {
+			return err
 		}
 	}
-	return o, nil
+	for _, e := range plan.Emails {
+		if err := compose(e, firstName); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // subjectOf returns the decoded Subject of a message we composed.

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/extract/pdfworker"
 	"github.com/ncl-icb/optout-intake/intake"
 	"github.com/ncl-icb/optout-intake/notify"
@@ -40,8 +41,8 @@ var (
 		"process_panic", "poller_panic", "outbox_panic", "purge_panic", "move", "poll")
 	// reasons: triage reasons (vocab.Reasons).
 	reasons = set(vocab.Reasons()...)
-	// formats: form.Format values, plus "none" for a file that was not read.
-	formats = set[string]("pdf-fields", "pdf-text", "docx", "json", "csv", "text", "none")
+	// formats: form.Formats, plus intake.FormatNone for a file that was not read.
+	formats = set(append(form.Formats(), intake.FormatNone)...)
 	// formResults: what a form read came to.
 	formResults = set[string]("valid", "invalid", "unreadable")
 	// smtpClasses: how a send failed.

@@ -69,17 +69,16 @@ func validForm(nhs string) form.Form {
 }
 
 // formOutcome is what the pipeline commits for a valid secure reply.
-func formOutcome(ledger, conv int64, nhs string) store.Outcome {
-	return store.Outcome{
+func formOutcome(ledger, conv int64, nhs string) *store.Plan {
+	att := &store.NewAttachment{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7 ...")}
+	receipt := email(vocab.KindReceipt)
+	receipt.Key = fmt.Sprintf("receipt/msg/%d", ledger)
+	return &store.Plan{
 		LedgerID: ledger, Kind: "submission", Action: "form_recorded", ConversationID: conv,
 		ConversationState: vocab.StateCompleted,
-		Attachments:       []store.AttachmentInput{{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7 ...")}},
-		Submissions: []store.SubmissionInput{{Form: validForm(nhs), Attachment: 1, Record: true,
+		Attachments:       []*store.NewAttachment{att},
+		Submissions: []*store.NewSubmission{{Form: validForm(nhs), Attachment: att, Status: vocab.StatusAccepted,
 			Accepted: email(vocab.KindAccepted), Duplicate: email(vocab.KindDuplicate)}},
-		Emails: []store.Email{func() store.Email {
-			e := *email(vocab.KindReceipt)
-			e.Key = fmt.Sprintf("receipt/msg/%d", ledger)
-			return e
-		}()},
+		Emails: []*store.Email{receipt},
 	}
 }

@@ -82,9 +82,6 @@ func (s *Store) Enqueue(ctx context.Context, conversationID int64, e Email) (int
 	if conversationID == 0 && (e.To == "" || e.Key == "") {
 		return 0, errors.New("enqueue email: without a conversation, To and Key are required")
 	}
-	if e.Submission != 0 {
-		return 0, errors.New("enqueue email: Submission indexes apply to CompleteMessage only")
-	}
 	se, err := s.sealEmail(&e)
 	if err != nil {
 		return 0, err

@@ -18,10 +18,10 @@ func TestCompleteMessageFirstContactThenForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := record(t, s)
-	res, err := s.CompleteMessage(ctx, store.Outcome{
+	res, err := s.CompleteMessage(ctx, &store.Plan{
 		LedgerID: first, Kind: "contact", Action: "instructions_sent",
 		NewConversation: &store.NewConversation{Address: "Resident@Example.org", Reference: ref},
-		Emails:          []store.Email{*email(vocab.KindInstructions)},
+		Emails:          []*store.Email{email(vocab.KindInstructions)},
 	})
 	if err != nil {
 		t.Fatalf("CompleteMessage(first contact) = %v", err)

@@ -50,8 +50,8 @@ func TestCompleteMessagePipelined(t *testing.T) {
 
 	// A new conversation's drawn reference is returned.
 	id := record(t, s)
-	res, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: id, Action: "instructions", NewConversation: &store.NewConversation{Address: "new@example.org"},
-		Emails: []store.Email{*email(vocab.KindInstructions)}})
+	res, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: id, Action: "instructions", NewConversation: &store.NewConversation{Address: "new@example.org"},
+		Emails: []*store.Email{email(vocab.KindInstructions)}})
 	if err != nil || res.Reference == "" || res.ConversationID == 0 {
 		t.Fatalf("new conversation: %+v, %v", res, err)
 	}

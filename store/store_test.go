@@ -412,14 +412,14 @@ func TestPurge(t *testing.T) {
 	// An invalid form waiting for staff must keep its original.
 	waiting := record(t, s)
 	o := formOutcome(waiting, conv.ID, "123")
-	o.Submissions[0].Record, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = false, nil, nil
-	o.Triage = []store.TriageInput{{Reason: vocab.ReasonInvalidForm, Submission: 1}}
+	o.Submissions[0].Status, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = vocab.StatusTriage, nil, nil
+	o.Triage = []*store.NewTriage{{Reason: vocab.ReasonInvalidForm, Submission: o.Submissions[0]}}
 	if _, err := s.CompleteMessage(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	unprocessed := record(t, s)
 	recent := record(t, s)
-	if _, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: recent, Action: "auto_ignored"}); err != nil {
+	if _, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: recent, Action: "auto_ignored"}); err != nil {
 		t.Fatal(err)
 	}
 	// Make all but "recent" old.
@@ -512,10 +512,10 @@ func TestTriageAcceptReject(t *testing.T) {
 	conv, _ := s.CreateConversation(ctx, "r@example.org")
 	invalid := func() int64 {
 		o := formOutcome(record(t, s), conv.ID, "94347")
-		o.Submissions[0].Record, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = false, nil, nil
+		o.Submissions[0].Status, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = vocab.StatusTriage, nil, nil
 		o.Submissions[0].Form.Valid = false
 		o.Submissions[0].Form.Problems = []form.Problem{{Field: "nhs_number", Severity: form.SeverityError, Code: "nhs_number_length", Message: "The NHS number does not have 10 digits."}}
-		o.Triage = []store.TriageInput{{Reason: vocab.ReasonInvalidForm, Submission: 1}}
+		o.Triage = []*store.NewTriage{{Reason: vocab.ReasonInvalidForm, Submission: o.Submissions[0]}}
 		o.ConversationState = vocab.StateFormReceived
 		res, err := s.CompleteMessage(ctx, o)
 		if err != nil || len(res.Triage) != 1 || res.Submissions[0].Status != vocab.StatusTriage {
@@ -664,7 +664,7 @@ func TestFailedMessages(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].LastError != "extract: timeout" || got[0].Attempts != 2 {
 		t.Fatalf("ClaimFailedMessages(force) = %+v, %v", got, err)
 	}
-	if _, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: id, Action: "auto_ignored"}); err != nil {
+	if _, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: id, Action: "auto_ignored"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.StartMessage(ctx, id); !errors.Is(err, store.ErrAlreadyDone) {

@@ -146,7 +146,7 @@ func TestResidentTextIsEscaped(t *testing.T) {
 	f := goodFields(validNHS[0])
 	f.FirstName = evil
 	f.PostalAddress = `"><img src=x onerror=alert(1)>`
-	id, _ := e.seed(item{Fields: f, Body: "Hello " + evil, Attachments: []store.AttachmentInput{{Name: evil + ".pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 x")}}})
+	id, _ := e.seed(item{Fields: f, Body: "Hello " + evil, Attachments: []*store.NewAttachment{{Name: evil + ".pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 x")}}})
 	for _, who := range []store.Staff{e.viewer, e.triager} {
 		resp, body := e.signIn(who).get(fmt.Sprintf("/items/%d", id))
 		if resp.StatusCode != 200 {
@@ -331,7 +331,7 @@ func TestPeopleAndOptIn(t *testing.T) {
 func TestAttachmentsAndHeaders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	id, _ := e.seed(item{Fields: goodFields(validNHS[0]), Attachments: []store.AttachmentInput{
+	id, _ := e.seed(item{Fields: goodFields(validNHS[0]), Attachments: []*store.NewAttachment{
 		{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\n%%EOF\n")},
 		{Name: "../evil\r\n.html", ContentType: "text/html", Data: []byte("<script>alert(1)</script>")},
 		{Name: "fake.pdf", ContentType: "application/pdf", Data: []byte("<html>not a pdf</html>")},
