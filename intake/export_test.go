@@ -48,3 +48,10 @@ const (
 	OtherAddr    = otherAddr
 	FilledNHS    = filledNHS
 )
+
+// senderKey is the sharding key of a raw message, as the poller computes it
+// when the message is fetched.
+func senderKey(raw []byte) string {
+	_, key := readHeader(raw)
+	return key
+}

@@ -1,12 +1,10 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/mail"
 	"runtime/debug"
 	"slices"
@@ -233,12 +231,12 @@ func (p *Processor) fail(step string) error {
 // error) and reported as Outcome.Failed with a nil error, so the caller
 // moves on; the error is non-nil only when nothing could be recorded
 // (database down), and the caller should stop.
-func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error) {
+func (p *Processor) Process(ctx context.Context, m mailbox.Msg, h store.MessageHeader) (Outcome, error) {
 	start := p.now()
 	raw := m.Raw
 	entry, created, err := p.st.RecordMessage(ctx, store.IncomingMessage{
 		Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: uint32(m.UID), MessageID: m.MessageID,
-		ReceivedAt: m.InternalDate, Size: m.Size, Raw: raw,
+		ReceivedAt: m.InternalDate, Size: m.Size, Raw: raw, Header: h,
 	})
 	err = p.db(err)
 	if err != nil {
@@ -271,7 +269,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 			return out, fmt.Errorf("process ledger row %d: %w", entry.ID, err)
 		}
 	}
-	res, err := p.run(ctx, entry.ID, m, log)
+	res, err := p.run(ctx, entry.ID, m, h, log)
 	if err == nil {
 		res.LedgerID = entry.ID
 		_, action, _ := strings.Cut(res.Action, ":")
@@ -394,25 +392,15 @@ func lastFrames(stack []byte) string {
 	return string(stack)
 }
 
-// headerOnly parses just the header of a message that was too large to
-// download, for its sender and threading headers.
-func headerOnly(raw []byte) *message.Message {
-	msg, _ := message.Parse(bytes.NewReader(raw), message.Limits{MaxMessageBytes: 1 << 20})
-	if msg == nil {
-		msg = &message.Message{}
-	}
-	return msg
-}
-
 // run does everything after the ledger row exists, up to and including the
 // commit.
-func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log *slog.Logger) (Outcome, error) {
+func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, h store.MessageHeader, log *slog.Logger) (Outcome, error) {
 	if err := p.fail(stepAfterLedger); err != nil {
 		return Outcome{}, err
 	}
 	var r read
 	if m.TooLarge {
-		r = read{msg: headerOnly(m.Raw), res: extract.Result{Kind: extract.KindUnreadable}}
+		r = read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}}
 	} else {
 		start := p.now()
 		r = p.extract(ctx, m.Raw)
@@ -429,8 +417,8 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	in := Input{
 		Kind:          r.res.Kind,
 		Forms:         r.res.Forms,
-		HasSender:     msg.From != "",
-		FromUs:        sameAddress(msg.From, p.cfg.Address) || sameAddress(msg.ReplyTo, p.cfg.Address),
+		HasSender:     h.From != "",
+		FromUs:        sameAddress(h.From, p.cfg.Address) || sameAddress(msg.ReplyTo, p.cfg.Address),
 		OurMarker:     notify.HasOurMarker(&msg.Header),
 		Auto:          msg.Auto,
 		TooLarge:      m.TooLarge,
@@ -439,7 +427,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		ReplyLimit:    p.cfg.ReplyLimit,
 	}
 	if r.res.Kind == extract.KindContact {
-		in.PersonalData = HasPersonalData(msg.Subject) || HasPersonalData(msg.Body)
+		in.PersonalData = HasPersonalData(h.Subject) || HasPersonalData(msg.Body)
 		in.Photos = countPhotos(msg)
 	}
 	if !r.failed && !m.TooLarge {
@@ -450,11 +438,11 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	}
 
 	since := p.now().Add(-p.cfg.ReplyWindow)
-	conv, replies, counted, err := p.correlate(ctx, msg, &in, since)
+	conv, replies, counted, err := p.correlate(ctx, h, &in, since)
 	if err != nil {
 		return Outcome{}, err
 	}
-	replyTo := msg.From
+	replyTo := h.From
 	if conv != nil {
 		replyTo = conv.Address
 	}
@@ -473,7 +461,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 	}
 
 	plan := Decide(in)
-	if err := p.fill(plan, ledgerID, msg, r.res, conv, replyTo); err != nil {
+	if err := p.fill(plan, ledgerID, h, msg, r.res, conv, replyTo); err != nil {
 		return Outcome{}, err
 	}
 	if plan.MarkUndeliverable {
@@ -506,12 +494,12 @@ func sameAddress(a, b string) bool {
 // none). When the conversation was found by its reference, counted is true
 // and replies is the number of emails queued to its address since since
 // (read in the same query, saving CountRepliesTo a round trip).
-func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Input, since time.Time) (conv *store.Conversation, replies int, counted bool, err error) {
-	ids := make([]string, 0, len(msg.References)+1)
-	if msg.InReplyTo != "" {
-		ids = append(ids, msg.InReplyTo)
+func (p *Processor) correlate(ctx context.Context, h store.MessageHeader, in *Input, since time.Time) (conv *store.Conversation, replies int, counted bool, err error) {
+	ids := make([]string, 0, len(h.References)+1)
+	if h.InReplyTo != "" {
+		ids = append(ids, h.InReplyTo)
 	}
-	refs := slices.Clone(msg.References)
+	refs := slices.Clone(h.References)
 	slices.Reverse(refs)
 	ids = append(ids, refs...)
 	if len(ids) > 100 {
@@ -541,7 +529,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 		}
 	}
 	if conv == nil {
-		if ref, ok := store.FindReference(msg.Subject); ok {
+		if ref, ok := store.FindReference(h.Subject); ok {
 			c, n, err := p.st.ConversationByReferenceReplies(ctx, ref, since)
 			err = p.db(err)
 			switch {
@@ -557,7 +545,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 	}
 	in.Conv = &Conversation{ID: conv.ID, Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount}
 	in.Match = match
-	in.SenderIsOwner = sameAddress(msg.From, conv.Address)
+	in.SenderIsOwner = sameAddress(h.From, conv.Address)
 	return conv, replies, counted, nil
 }
 
@@ -566,7 +554,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 // attachments and every email, composed now so that retries send identical
 // bytes under a fixed Message-ID. It adds nothing to what Decide planned
 // but the guard below.
-func (p *Processor) fill(plan *store.Plan, ledgerID int64, msg *message.Message, res extract.Result,
+func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader, msg *message.Message, res extract.Result,
 	conv *store.Conversation, replyTo string) error {
 	plan.LedgerID, plan.Kind = ledgerID, string(res.Kind)
 	ref := ""
@@ -578,10 +566,10 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, msg *message.Message,
 		if err != nil {
 			return err
 		}
-		nc.Address, nc.Reference, ref = msg.From, r, r
+		nc.Address, nc.Reference, ref = h.From, r, r
 	}
 	if plan.RedactBody {
-		plan.ReplaceRaw = redactedCopy(msg)
+		plan.ReplaceRaw, plan.RedactedSubject = redactedCopy(msg), Redact(h.Subject)
 	}
 	// An accepted form without a usable NHS number (the form rules should
 	// prevent it) still reaches a person.
@@ -618,15 +606,15 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, msg *message.Message,
 		if e == nil {
 			return nil
 		}
-		b, id, err := p.comp.Compose(notify.Reply{
+		b, id, subject, err := p.comp.Compose(notify.Reply{
 			Kind: e.Kind, To: replyTo,
 			Data:      notify.Data{Ref: ref, FirstName: name},
-			InReplyTo: msg.MessageID, References: msg.References,
+			InReplyTo: h.MessageID, References: h.References,
 		})
 		if err != nil {
 			return err
 		}
-		e.To, e.Subject, e.Body, e.MessageID, e.InReplyTo, e.References = replyTo, subjectOf(b), string(b), id, msg.MessageID, msg.References
+		e.To, e.Subject, e.Body, e.MessageID, e.InReplyTo, e.References = replyTo, subject, string(b), id, h.MessageID, h.References
 		return nil
 	}
 	for _, s := range plan.Submissions {
@@ -643,19 +631,6 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, msg *message.Message,
 		}
 	}
 	return nil
-}
-
-// subjectOf returns the decoded Subject of a message we composed.
-func subjectOf(raw []byte) string {
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return ""
-	}
-	s, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	if err != nil {
-		return m.Header.Get("Subject")
-	}
-	return s
 }
 
 // redactedCopy is what is kept of a first contact whose text holds personal

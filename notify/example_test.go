@@ -21,7 +21,7 @@ func ExampleComposer_Compose() {
 	}
 	// Compose when the reply is queued: store raw and messageID in the
 	// outbox row, and the worker sends exactly these bytes.
-	raw, messageID, err := composer.Compose(notify.Reply{
+	raw, messageID, _, err := composer.Compose(notify.Reply{
 		Kind:      vocab.KindReceipt,
 		To:        "resident@example.org",
 		Data:      notify.Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam"},

@@ -337,7 +337,7 @@ func TestWorkerWithSMTP(t *testing.T) {
 	c := newTestComposer(t)
 	var items []Item
 	for i, to := range []string{"first@example.org", "second@example.org"} {
-		raw, id, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: to, Data: Data{Ref: fmt.Sprintf("NCL-%d", i+1)}})
+		raw, id, _, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: to, Data: Data{Ref: fmt.Sprintf("NCL-%d", i+1)}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -100,8 +100,10 @@ type Plan struct {
 	// RedactBody asks the caller for ReplaceRaw: a copy of the message
 	// whose text is redacted, because a first contact held personal data.
 	RedactBody bool
-	// ReplaceRaw replaces the kept raw message.
-	ReplaceRaw []byte
+	// ReplaceRaw replaces the kept raw message, and RedactedSubject the
+	// subject recorded with it (MessageHeader), when ReplaceRaw is set.
+	ReplaceRaw      []byte
+	RedactedSubject string
 	// MarkUndeliverable asks the caller to mark the outbox row of our
 	// bounced email undeliverable (MarkUndeliverable, its own transaction).
 	MarkUndeliverable bool
@@ -184,6 +186,7 @@ type sealedPlan struct {
 	convAddress []byte
 	convHash    []byte
 	raw         []byte
+	subject     []byte      // the redacted subject, with raw
 	atts        [][2][]byte // name, data
 	subs        []sealedSub
 	emails      []sealedEmail
@@ -277,6 +280,9 @@ func (s *Store) sealPlan(p *Plan) (*sealedPlan, error) {
 	}
 	if p.ReplaceRaw != nil {
 		if so.raw, err = s.keys.Seal("ledger.raw", p.ReplaceRaw); err != nil {
+			return nil, err
+		}
+		if so.subject, err = s.keys.sealString("ledger.subject", p.RedactedSubject); err != nil {
 			return nil, err
 		}
 	}
@@ -592,9 +598,10 @@ func (s *Store) completeOnce(ctx context.Context, p *Plan, so *sealedPlan) (Outc
 			}
 			return err
 		}, `update ledger set state = 'done', kind = coalesce(nullif($2, ''), kind), action = $3, last_error = '',
-				next_attempt_at = null, raw = coalesce($4, raw), updated_at = now() where id = $1
+				next_attempt_at = null, raw = coalesce($4, raw), subject = case when $4::bytea is null or subject is null then subject else $7 end,
+				updated_at = now() where id = $1
 			returning (select reference from conversations where id = $5 and not $6)`,
-			p.LedgerID, p.Kind, LedgerAction(p.Folder, p.Action), so.raw, convID, p.NewConversation != nil)
+			p.LedgerID, p.Kind, LedgerAction(p.Folder, p.Action), so.raw, convID, p.NewConversation != nil, so.subject)
 		queue(func(br pgx.BatchResults) error {
 			tag, err := br.Exec()
 			if err == nil && tag.String() != "COMMIT" {

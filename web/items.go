@@ -427,11 +427,19 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 		return replyTo{}, false
 	}
 	rt := replyTo{to: c.Address, ref: c.Reference}
-	if det.Message != nil && det.Message.HasRaw {
+	if det.Message == nil || !det.Message.HasRaw {
+		return rt, true
+	}
+	h, ok, err := s.d.Store.MessageHeader(ctx, det.Message.ID)
+	switch {
+	case ok:
+		rt.inReplyTo, rt.refs = h.MessageID, h.References
+	case err == nil:
+		// Recorded before the header was kept with the message: read it
+		// from the raw copy.
 		if raw, err := s.d.Store.RawMessage(ctx, det.Message.ID, store.System); err == nil {
-			if m, _ := parseMessage(raw); m != nil {
-				rt.inReplyTo, rt.refs = m.MessageID, m.References
-			}
+			m := message.ParseHeader(raw)
+			rt.inReplyTo, rt.refs = m.MessageID, m.References
 		}
 	}
 	return rt, true
@@ -440,12 +448,12 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 // email composes one reply with the daemon's composer, ready for the outbox
 // (the whole message in Body, as the pipeline queues it).
 func (s *server) email(kind vocab.Kind, rt replyTo, firstName string, reasons []string) (*store.Email, error) {
-	raw, id, err := s.d.Composer.Compose(notify.Reply{Kind: kind, To: rt.to,
+	raw, id, subject, err := s.d.Composer.Compose(notify.Reply{Kind: kind, To: rt.to,
 		Data: notify.Data{Ref: rt.ref, FirstName: firstName, Reasons: reasons}, InReplyTo: rt.inReplyTo, References: rt.refs})
 	if err != nil {
 		return nil, err
 	}
-	return &store.Email{Kind: vocab.Kind(kind), To: rt.to, Subject: notify.SubjectOf(raw), Body: string(raw), MessageID: id,
+	return &store.Email{Kind: kind, To: rt.to, Subject: subject, Body: string(raw), MessageID: id,
 		InReplyTo: rt.inReplyTo, References: rt.refs}, nil
 }
 
