@@ -55,3 +55,12 @@ func senderKey(raw []byte) string {
 	_, key := readHeader(raw)
 	return key
 }
+
+// setFailAt installs a crash-injection hook everywhere: between the steps
+// of a message, before and after the moves, after a send (crash_test.go).
+// Production code never sets one.
+func (s *Service) setFailAt(f func(string) error) {
+	s.failAt = f
+	s.proc.failAt = f
+	s.poller.failAt = f
+}

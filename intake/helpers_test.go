@@ -359,3 +359,21 @@ func (r *rig) attachments() int {
 	}
 	return n
 }
+
+// newConversation opens a conversation with addr as the pipeline does (a
+// first contact's plan, committed on a ledger row of a setup mailbox) and
+// returns its reference.
+func (r *rig) newConversation(tb testing.TB, uid uint32, addr string) string {
+	tb.Helper()
+	ctx := context.Background()
+	e, _, err := r.st.RecordMessage(ctx, store.IncomingMessage{Mailbox: "setup", UIDValidity: 1, UID: uid + 1, ReceivedAt: time.Now()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := r.st.CompleteMessage(ctx, &store.Plan{LedgerID: e.ID, Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions,
+		NewConversation: &store.NewConversation{Address: addr}, ConversationState: vocab.StateInstructionsSent})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res.Reference
+}

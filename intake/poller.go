@@ -17,12 +17,6 @@ import (
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
-// Session runs IMAP work on a connected client, reconnecting on temporary
-// failures; *mailbox.Session implements it.
-type Session interface {
-	Do(ctx context.Context, fn func(*mailbox.Client) error) error
-}
-
 // Defaults for PollerConfig.
 const (
 	DefaultScanEvery      = 15 * time.Minute
@@ -87,7 +81,7 @@ func (c *PollerConfig) defaults() {
 type Poller struct {
 	proc    *Processor
 	st      *store.Store
-	sess    Session
+	sess    *mailbox.Session
 	cfg     PollerConfig
 	log     *slog.Logger
 	metrics Metrics
@@ -97,13 +91,14 @@ type Poller struct {
 	lastScan time.Time
 	folders  bool // folders ensured on this run
 
-	// failAt, when set (tests only), is called before and after the moves.
+	// failAt is the crash-injection hook (see Processor.failAt), called
+	// before and after the moves; set only by tests.
 	failAt func(step string) error
 }
 
 // NewPoller returns a Poller that processes with proc and talks IMAP through
 // sess. log and m may be nil.
-func NewPoller(proc *Processor, st *store.Store, sess Session, cfg PollerConfig, log *slog.Logger, m Metrics) *Poller {
+func NewPoller(proc *Processor, st *store.Store, sess *mailbox.Session, cfg PollerConfig, log *slog.Logger, m Metrics) *Poller {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -73,8 +73,9 @@ type Processor struct {
 	// panicsSeen is the extractor's panic count already reported.
 	panicsSeen atomic.Int64
 
-	// failAt, when set (tests only), is called between steps; an error
-	// it returns stops processing there, as a crash would.
+	// failAt is a crash-injection hook, set only by tests (setFailAt in
+	// export_test.go): called between steps, an error it returns stops
+	// processing there, as a crash would. nil in production.
 	failAt func(step string) error
 	// queued, when set, is called after a commit that queued replies (the
 	// Service wakes its outbox workers, so sending overlaps processing).

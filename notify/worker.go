@@ -23,8 +23,8 @@ type Item struct {
 	Attempts  int        // send attempts already made before this claim
 }
 
-// Outbox is the worker's view of the queue of messages to send; the store
-// implements it. Rows are composed and inserted elsewhere (see
+// Outbox is the worker's view of the queue of messages to send; intake's
+// adapter over the store implements it (intake/outbox.go). Rows are composed and inserted elsewhere (see
 // Composer.Compose); the worker only claims, sends and marks them.
 type Outbox interface {
 	// Claim leases up to n rows that are due (not sent, not failed, next
@@ -44,7 +44,7 @@ type Outbox interface {
 }
 
 // SentBatchMarker is an Outbox that can record several rows as sent in one
-// transaction; the store's adapter implements it. A Worker whose Outbox
+// transaction; intake's adapter over the store implements it. A Worker whose Outbox
 // implements it sends the rows of a claim one after another over its
 // connection and marks them sent together: at the end of each claimed
 // batch, before it stops for any reason, and whenever the oldest unmarked

@@ -72,28 +72,6 @@ func (s *Store) scanOutbox(row pgx.Row) (OutboxMessage, error) {
 	return m, err
 }
 
-// Enqueue queues one email outside a message outcome (conversationID may
-// be 0 when e.To and e.Key are set). It returns the new row's id, or 0 and
-// ErrDuplicate when its idempotency key is already queued.
-func (s *Store) Enqueue(ctx context.Context, conversationID int64, e Email) (int64, error) {
-	if e.Kind == "" || strings.TrimSpace(e.MessageID) == "" {
-		return 0, errors.New("enqueue email: kind and Message-ID are required")
-	}
-	if conversationID == 0 && (e.To == "" || e.Key == "") {
-		return 0, errors.New("enqueue email: without a conversation, To and Key are required")
-	}
-	se, err := s.sealEmail(&e)
-	if err != nil {
-		return 0, err
-	}
-	var id int64
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		id, err = queueEmail(ctx, tx, se, conversationID, 0, "")
-		return err
-	})
-	return id, err
-}
-
 // queueEmail queues a sealed email in tx, deriving the key from the
 // submission or conversation. It returns ErrDuplicate for a repeated key.
 func queueEmail(ctx context.Context, tx pgx.Tx, se sealedEmail, convID, subID int64, keyScope string) (int64, error) {
