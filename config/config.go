@@ -177,7 +177,7 @@ var Settings = []Setting{
 	{"OPTOUT_HTTP_ADDR", "127.0.0.1:8080", false, "Address of the triage page, `/metrics`, `/healthz` and `/readyz`.", str(func(c *Config) *string { return &c.HTTPAddr })},
 	{"OPTOUT_POLL_SCHEDULE", "* * * * *", false, "Cron schedule of mailbox polls (IMAP IDLE picks mail up sooner where the server has it).", schedule(func(c *Config) *string { return &c.PollSchedule })},
 	{"OPTOUT_PURGE_SCHEDULE", "17 3 * * *", false, "Cron schedule of the retention purge.", schedule(func(c *Config) *string { return &c.PurgeSchedule })},
-	{"OPTOUT_SCAN_DAYS", "3", false, "Each hour, also scan mail of the last N days, to catch anything a UID jump or a client marking mail read would hide.", integer(func(c *Config) *int { return &c.ScanDays }, 1)},
+	{"OPTOUT_SCAN_DAYS", "3", false, "Every 15 minutes, also scan mail of the last N days, to catch anything a UID jump or a client marking mail read would hide.", integer(func(c *Config) *int { return &c.ScanDays }, 1)},
 	{"OPTOUT_RETENTION", "90d", false, "How long raw messages and attachments are kept once processed (`90d`, `720h`); the register and audit stay.", duration(func(c *Config) *time.Duration { return &c.Retention })},
 	{"OPTOUT_UNSOLICITED_POLICY", "process", false, "A form that arrives without the secure exchange: `process` (read it, answer through the secure marker) or `ask` (send the instructions, keep it for staff).", oneOf(func(c *Config) *string { return &c.Unsolicited }, "process", "ask")},
 	{"OPTOUT_REPLY_LIMIT", "10", false, "At most this many replies per sender address per window (loop and abuse protection).", integer(func(c *Config) *int { return &c.ReplyLimit }, 1)},

@@ -158,7 +158,7 @@ func (x *Extractor) File(ctx context.Context, name string, data []byte) Result {
 	return res.normalised()
 }
 
-// readFile is ReadAttachment with the Extractor's limits, clock and panic count.
+// readFile is readAttachment with the Extractor's limits, clock and panic count.
 func (x *Extractor) readFile(ctx context.Context, name string, data []byte) FileResult {
 	fr := readAttachment(ctx, name, data, x.lim, x.now(), x.pdfRead)
 	if fr.Panicked {

@@ -60,16 +60,12 @@ type FileResult struct {
 // reader reads forms from one file.
 type reader func(ctx context.Context, data []byte) ([]form.Form, error)
 
-// ReadAttachment reads one file as opt-out forms: it sniffs the content to
+// readAttachment reads one file as opt-out forms: it sniffs the content to
 // pick a reader (the name only breaks ties and marks a file that claims to
 // be a form), runs it under lim.FileTimeout with panics recovered, and
 // checks each form with form.Finish on the day now. name is the file name
-// as sent, used as each form's Source ("" gives "attachment").
-func ReadAttachment(ctx context.Context, name string, data []byte, lim Limits, now time.Time) FileResult {
-	return readAttachment(ctx, name, data, lim, now, nil)
-}
-
-// readAttachment is ReadAttachment reading PDFs with pdfRead (nil: pdfform.Read).
+// as sent, used as each form's Source ("" gives "attachment"). PDFs are
+// read with pdfRead (nil: pdfform.Read).
 func readAttachment(ctx context.Context, name string, data []byte, lim Limits, now time.Time, pdfRead PDFReadFunc) FileResult {
 	if pdfRead == nil {
 		pdfRead = pdfform.Read

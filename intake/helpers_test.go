@@ -26,6 +26,7 @@ import (
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 const (
@@ -222,13 +223,13 @@ func (r *rig) registerChanges() int {
 }
 
 // openTriage returns the reasons of the open triage items.
-func (r *rig) openTriage() []string {
+func (r *rig) openTriage() []vocab.Reason {
 	r.t.Helper()
 	items, err := r.st.ListTriage(context.Background(), store.TriageFilter{Limit: 1000})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var out []string
+	var out []vocab.Reason
 	for _, it := range items {
 		out = append(out, it.Reason)
 	}
@@ -357,4 +358,22 @@ func (r *rig) attachments() int {
 		r.t.Fatal(err)
 	}
 	return n
+}
+
+// newConversation opens a conversation with addr as the pipeline does (a
+// first contact's plan, committed on a ledger row of a setup mailbox) and
+// returns its reference.
+func (r *rig) newConversation(tb testing.TB, uid uint32, addr string) string {
+	tb.Helper()
+	ctx := context.Background()
+	e, _, err := r.st.RecordMessage(ctx, store.IncomingMessage{Mailbox: "setup", UIDValidity: 1, UID: uid + 1, ReceivedAt: time.Now()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := r.st.CompleteMessage(ctx, &store.Plan{LedgerID: e.ID, Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions,
+		NewConversation: &store.NewConversation{Address: addr}, ConversationState: vocab.StateInstructionsSent})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res.Reference
 }

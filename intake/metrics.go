@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Metrics receives the pipeline's events. The metrics package implements it
@@ -15,8 +16,8 @@ import (
 type Metrics interface {
 	// Processed: one message completed (not counting messages found
 	// already done). folder is a Folder value; action is one of the
-	// Action* codes, possibly with ActionRateLimitedShift appended.
-	Processed(folder Folder, action string, elapsed time.Duration)
+	// Action* codes, possibly with ActionRateLimited appended.
+	Processed(folder vocab.Folder, action string, elapsed time.Duration)
 	// Failed: something failed at step: process (a message kept for a
 	// retry), extract_panic, extract_timeout, process_panic, move, poll,
 	// poller_panic, outbox_panic, purge_panic; and, in tests only, the
@@ -59,7 +60,7 @@ const (
 type NopMetrics struct{}
 
 // Processed does nothing.
-func (NopMetrics) Processed(Folder, string, time.Duration) {}
+func (NopMetrics) Processed(vocab.Folder, string, time.Duration) {}
 
 // Failed does nothing.
 func (NopMetrics) Failed(string) {}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Outbox adapts the store's outbox to notify.Worker. The pipeline queues
@@ -42,7 +43,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notif
 	items := make([]notify.Item, 0, len(rows))
 	for _, r := range rows {
 		items = append(items, notify.Item{
-			ID: r.ID, Ref: r.Reference, Kind: notify.Kind(r.Kind), From: o.From, To: []string{r.To},
+			ID: r.ID, Ref: r.Reference, Kind: vocab.Kind(r.Kind), From: o.From, To: []string{r.To},
 			Raw: []byte(r.Body), MessageID: r.MessageID,
 			Attempts: max(r.Attempts-1, 0), // ClaimOutbox counted this claim's attempt already
 		})

@@ -1,8 +1,8 @@
 // Package mailbox is the IMAP side of optout-intake: it logs in to the
 // service mailbox (NHSmail / Exchange Online in production, Dovecot in tests),
 // lists and downloads new messages in batches, moves handled messages to the
-// Processed, Triage, Auto and Failed folders, copies sent replies to Sent, and
-// waits for new mail with IDLE.
+// Processed, Triage and Auto folders, copies sent replies to Sent, and waits
+// for new mail with IDLE.
 //
 // The package owns no data: it never deletes mail (messages only move, and
 // the COPY fallback expunges exactly the UIDs it copied, with UID EXPUNGE), and
@@ -21,7 +21,7 @@
 //		if err != nil {
 //			return err
 //		}
-//		return c.Move(ctx, cfg.Folders.Processed, done) // batched, after commits
+//		return c.Move(ctx, done, cfg.Folders.Processed) // batched, after commits
 //	})
 package mailbox
 
@@ -58,7 +58,7 @@ type Folders struct {
 	Processed string // handled messages (default "Processed")
 	Triage    string // messages waiting for staff (default "Triage")
 	Auto      string // auto-replies, bounces, lists (default "Auto")
-	Failed    string // messages that could not be handled (default "Failed")
+	Failed    string // created when missing (default "Failed"), but nothing is moved there: a failed message stays in the inbox and is retried
 	Sent      string // copies of our replies; "" keeps none (no default)
 }
 

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Header names and values every reply carries for loop protection.
@@ -119,7 +120,7 @@ func (c *Composer) Address() string { return c.from.Address }
 
 // Reply is one reply to compose.
 type Reply struct {
-	Kind Kind
+	Kind vocab.Kind
 	// To is the resident's address (a bare address or "Name <address>";
 	// only the address is used).
 	To string
@@ -134,20 +135,21 @@ type Reply struct {
 	References []string
 }
 
-// Compose renders r into a complete message and returns its bytes and its
-// Message-ID (without angle brackets). Call it when the reply is queued and
-// store both: a retry must send the same bytes, and the Message-ID is what
+// Compose renders r into a complete message and returns its bytes, its
+// Message-ID (without angle brackets) and its Subject (decoded, as the
+// outbox and the triage page show it). Call it when the reply is queued and
+// store them: a retry must send the same bytes, and the Message-ID is what
 // the resident's reply will refer to. Errors never contain the address.
-func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
+func (c *Composer) Compose(r Reply) (raw []byte, messageID, subject string, err error) {
 	if !r.Kind.Valid() {
-		return nil, "", fmt.Errorf("compose reply: %w %q", ErrUnknownKind, r.Kind)
+		return nil, "", "", fmt.Errorf("compose reply: %w %q", ErrUnknownKind, r.Kind)
 	}
 	to, err := netmail.ParseAddress(r.To)
 	if err != nil || strings.ContainsAny(to.Address, "\r\n<>") {
-		return nil, "", errors.New("compose reply: the recipient address is not a valid email address")
+		return nil, "", "", errors.New("compose reply: the recipient address is not a valid email address")
 	}
 	if !validRef(r.Data.Ref) {
-		return nil, "", fmt.Errorf("compose reply: %w", ErrBadRef)
+		return nil, "", "", fmt.Errorf("compose reply: %w", ErrBadRef)
 	}
 	d := r.Data
 	if d.TeamName == "" {
@@ -158,11 +160,11 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
 	}
 	subject, body, err := c.cfg.Templates.Render(r.Kind, d)
 	if err != nil {
-		return nil, "", fmt.Errorf("compose reply: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: %w", err)
 	}
 	messageID, err = c.cfg.Signer.NewMessageID(d.Ref, c.cfg.Domain, c.cfg.Rand)
 	if err != nil {
-		return nil, "", fmt.Errorf("compose reply: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: %w", err)
 	}
 	inReplyTo := cleanID(r.InReplyTo)
 	refs := make([]string, 0, len(r.References)+1)
@@ -194,7 +196,8 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
 		h.SetMsgIDList("In-Reply-To", []string{inReplyTo})
 	}
 	h.SetMessageID(messageID)
-	h.Set("Subject", encodeSubject(c.cfg.SecureMarker+" "+subject))
+	subject = strings.Join(strings.Fields(c.cfg.SecureMarker+" "+subject), " ")
+	h.Set("Subject", encodeSubject(subject))
 	h.SetAddressList("To", []*mail.Address{{Address: to.Address}})
 	h.SetAddressList("Reply-To", []*mail.Address{c.from})
 	h.SetAddressList("From", []*mail.Address{c.from})
@@ -204,15 +207,15 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
 	buf.Grow(len(body) + 1024)
 	w, err := mail.CreateSingleInlineWriter(&buf, h)
 	if err != nil {
-		return nil, "", fmt.Errorf("compose reply: write header: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: write header: %w", err)
 	}
 	if _, err := io.WriteString(w, body); err != nil {
-		return nil, "", fmt.Errorf("compose reply: write body: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: write body: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return nil, "", fmt.Errorf("compose reply: finish body: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: finish body: %w", err)
 	}
-	return buf.Bytes(), messageID, nil
+	return buf.Bytes(), messageID, subject, nil
 }
 
 // encodeSubject encodes s for the Subject header, leaving ASCII words (and

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func ExampleComposer_Compose() {
@@ -20,8 +21,8 @@ func ExampleComposer_Compose() {
 	}
 	// Compose when the reply is queued: store raw and messageID in the
 	// outbox row, and the worker sends exactly these bytes.
-	raw, messageID, err := composer.Compose(notify.Reply{
-		Kind:      notify.KindReceipt,
+	raw, messageID, _, err := composer.Compose(notify.Reply{
+		Kind:      vocab.KindReceipt,
 		To:        "resident@example.org",
 		Data:      notify.Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam"},
 		InReplyTo: "<their-message@example.org>",

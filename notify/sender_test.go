@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/internal/smtptest"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 const testRcpt = "resident-secret@example.org"
 
 func testMessage(t *testing.T) []byte {
 	t.Helper()
-	raw, _, err := newTestComposer(t).Compose(Reply{Kind: KindReceipt, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
+	raw, _, _, err := newTestComposer(t).Compose(Reply{Kind: vocab.KindReceipt, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +288,7 @@ func BenchmarkSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	raw, _, err := newTestComposer(b).Compose(Reply{Kind: KindAccepted, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
+	raw, _, _, err := newTestComposer(b).Compose(Reply{Kind: vocab.KindAccepted, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,40 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/template"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
-
-// Kind names one kind of reply. Each kind has one template file, named
-// Kind + ".txt", embedded in the binary and replaceable from a directory.
-type Kind string
-
-// The kinds of reply the service sends.
-const (
-	KindInstructions Kind = "instructions" // first contact: how to reply securely with the form
-	KindReceipt      Kind = "receipt"      // we have your form
-	KindAccepted     Kind = "accepted"     // your opt-out is recorded
-	KindDuplicate    Kind = "duplicate"    // an opt-out was already recorded
-	KindRejected     Kind = "rejected"     // the form could not be accepted: Data.Reasons say why
-	KindNoForm       Kind = "no_form"      // no form was found in a reply
-	KindNotOptOut    Kind = "not_optout"   // staff closed the item: not an opt-out request
-	KindOptedIn      Kind = "opted_in"     // you have opted back in
-	KindUnsolicited  Kind = "unsolicited"  // a form came by ordinary email: use the secure reply
-)
-
-// Kinds returns every kind, in a fixed order.
-func Kinds() []Kind {
-	return []Kind{
-		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
-		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
-	}
-}
-
-// Valid reports whether k is one of Kinds.
-func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
 
 // Data is everything a template can show. It deliberately has no field for
 // the NHS number, the date of birth, the address or the message text: a
@@ -67,8 +40,8 @@ var embedded embed.FS
 // Templates holds one parsed template per Kind. Build it with LoadTemplates;
 // it is safe for concurrent use.
 type Templates struct {
-	byKind map[Kind]*template.Template
-	source map[Kind]string // file the template came from, for error messages
+	byKind map[vocab.Kind]*template.Template
+	source map[vocab.Kind]string // file the template came from, for error messages
 }
 
 // ErrUnknownKind is returned when a template is asked for a kind that does not exist.
@@ -83,8 +56,8 @@ var ErrUnknownKind = errors.New("unknown reply kind")
 // the body; both are text/template using the fields of Data. The subject
 // and body must both show {{.Ref}}.
 func LoadTemplates(dir string) (*Templates, error) {
-	t := &Templates{byKind: map[Kind]*template.Template{}, source: map[Kind]string{}}
-	for _, k := range Kinds() {
+	t := &Templates{byKind: map[vocab.Kind]*template.Template{}, source: map[vocab.Kind]string{}}
+	for _, k := range vocab.Kinds() {
 		name := string(k) + ".txt"
 		b, err := embedded.ReadFile("templates/" + name)
 		if err != nil {
@@ -116,7 +89,7 @@ func (t *Templates) override(dir string) error {
 		if e.IsDir() || !strings.HasSuffix(name, ".txt") {
 			continue
 		}
-		k := Kind(strings.TrimSuffix(name, ".txt"))
+		k := vocab.Kind(strings.TrimSuffix(name, ".txt"))
 		if !k.Valid() {
 			return fmt.Errorf("template directory has unknown template %s: name files after a kind (%s) with .txt", name, kindList())
 		}
@@ -151,14 +124,14 @@ func readLimited(path string) ([]byte, error) {
 
 func kindList() string {
 	var s []string
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		s = append(s, string(k))
 	}
 	return strings.Join(s, ", ")
 }
 
 // add parses one template file: "Subject: ..." line, empty line, body.
-func (t *Templates) add(k Kind, b []byte) error {
+func (t *Templates) add(k vocab.Kind, b []byte) error {
 	src := t.source[k]
 	if !utf8.Valid(b) {
 		return fmt.Errorf("template %s is not UTF-8 text: save it as UTF-8", src)
@@ -200,7 +173,7 @@ func sampleData() []Data {
 // subject and the body show the reference code.
 func (t *Templates) Validate() error {
 	var errs []error
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		if t.byKind[k] == nil {
 			errs = append(errs, fmt.Errorf("template %s.txt is missing", k))
 			continue
@@ -228,7 +201,7 @@ func (t *Templates) Validate() error {
 // first (control characters removed, lengths capped), so a hostile form
 // cannot inject lines or fill the message. The subject is one line, without
 // the secure marker (Compose adds it).
-func (t *Templates) Render(k Kind, d Data) (subject, body string, err error) {
+func (t *Templates) Render(k vocab.Kind, d Data) (subject, body string, err error) {
 	tmpl := t.byKind[k]
 	if tmpl == nil {
 		return "", "", fmt.Errorf("render %q: %w", k, ErrUnknownKind)

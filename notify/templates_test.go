@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func TestKindsHaveEmbeddedTemplates(t *testing.T) {
@@ -13,11 +15,11 @@ func TestKindsHaveEmbeddedTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != len(Kinds()) {
-		t.Errorf("embedded templates = %d files, want one per kind (%d)", len(entries), len(Kinds()))
+	if len(entries) != len(vocab.Kinds()) {
+		t.Errorf("embedded templates = %d files, want one per kind (%d)", len(entries), len(vocab.Kinds()))
 	}
 	for _, e := range entries {
-		if k := Kind(strings.TrimSuffix(e.Name(), ".txt")); !k.Valid() {
+		if k := vocab.Kind(strings.TrimSuffix(e.Name(), ".txt")); !k.Valid() {
 			t.Errorf("embedded template %s has no Kind", e.Name())
 		}
 	}
@@ -32,21 +34,21 @@ func TestTemplatesWording(t *testing.T) {
 	}
 	all := []string{"NCL-7K3Q-9XWD", "Dear Sam,", "NCL Care Record opt-out team"}
 	tests := []struct {
-		kind Kind
+		kind vocab.Kind
 		want []string
 	}{
-		{KindInstructions, []string{"secure (encrypted)", "NHSmail", "Reply", "Do not start a new email", "attach", "PDF", "Word", "type your answer", "receipt", "What happens next"}},
-		{KindReceipt, []string{"received your London Care Record opt-out form", "What happens next"}},
-		{KindAccepted, []string{"recorded your opt-out", "Barnet, Camden, Enfield, Haringey and Islington", "only covers data sharing within NCL", "not a central", "GP data may still be visible to organisations outside NCL", "by phone, email and on paper", "opt back in at any time"}},
-		{KindDuplicate, []string{"already recorded", "opt back in at any time"}},
-		{KindRejected, []string{"could not", "- The form was not signed.", "- The declaration box was not ticked.", "reply to this secure message", "corrected form", "not been recorded"}},
-		{KindNoForm, []string{"could not find a completed opt-out form", "attach", "type your answer"}},
-		{KindNotOptOut, []string{"not made any change", "attach"}},
-		{KindOptedIn, []string{"opt back in", "opt out again at any time"}},
-		{KindUnsolicited, []string{"For your protection", "secure", "Reply", "have not processed"}},
+		{vocab.KindInstructions, []string{"secure (encrypted)", "NHSmail", "Reply", "Do not start a new email", "attach", "PDF", "Word", "type your answer", "receipt", "What happens next"}},
+		{vocab.KindReceipt, []string{"received your London Care Record opt-out form", "What happens next"}},
+		{vocab.KindAccepted, []string{"recorded your opt-out", "Barnet, Camden, Enfield, Haringey and Islington", "only covers data sharing within NCL", "not a central", "GP data may still be visible to organisations outside NCL", "by phone, email and on paper", "opt back in at any time"}},
+		{vocab.KindDuplicate, []string{"already recorded", "opt back in at any time"}},
+		{vocab.KindRejected, []string{"could not", "- The form was not signed.", "- The declaration box was not ticked.", "reply to this secure message", "corrected form", "not been recorded"}},
+		{vocab.KindNoForm, []string{"could not find a completed opt-out form", "attach", "type your answer"}},
+		{vocab.KindNotOptOut, []string{"not made any change", "attach"}},
+		{vocab.KindOptedIn, []string{"opt back in", "opt out again at any time"}},
+		{vocab.KindUnsolicited, []string{"For your protection", "secure", "Reply", "have not processed"}},
 	}
-	if len(tests) != len(Kinds()) {
-		t.Fatalf("test covers %d kinds, want all %d", len(tests), len(Kinds()))
+	if len(tests) != len(vocab.Kinds()) {
+		t.Fatalf("test covers %d kinds, want all %d", len(tests), len(vocab.Kinds()))
 	}
 	d := Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam", TeamName: DefaultDisplayName,
 		Reasons: []string{"The form was not signed.", "The declaration box was not ticked."}}
@@ -76,7 +78,7 @@ func TestTemplatesWithoutName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		_, body, err := tmpl.Render(k, Data{Ref: "NCL-AAAA-BBBB"})
 		if err != nil {
 			t.Fatalf("Render(%s) error: %v", k, err)
@@ -112,7 +114,7 @@ func TestRenderCleansValues(t *testing.T) {
 		FirstName: "Sam\r\nBcc: evil@example.com\x00" + strings.Repeat("x", 500),
 		Reasons:   []string{"Line one\nline two", "", strings.Repeat("r", 1000)},
 	}
-	_, body, err := tmpl.Render(KindRejected, d)
+	_, body, err := tmpl.Render(vocab.KindRejected, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestTemplateOverride(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadTemplates(override) error: %v", err)
 	}
-	subject, body, err := tmpl.Render(KindReceipt, Data{Ref: "NCL-1", FirstName: "Ana"})
+	subject, body, err := tmpl.Render(vocab.KindReceipt, Data{Ref: "NCL-1", FirstName: "Ana"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,7 @@ func TestTemplateOverride(t *testing.T) {
 		t.Errorf("override Render = %q, %q; want the override's text", subject, body)
 	}
 	// Other kinds keep the embedded text.
-	if _, body, _ := tmpl.Render(KindAccepted, Data{Ref: "NCL-1"}); !strings.Contains(body, "Barnet") {
+	if _, body, _ := tmpl.Render(vocab.KindAccepted, Data{Ref: "NCL-1"}); !strings.Contains(body, "Barnet") {
 		t.Error("kinds without an override lost their embedded template")
 	}
 }

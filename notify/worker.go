@@ -7,22 +7,24 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Item is one queued message, as claimed from the outbox.
 type Item struct {
-	ID        int64    // outbox row id
-	Ref       string   // conversation reference, for logs
-	Kind      Kind     // reply kind, for logs
-	From      string   // envelope sender: the mailbox's own address
-	To        []string // envelope recipients
-	Raw       []byte   // the message exactly as composed at enqueue time
-	MessageID string   // its Message-ID, without angle brackets
-	Attempts  int      // send attempts already made before this claim
+	ID        int64      // outbox row id
+	Ref       string     // conversation reference, for logs
+	Kind      vocab.Kind // reply kind, for logs
+	From      string     // envelope sender: the mailbox's own address
+	To        []string   // envelope recipients
+	Raw       []byte     // the message exactly as composed at enqueue time
+	MessageID string     // its Message-ID, without angle brackets
+	Attempts  int        // send attempts already made before this claim
 }
 
-// Outbox is the worker's view of the queue of messages to send; the store
-// implements it. Rows are composed and inserted elsewhere (see
+// Outbox is the worker's view of the queue of messages to send; intake's
+// adapter over the store implements it (intake/outbox.go). Rows are composed and inserted elsewhere (see
 // Composer.Compose); the worker only claims, sends and marks them.
 type Outbox interface {
 	// Claim leases up to n rows that are due (not sent, not failed, next
@@ -42,7 +44,7 @@ type Outbox interface {
 }
 
 // SentBatchMarker is an Outbox that can record several rows as sent in one
-// transaction; the store's adapter implements it. A Worker whose Outbox
+// transaction; intake's adapter over the store implements it. A Worker whose Outbox
 // implements it sends the rows of a claim one after another over its
 // connection and marks them sent together: at the end of each claimed
 // batch, before it stops for any reason, and whenever the oldest unmarked

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/internal/smtptest"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // fakeOutbox is an in-memory Outbox with the contract the store must keep.
@@ -134,7 +135,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 func item(id int64) Item {
-	return Item{ID: id, Ref: fmt.Sprintf("NCL-%d", id), Kind: KindReceipt, From: "team@nhs.net",
+	return Item{ID: id, Ref: fmt.Sprintf("NCL-%d", id), Kind: vocab.KindReceipt, From: "team@nhs.net",
 		To: []string{"resident@example.org"}, Raw: []byte("Subject: x\r\n\r\nbody\r\n"), MessageID: fmt.Sprintf("m%d@nhs.net", id)}
 }
 
@@ -336,7 +337,7 @@ func TestWorkerWithSMTP(t *testing.T) {
 	c := newTestComposer(t)
 	var items []Item
 	for i, to := range []string{"first@example.org", "second@example.org"} {
-		raw, id, err := c.Compose(Reply{Kind: KindReceipt, To: to, Data: Data{Ref: fmt.Sprintf("NCL-%d", i+1)}})
+		raw, id, _, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: to, Data: Data{Ref: fmt.Sprintf("NCL-%d", i+1)}})
 		if err != nil {
 			t.Fatal(err)
 		}

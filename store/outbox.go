@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // OutboxState is the delivery state of an outbox row.
@@ -26,7 +27,7 @@ const (
 // Body are personal data: never log them (log ID, Kind and Reference).
 type OutboxMessage struct {
 	ID             int64
-	Kind           OutboxKind
+	Kind           vocab.Kind
 	ConversationID int64
 	SubmissionID   int64
 	Reference      string
@@ -69,31 +70,6 @@ func (s *Store) scanOutbox(row pgx.Row) (OutboxMessage, error) {
 	}
 	m.Body, err = s.keys.openString("outbox.body", body)
 	return m, err
-}
-
-// Enqueue queues one email outside a message outcome (conversationID may
-// be 0 when e.To and e.Key are set). It returns the new row's id, or 0 and
-// ErrDuplicate when its idempotency key is already queued.
-func (s *Store) Enqueue(ctx context.Context, conversationID int64, e Email) (int64, error) {
-	if e.Kind == "" || strings.TrimSpace(e.MessageID) == "" {
-		return 0, errors.New("enqueue email: kind and Message-ID are required")
-	}
-	if conversationID == 0 && (e.To == "" || e.Key == "") {
-		return 0, errors.New("enqueue email: without a conversation, To and Key are required")
-	}
-	if e.Submission != 0 {
-		return 0, errors.New("enqueue email: Submission indexes apply to CompleteMessage only")
-	}
-	se, err := s.sealEmail(&e)
-	if err != nil {
-		return 0, err
-	}
-	var id int64
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		id, err = queueEmail(ctx, tx, se, conversationID, 0, "")
-		return err
-	})
-	return id, err
 }
 
 // queueEmail queues a sealed email in tx, deriving the key from the
@@ -208,17 +184,17 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64, errText string) (time
 // FailOutbox records a permanent failure (5xx) with errText (no personal
 // data) and raises a triage item (ReasonSendFailed) in the same transaction.
 func (s *Store) FailOutbox(ctx context.Context, id int64, errText string) error {
-	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, ReasonSendFailed, errText)
+	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, vocab.ReasonSendFailed, errText)
 }
 
 // MarkUndeliverable marks the email that carried messageID (angle brackets
 // optional) undeliverable after a bounce and raises a triage item
 // (ReasonUndeliverable). ErrNotFound when the id is not one of ours.
 func (s *Store) MarkUndeliverable(ctx context.Context, messageID, detail string) error {
-	return s.endOutbox(ctx, `message_id = $1 and state <> 'undeliverable'`, strings.Trim(strings.TrimSpace(messageID), "<>"), OutboxUndeliverable, ReasonUndeliverable, detail)
+	return s.endOutbox(ctx, `message_id = $1 and state <> 'undeliverable'`, strings.Trim(strings.TrimSpace(messageID), "<>"), OutboxUndeliverable, vocab.ReasonUndeliverable, detail)
 }
 
-func (s *Store) endOutbox(ctx context.Context, where string, arg any, state OutboxState, reason, errText string) error {
+func (s *Store) endOutbox(ctx context.Context, where string, arg any, state OutboxState, reason vocab.Reason, errText string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		var conv, sub *int64
@@ -242,7 +218,7 @@ func (s *Store) endOutbox(ctx context.Context, where string, arg any, state Outb
 type OutboxFilter struct {
 	ConversationID int64
 	SubmissionID   int64
-	Kind           OutboxKind
+	Kind           vocab.Kind
 	State          OutboxState
 	Limit          int // default 100
 }

@@ -6,12 +6,17 @@
 // looked up through keyed HMAC blind indexes.
 //
 // Every operation that changes more than one row runs in one transaction.
-// The central one is CompleteMessage: everything one email causes (its
-// conversation, forms, register changes, replies, triage items and audit)
+// The central one is CompleteMessage: everything one email causes, as
+// intake.Decide planned it (a Plan: its conversation, forms, register
+// changes, replies, triage items and audit, the parts tied by pointer),
 // commits together with the ledger row turning "done", or not at all, which
 // makes processing exactly-once even when a message is fetched twice or two
 // replicas see it. Work shared between replicas (outbox, failed messages) is
 // claimed with SELECT … FOR UPDATE SKIP LOCKED.
+//
+// The codes kept in its columns (triage reasons, reply kinds, channels,
+// states, statuses, ledger actions) are the vocab package's values; any
+// reason or kind is stored, so a new one needs no change here.
 //
 // Errors never contain personal values; expected outcomes are sentinels
 // (ErrNotFound, ErrDuplicate, ErrAlreadyDone, ErrWrongKey).

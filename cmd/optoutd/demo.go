@@ -32,6 +32,7 @@ import (
 	"github.com/ncl-icb/optout-intake/internal/smtpsink"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 	"github.com/ncl-icb/optout-intake/web"
 )
 
@@ -266,11 +267,11 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		return err
 	}
 	sent := d.newMail()
-	instrA, ok := findMail(sent, demoAmelia, notify.KindInstructions)
+	instrA, ok := findMail(sent, demoAmelia, vocab.KindInstructions)
 	if !ok {
 		return fmt.Errorf("demo: no instructions were sent to the first resident (sent %d messages)", len(sent))
 	}
-	instrH, ok := findMail(sent, demoHarriet, notify.KindInstructions)
+	instrH, ok := findMail(sent, demoHarriet, vocab.KindInstructions)
 	if !ok {
 		return fmt.Errorf("demo: no instructions were sent to the second resident (sent %d messages)", len(sent))
 	}
@@ -315,12 +316,12 @@ func (d *demo) walkThrough(ctx context.Context) error {
 	sent = d.newMail()
 	for _, want := range []struct {
 		to   string
-		kind notify.Kind
+		kind vocab.Kind
 		note string
 	}{
-		{demoAmelia, notify.KindReceipt, "Receipt to Amelia, at once:"},
-		{demoAmelia, notify.KindAccepted, "Outcome to Amelia: her form is valid, so the opt-out is recorded and confirmed:"},
-		{demoHarriet, notify.KindReceipt, "Receipt to Harriet (her outcome email waits for a member of staff):"},
+		{demoAmelia, vocab.KindReceipt, "Receipt to Amelia, at once:"},
+		{demoAmelia, vocab.KindAccepted, "Outcome to Amelia: her form is valid, so the opt-out is recorded and confirmed:"},
+		{demoHarriet, vocab.KindReceipt, "Receipt to Harriet (her outcome email waits for a member of staff):"},
 	} {
 		m, ok := findMail(sent, want.to, want.kind)
 		if !ok {
@@ -329,7 +330,7 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		d.printf("%s\n", want.note)
 		d.showMail(m.raw)
 	}
-	if m, ok := findMail(sent, demoHarriet, notify.KindAccepted); ok {
+	if m, ok := findMail(sent, demoHarriet, vocab.KindAccepted); ok {
 		return fmt.Errorf("demo: an invalid form was accepted (%s)", m.subject)
 	}
 	items, err := d.app.store.ListTriage(ctx, store.TriageFilter{Limit: 100})
@@ -340,7 +341,7 @@ func (d *demo) walkThrough(ctx context.Context) error {
 	for _, it := range items {
 		d.printf("  item %d  %-14s  reason %-16s  answer due by %s\n", it.ID, it.Reference, it.Reason, it.DueBy.Format("2 Jan 2006"))
 	}
-	if !slices.ContainsFunc(items, func(it store.TriageItem) bool { return it.Reason == store.ReasonInvalidForm }) {
+	if !slices.ContainsFunc(items, func(it store.TriageItem) bool { return it.Reason == vocab.ReasonInvalidForm }) {
 		return fmt.Errorf("demo: the invalid form did not reach the triage queue (%d items)", len(items))
 	}
 	d.printf("Mailbox folders: %s %d, %s %d, %s %d, inbox %d.\n",
@@ -440,7 +441,7 @@ func (d *demo) serve(ctx context.Context, cfg *config.Config) error {
 // sentMail is one message the SMTP sink kept, with what the demo needs.
 type sentMail struct {
 	to, subject, ref, messageID string
-	kind                        notify.Kind
+	kind                        vocab.Kind
 	raw                         []byte
 }
 
@@ -479,14 +480,14 @@ func parseSent(m smtpsink.Message) sentMail {
 		case "ref":
 			s.ref = v
 		case "kind":
-			s.kind = notify.Kind(v)
+			s.kind = vocab.Kind(v)
 		}
 	}
 	return s
 }
 
 // findMail finds the message sent to addr of kind ("" for any kind).
-func findMail(ms []sentMail, addr string, kind notify.Kind) (sentMail, bool) {
+func findMail(ms []sentMail, addr string, kind vocab.Kind) (sentMail, bool) {
 	for _, m := range ms {
 		if m.to == addr && (kind == "" || m.kind == kind) {
 			return m, true

@@ -17,6 +17,12 @@ const (
 	FormatText      Format = "text"       // "Label: value" lines in a file or the email body
 )
 
+// Formats returns every format, in a fixed order (the metric label set
+// derives from it).
+func Formats() []Format {
+	return []Format{FormatPDFFields, FormatPDFText, FormatDOCX, FormatJSON, FormatCSV, FormatText}
+}
+
 // Authority values for someone completing the form on another person's behalf.
 const (
 	AuthorityNone        = ""

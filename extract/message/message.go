@@ -11,6 +11,7 @@ package message
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -747,4 +748,25 @@ func readRest(r io.Reader, chunks [][]byte, total, limit, hint int64) ([]byte, e
 		out = append([]byte(nil), out...)
 	}
 	return out, err
+}
+
+// ParseHeader reads only the top-level header of raw (at most 1 MiB of
+// it) and returns a Message with its header fields set: From, FromName,
+// ReplyTo, To, Subject, Date, MessageID, InReplyTo, References and Header.
+// It never fails: a damaged header gives what could be read. The poller
+// calls it once per message; the header facts are then recorded with the
+// message (store.RecordMessage) and read from there.
+func ParseHeader(raw []byte) *Message {
+	msg := &Message{}
+	p := &parser{lim: DefaultLimits(), msg: msg}
+	defer func() {
+		if v := recover(); v != nil {
+			p.fail(panicError(v))
+		}
+	}()
+	hl := &headerLimit{r: bytes.NewReader(raw), left: maxHeaderBytes}
+	h, _ := textproto.ReadHeader(bufio.NewReaderSize(hl, 16<<10))
+	msg.Header = h
+	p.headers(h)
+	return msg
 }
