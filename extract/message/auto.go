@@ -23,6 +23,7 @@ const (
 	ReasonPrecedence     = "precedence"       // Precedence: bulk, junk, list or auto_reply
 	ReasonList           = "list"             // List-Id or List-Unsubscribe
 	ReasonBulk           = "bulk-sender"      // Feedback-ID: a bulk sender's notification
+	ReasonAutoReplyText  = "autoreply-text"   // an auto-reply in words only: its subject and its text both say so
 )
 
 // autoSubjects start the subject of an Exchange or Outlook automatic reply,
@@ -128,7 +129,55 @@ func classify(f facts) string {
 	if h.Has("Feedback-Id") {
 		return ReasonBulk
 	}
+	if isTextAutoReply(f) {
+		return ReasonAutoReplyText
+	}
 	return ""
+}
+
+// autoReplySubjects mark the subject of an auto-reply that carries no
+// header saying so (Lotus Notes' "AUTO:", AOL's "(Automatic Response)"),
+// lower case.
+var autoReplySubjects = []string{
+	"auto:", "(automatic response)", "automatic reply", "automatic response", "auto reply",
+	"auto-reply", "autoreply", "out of office", "out of the office", "away from the office",
+	"abwesenheitsnotiz", "réponse automatique", "respuesta automática", "automatyczna odpowied",
+}
+
+// autoReplyTexts are phrases only an auto-reply's text uses, lower case.
+var autoReplyTexts = []string{
+	"this is an automated response", "this is an automatic response", "this is an automatic reply",
+	"this is an automated reply", "this is an auto-reply", "this is an autoreply",
+	"this is an automatically generated", "automated response to your message",
+	"the only notification you will receive", "automatische antwort", "réponse automatique",
+}
+
+// isTextAutoReply reports an auto-reply in words only: both its subject
+// and its text say it is one. A person who writes "Out of office" in a
+// subject, or "this is an automated response" in a text, alone, is not one.
+func isTextAutoReply(f facts) bool {
+	subject := strings.ToLower(f.subject)
+	found := false
+	for _, s := range autoReplySubjects {
+		if strings.Contains(subject, s) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	body := f.body
+	if len(body) > 4096 {
+		body = body[:4096]
+	}
+	body = strings.ToLower(strings.Join(strings.Fields(body), " "))
+	for _, s := range autoReplyTexts {
+		if strings.Contains(body, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // bounceSubjects are in the subjects of bounces in words only (lower case).
