@@ -24,6 +24,7 @@ const (
 	ReasonList           = "list"             // List-Id or List-Unsubscribe
 	ReasonBulk           = "bulk-sender"      // Feedback-ID: a bulk sender's notification
 	ReasonAutoReplyText  = "autoreply-text"   // an auto-reply in words only: its subject and its text both say so
+	ReasonChallenge      = "challenge"        // a challenge-response spam filter asking the sender to prove they are a person
 )
 
 // autoSubjects start the subject of an Exchange or Outlook automatic reply,
@@ -132,7 +133,36 @@ func classify(f facts) string {
 	if isTextAutoReply(f) {
 		return ReasonAutoReplyText
 	}
+	if isChallenge(f) {
+		return ReasonChallenge
+	}
 	return ""
+}
+
+// challengeTexts are phrases of challenge-response filters' messages
+// (Bluebottle, Boxbe, SpamArrest...), lower case.
+var challengeTexts = []string{
+	"to have your address added to the recipient's", "add yourself to my guest list",
+	"sender not pre-approved", "this account is protected by",
+}
+
+// isChallenge reports a challenge-response filter's message: answering it
+// would confirm our address to a machine, and nobody reads our reply.
+func isChallenge(f facts) bool {
+	if f.h.Has("X-Bluebottle-Request") {
+		return true
+	}
+	body := f.body
+	if len(body) > 4096 {
+		body = body[:4096]
+	}
+	body = strings.ToLower(strings.Join(strings.Fields(body), " "))
+	for _, s := range challengeTexts {
+		if strings.Contains(body, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // autoReplySubjects mark the subject of an auto-reply that carries no

@@ -181,3 +181,22 @@ func FuzzMboxLine(f *testing.F) {
 		}
 	})
 }
+
+func TestChallengeResponse(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"bluebottle header", "From: jane@example.com\nX-Bluebottle-Request: <1>\nSubject: RE: x\n\nx\n", ReasonChallenge},
+		{"guest list", "From: jane@example.com\nSubject: Re: x\n\nPlease add yourself to my Guest List so your messages reach me.\n", ReasonChallenge},
+		{"a person asking to be added", "From: jane@example.com\nSubject: Re: x\n\nPlease add me to your mailing list.\n", ""},
+	}
+	for _, tt := range tests {
+		m, err := Parse(strings.NewReader(tt.raw), DefaultLimits())
+		if err != nil {
+			t.Fatalf("%s: Parse: %v", tt.name, err)
+		}
+		if m.AutoReason != tt.want {
+			t.Errorf("%s: AutoReason = %q, want %q", tt.name, m.AutoReason, tt.want)
+		}
+	}
+}
