@@ -62,7 +62,7 @@ func classify(f facts) string {
 		return ReasonDSN
 	case f.reportType == "disposition-notification":
 		return ReasonMDN
-	case f.reportType != "":
+	case f.reportType != "" || isComplaint(f):
 		return ReasonReport
 	}
 	for _, v := range h.Values("Return-Path") {
@@ -293,6 +293,14 @@ func daemonLike(f facts) bool {
 		}
 	}
 	return false
+}
+
+// isComplaint reports an abuse complaint in Microsoft's JMRP shape (not
+// ARF): the subject "complaint about message from <IP>" over a forwarded
+// message/rfc822.
+func isComplaint(f facts) bool {
+	s := strings.ToLower(strings.TrimSpace(f.subject))
+	return strings.HasPrefix(s, "complaint about message from ")
 }
 
 // isExchangeAutoSubject reports an Outlook/Exchange automatic reply: an

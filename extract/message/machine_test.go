@@ -121,6 +121,8 @@ func TestTextBouncesAndReplies(t *testing.T) {
 		{"x-loop", "From: jane@example.com\nX-Loop: jane@example.com\nSubject: Re: x\n\nAway\n", ReasonAutoReply},
 		{"feedback-id", "From: Notifications <alerts@example.org>\nFeedback-ID: 1:2:3:ses\nSubject: Your parcel\n\nx\n", ReasonBulk},
 		{"list-admin return path", "From: Jane <jane@example.com>\nReturn-Path: <residents-bounces+x=example.org@lists.example.org>\nSubject: hello list\n\nx\n", ReasonListSender},
+		{"jmrp complaint", "From: staff@hotmail.example\nSubject: complaint about message from 192.0.2.1\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: x\n\ny\n--b--\n", ReasonReport},
+		{"resident's complaint", "From: jane@example.com\nSubject: A complaint about my GP\n\nI want to complain.\n", ""},
 		{"unknown report type", "From: reporter@example.org\nContent-Type: multipart/report; report-type=x-tlsrpt; boundary=b\n\n--b\nContent-Type: text/plain\n\nreport\n--b--\n", ReasonReport},
 		{"report without a report type", "From: reporter@example.org\nContent-Type: multipart/report; boundary=b\n\n--b\nContent-Type: text/plain\n\nreport\n--b--\n", ReasonReport},
 	}
