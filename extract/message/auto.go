@@ -35,11 +35,6 @@ var autoSubjects = []string{
 	"réponse automatique :", "réponse automatique:", "respuesta automática:",
 }
 
-// daemonLocals are the local parts of mail system senders.
-var daemonLocals = map[string]bool{
-	"mailer-daemon": true, "mailerdaemon": true, "mail-daemon": true, "postmaster": true,
-}
-
 // facts are what classify looks at, gathered while the message was read.
 type facts struct {
 	h          textproto.Header
@@ -76,17 +71,11 @@ func classify(f facts) string {
 			return ReasonNullReturnPath
 		}
 	}
-	if isDaemon(f.from) {
-		return ReasonDaemon
-	}
-	sender, _ := parseAddresses(h.Get("Sender"))
-	if len(sender) > 0 && isDaemon(sender[0].addr) {
-		return ReasonDaemon
-	}
+	// A mail system, list server or notification sender in From or Sender.
 	if r := MachineAddress(f.from); f.from != "" && r != "" {
 		return r
 	}
-	if len(sender) > 0 && sender[0].addr != "" {
+	if sender, _ := parseAddresses(h.Get("Sender")); len(sender) > 0 && sender[0].addr != "" {
 		if r := MachineAddress(sender[0].addr); r != "" {
 			return r
 		}
@@ -319,15 +308,6 @@ func isExchangeAutoSubject(h textproto.Header, subject string) bool {
 		return false
 	}
 	return h.Has("X-Auto-Response-Suppress") || (h.Has("Thread-Topic") && h.Has("X-Ms-Has-Attach"))
-}
-
-// isDaemon reports a mail system sender address.
-func isDaemon(addr string) bool {
-	local, _, ok := strings.Cut(addr, "@")
-	if !ok {
-		return false
-	}
-	return daemonLocals[strings.ToLower(local)]
 }
 
 // token returns a header value's first word, lower case, without parameters
