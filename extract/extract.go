@@ -38,6 +38,10 @@ type Result struct {
 	Kind  Kind        `json:"kind"`
 	Forms []form.Form `json:"forms"`
 	Notes []string    `json:"notes"`
+	// AutoReason says, for kind auto only, why the message is automatic: a
+	// stable code (message.ReasonDSN, message.ReasonNoReply...). Absent for
+	// the other kinds.
+	AutoReason string `json:"auto_reason,omitempty"`
 }
 
 // Limits bound the work done on one message or file. A zero field takes its
@@ -191,6 +195,7 @@ func (x *Extractor) Email(ctx context.Context, raw []byte) (*message.Message, Re
 		if reason == "" {
 			reason = "automatic"
 		}
+		res.AutoReason = reason
 		res.Notes = append(res.Notes, "automatic mail ("+reason+"): its forms are not read and it is never answered")
 		return msg, res.normalised()
 	}

@@ -76,3 +76,11 @@ func (o *Outbox) MarkRetry(ctx context.Context, id int64, _ time.Time, errText s
 func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string) error {
 	return o.db(o.Store.FailOutbox(ctx, id, errText))
 }
+
+var _ notify.Canceller = (*Outbox)(nil)
+
+// MarkCancelled ends a row the worker refused to send (a machine
+// recipient): failed, without a triage item (see store.CancelOutbox).
+func (o *Outbox) MarkCancelled(ctx context.Context, id int64, errText string) error {
+	return o.db(o.Store.CancelOutbox(ctx, id, errText))
+}

@@ -194,6 +194,10 @@ type Outcome struct {
 	Ref string
 	// Action is the ledger action recorded.
 	Action string
+	// AutoReason is, for automatic mail, why it is automatic: a code of
+	// extract/message (message.ReasonDSN, message.ReasonNoReply...); ""
+	// otherwise.
+	AutoReason string
 	// AlreadyDone is true when the message had been processed before:
 	// nothing was done this time.
 	AlreadyDone bool
@@ -278,7 +282,8 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg, h store.MessageH
 		if res.Queued > 0 && p.queued != nil {
 			p.queued()
 		}
-		log.Info("message processed", slog.String("ref", res.Ref), slog.String("action", res.Action), slog.Int("queued", res.Queued))
+		log.Info("message processed", slog.String("ref", res.Ref), slog.String("action", res.Action), slog.Int("queued", res.Queued),
+			slog.String("auto_reason", res.AutoReason))
 		return res, nil
 	}
 	if errors.Is(err, store.ErrAlreadyDone) {
@@ -480,7 +485,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, h st
 		return Outcome{}, err
 	}
 	log.Debug("plan committed", slog.String("ref", res.Reference), slog.Int("submissions", len(res.Submissions)), slog.Int("triage", len(res.Triage)))
-	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: store.LedgerAction(plan.Folder, plan.Action), Queued: len(res.Queued)}, nil
+	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: store.LedgerAction(plan.Folder, plan.Action), Queued: len(res.Queued), AutoReason: msg.AutoReason}, nil
 }
 
 // sameAddress compares two addresses the way the store does.

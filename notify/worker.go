@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/extract/message"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
@@ -58,6 +60,33 @@ type SentBatchMarker interface {
 	// marked (a row already marked elsewhere is not counted).
 	MarkSentBatch(ctx context.Context, ids []int64) (marked int, err error)
 }
+
+// Canceller is an Outbox that can end a row without sending it and
+// without raising a triage item; the store's adapter implements it. The
+// Worker cancels a row whose recipient is a machine (see RefusedRecipient).
+// An Outbox without it gets MarkFailed instead.
+type Canceller interface {
+	// MarkCancelled ends the row unsent (errText has no personal data).
+	MarkCancelled(ctx context.Context, id int64, errText string) error
+}
+
+// RefusedRecipient is the outbox's last gate: it returns why a reply to
+// to must never be sent (a reason code of message.MachineAddress:
+// "null-return-path", "mailer-daemon", "list-sender", "no-reply"; or
+// "own-address" when to is the mailbox's own address, own), or "" when it
+// may be sent.
+func RefusedRecipient(to, own string) string {
+	if r := message.MachineAddress(to); r != "" {
+		return r
+	}
+	if own != "" && strings.EqualFold(strings.TrimSpace(to), strings.TrimSpace(own)) {
+		return ReasonOwnAddress
+	}
+	return ""
+}
+
+// ReasonOwnAddress is RefusedRecipient's code for the mailbox's own address.
+const ReasonOwnAddress = "own-address"
 
 // Mailer sends one message; *Sender implements it. A returned error that
 // is temporary (IsTemporary) is retried later, any other fails the row.
@@ -329,6 +358,22 @@ func (w *Worker) copySent(ctx context.Context, it Item) {
 	}
 }
 
+// refuse ends a row whose recipient must never get a reply, without
+// sending it: cancelled when the Outbox can (no triage item), failed
+// otherwise.
+func (w *Worker) refuse(ctx context.Context, it Item, reason string, log *slog.Logger) error {
+	errText := "not sent: the recipient is a machine (" + reason + ")"
+	if c, ok := w.ob.(Canceller); ok {
+		if err := c.MarkCancelled(ctx, it.ID, errText); err != nil {
+			return fmt.Errorf("mark outbox row %d cancelled: %w", it.ID, err)
+		}
+	} else if err := w.ob.MarkFailed(ctx, it.ID, errText); err != nil {
+		return fmt.Errorf("mark outbox row %d failed: %w", it.ID, err)
+	}
+	log.Warn("reply not sent: the recipient is a machine", slog.String("reason", reason))
+	return nil
+}
+
 // process sends one item and marks it (or, with a SentBatchMarker, keeps
 // it in marks to be marked with others). stop is true when the failure is
 // one every other message would meet too. err is a failure to mark.
@@ -337,6 +382,11 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		slog.String("kind", string(it.Kind)), slog.Int("attempt", it.Attempts+1))
 	// Marks must be recorded even when ctx is ending, or the message is sent twice.
 	markCtx := context.WithoutCancel(ctx)
+	for _, to := range it.To {
+		if reason := RefusedRecipient(to, it.From); reason != "" {
+			return false, false, w.refuse(markCtx, it, reason, log)
+		}
+	}
 	sendErr := w.m.Send(context.WithoutCancel(ctx), it.From, it.To, it.Raw)
 	if sendErr == nil {
 		w.cfg.Observer.OutboxSent()

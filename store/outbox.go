@@ -187,6 +187,25 @@ func (s *Store) FailOutbox(ctx context.Context, id int64, errText string) error 
 	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, vocab.ReasonSendFailed, errText)
 }
 
+// CancelOutbox ends an email the sender refused to send because its
+// recipient is a machine (a bounce address, a no-reply sender, our own
+// address): the row is failed with errText (no personal data) and audited
+// as outbox.cancelled, but no triage item is raised, since nobody needs to
+// act on it. ErrNotFound when the row is not waiting to be sent.
+func (s *Store) CancelOutbox(ctx context.Context, id int64, errText string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `update outbox set state = 'failed', last_error = left($2, 500)
+			where id = $1 and state in ('pending', 'sending')`, id, errText)
+		if err != nil {
+			return fmt.Errorf("cancel outbox %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("cancel outbox %d: %w", id, ErrNotFound)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: System, Action: "outbox.cancelled", ObjectType: "outbox", ObjectID: id})
+	})
+}
+
 // MarkUndeliverable marks the email that carried messageID (angle brackets
 // optional) undeliverable after a bounce and raises a triage item
 // (ReasonUndeliverable). ErrNotFound when the id is not one of ours.

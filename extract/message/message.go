@@ -160,6 +160,8 @@ type parser struct {
 	forwarded  []string // bodies of forwarded messages, used when the outer body is empty
 	hdr        textproto.Header
 	src        interface{ Len() int } // the source, when it knows how much is left unread (a bytes.Reader)
+	mbox       bool                   // the message began with an mbox "From " line
+	envelope   string                 // that line's envelope sender
 }
 
 // level collects the text parts of one message (the outer one or a forwarded one).
@@ -210,6 +212,7 @@ func (p *parser) err() error {
 func (p *parser) top(lr *limitReader) {
 	hl := &headerLimit{r: lr, left: maxHeaderBytes}
 	br := bufio.NewReaderSize(hl, 16<<10)
+	p.mbox, p.envelope = skipMboxLine(br)
 	h, herr := textproto.ReadHeader(br)
 	hl.left = -1 // the header is read: lift its limit
 	p.hdr = h
@@ -239,6 +242,48 @@ func (p *parser) top(lr *limitReader) {
 			}
 		}
 	}
+}
+
+// maxMboxLine bounds the mbox "From " line skipped before the header.
+const maxMboxLine = 4096
+
+// skipMboxLine reads past a leading mbox "From " line (the separator mbox
+// files and many saved bounces begin with: "From MAILER-DAEMON Thu Apr 29
+// 10:20:30 2021"), which is not a header field and would otherwise end the
+// header before it starts. It reports whether there was one and returns its
+// envelope sender ("" when the line gives none). A line longer than
+// maxMboxLine is skipped all the same.
+func skipMboxLine(br *bufio.Reader) (bool, string) {
+	if b, _ := br.Peek(5); string(b) != "From " {
+		return false, ""
+	}
+	var line []byte
+	for n := 0; ; {
+		chunk, err := br.ReadSlice('\n')
+		if len(line) < maxMboxLine {
+			line = append(line, chunk[:min(len(chunk), maxMboxLine-len(line))]...)
+		}
+		n += len(chunk)
+		if err != bufio.ErrBufferFull || n > maxMessageLine {
+			break
+		}
+	}
+	return true, mboxSender(string(line))
+}
+
+// maxMessageLine bounds how far skipMboxLine reads looking for the end of
+// the line: past it the rest is read as the header.
+const maxMessageLine = 1 << 20
+
+// mboxSender returns the envelope sender of an mbox "From " line: its
+// second word, "" when it is missing or empty ("<>").
+func mboxSender(line string) string {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return ""
+	}
+	s := strings.Trim(f[1], "<>")
+	return validUTF8(s)
 }
 
 // headers fills the decoded header fields of msg.
