@@ -71,7 +71,7 @@ func checkResult(t *testing.T, r Result) {
 		if len(r.Forms) == 0 {
 			t.Errorf("kind submission with no forms")
 		}
-	case KindContact, KindAuto:
+	case KindContact, KindAuto, KindProtected:
 		if len(r.Forms) != 0 {
 			t.Errorf("kind %q with %d forms", r.Kind, len(r.Forms))
 		}
@@ -84,7 +84,7 @@ func checkResult(t *testing.T, r Result) {
 	}
 	for i, f := range r.Forms {
 		switch f.Format {
-		case form.FormatPDFFields, form.FormatPDFText, form.FormatDOCX, form.FormatJSON, form.FormatCSV, form.FormatText:
+		case form.FormatPDFFields, form.FormatPDFText, form.FormatDOCX, form.FormatODT, form.FormatJSON, form.FormatCSV, form.FormatText:
 		default:
 			t.Errorf("form %d format %q is not in the contract", i, f.Format)
 		}
