@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,12 @@ func checkResult(t *testing.T, r Result) {
 	case KindUnreadable:
 	default:
 		t.Errorf("kind %q is not in the contract", r.Kind)
+	}
+	if r.Kind == KindProtected && r.Protection == "" {
+		t.Errorf("kind protected without a protection code")
+	}
+	if r.Protection != "" && !slices.Contains(r.Notes, protectionNote(r.Protection)) {
+		t.Errorf("protection %q without its note (notes %q)", r.Protection, r.Notes)
 	}
 	if r.Forms == nil || r.Notes == nil {
 		t.Errorf("forms or notes is nil")

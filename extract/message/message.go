@@ -337,6 +337,8 @@ func (p *parser) entity(e *entity, depth int, lv *level, inReport bool) {
 		st := strings.ToLower(cparams["smime-type"])
 		switch st {
 		case cmsSignedData, cmsEnvelopedData, cmsAuthEnveloped, cmsCompressedData:
+			// Not read, but consumed, so Size counts the whole message.
+			_, _ = io.Copy(io.Discard, e.Body)
 		default:
 			// No smime-type (older clients) or an unknown one: the
 			// content's own type says what it is.
