@@ -150,6 +150,9 @@ func TestGoldenKinds(t *testing.T) {
 		"forms/lo-formfields.odt":           KindSubmission,
 		"forms/lo-controls.odt":             KindSubmission,
 		"forms/lo-controls.fodt":            KindSubmission,
+		"forms/printed-wrapped.pdf":         KindSubmission,
+		"forms/fillable-short-names.pdf":    KindSubmission,
+		"forms/fillable-confirm.pdf":        KindSubmission,
 	}
 	// Forms each submission must give, and whether they must all be valid.
 	forms := map[string]struct {
@@ -176,6 +179,9 @@ func TestGoldenKinds(t *testing.T) {
 		"forms/lo-formfields.odt":         {1, true},
 		"forms/lo-controls.odt":           {1, true},
 		"forms/lo-controls.fodt":          {1, true},
+		"forms/printed-wrapped.pdf":       {1, true},
+		"forms/fillable-short-names.pdf":  {1, true},
+		"forms/fillable-confirm.pdf":      {1, true},
 	}
 	x := New(DefaultLimits(), func() time.Time { return goldenNow })
 	for rel, kind := range want {
