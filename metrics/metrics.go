@@ -43,7 +43,7 @@ var (
 		store.ReasonUnverifiedSender, store.ReasonTooLarge, store.ReasonSendFailed, store.ReasonUndeliverable,
 		store.ReasonProcessingFailed, store.ReasonPhotoOfForm, store.ReasonOther, string(intake.ReasonRateLimited))
 	// formats: form.Format values, plus "none" for a file that was not read.
-	formats = set("pdf-fields", "pdf-text", "docx", "json", "csv", "text", "none")
+	formats = set("pdf-fields", "pdf-text", "docx", "json", "csv", "text", "none", "odt")
 	// formResults: what a form read came to.
 	formResults = set("valid", "invalid", "unreadable")
 	// smtpClasses: how a send failed.

@@ -19,20 +19,18 @@ const (
 
 // acroField is one terminal field of an AcroForm, with what it inherited.
 type acroField struct {
-	names   []string    // candidate labels: the full dotted name, its last part, the /TU tooltip
-	typ     string      // /FT: Tx, Btn, Ch, Sig
-	flags   int64       // /Ff
-	text    string      // a text or choice field's value
-	on      bool        // a check box or radio group is on
-	state   string      // the on-state name chosen (radio groups: which button)
-	widgets []string    // widget labels near the buttons: their /TU or on-state names
-	boxes   []widgetBox // where the buttons that are on lie, to read the text printed beside them
+	names     []string    // candidate labels: the full dotted name, its last part, the /TU tooltip
+	typ       string      // /FT: Tx, Btn, Ch, Sig
+	flags     int64       // /Ff
+	text      string      // a text or choice field's value
+	on        bool        // a check box or radio group is on
+	state     string      // the on-state name chosen (radio groups: which button)
+	widgets   []string    // widget labels near the buttons: their /TU or on-state names
+	onWidgets []pdf.Value // the widgets of the buttons that are on, to read the text printed beside them
 }
 
-// widgetBox is where one widget lies: its page (/P, null when not given)
-// and its rectangle.
+// widgetBox is the rectangle of one widget on its page.
 type widgetBox struct {
-	page           pdf.Value
 	x0, y0, x1, y1 float64
 }
 
@@ -137,7 +135,7 @@ func (d *doc) readFields(acro pdf.Value) (f form.Fields, hasFields, filled bool,
 	for _, af := range fields {
 		if assignField(&f, af) {
 			filled = true
-		} else if af.on && len(af.boxes) > 0 && !buttonNamed(af) && len(unnamed) < maxUnnamedBoxes {
+		} else if af.on && len(af.onWidgets) > 0 && !buttonNamed(af) && len(unnamed) < maxUnnamedBoxes {
 			unnamed = append(unnamed, af)
 		}
 	}
@@ -174,8 +172,19 @@ func buttonNamed(af acroField) bool {
 func (d *doc) besideBoxes(f *form.Fields, unnamed []acroField, pages []pdf.Value) bool {
 	set := false
 	for _, af := range unnamed {
-		for _, b := range af.boxes {
-			page := b.page
+		for _, w := range af.onWidgets {
+			r := w.Key("Rect")
+			if r.Kind() != pdf.Array || r.Len() != 4 {
+				continue
+			}
+			b := widgetBox{x0: r.Index(0).Float64(), y0: r.Index(1).Float64(), x1: r.Index(2).Float64(), y1: r.Index(3).Float64()}
+			if b.x0 > b.x1 {
+				b.x0, b.x1 = b.x1, b.x0
+			}
+			if b.y0 > b.y1 {
+				b.y0, b.y1 = b.y1, b.y0
+			}
+			page := w.Key("P")
 			if page.Kind() != pdf.Dict {
 				if len(pages) != 1 {
 					continue
@@ -242,17 +251,7 @@ func (d *doc) button(cur *acroField, val pdf.Value, widgets []pdf.Value) {
 			if label != "" {
 				cur.widgets = append(cur.widgets, label)
 			}
-			if r := w.Key("Rect"); r.Kind() == pdf.Array && r.Len() == 4 {
-				b := widgetBox{page: w.Key("P"), x0: r.Index(0).Float64(), y0: r.Index(1).Float64(),
-					x1: r.Index(2).Float64(), y1: r.Index(3).Float64()}
-				if b.x0 > b.x1 {
-					b.x0, b.x1 = b.x1, b.x0
-				}
-				if b.y0 > b.y1 {
-					b.y0, b.y1 = b.y1, b.y0
-				}
-				cur.boxes = append(cur.boxes, b)
-			}
+			cur.onWidgets = append(cur.onWidgets, w)
 		}
 	}
 	if state != "" && state != "Off" {

@@ -498,6 +498,9 @@ func tickKey(phrase, first string) (string, string) {
 // read as one.
 const maxWrapWords = 14
 
+// maxWrapHead bounds the words on the first line of a wrapped label.
+const maxWrapHead = 10
+
 // joinWrappedLabels joins a label wrapped over two or three lines of a
 // narrow label column into one line: "If yes, what is your relationship" /
 // "to this person?" with the value beside either line. Lines join when they
@@ -507,14 +510,22 @@ const maxWrapWords = 14
 // differently. The joined line keeps the first line's place; its values
 // are the value cells of every part, in order.
 func joinWrappedLabels(lines []line) []line {
-	var out []line
+	var out []line // nil until a label joins: most files have none
 	for i := 0; i < len(lines); i++ {
 		if n := wrappedLabel(lines, i); n > 1 {
+			if out == nil {
+				out = append(make([]line, 0, len(lines)), lines[:i]...)
+			}
 			out = append(out, joinLines(lines[i:i+n]))
 			i += n - 1
 			continue
 		}
-		out = append(out, lines[i])
+		if out != nil {
+			out = append(out, lines[i])
+		}
+	}
+	if out == nil {
+		return lines
 	}
 	return out
 }
@@ -523,13 +534,24 @@ func joinWrappedLabels(lines []line) []line {
 // label, or 1.
 func wrappedLabel(lines []line, i int) int {
 	first := &lines[i]
-	if len(first.words) == 0 || first.hasTick() {
+	if len(first.words) == 0 || i+1 >= len(lines) || first.hasTick() {
 		return 1
+	}
+	// Cheap tests first: most lines are "Label: value" or prose.
+	if next := &lines[i+1]; next.page != first.page || first.y-next.y > 1.8*math.Max(first.size, 1) ||
+		len(next.words) == 0 || math.Abs(next.words[0].x0-first.words[0].x0) > 0.3*math.Max(first.size, 1) {
+		return 1
+	}
+	headWords := 0
+	for _, w := range first.words {
+		if w.cell != first.words[0].cell {
+			break
+		}
+		if headWords++; headWords > maxWrapHead || strings.ContainsAny(w.text, ":?") {
+			return 1 // prose, or a label that ends on this line
+		}
 	}
 	head := firstCell(first)
-	if head == "" || strings.HasSuffix(head, ":") || strings.HasSuffix(head, "?") {
-		return 1
-	}
 	headKey, _ := splitLabel(head)
 	parts := []string{head}
 	best := 1
