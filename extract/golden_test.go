@@ -135,6 +135,27 @@ func TestGoldenKinds(t *testing.T) {
 		"mail/winmail-tnef.eml":               KindSubmission,
 		"mail/smime-signed.eml":               KindSubmission,
 		"mail/unsolicited-form.eml":           KindSubmission,
+		// Issue 11: protected messages, zips, OpenDocument.
+		"mail/protected-rpmsg.eml":          KindProtected,
+		"mail/protected-rpmsg-no-class.eml": KindProtected,
+		"mail/protected-portal-link.eml":    KindProtected,
+		"mail/protected-message-html.eml":   KindProtected,
+		"mail/smime-encrypted.eml":          KindProtected,
+		"mail/smime-authenveloped.eml":      KindProtected,
+		"mail/reply-zip-encrypted.eml":      KindProtected,
+		"mail/reply-zip-forms.eml":          KindSubmission,
+		"mail/reply-quoting-wrapper.eml":    KindContact,
+		"forms/encrypted.zip":               KindProtected,
+		"forms/forms.zip":                   KindSubmission,
+		"forms/lo-typed.odt":                KindSubmission,
+		"forms/lo-typed.fodt":               KindSubmission,
+		"forms/lo-table.odt":                KindSubmission,
+		"forms/lo-formfields.odt":           KindSubmission,
+		"forms/lo-controls.odt":             KindSubmission,
+		"forms/lo-controls.fodt":            KindSubmission,
+		"forms/printed-wrapped.pdf":         KindSubmission,
+		"forms/fillable-short-names.pdf":    KindSubmission,
+		"forms/fillable-confirm.pdf":        KindSubmission,
 	}
 	// Forms each submission must give, and whether they must all be valid.
 	forms := map[string]struct {
@@ -153,6 +174,17 @@ func TestGoldenKinds(t *testing.T) {
 		"forms/fillable-filled.pdf":       {1, true},
 		"forms/printed.pdf":               {1, true},
 		"forms/flattened.pdf":             {1, true},
+		"mail/reply-zip-forms.eml":        {2, true},
+		"forms/forms.zip":                 {2, true},
+		"forms/lo-typed.odt":              {1, true},
+		"forms/lo-typed.fodt":             {1, true},
+		"forms/lo-table.odt":              {1, true},
+		"forms/lo-formfields.odt":         {1, true},
+		"forms/lo-controls.odt":           {1, true},
+		"forms/lo-controls.fodt":          {1, true},
+		"forms/printed-wrapped.pdf":       {1, true},
+		"forms/fillable-short-names.pdf":  {1, true},
+		"forms/fillable-confirm.pdf":      {1, true},
 	}
 	x := New(DefaultLimits(), func() time.Time { return goldenNow })
 	for rel, kind := range want {

@@ -26,8 +26,8 @@ const (
 	CodePanic      = "read_crashed"    // a reader crashed on the file (a recovered panic)
 	CodeTooLarge   = "file_too_large"  // larger than Limits.MaxFileBytes
 	// CodeOtherFormat is a document or spreadsheet in a format the readers
-	// do not know (OpenDocument .odt/.ods, Excel .xlsx, RTF): a resident's
-	// form all the same, so staff key it in.
+	// do not know (OpenDocument spreadsheets .ods, Excel .xlsx, RTF): a
+	// resident's form all the same, so staff key it in.
 	CodeOtherFormat = "doc_unsupported_format"
 )
 
@@ -55,6 +55,10 @@ type FileResult struct {
 	// never quotes the file's name or content.
 	Note     string
 	Panicked bool // a reader panicked on the file; the panic was recovered
+	// Protection is the code of the protection that kept the file's
+	// content from being read (ProtectedZip for a zip archive with
+	// encrypted files), "" when none.
+	Protection string
 }
 
 // reader reads forms from one file.
@@ -103,6 +107,11 @@ func readAttachment(ctx context.Context, name string, data []byte, lim Limits, n
 		// file): the Word reader says which.
 		rd = noCtx(docform.ReadDOCX)
 		format = form.FormatDOCX
+	case t == TypeODT:
+		rd = noCtx(docform.ReadODT)
+		format = form.FormatODT
+	case t == TypeZip:
+		return readZip(ctx, source, data, lim, now, pdfRead)
 	case t == TypeOffice:
 		res.Forms = []form.Form{unreadableForm(source, formatOf(t, ext), CodeOtherFormat, problemMessages[CodeOtherFormat])}
 		res.Unreadable = true
@@ -253,6 +262,8 @@ func formatOf(t FileType, ext string) form.Format {
 		return form.FormatPDFText
 	case t == TypeDOCX || t == TypeOLE || ext == ".docx" || ext == ".doc":
 		return form.FormatDOCX
+	case t == TypeODT || ext == ".odt" || ext == ".fodt":
+		return form.FormatODT
 	case t == TypeJSON || ext == ".json":
 		return form.FormatJSON
 	case t == TypeCSV || ext == ".csv" || ext == ".xlsx" || ext == ".ods":
@@ -280,7 +291,7 @@ func skipNote(t FileType, name string, size int) string {
 	case TypeEmail:
 		return "an email attached as a file was not read: open it by hand"
 	case TypeZip:
-		return "a zip archive or non-Word Office file was not read"
+		return "a zip archive or an Office file that is not a Word document was not read"
 	}
 	return "a file of a type that cannot hold the form was skipped"
 }

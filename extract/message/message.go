@@ -89,7 +89,10 @@ type Message struct {
 	// the message that could not be delivered, without angle brackets; "" when
 	// the report does not say.
 	BouncedMessageID string
-	Notes            []string // what staff should know about how the message was read
+	// Encrypted says the message carries encrypted content that was not
+	// read: EncryptedSMIME or EncryptedPGP, "" when none was seen.
+	Encrypted string
+	Notes     []string // what staff should know about how the message was read
 }
 
 // ErrTooLarge is returned (wrapped) when a message breaks a size limit.
@@ -377,10 +380,28 @@ func (p *parser) entity(e *entity, depth int, lv *level, inReport bool) {
 	case isSignature(ctype):
 		// A detached signature: nothing to read.
 	case ctype == "application/pkcs7-mime" || ctype == "application/x-pkcs7-mime":
-		if strings.EqualFold(cparams["smime-type"], "signed-data") {
+		st := strings.ToLower(cparams["smime-type"])
+		switch st {
+		case cmsSignedData, cmsEnvelopedData, cmsAuthEnveloped, cmsCompressedData:
+			// Not read, but consumed, so Size counts the whole message.
+			_, _ = io.Copy(io.Discard, e.Body)
+		default:
+			// No smime-type (older clients) or an unknown one: the
+			// content's own type says what it is.
+			if b, _ := p.read(e, n); b != nil {
+				st = cmsContentType(b)
+			}
+		}
+		switch st {
+		case cmsSignedData:
 			p.note("opaque-signed S/MIME content cannot be read: ask the sender to sign without opaque signing or to send without signing")
-		} else {
+		case cmsCompressedData:
+			p.note("compressed S/MIME content cannot be read")
+		default:
 			p.note("encrypted S/MIME content cannot be read")
+			if p.msg.Encrypted == "" {
+				p.msg.Encrypted = EncryptedSMIME
+			}
 		}
 	case isTNEF(ctype, name):
 		p.tnef(e, n, name, ctype)
@@ -407,6 +428,9 @@ func (p *parser) multipart(e *entity, ctype string, depth int, lv *level, inRepo
 	sub := strings.TrimPrefix(ctype, "multipart/")
 	if sub == "encrypted" {
 		p.note("encrypted PGP/MIME content cannot be read")
+		if p.msg.Encrypted == "" {
+			p.msg.Encrypted = EncryptedPGP
+		}
 		return
 	}
 	if depth+1 > p.lim.MaxDepth {
