@@ -1,6 +1,9 @@
 package enquiry
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // The phrase tables. Each is a list of regular expressions matched against
 // one clause of the resident's own words after normalize: lower case,
@@ -16,20 +19,22 @@ import "regexp"
 // one that only catches this message. A phrase that sends a plain request to
 // a person is cheap; a phrase that hides a complaint is not.
 
-// phrase is one entry of a table: a pattern and whether a negation just
-// before it ("I do not want to opt back in") cancels it.
-type phrase struct {
-	re        *regexp.Regexp
+// phraseTable is one table: its patterns, whether a negation just before a
+// match ("I do not want to opt back in") cancels it, and all of them joined
+// into one expression, so a clause is searched once per table.
+type phraseTable struct {
+	any       *regexp.Regexp
+	phrases   []*regexp.Regexp
 	negatable bool
 }
 
-// table compiles patterns into phrases, each matched on word boundaries.
-func table(negatable bool, patterns ...string) []phrase {
-	out := make([]phrase, len(patterns))
-	for i, p := range patterns {
-		out[i] = phrase{regexp.MustCompile(`\b(?:` + p + `)\b`), negatable}
+// table compiles patterns into a phraseTable, each matched on word boundaries.
+func table(negatable bool, patterns ...string) phraseTable {
+	t := phraseTable{negatable: negatable, any: regexp.MustCompile(`\b(?:` + strings.Join(patterns, "|") + `)\b`)}
+	for _, p := range patterns {
+		t.phrases = append(t.phrases, regexp.MustCompile(`\b(?:`+p+`)\b`))
 	}
-	return out
+	return t
 }
 
 // relative is who a resident may write for.
@@ -51,6 +56,8 @@ var (
 		`(?:was|were|been|is|are|being|got) (?:still )?(?:shared|accessed|seen|viewed|looked at) (?:without|despite|even though|after|against)`,
 		`(?:shared|accessed|viewed|looked at|used) (?:my|his|her|our) (?:\w+ )?(?:records?|data|information|notes|details) without`,
 		`without (?:my|his|her|our) (?:consent|permission|knowledge|agreement)`,
+		`(?:did not|didn't|never|do not|don't) (?:agree|consent|give (?:my )?(?:consent|permission)|gave (?:my )?(?:consent|permission))`,
+		`(?:could|was able to|were able to) see (?:my|his|her|our) (?:\w+ )?(?:records?|letters?|notes|results|data|information|history)`,
 		`(?:data |privacy |confidentiality )?breach(?:ed|es)?`, `leak(?:ed|s)?`, `hacked`, `misused?`,
 		`information commissioner`, `\bico\b`, `ombudsman`, `solicitor`, `legal action`, `sue`, `report (?:this|you|it)`,
 		`(?:treated|spoken to) (?:badly|rudely|poorly)`, `rude`, `incompetent`, `negligen(?:ce|t)`,
@@ -124,8 +131,8 @@ var (
 		`(?:i|we) (?:sent|emailed|submitted|returned|posted|replied with|attached) (?:my|our|the|in|off|you|back)`,
 		`(?:i|we) (?:already|have already|previously|recently) (?:sent|emailed|submitted|returned|filled in|completed|opted)`,
 		`(?:heard|had) (?:nothing|no reply|no response|no answer|no word)`, `(?:not|haven't|have not|hasn't|has not|never) heard`,
-		`(?:no|not (?:had|received|got) (?:a|any)|never (?:got|received|had) (?:a|any)|still (?:no|not had|waiting for)) (?:reply|response|answer|confirmation|acknowledge?ment|receipt|email)`,
-		`still waiting`, `chas(?:e|ing)`, `follow(?:ing)? ?up`, `weeks? ago`, `months? ago`, `days? ago`, `last (?:week|month)`,
+		`(?:no|not (?:had|received|got) (?:a|an|any)|never (?:got|received|had) (?:a|an|any)|still (?:no|not had|waiting for)) (?:reply|response|answer|confirmation|acknowledge?ment|receipt|email)`,
+		`still waiting`, `(?:just )?checking (?:that |whether |if )?(?:my|you|the|it)`, `(?:form|request|email|opt ?out) (?:was|has been|had been|got) (?:received|processed|recorded|through)`, `chas(?:e|ing)`, `follow(?:ing)? ?up`, `weeks? ago`, `months? ago`, `days? ago`, `last (?:week|month)`,
 		`any (?:update|news|progress)`, `(?:an )?update on`,
 		`(?:is|has|was) (?:my|our|the) (?:opt ?out|form|request|application) (?:been )?(?:processed|recorded|done|received|completed?|accepted|through|gone through)`,
 		`(?:confirm|confirmation) (?:that )?(?:you|my|it|the|of my)`, `(?:been|was) (?:processed|recorded)`)
@@ -135,7 +142,7 @@ var (
 	// and sentences no table accounts for, count as questions too.
 	questionPhrases = table(false,
 		`(?:i'd|i would|we would|we'd) like to (?:know|understand|ask|find out|speak|talk|discuss)`, `(?:i|we) want to (?:know|understand|ask|find out|speak|talk)`,
-		`can you (?:tell|explain|let me know|advise|confirm|clarify)`, `(?:please|kindly) (?:tell|explain|advise|clarify|let me know)`,
+		`can you (?:tell|explain|clarify) (?:me )?(?:what|who|why|how|if|whether|about)`, `(?:please|kindly) (?:tell|explain|clarify) (?:me )?(?:what|who|why|how|if|whether|about)`,
 		`i (?:wonder|was wondering|am wondering|'m wondering)`, `wondering`,
 		`what (?:happens|will happen|would happen|information|data|is|are|does|do|exactly|if|about|kind|type|sort)`,
 		`who (?:can|will|has|is|are|sees|gets|decides|would)`, `how (?:long|much|many|does|will|is|are|would|often|secure|safe|exactly)`,
@@ -173,6 +180,9 @@ var (
 		`(?:can|could|may) (?:i|we) (?:have|get|please have|please get) (?:a |the |an )?(?:opt ?out |optout )?form`,
 		`where (?:is|can i (?:find|get|download)|do i (?:find|get)) (?:the|a|an) (?:opt ?out |optout )?form`,
 		`(?:need|want|like|request|requesting) (?:a |the |an )?(?:copy of the )?(?:opt ?out |optout )?form`)
+
+	// contact: "could you send it to me" (the form, the secure email).
+	sendItPhrases = table(false, `send (?:it|one|this|that|them) (?:to )?(?:me|us)`)
 
 	// formMentions name the form without asking for it ("the opt-out
 	// form"): enough for a plain sentence, not a request on their own.
@@ -216,6 +226,7 @@ var fillerPhrases = func() []*regexp.Regexp {
 		`(?:please|ok|okay|yes|regards|best wishes|kind regards|sincerely|yours sincerely|yours faithfully|many thanks)`,
 		`(?:my )?(?:reference|ref)(?: (?:number|no|code))?(?: is)?(?: \S+){0,3}`,
 		`(?:re|fw|fwd|subject)(?: \S+){0,8}`,
+		`(?:my|our|the) (?:details|information|particulars) (?:are|is) (?:below|above|attached|as follows|here)`,
 	}
 	out := make([]*regexp.Regexp, len(ps))
 	for i, p := range ps {
@@ -240,7 +251,7 @@ enfield haringey islington family all any each every wife husband partner kind s
 further writing write written reply get touch through via by way steps next link online website process complete completed
 fill filled return returned do no longer consent withdraw object objection hereby formally formal decided decision choose chosen
 option sharing use used same again too today hoping hope my thanks thank you regard whole entire shared patient patients resident
-residents registered person people good morning afternoon evening`)
+residents registered person people good morning afternoon evening gp surgery practice doctor told advised address below details`)
 
 // maxStrayWords: see plainVocabulary. A sentence that asks ("?") may have
 // only maxStrayWordsAsked: "Can I opt out?" is a plain request, "If I opt out

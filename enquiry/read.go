@@ -52,7 +52,7 @@ func Intents() []Intent {
 // found by "?" and by sentences nothing accounts for.
 var tables = []struct {
 	intent  Intent
-	phrases []phrase
+	phrases phraseTable
 }{
 	{Complaint, complaintPhrases},
 	{RightsRequest, rightsPhrases},
@@ -140,7 +140,7 @@ func Read(subject, body string) Result {
 			if optOut && (requestCue.MatchString(c) || imperativeOptOut.MatchString(c)) || matchAny(formPhrases, c) {
 				asks = true
 			}
-			if optOut || matchAny(contactPhrases, c) || matchAny(formPhrases, c) || matchAny(formMentions, c) {
+			if optOut || matchAny(contactPhrases, c) || matchAny(formPhrases, c) || matchAny(formMentions, c) || matchAny(sendItPhrases, c) {
 				sentencePlain = true
 			}
 		}
@@ -180,12 +180,19 @@ func Read(subject, body string) Result {
 	return r
 }
 
-// matchAny reports whether any phrase of ps matches clause c, a negatable
-// one only when no negator stands among the negationWindow words before it.
-func matchAny(ps []phrase, c string) bool {
-	for _, p := range ps {
-		for _, loc := range p.re.FindAllStringIndex(c, -1) {
-			if !p.negatable || !negated(c[:loc[0]]) {
+// matchAny reports whether table t matches clause c; a negatable phrase
+// matches only when no negator stands among the negationWindow words
+// before it.
+func matchAny(t phraseTable, c string) bool {
+	if !t.any.MatchString(c) {
+		return false
+	}
+	if !t.negatable {
+		return true
+	}
+	for _, p := range t.phrases {
+		for _, loc := range p.FindAllStringIndex(c, -1) {
+			if !negated(c[:loc[0]]) {
 				return true
 			}
 		}
@@ -193,8 +200,16 @@ func matchAny(ps []phrase, c string) bool {
 	return false
 }
 
+// maxNegationBytes bounds the text before a phrase that negated looks at
+// (negationWindow words fit many times over), so a long clause with many
+// matches is read in linear time.
+const maxNegationBytes = 120
+
 // negated reports a negator among the last negationWindow words of before.
 func negated(before string) bool {
+	if len(before) > maxNegationBytes {
+		before = before[len(before)-maxNegationBytes:]
+	}
 	w := strings.Fields(before)
 	if len(w) > negationWindow {
 		w = w[len(w)-negationWindow:]
