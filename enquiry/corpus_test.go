@@ -1,29 +1,46 @@
 package enquiry
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ncl-icb/optout-intake/extract/message"
 )
 
-// corpusCase is one message of testdata/corpus: a header of "key: value"
-// lines, an empty line, then the body as the resident wrote it.
+// corpusCase is one message of testdata/corpus: an email as a resident
+// would send it (read by extract/message, as the pipeline reads it), whose
+// X-Expect header lists the intents a person must see ("plain" for a plain
+// request), X-Also-Opt-Out says whether it also asks to opt out (checked
+// when present), and X-Reject lists intents it must not be read as (near
+// misses). X-Note says where it comes from.
 type corpusCase struct {
 	file    string
 	expect  []Intent // nil for a plain request
 	optOut  string   // "yes", "no" or "" (not checked)
-	reject  []Intent // intents that must not be found (near misses)
+	reject  []Intent
 	subject string
 	body    string
 }
 
 func loadCorpus(t testing.TB) []corpusCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "corpus", "*.txt"))
+	files, err := filepath.Glob(filepath.Join("testdata", "corpus", "*.eml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus in testdata/corpus: %v", err)
+	}
+	intents := func(f, v string) []Intent {
+		var out []Intent
+		for _, w := range strings.Fields(v) {
+			if !slices.Contains(Intents(), Intent(w)) {
+				t.Fatalf("%s: unknown intent %q", f, w)
+			}
+			out = append(out, Intent(w))
+		}
+		return out
 	}
 	var out []corpusCase
 	for _, f := range files {
@@ -31,39 +48,19 @@ func loadCorpus(t testing.TB) []corpusCase {
 		if err != nil {
 			t.Fatal(err)
 		}
-		head, body, ok := strings.Cut(string(b), "\n\n")
-		if !ok {
-			t.Fatalf("%s: no empty line after the header", f)
+		msg, err := message.Parse(bytes.NewReader(b), message.Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
 		}
-		c := corpusCase{file: filepath.Base(f), body: body}
-		for _, l := range strings.Split(head, "\n") {
-			k, v, _ := strings.Cut(l, ":")
-			v = strings.TrimSpace(v)
-			switch k {
-			case "expect":
-				if v != "plain" {
-					for _, w := range strings.Fields(v) {
-						c.expect = append(c.expect, Intent(w))
-					}
-				}
-			case "optout":
-				c.optOut = v
-			case "reject":
-				for _, w := range strings.Fields(v) {
-					c.reject = append(c.reject, Intent(w))
-				}
-			case "subject":
-				c.subject = v
-			case "note":
-			default:
-				t.Fatalf("%s: unknown header %q", f, k)
-			}
+		c := corpusCase{file: filepath.Base(f), subject: msg.Subject, body: msg.Body, optOut: msg.Header.Get("X-Also-Opt-Out")}
+		switch e := msg.Header.Get("X-Expect"); e {
+		case "":
+			t.Fatalf("%s: no X-Expect header", f)
+		case "plain":
+		default:
+			c.expect = intents(f, e)
 		}
-		for _, i := range append(slices.Clone(c.expect), c.reject...) {
-			if !slices.Contains(Intents(), i) {
-				t.Fatalf("%s: unknown intent %q", f, i)
-			}
-		}
+		c.reject = intents(f, msg.Header.Get("X-Reject"))
 		out = append(out, c)
 	}
 	return out

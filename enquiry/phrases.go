@@ -83,7 +83,7 @@ var (
 	// language, or no way to use email, print or scan.
 	formatPhrases = table(false,
 		`paper (?:copy|form|version|forms)`, `(?:post|send|mail) (?:me |us |him |her )?(?:a |the )?(?:paper |printed |hard )?(?:copy|form|one) (?:by|in the|through the) post`,
-		`by (?:post|letter)`, `(?:postal|posted) (?:form|copy)`, `printed (?:copy|form|version)`, `hard ?copy`, `in the post`,
+		`(?:send|post|mail) (?:it|one|them|this|that|everything) (?:to (?:me|us|him|her) )?by (?:post|letter)`, `(?:form|copy|leaflet|letter) by post`, `(?:postal|posted) (?:form|copy)`, `printed (?:copy|form|version)`, `hard ?copy`,
 		`large (?:print|font|text)`, `bigger (?:print|font|text)`, `braille`, `screen ?reader`, `jaws`, `nvda`, `voiceover`,
 		`(?:i am|i'm|im|he is|she is|is) (?:registered )?(?:blind|partially sighted|visually impaired|deaf|hard of hearing|sight impaired)`,
 		`(?:blind|partially sighted|visually impaired|sight loss|deaf)`,
@@ -225,6 +225,7 @@ var fillerPhrases = func() []*regexp.Regexp {
 		`(?:i|we) (?:have not|haven't|havent) changed (?:my|our) minds?(?: \S+){0,6}`,
 		`(?:please|ok|okay|yes|regards|best wishes|kind regards|sincerely|yours sincerely|yours faithfully|many thanks)`,
 		`(?:my )?(?:reference|ref)(?: (?:number|no|code))?(?: is)?(?: \S+){0,3}`,
+		`(?:i was )?born (?:on |in )?(?:\S+ ){0,2}\S+`, `(?:i )?live (?:at|in)(?: \S+){1,12}`,
 		`(?:re|fw|fwd|subject)(?: \S+){0,8}`,
 		`(?:my|our|the) (?:details|information|particulars) (?:are|is) (?:below|above|attached|as follows|here)`,
 	}

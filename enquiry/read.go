@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Intent is one thing a message asks for that needs a person. Its value is
@@ -152,7 +153,7 @@ func Read(subject, body string) Result {
 		case sentencePlain && !s.question && strayWords(n) <= maxStrayWords,
 			sentencePlain && s.question && strayWords(n) <= maxStrayWordsAsked:
 			accounted = true
-		case isFiller(n):
+		case isFiller(n), allFiller(n, s.text):
 			accounted = true
 		case s.question:
 			found[Question] = true
@@ -231,6 +232,38 @@ func isFiller(n string) bool {
 		}
 	}
 	return false
+}
+
+// introduction matches a clause that gives the writer's name ("I am Desmond
+// Okafor"); the words after it must be capitalised where the resident wrote
+// them, so "I am confused" is not one.
+var introduction = regexp.MustCompile(`^(?:i am|i'm|im|this is|my name is|my name's) ((?:\S+ ?){1,4})$`)
+
+// allFiller reports whether every clause of the normalised sentence n is
+// filler, or an introduction by name (checked against the original text).
+func allFiller(n, original string) bool {
+	capital := map[string]bool{}
+	for _, w := range strings.Fields(original) {
+		w = strings.Trim(w, ",.;:!?\"'()")
+		if r, _ := utf8.DecodeRuneInString(w); unicode.IsUpper(r) {
+			capital[strings.ToLower(w)] = true
+		}
+	}
+	for _, c := range clauses(n) {
+		if isFiller(c) {
+			continue
+		}
+		m := introduction.FindStringSubmatch(c)
+		if m == nil {
+			return false
+		}
+		for _, w := range strings.Fields(m[1]) {
+			if !capital[w] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // strayWords counts the words of n outside plainVocabulary (numbers and

@@ -1,8 +1,13 @@
 package enquiry
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ncl-icb/optout-intake/extract/message"
 )
 
 func TestOwnWords(t *testing.T) {
@@ -83,6 +88,44 @@ func TestNonEnglish(t *testing.T) {
 	for _, tt := range tests {
 		if got := nonEnglish(tt.text); got != tt.want {
 			t.Errorf("nonEnglish(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
+
+// TestIntroduction: a sentence giving the writer's name is part of a plain
+// request; "I am confused" is not a name.
+func TestIntroduction(t *testing.T) {
+	tests := []struct {
+		body  string
+		plain bool
+	}{
+		{"Please opt me out. I am Desmond Okafor, born on 23/11/1951.", true},
+		{"Please opt me out. My name is Ana Lima.", true},
+		{"Please opt me out. I am confused.", false},
+		{"Please opt me out. I am not sure.", false},
+	}
+	for _, tt := range tests {
+		if got := Read("", tt.body); got.Plain != tt.plain {
+			t.Errorf("Read(%q) = %+v, want plain %v", tt.body, got, tt.plain)
+		}
+	}
+}
+
+// TestFixtureContacts: the project's sample first contacts (fixtures/mail,
+// used by the demo and the pipeline's tests) are plain requests.
+func TestFixtureContacts(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "fixtures", "mail", "contact-*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures/mail/contact-*.eml: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := message.Parse(bytes.NewReader(b), message.Limits{})
+		if r := Read(msg.Subject, msg.Body); !r.Plain {
+			t.Errorf("%s: Read = %+v, want a plain request", filepath.Base(f), r)
 		}
 	}
 }
