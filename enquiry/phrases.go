@@ -62,7 +62,8 @@ var (
 		`information commissioner`, `\bico\b`, `ombudsman`, `solicitor`, `legal action`, `sue`, `report (?:this|you|it)`,
 		`(?:treated|spoken to) (?:badly|rudely|poorly)`, `rude`, `incompetent`, `negligen(?:ce|t)`,
 		`ignored`, `(?:you|they) (?:have |had )?(?:ignored|lost|failed)`, `who can i speak to about this`,
-		`mistake`, `wrongly`)
+		`(?:you|they|the \w+) (?:made|have made|has made) (?:a|an) (?:mistake|error)`, `wrongly`,
+		`(?:nobody|no one|noone|never) (?:ever )?(?:asked|told|informed|consulted|explained)`)
 
 	// proxyPhrases: written for someone else, often someone who cannot
 	// use email: a parent with dementia, a person the writer cares for or
@@ -123,7 +124,7 @@ var (
 		`(?:withdraw|cancel|reverse|undo|revoke|retract|rescind|stop|remove|drop) (?:my |the |our |his |her |this |that )?(?:previous |earlier |recent )?(?:opt ?out|opting out|objection|request to opt out)`,
 		`(?:change|changed|changing) (?:my|our|his|her) minds?`, `change of (?:heart|mind)`,
 		`no longer (?:want|wish|need) (?:to )?(?:be )?opt(?:ed)? ?out`, `(?:want|like|wish) to be (?:included|part of it|in it|back)`,
-		`(?:included|part of the record) again`, `opt(?:ed)? back`)
+		`(?:included|part of the record) again`, `include (?:me|us|him|her|them|my \w+) (?:in|into|back)`, `opt(?:ed)? back`)
 
 	// statusPhrases: a chase about a form or request already sent.
 	statusPhrases = table(false,
@@ -176,7 +177,7 @@ var (
 
 	// formPhrases ask for the form or where it is.
 	formPhrases = table(false,
-		`(?:send|email|e mail|forward|give|post) (?:me|us) (?:a |the |an )?(?:copy of the )?(?:paper |printed )?(?:opt ?out |optout |opting out )?(?:form|forms|paperwork)`,
+		`(?:send|email|e mail|forward|give|post) (?:me|us) (?:a |the |an )?(?:copy of the )?(?:\w+ ){0,2}(?:form|forms|paperwork)`,
 		`(?:can|could|may) (?:i|we) (?:have|get|please have|please get) (?:a |the |an )?(?:opt ?out |optout )?form`,
 		`where (?:is|can i (?:find|get|download)|do i (?:find|get)) (?:the|a|an) (?:opt ?out |optout )?form`,
 		`(?:need|want|like|request|requesting) (?:a |the |an )?(?:copy of the )?(?:opt ?out |optout )?form`)
