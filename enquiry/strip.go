@@ -11,7 +11,7 @@ import (
 // MaxTextBytes caps how much of a body (or subject) is read: a resident's own
 // words fit many times over, and a hostile message cannot make the rules do
 // unbounded work. Text past the cap is ignored.
-const MaxTextBytes = 16 << 10
+const MaxTextBytes = 8 << 10
 
 // capText cuts s to MaxTextBytes without splitting a character and makes it
 // valid UTF-8 with "\n" line ends.
