@@ -177,7 +177,7 @@ func Read(subject, body string) Result {
 		}
 	}
 	r.Plain = len(r.Intents) == 0
-	r.AlsoOptOut = !r.Plain && asks && !found[OptBackIn]
+	r.AlsoOptOut = !r.Plain && asks && !r.Has(OptBackIn)
 	return r
 }
 

@@ -101,7 +101,7 @@ func runEnquiry(_ context.Context, args []string) error {
 		case res.Plain:
 			fmt.Fprintf(out, "%s: plain request (the instructions answer it)\n", name)
 		default:
-			fmt.Fprintf(out, "%s: needs a person: %s", name, strings.Join(intentStrings(res.Intents), ", "))
+			fmt.Fprintf(out, "%s: needs a person, filed under %s: %s", name, r.Primary(), strings.Join(intentStrings(res.Intents), ", "))
 			if res.AlsoOptOut {
 				fmt.Fprint(out, "; also asks to opt out")
 			}
