@@ -59,7 +59,8 @@ var (
 		`(?:did not|didn't|never|do not|don't) (?:agree|consent|give (?:my )?(?:consent|permission)|gave (?:my )?(?:consent|permission))`,
 		`(?:could|was able to|were able to) see (?:my|his|her|our) (?:\w+ )?(?:records?|letters?|notes|results|data|information|history)`,
 		`(?:data |privacy |confidentiality )?breach(?:ed|es)?`, `leak(?:ed|s)?`, `hacked`, `misused?`,
-		`information commissioner`, `\bico\b`, `ombudsman`, `solicitor`, `legal action`, `sue`, `report (?:this|you|it)`,
+		`information commissioner`, `\bico\b`, `ombudsman`, `solicitor`, `legal action`, `report (?:this|you|it)`, `useless`,
+		`without (?:asking|telling|informing|consulting)`, `(?:lost|lose|losing|misplaced) (?:my|his|her|our) (?:\w+ )?(?:records?|notes|data|form|letters?)`, `(?:records?|notes|data|form) (?:was|were|has been|have been) (?:lost|misplaced)`,
 		`(?:treated|spoken to) (?:badly|rudely|poorly)`, `rude`, `incompetent`, `negligen(?:ce|t)`,
 		`ignored`, `(?:you|they) (?:have |had )?(?:ignored|lost|failed)`, `who can i speak to about this`,
 		`(?:you|they|the \w+) (?:made|have made|has made) (?:a|an) (?:mistake|error)`, `wrongly`,
@@ -128,12 +129,14 @@ var (
 
 	// statusPhrases: a chase about a form or request already sent.
 	statusPhrases = table(false,
-		`did you (?:get|receive|have) my`, `(?:have|has) (?:you|anyone|somebody|someone) (?:got|received|had|seen) my`,
+		`did you (?:get|receive|have|see) (?:my|the|our|it|this|that)`, `(?:have|has) (?:you|anyone|somebody|someone) (?:got|received|had|seen) my`,
 		`(?:i|we) (?:sent|emailed|submitted|returned|posted|replied with|attached) (?:my|our|the|in|off|you|back)`,
 		`(?:i|we) (?:already|have already|previously|recently) (?:sent|emailed|submitted|returned|filled in|completed|opted)`,
 		`(?:heard|had) (?:nothing|no reply|no response|no answer|no word)`, `(?:not|haven't|have not|hasn't|has not|never) heard`,
 		`(?:no|not (?:had|received|got) (?:a|an|any)|never (?:got|received|had) (?:a|an|any)|still (?:no|not had|waiting for)) (?:reply|response|answer|confirmation|acknowledge?ment|receipt|email)`,
-		`still waiting`, `(?:just )?checking (?:that |whether |if )?(?:my|you|the|it)`, `(?:form|request|email|opt ?out) (?:was|has been|had been|got) (?:received|processed|recorded|through)`, `chas(?:e|ing)`, `follow(?:ing)? ?up`, `weeks? ago`, `months? ago`, `days? ago`, `last (?:week|month)`,
+		`still waiting`, `(?:just )?checking (?:that |whether |if )?(?:my|you|the|it)`, `(?:form|request|email|opt ?out) (?:was|has been|had been|got) (?:received|processed|recorded|through)`, `chas(?:e|ing)`, `follow(?:ing)? ?up`,
+		`(?:sent|emailed|submitted|returned|posted|attached|wrote|written|replied|contacted|rang|called|phoned|asked|opted out)(?: \S+){0,5} (?:(?:weeks?|months?|days?) ago|last (?:week|month))`,
+		`(?:weeks?|months?|days?) ago (?:i|we) (?:sent|emailed|submitted|returned|posted|wrote|replied|contacted|rang|called|asked)`,
 		`any (?:update|news|progress)`, `(?:an )?update on`,
 		`(?:is|has|was) (?:my|our|the) (?:opt ?out|form|request|application) (?:been )?(?:processed|recorded|done|received|completed?|accepted|through|gone through)`,
 		`(?:confirm|confirmation) (?:that )?(?:you|my|it|the|of my)`, `(?:been|was) (?:processed|recorded)`)
@@ -214,19 +217,17 @@ const negationWindow = 4
 // having read the leaflet. Each must match the whole sentence.
 var fillerPhrases = func() []*regexp.Regexp {
 	ps := []string{
-		`(?:hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening|day)|greetings|morning|afternoon)(?: \S+){0,5}`,
+		`(?:hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening|day)|greetings|morning|afternoon)(?: \S+){0,2}`,
+		`(?:hi|hello|hey|dear|good (?:morning|afternoon|evening|day))(?: ,)?(?: (?:the|ncl|icb|nhs|london|care|record|joined|up|opt|out|optout|team|sir|madam|or|data|protection|officer|privacy|information|governance|there|all|everyone|colleagues|to|whom|it|may|concern))+`,
 		`to whom it may concern`, `dear sir(?: or| )?(?:madam)?`,
 		`(?:many |big )?(?:thanks|thank you|thankyou|ta|cheers)(?: (?:very|so) much)?(?: (?:in advance|for your (?:help|time|assistance|attention)|for the leaflet|for reading))?(?: in advance)?`,
 		`(?:much appreciated|appreciate it|i appreciate your help|i (?:look|am looking) forward to (?:hearing from you|your (?:reply|response|email))(?: soon)?|hope (?:you are|you're) well|i hope this (?:email )?finds you well)`,
-		`my name is(?: \S+){1,4}`, `(?:i am|i'm|im) (?:a )?(?:resident|patient|registered|living|based)(?: \S+){0,10}`,
-		`i live in(?: \S+){1,6}`, `(?:i am|i'm|im) (?:writing|emailing|contacting you)(?: \S+){0,12} (?:leaflet|letter|record|care record)`,
-		`(?:my )?(?:nhs (?:number|no)|date of birth|dob|d o b|post ?code|address|gp|gp practice|gp surgery|surgery|doctor|e ?mail|phone|phone number|mobile|telephone|tel|full name|name)(?: number| no)?(?: is)?(?: \S+){0,12}`,
+		`(?:i am|i'm|im) (?:a )?(?:resident|patient|registered|living|based) (?:in|of|at|with)(?: \S+){1,6}`,
+		`(?:i am|i'm|im) (?:writing|emailing|contacting you)(?: \S+){0,12} (?:leaflet|letter|record|care record)`,
 		`(?:i|we) (?:have|'ve|ve)? ?(?:read|received|seen|had|got) (?:the|your|a|this) (?:leaflet|letter|information|flyer|booklet)(?: \S+){0,12}`,
 		`(?:i|we) (?:have|'ve)? ?(?:read|understand|understood) (?:the|your) (?:consequences|leaflet|information)(?: \S+){0,10}`,
 		`(?:i|we) (?:have not|haven't|havent) changed (?:my|our) minds?(?: \S+){0,6}`,
 		`(?:please|ok|okay|yes|regards|best wishes|kind regards|sincerely|yours sincerely|yours faithfully|many thanks)`,
-		`(?:my )?(?:reference|ref)(?: (?:number|no|code))?(?: is)?(?: \S+){0,3}`,
-		`(?:i was )?born (?:on |in )?(?:\S+ ){0,2}\S+`, `(?:i )?live (?:at|in)(?: \S+){1,12}`,
 		`(?:re|fw|fwd|subject)(?: \S+){0,8}`,
 		`(?:my|our|the) (?:details|information|particulars) (?:are|is) (?:below|above|attached|as follows|here)`,
 	}
@@ -236,6 +237,20 @@ var fillerPhrases = func() []*regexp.Regexp {
 	}
 	return out
 }()
+
+// detailPhrase matches a detail about the sender ("My NHS number is 943
+// 476 5919", "DOB: 14/03/1978", "I live at 2 Example Road"): the detail
+// (group 1) must be made of numbers, words the resident capitalised, and
+// detailWords, so "my GP is useless and shared everything" is not one.
+var detailPhrase = regexp.MustCompile(`^(?:(?:my|our|his|her) )?(?:nhs (?:number|no)|date of birth|dob|d o b|(?:i was )?born(?: on| in)?|post ?code|(?:postal |home )?address|gp(?: practice| surgery)?|surgery|doctor|practice|e ?mail(?: address)?|phone(?: number)?|mobile(?: number)?|telephone(?: number)?|tel|full name|name|first name|last name|surname|my name is|reference(?: number| code)?|ref|(?:i )?live (?:at|in))(?: (?:number|no))?(?: is| are)?(?: :)?((?: \S+){1,14})$`)
+
+// detailWords may stand in a detail besides numbers and capitalised words.
+var detailWords = wordSet(`the at of on in and road street avenue lane close way drive gardens grove place square flat house
+surgery practice medical centre center health clinic group partnership london dr mr mrs ms miss st - , :`)
+
+// clauseWord is a word that joins a second statement to a sentence: a
+// sentence with one is filler only when each of its clauses is.
+var clauseWord = regexp.MustCompile(` (?:but|however|although|because|so|and i|and we|and my|and it|and they) `)
 
 // plainVocabulary are the words a plain request is made of besides its
 // opt-out, contact or form phrase; a sentence with such a phrase is still a

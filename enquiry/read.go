@@ -153,7 +153,7 @@ func Read(subject, body string) Result {
 		case sentencePlain && !s.question && strayWords(n) <= maxStrayWords,
 			sentencePlain && s.question && strayWords(n) <= maxStrayWordsAsked:
 			accounted = true
-		case isFiller(n), allFiller(n, s.text):
+		case isFillerSentence(n, s.text):
 			accounted = true
 		case s.question:
 			found[Question] = true
@@ -223,8 +223,8 @@ func negated(before string) bool {
 	return false
 }
 
-// isFiller reports whether the whole sentence n is a greeting, thanks or a
-// detail about the sender.
+// isFiller reports whether n (a sentence or clause) is a greeting, thanks
+// or the like, as a whole.
 func isFiller(n string) bool {
 	for _, re := range fillerPhrases {
 		if re.MatchString(n) {
@@ -239,31 +239,57 @@ func isFiller(n string) bool {
 // them, so "I am confused" is not one.
 var introduction = regexp.MustCompile(`^(?:i am|i'm|im|this is|my name is|my name's) ((?:\S+ ?){1,4})$`)
 
-// allFiller reports whether every clause of the normalised sentence n is
-// filler, or an introduction by name (checked against the original text).
-func allFiller(n, original string) bool {
+// isFillerSentence reports whether the normalised sentence n says nothing
+// that needs reading: as a whole, or clause by clause, each a filler
+// phrase, a detail about the sender or an introduction by name (both
+// checked against the original text for capitals).
+func isFillerSentence(n, original string) bool {
 	capital := map[string]bool{}
-	for _, w := range strings.Fields(original) {
-		w = strings.Trim(w, ",.;:!?\"'()")
+	for _, w := range strings.Fields(normalizeKeepCase(original)) {
 		if r, _ := utf8.DecodeRuneInString(w); unicode.IsUpper(r) {
 			capital[strings.ToLower(w)] = true
 		}
 	}
-	for _, c := range clauses(n) {
+	ok := func(c string) bool {
 		if isFiller(c) {
-			continue
+			return true
 		}
-		m := introduction.FindStringSubmatch(c)
-		if m == nil {
+		if m := detailPhrase.FindStringSubmatch(c); m != nil {
+			return detailOnly(m[1], capital)
+		}
+		if m := introduction.FindStringSubmatch(c); m != nil {
+			return detailOnly(m[1], capital)
+		}
+		return false
+	}
+	if !clauseWord.MatchString(n) && ok(n) {
+		return true
+	}
+	for _, c := range clauses(n) {
+		if !ok(c) {
 			return false
-		}
-		for _, w := range strings.Fields(m[1]) {
-			if !capital[w] {
-				return false
-			}
 		}
 	}
 	return true
+}
+
+// detailOnly reports whether every word of d is a number (or has a digit),
+// was capitalised by the resident, or is one of detailWords.
+func detailOnly(d string, capital map[string]bool) bool {
+	for _, w := range strings.Fields(d) {
+		if !capital[w] && !detailWords[w] && strings.IndexFunc(w, unicode.IsDigit) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeKeepCase is normalize without lowering the case.
+func normalizeKeepCase(s string) string {
+	s = strings.NewReplacer("’", "'", "‘", "'").Replace(s)
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
+	}), " ")
 }
 
 // strayWords counts the words of n outside plainVocabulary (numbers and
