@@ -113,7 +113,11 @@ func Read(subject, body string) Result {
 				found[t.intent] = true
 			}
 		}
-		if matchAny(optOutPhrases, c) || matchAny(contactPhrases, c) || matchAny(formPhrases, c) || matchAny(formMentions, c) {
+		optOut := matchAny(optOutPhrases, c)
+		if optOut && (requestCue.MatchString(c) || imperativeOptOut.MatchString(c)) || matchAny(formPhrases, c) {
+			asks = true // a subject such as "Opt out" or "I want to opt out"
+		}
+		if optOut || matchAny(contactPhrases, c) || matchAny(formPhrases, c) || matchAny(formMentions, c) {
 			plainPhrase = true
 		}
 	}
