@@ -29,6 +29,10 @@ const (
 	DefaultDisplayName  = "NCL Care Record opt-out team"
 	DefaultSecureMarker = "[secure]"
 	DefaultVersion      = "optout-intake"
+	// DefaultFormURL is NCL's page for the London Care Record, which holds
+	// the opt-out form. The daemon always sets its own (OPTOUT_FORM_URL is
+	// required); this default serves tests and the demo.
+	DefaultFormURL = "https://nclhealthandcare.org.uk/digital/the-london-care-record/"
 )
 
 // Limits on the threading headers copied from a resident's message.
@@ -54,6 +58,12 @@ type ComposerConfig struct {
 	// Version is the value of the X-Optout-Intake header (followed by the
 	// reference and kind). Default DefaultVersion.
 	Version string
+	// FormURL is where the opt-out form is (OPTOUT_FORM_URL), shown by the
+	// templates as {{.FormURL}}. Default DefaultFormURL.
+	FormURL string
+	// EnquiryPhone is the number residents who cannot use email may call
+	// (OPTOUT_ENQUIRY_PHONE), shown as {{.EnquiryPhone}}; "" for none.
+	EnquiryPhone string
 	// Templates are the reply templates. Default: the embedded ones.
 	Templates *Templates
 	// Signer signs the Message-IDs. Its key must be at least MinKeyLen bytes.
@@ -98,6 +108,15 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 	if cfg.Version == "" {
 		cfg.Version = DefaultVersion
 	}
+	if cfg.FormURL == "" {
+		cfg.FormURL = DefaultFormURL
+	}
+	if !strings.HasPrefix(cfg.FormURL, "https://") || oneLine(cfg.FormURL) != cfg.FormURL || strings.Contains(cfg.FormURL, " ") {
+		return nil, errors.New("composer: the form's address (OPTOUT_FORM_URL) must be one https:// web address")
+	}
+	if oneLine(cfg.EnquiryPhone) != cfg.EnquiryPhone {
+		return nil, errors.New("composer: the telephone number (OPTOUT_ENQUIRY_PHONE) must be one line of text")
+	}
 	if !isToken(cfg.Version) {
 		return nil, errors.New("composer: the version must be printable ASCII without spaces or semicolons")
 	}
@@ -124,8 +143,8 @@ type Reply struct {
 	// To is the resident's address (a bare address or "Name <address>";
 	// only the address is used).
 	To string
-	// Data fills the template. Data.Ref is required; TeamName and Mailbox
-	// default to the composer's display name and address.
+	// Data fills the template. Data.Ref is required; TeamName, Mailbox,
+	// FormURL and EnquiryPhone default to the composer's.
 	Data Data
 	// InReplyTo is the Message-ID of the resident's message we answer, with
 	// or without angle brackets; "" when we write first.
@@ -157,6 +176,12 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID, subject string, err 
 	}
 	if d.Mailbox == "" {
 		d.Mailbox = c.from.Address
+	}
+	if d.FormURL == "" {
+		d.FormURL = c.cfg.FormURL
+	}
+	if d.EnquiryPhone == "" {
+		d.EnquiryPhone = c.cfg.EnquiryPhone
 	}
 	subject, body, err := c.cfg.Templates.Render(r.Kind, d)
 	if err != nil {

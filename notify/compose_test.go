@@ -119,7 +119,7 @@ func TestComposeHeaders(t *testing.T) {
 			}
 			subject, _ := h.Subject()
 			wantSubject, body, _ := tmpl.Render(k, Data{Ref: r.Data.Ref, FirstName: r.Data.FirstName, Reasons: r.Data.Reasons,
-				TeamName: DefaultDisplayName, Mailbox: "joined-up.care-record@nhs.net"})
+				TeamName: DefaultDisplayName, Mailbox: "joined-up.care-record@nhs.net", FormURL: DefaultFormURL})
 			check("Subject", subject, "[secure] "+wantSubject)
 			if !strings.Contains(h.Get("Subject"), "[secure]") {
 				t.Errorf("raw Subject %q does not carry the marker unencoded", h.Get("Subject"))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"unicode"
@@ -24,6 +25,12 @@ type Data struct {
 	Reasons   []string // rejected only: plain sentences chosen by staff, never quoting the form
 	TeamName  string   // who signs the message, e.g. "NCL Care Record opt-out team"
 	Mailbox   string   // the mailbox's own address
+	// FormURL is the web page of the opt-out form (OPTOUT_FORM_URL).
+	FormURL string
+	// EnquiryPhone is the number residents who cannot use email, or need
+	// another format or language, can call (OPTOUT_ENQUIRY_PHONE); "" when
+	// there is none, and templates then say what to do instead.
+	EnquiryPhone string
 }
 
 // Limits on what goes into a template, so a hostile form cannot fill a reply.
@@ -159,14 +166,24 @@ func (t *Templates) add(k vocab.Kind, b []byte) error {
 	return nil
 }
 
-// sampleData are the values Validate renders every template with.
+// sampleData are the values Validate renders every template with: with
+// and without a first name, reasons and a telephone number.
 func sampleData() []Data {
 	return []Data{
 		{Ref: "NCL-TEST-0000", FirstName: "Sam", TeamName: "NCL Care Record opt-out team",
-			Mailbox: "optout@example.nhs.net", Reasons: []string{"The form was not signed.", "The declaration box was not ticked."}},
-		{Ref: "NCL-TEST-0001"},
+			Mailbox: "optout@example.nhs.net", Reasons: []string{"The form was not signed.", "The declaration box was not ticked."},
+			FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999"},
+		{Ref: "NCL-TEST-0001", FormURL: "https://forms.example.nhs.uk/opt-out"},
 	}
 }
+
+// showsForm are the kinds that tell residents where the form is: they must
+// show FormURL. showsPhone are the kinds that must show EnquiryPhone when
+// it is set.
+var (
+	showsForm  = []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiryInstructions}
+	showsPhone = []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiry, vocab.KindEnquiryInstructions}
+)
 
 // Validate renders every template with sample data and checks the result:
 // it renders without error, the subject is one non-empty line, and both the
@@ -190,6 +207,14 @@ func (t *Templates) Validate() error {
 			}
 			if !strings.Contains(subject, d.Ref) || !strings.Contains(body, d.Ref) {
 				errs = append(errs, fmt.Errorf("template %s must show the reference code ({{.Ref}}) in both the subject and the body", t.source[k]))
+				break
+			}
+			if slices.Contains(showsForm, k) && !strings.Contains(body, d.FormURL) {
+				errs = append(errs, fmt.Errorf("template %s must show where the form is ({{.FormURL}}, set by OPTOUT_FORM_URL)", t.source[k]))
+				break
+			}
+			if slices.Contains(showsPhone, k) && d.EnquiryPhone != "" && !strings.Contains(body, d.EnquiryPhone) {
+				errs = append(errs, fmt.Errorf("template %s must show the telephone number when OPTOUT_ENQUIRY_PHONE is set ({{if .EnquiryPhone}}...{{.EnquiryPhone}}...{{end}})", t.source[k]))
 				break
 			}
 		}
@@ -220,10 +245,12 @@ func (t *Templates) Render(k vocab.Kind, d Data) (subject, body string, err erro
 // clean returns a copy of d that is safe to put in a message.
 func (d Data) clean() Data {
 	c := Data{
-		Ref:       oneLine(d.Ref),
-		FirstName: truncateRunes(oneLine(d.FirstName), maxFirstNameRunes),
-		TeamName:  oneLine(d.TeamName),
-		Mailbox:   oneLine(d.Mailbox),
+		Ref:          oneLine(d.Ref),
+		FirstName:    truncateRunes(oneLine(d.FirstName), maxFirstNameRunes),
+		TeamName:     oneLine(d.TeamName),
+		Mailbox:      oneLine(d.Mailbox),
+		FormURL:      oneLine(d.FormURL),
+		EnquiryPhone: oneLine(d.EnquiryPhone),
 	}
 	for i, r := range d.Reasons {
 		if i == maxReasons {

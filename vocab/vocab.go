@@ -105,6 +105,15 @@ const (
 	KindNotOptOut    Kind = "not_optout"   // staff closed the item: not an opt-out request
 	KindOptedIn      Kind = "opted_in"     // you have opted back in
 	KindUnsolicited  Kind = "unsolicited"  // a form came by ordinary email: use the secure reply
+
+	// KindEnquiry acknowledges a message that needs a person (a question,
+	// complaint, request for someone else, another format or language, a
+	// rights request, an opt back in, a chase): a member of the team will
+	// reply. See package enquiry.
+	KindEnquiry Kind = "enquiry"
+	// KindEnquiryInstructions is KindEnquiry for a message that also asks
+	// to opt out: the acknowledgement followed by the instructions.
+	KindEnquiryInstructions Kind = "enquiry_instructions"
 )
 
 // Kinds returns every kind, in a fixed order.
@@ -112,6 +121,7 @@ func Kinds() []Kind {
 	return []Kind{
 		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
 		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
+		KindEnquiry, KindEnquiryInstructions,
 	}
 }
 

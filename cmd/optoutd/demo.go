@@ -209,7 +209,7 @@ func (d *demo) config(dbURL, schema string) (*config.Config, error) {
 	fixed := map[string]string{
 		"DATABASE_URL": dbURL, "OPTOUT_DB_SCHEMA": schema,
 		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": base64.StdEncoding.EncodeToString(tokenKey),
-		"OPTOUT_ADDRESS":   demoMailbox,
+		"OPTOUT_ADDRESS": demoMailbox, "OPTOUT_FORM_URL": notify.DefaultFormURL,
 		"OPTOUT_IMAP_ADDR": d.imap.Addr(), "OPTOUT_IMAP_TLS": "none", "OPTOUT_IMAP_USER": d.imap.User(),
 		"OPTOUT_IMAP_PASSWORD": d.imap.Password(), "OPTOUT_IMAP_AUTH": "plain",
 		"OPTOUT_SMTP_ADDR": d.sink.Addr(), "OPTOUT_SMTP_TLS": "none", "OPTOUT_SMTP_USER": "",

@@ -189,6 +189,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	signer := notify.Signer{Key: signKey}
 	a.composer, err = notify.NewComposer(notify.ComposerConfig{
 		Address: cfg.Address, DisplayName: cfg.FromName, SecureMarker: cfg.SecureMark,
+		FormURL: cfg.FormURL, EnquiryPhone: cfg.EnquiryPhone,
 		Templates: templates, Signer: signer, Now: opts.now,
 	})
 	if err != nil {
