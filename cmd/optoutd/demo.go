@@ -201,13 +201,13 @@ func (d *demo) config(dbURL, schema string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokenKey := make([]byte, 32)
-	if _, err := rand.Read(tokenKey); err != nil {
-		return nil, fmt.Errorf("generate a signing key: %w", err)
+	tokenKey, err := generateTokenKey()
+	if err != nil {
+		return nil, err
 	}
 	fixed := map[string]string{
 		"DATABASE_URL": dbURL, "OPTOUT_DB_SCHEMA": schema,
-		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": base64.StdEncoding.EncodeToString(tokenKey),
+		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": tokenKey,
 		"OPTOUT_ADDRESS":   demoMailbox,
 		"OPTOUT_IMAP_ADDR": d.imap.Addr(), "OPTOUT_IMAP_TLS": "none", "OPTOUT_IMAP_USER": d.imap.User(),
 		"OPTOUT_IMAP_PASSWORD": d.imap.Password(), "OPTOUT_IMAP_AUTH": "plain",
