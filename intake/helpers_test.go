@@ -110,8 +110,10 @@ func (r *rig) service(mod func(*Config)) *Service {
 	cfg := Config{
 		Processor: ProcessorConfig{ExtractTimeout: 30 * time.Second},
 		Poller:    PollerConfig{Mailbox: r.mcfg},
-		Worker:    notify.WorkerConfig{BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
-		IdleWait:  -1,
+		// The first retry of a send comes 20 to 40 ms later (the time the
+		// worker computes is the time stored): not in the same outbox pass.
+		Worker:   notify.WorkerConfig{BaseBackoff: 40 * time.Millisecond, MaxBackoff: 100 * time.Millisecond},
+		IdleWait: -1,
 	}
 	if mod != nil {
 		mod(&cfg)

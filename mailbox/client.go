@@ -20,6 +20,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/ncl-icb/optout-intake/internal/retry"
 )
 
 // UID is an IMAP unique identifier, valid with its mailbox's UIDVALIDITY.
@@ -813,7 +815,7 @@ func (cl *Client) fail(op, mailbox string, err error) error {
 		default:
 		}
 	}
-	if IsTemporary(e) {
+	if retry.Temporary(e) {
 		cl.broken.Store(true)
 	}
 	return e
