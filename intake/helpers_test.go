@@ -56,6 +56,9 @@ type rig struct {
 	senders int
 	// metrics, when set, receives the services' events.
 	metrics Metrics
+	// sentFolder, when set, makes a service copy each reply sent to this
+	// folder, over an IMAP session of its own (as the daemon does).
+	sentFolder string
 }
 
 func newRig(t testing.TB) *rig {
@@ -118,10 +121,16 @@ func (r *rig) service(mod func(*Config)) *Service {
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := New(Deps{
+	deps := Deps{
 		Store: r.st, Session: sess, Extractor: extract.New(extract.Limits{}, nil), Composer: r.comp,
 		Signer: notify.Signer{Key: signKey}, Mailers: mailers, Logger: r.log, Metrics: r.metrics,
-	}, cfg)
+	}
+	if r.sentFolder != "" {
+		own := mailbox.NewSession(r.mcfg, r.log)
+		r.t.Cleanup(func() { own.Close() })
+		deps.SentCopier = mailbox.SentFolder{Session: own, Folder: r.sentFolder}
+	}
+	svc, err := New(deps, cfg)
 	if err != nil {
 		r.t.Fatal(err)
 	}
