@@ -3,8 +3,6 @@ package intake
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"fmt"
 	"image"
 	"image/jpeg"
 	"log/slog"
@@ -13,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/internal/dovecot"
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
+	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/internal/smtptest"
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
@@ -258,14 +256,7 @@ func once(t testing.TB, svc *Service) PollResult {
 	return res
 }
 
-var msgSeq atomic.Int64
-
-// newMessageID returns a fresh Message-ID of a resident's client.
-func newMessageID() string {
-	return fmt.Sprintf("%d.%d@mail.example.org", time.Now().UnixNano(), msgSeq.Add(1))
-}
-
-// email is a resident's message under construction.
+// email is a resident's message under construction (see internal/resident).
 type email struct {
 	from, subject, body string
 	messageID           string
@@ -277,48 +268,14 @@ type email struct {
 }
 
 func (e email) bytes() []byte {
-	if e.messageID == "" {
-		e.messageID = newMessageID()
+	m := resident.Mail{
+		From: e.from, To: ourAddress, Subject: e.subject, Body: e.body, MessageID: e.messageID,
+		InReplyTo: e.inReplyTo, References: e.references, Extra: e.extra,
 	}
-	var b strings.Builder
-	h := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
-	h("From", "Resident <"+e.from+">")
-	h("To", ourAddress)
-	h("Subject", e.subject)
-	h("Date", time.Now().Format(time.RFC1123Z))
-	h("Message-ID", "<"+e.messageID+">")
-	if e.inReplyTo != "" {
-		h("In-Reply-To", "<"+e.inReplyTo+">")
+	if e.att != nil {
+		m.Attachment = &resident.Attachment{Name: e.attName, Data: e.att}
 	}
-	if len(e.references) > 0 {
-		var refs []string
-		for _, r := range e.references {
-			refs = append(refs, "<"+r+">")
-		}
-		h("References", strings.Join(refs, " "))
-	}
-	for _, x := range e.extra {
-		b.WriteString(x + "\r\n")
-	}
-	h("MIME-Version", "1.0")
-	body := strings.ReplaceAll(e.body, "\n", "\r\n")
-	if e.att == nil {
-		h("Content-Type", "text/plain; charset=utf-8")
-		b.WriteString("\r\n" + body + "\r\n")
-		return []byte(b.String())
-	}
-	const boundary = "----=_Part_0_1234567890"
-	h("Content-Type", `multipart/mixed; boundary="`+boundary+`"`)
-	b.WriteString("\r\n--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
-	b.WriteString("--" + boundary + "\r\nContent-Type: application/octet-stream; name=\"" + e.attName + "\"\r\n" +
-		"Content-Disposition: attachment; filename=\"" + e.attName + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(e.att)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
-	return []byte(b.String())
+	return m.Bytes()
 }
 
 func contact(from string) email {

@@ -107,7 +107,7 @@ type app struct {
 	sender   *notify.Sender
 	session  *mailbox.Session
 	sent     *mailbox.Session // the Sent copies' own connection; nil without OPTOUT_FOLDER_SENT
-	tokens   *mailbox.Tokens // nil unless IMAP uses OAuth
+	tokens   *mailbox.Tokens  // nil unless IMAP uses OAuth
 	service  *intake.Service
 	metrics  *metrics.Metrics
 	registry *prometheus.Registry
@@ -431,4 +431,3 @@ func (c countingTokens) Token() (*oauth2.Token, error) {
 	}
 	return t, err
 }
-
