@@ -111,9 +111,10 @@ func (r *rig) service(mod func(*Config)) *Service {
 	cfg := Config{
 		Processor: ProcessorConfig{ExtractTimeout: 30 * time.Second},
 		Poller:    PollerConfig{Mailbox: r.mcfg},
-		// The first retry of a send comes 20 to 40 ms later (the time the
-		// worker computes is the time stored): not in the same outbox pass.
-		Worker:   notify.WorkerConfig{BaseBackoff: 40 * time.Millisecond, MaxBackoff: 100 * time.Millisecond},
+		// The first retry of a send comes 150 to 300 ms later (the time the
+		// worker computes is the time stored): not in the same outbox pass,
+		// even under the race detector on a busy machine.
+		Worker:   notify.WorkerConfig{BaseBackoff: 300 * time.Millisecond, MaxBackoff: 600 * time.Millisecond},
 		IdleWait: -1,
 	}
 	if mod != nil {
