@@ -51,9 +51,10 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notif
 	return items, nil
 }
 
-// MarkSent records the row as sent.
-func (o *Outbox) MarkSent(ctx context.Context, id int64, _ string) error {
-	return o.db(o.Store.MarkSent(ctx, id))
+// MarkSent records the row as sent, if messageID is the row's (the bytes
+// the worker sent are the row's own).
+func (o *Outbox) MarkSent(ctx context.Context, id int64, messageID string) error {
+	return o.db(o.Store.MarkSent(ctx, id, messageID))
 }
 
 // MarkSentBatch records several rows as sent in one transaction (see
@@ -63,12 +64,10 @@ func (o *Outbox) MarkSentBatch(ctx context.Context, ids []int64) (int, error) {
 	return n, o.db(err)
 }
 
-// MarkRetry records a temporary failure. The store schedules the next
-// attempt on its own backoff (store.Options.RetryBase/RetryMax); next is
-// the worker's suggestion and is not used.
-func (o *Outbox) MarkRetry(ctx context.Context, id int64, _ time.Time, errText string) error {
-	_, err := o.Store.RetryOutbox(ctx, id, errText)
-	return o.db(err)
+// MarkRetry records a temporary failure and makes the row due again at
+// next, the time the worker's retry policy computed (backoff with jitter).
+func (o *Outbox) MarkRetry(ctx context.Context, id int64, next time.Time, errText string) error {
+	return o.db(o.Store.RetryOutbox(ctx, id, next, errText))
 }
 
 // MarkFailed records a permanent failure; the store raises a send_failed

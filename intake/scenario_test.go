@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -124,7 +125,7 @@ func TestSameMessageTwiceIsAnsweredOnce(t *testing.T) {
 	r := newRig(t)
 	svc := r.service(nil)
 	m := contact(residentAddr)
-	m.messageID = newMessageID()
+	m.messageID = resident.NewMessageID()
 	raw := m.bytes()
 	r.deliver(raw, raw) // the same Message-ID under two UIDs
 	once(t, svc)
@@ -181,7 +182,7 @@ func TestBounceOfOurReply(t *testing.T) {
 	ins := firstContact(t, r, svc, residentAddr)
 	const boundary = "bounce-boundary"
 	dsn := "From: Mail Delivery System <MAILER-DAEMON@mail.example.org>\r\nTo: " + ourAddress + "\r\n" +
-		"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <" + newMessageID() + ">\r\nMIME-Version: 1.0\r\n" +
+		"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <" + resident.NewMessageID() + ">\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"\r\n\r\n" +
 		"--" + boundary + "\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
 		"--" + boundary + "\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example.org\r\n\r\n" +

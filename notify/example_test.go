@@ -57,16 +57,3 @@ func ExampleWorker() {
 	// After queueing a reply in the outbox, nudge the worker:
 	w.Wake()
 }
-
-func ExampleBackoff() {
-	for attempt := 1; attempt <= 9; attempt += 2 {
-		// jitter 0 gives the shortest wait: half the capped exponential.
-		fmt.Println(attempt, notify.Backoff(attempt, 30*time.Second, time.Hour, 0))
-	}
-	// Output:
-	// 1 15s
-	// 3 1m0s
-	// 5 4m0s
-	// 7 16m0s
-	// 9 30m0s
-}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/internal/retry"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
@@ -26,8 +26,9 @@ type Item struct {
 }
 
 // Outbox is the worker's view of the queue of messages to send; intake's
-// adapter over the store implements it (intake/outbox.go). Rows are composed and inserted elsewhere (see
-// Composer.Compose); the worker only claims, sends and marks them.
+// adapter (intake.Outbox) implements it over the store's outbox table. Rows
+// are composed and inserted elsewhere (see Composer.Compose); the worker
+// only claims, sends and marks them.
 type Outbox interface {
 	// Claim leases up to n rows that are due (not sent, not failed, next
 	// attempt time reached, no live lease) for lease, so that no other
@@ -38,7 +39,8 @@ type Outbox interface {
 	// MarkSent records that the row was accepted by the SMTP server.
 	MarkSent(ctx context.Context, id int64, messageID string) error
 	// MarkRetry records a temporary failure (errText has no personal data)
-	// and makes the row due again at next; it counts one more attempt.
+	// and makes the row due again at next, the time the worker's retry
+	// policy computed (stored as it is); it counts one more attempt.
 	MarkRetry(ctx context.Context, id int64, next time.Time, errText string) error
 	// MarkFailed records a permanent failure (errText has no personal
 	// data); the store raises a triage item for staff.
@@ -46,7 +48,7 @@ type Outbox interface {
 }
 
 // SentBatchMarker is an Outbox that can record several rows as sent in one
-// transaction; intake's adapter over the store implements it. A Worker whose Outbox
+// transaction; intake's adapter implements it. A Worker whose Outbox
 // implements it sends the rows of a claim one after another over its
 // connection and marks them sent together: at the end of each claimed
 // batch, before it stops for any reason, and whenever the oldest unmarked
@@ -89,7 +91,8 @@ func RefusedRecipient(to, own string) string {
 const ReasonOwnAddress = "own-address"
 
 // Mailer sends one message; *Sender implements it. A returned error that
-// is temporary (IsTemporary) is retried later, any other fails the row.
+// is temporary by retry.Temporary's rule is retried later (an error that
+// says nothing counts as temporary), any other fails the row.
 type Mailer interface {
 	Send(ctx context.Context, from string, to []string, raw []byte) error
 }
@@ -129,7 +132,7 @@ type WorkerConfig struct {
 	// Observer, when set, receives every send's outcome (metrics).
 	Observer Observer
 	Now      func() time.Time // default time.Now
-	Jitter   func() float64   // uniform in [0,1); default math/rand/v2
+	Jitter   func() float64   // uniform in [0,1); default math/rand/v2 (see retry.Policy)
 }
 
 func (c *WorkerConfig) defaults() {
@@ -163,14 +166,12 @@ func (c *WorkerConfig) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Jitter == nil {
-		c.Jitter = rand.Float64
-	}
 }
 
 // Worker drains the outbox: it claims due rows, sends each and marks it
-// sent, due again later (temporary failure, exponential backoff with
-// jitter) or failed (permanent failure, or too many attempts).
+// sent, due again later (temporary failure, at the time the retry policy
+// computes: exponential backoff with jitter, see internal/retry) or failed
+// (permanent failure, or too many attempts).
 type Worker struct {
 	ob   Outbox
 	m    Mailer
@@ -186,28 +187,6 @@ func NewWorker(ob Outbox, m Mailer, cfg WorkerConfig, log *slog.Logger) *Worker 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{ob: ob, m: m, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
-}
-
-// Backoff returns the wait after the attempt-th temporary failure (1 for
-// the first): base doubled per attempt, capped at max, with "equal
-// jitter": half fixed, half scaled by jitter in [0,1). So the wait is
-// between half and all of the capped exponential value.
-func Backoff(attempt int, base, max time.Duration, jitter float64) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max || d <= 0 {
-		d = max
-	}
-	if jitter < 0 || jitter >= 1 {
-		jitter = 0
-	}
-	half := d / 2
-	return half + time.Duration(float64(d-half)*jitter)
 }
 
 // Wake asks a running Run to look for due rows now (call it after
@@ -400,13 +379,15 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		w.copySent(markCtx, it)
 		return true, false, nil
 	}
-	w.cfg.Observer.SMTPError(IsTemporary(sendErr))
+	temporary := retry.Temporary(sendErr)
+	w.cfg.Observer.SMTPError(temporary)
 	errText := sendErr.Error()
 	var se *SendError
 	setup := errors.As(sendErr, &se) && se.Setup
 	attempt := it.Attempts + 1
-	if IsTemporary(sendErr) && attempt < w.cfg.MaxAttempts {
-		next := w.cfg.Now().Add(Backoff(attempt, w.cfg.BaseBackoff, w.cfg.MaxBackoff, w.cfg.Jitter()))
+	if temporary && attempt < w.cfg.MaxAttempts {
+		policy := retry.Policy{Base: w.cfg.BaseBackoff, Max: w.cfg.MaxBackoff, Jitter: w.cfg.Jitter}
+		next := policy.Next(w.cfg.Now(), attempt)
 		if err := w.ob.MarkRetry(markCtx, it.ID, next, errText); err != nil {
 			return false, false, fmt.Errorf("mark outbox row %d for retry: %w", it.ID, err)
 		}
@@ -418,7 +399,7 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		log.Log(ctx, level, "reply not sent, will retry", slog.String("error", errText), slog.Time("next", next))
 		return false, setup, nil
 	}
-	if !IsTemporary(sendErr) {
+	if !temporary {
 		errText = "permanent failure: " + errText
 	} else {
 		errText = fmt.Sprintf("gave up after %d attempts: %s", attempt, errText)

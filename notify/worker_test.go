@@ -220,40 +220,6 @@ func TestWorkerRetryTimes(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	base, max := 30*time.Second, time.Hour
-	tests := []struct {
-		attempt int
-		jitter  float64
-		want    time.Duration
-	}{
-		{1, 0, 15 * time.Second},
-		{1, 0.999999, 30 * time.Second},
-		{2, 0.5, 45 * time.Second},
-		{3, 0, 60 * time.Second},
-		{7, 0, 16 * time.Minute},
-		{8, 0, 30 * time.Minute},
-		{9, 0, 30 * time.Minute}, // capped at 1 h, half of it fixed
-		{9, 0.5, 45 * time.Minute},
-		{1000, 0.5, 45 * time.Minute},
-		{0, 0, 15 * time.Second},
-		{-5, 0, 15 * time.Second},
-		{1, 7, 15 * time.Second}, // bad jitter ignored
-	}
-	for _, tt := range tests {
-		got := Backoff(tt.attempt, base, max, tt.jitter)
-		if tt.jitter == 0.999999 {
-			if got < 29*time.Second || got > 30*time.Second {
-				t.Errorf("Backoff(%d, %v) = %v, want just under 30s", tt.attempt, tt.jitter, got)
-			}
-			continue
-		}
-		if got != tt.want {
-			t.Errorf("Backoff(%d, %v) = %v, want %v", tt.attempt, tt.jitter, got, tt.want)
-		}
-	}
-}
-
 func TestWorkerClaimError(t *testing.T) {
 	ob := newFakeOutbox(time.Now)
 	ob.claimErr = errors.New("database down")

@@ -304,8 +304,8 @@ func (s *Store) notDone(ctx context.Context, id int64) error {
 
 // FailMessage records that processing a ledger row failed. errText must not
 // contain personal data (use an error code or a fixed sentence). The row is
-// retried after an exponential backoff on its attempts; it never moves a
-// done row. It returns the time of the next attempt.
+// retried after an exponential backoff with jitter on its attempts (the
+// project's one policy, internal/retry); it never moves a done row. It returns the time of the next attempt.
 func (s *Store) FailMessage(ctx context.Context, id int64, errText string) (time.Time, error) {
 	var attempts int
 	err := s.pool.QueryRow(ctx, `select attempts from ledger where id = $1`, id).Scan(&attempts)
@@ -315,7 +315,7 @@ func (s *Store) FailMessage(ctx context.Context, id int64, errText string) (time
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read ledger row %d: %w", id, err)
 	}
-	next := time.Now().Add(s.backoff(max(attempts, 1)))
+	next := s.retry.Next(time.Now(), max(attempts, 1))
 	tag, err := s.pool.Exec(ctx, `update ledger set state = 'failed', last_error = left($2, 500), next_attempt_at = $3, updated_at = now()
 		where id = $1 and state <> 'done'`, id, errText, next)
 	if err != nil {

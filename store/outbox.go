@@ -127,9 +127,13 @@ func (s *Store) ClaimOutbox(ctx context.Context, n int, lease time.Duration) ([]
 	return out, nil
 }
 
-// MarkSent records that an email was accepted by the SMTP server.
-func (s *Store) MarkSent(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `update outbox set state = 'sent', sent_at = now(), last_error = '' where id = $1 and state in ('pending', 'sending')`, id)
+// MarkSent records that an email was accepted by the SMTP server. messageID
+// (angle brackets optional) is the Message-ID of the bytes sent: the row is
+// marked only when it is that row's, so a mix-up can never mark another
+// email sent (ErrNotFound).
+func (s *Store) MarkSent(ctx context.Context, id int64, messageID string) error {
+	tag, err := s.pool.Exec(ctx, `update outbox set state = 'sent', sent_at = now(), last_error = ''
+		where id = $1 and message_id = $2 and state in ('pending', 'sending')`, id, strings.Trim(strings.TrimSpace(messageID), "<>"))
 	if err != nil {
 		return fmt.Errorf("mark outbox %d sent: %w", id, err)
 	}
@@ -158,27 +162,19 @@ func (s *Store) MarkSentMany(ctx context.Context, ids []int64) (int, error) {
 }
 
 // RetryOutbox records a temporary failure (4xx, network) with errText (no
-// personal data) and schedules the next attempt after an exponential
-// backoff on the attempts so far. It returns that time.
-func (s *Store) RetryOutbox(ctx context.Context, id int64, errText string) (time.Time, error) {
-	var next time.Time
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var attempts int
-		err := tx.QueryRow(ctx, `select attempts from outbox where id = $1 and state in ('pending', 'sending') for update`, id).Scan(&attempts)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("outbox %d waiting to be sent: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("retry outbox %d: %w", id, err)
-		}
-		next = time.Now().Add(s.backoff(attempts))
-		_, err = tx.Exec(ctx, `update outbox set state = 'pending', next_attempt_at = $2, last_error = left($3, 500) where id = $1`, id, next, errText)
-		if err != nil {
-			return fmt.Errorf("retry outbox %d: %w", id, err)
-		}
-		return nil
-	})
-	return next, err
+// personal data) and makes the row due again at next: the time the
+// sender's retry policy computed (internal/retry), stored as it is, so the
+// backoff and its jitter are what decide when the row is tried again.
+func (s *Store) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string) error {
+	tag, err := s.pool.Exec(ctx, `update outbox set state = 'pending', next_attempt_at = $2, last_error = left($3, 500)
+		where id = $1 and state in ('pending', 'sending')`, id, next, errText)
+	if err != nil {
+		return fmt.Errorf("retry outbox %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("outbox %d waiting to be sent: %w", id, ErrNotFound)
+	}
+	return nil
 }
 
 // FailOutbox records a permanent failure (5xx) with errText (no personal

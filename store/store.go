@@ -36,6 +36,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ncl-icb/optout-intake/internal/retry"
 )
 
 // Sentinel errors for expected outcomes. Test with errors.Is.
@@ -74,8 +76,10 @@ type Options struct {
 	Migrate bool
 	// Logger receives operational messages (no personal data). Default: discard.
 	Logger *slog.Logger
-	// RetryBase and RetryMax bound the exponential backoff of failed sends
-	// and failed messages (defaults 1 minute and 6 hours).
+	// RetryBase and RetryMax bound the exponential backoff (with jitter, see
+	// internal/retry) of failed messages (defaults 1 minute and 6 hours).
+	// Failed sends are due again when the sender's own policy says (see
+	// RetryOutbox).
 	RetryBase, RetryMax time.Duration
 }
 
@@ -85,8 +89,7 @@ type Store struct {
 	schema string
 	keys   *Keyring
 	log    *slog.Logger
-	base   time.Duration
-	max    time.Duration
+	retry  retry.Policy // when a failed message is tried again
 	owned  bool
 	ids    idBlocks
 }
@@ -144,7 +147,8 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if err := checkOptions(&opts); err != nil {
 		panic("store.New: " + err.Error())
 	}
-	return &Store{pool: pool, schema: opts.Schema, keys: opts.Keys, log: opts.Logger, base: opts.RetryBase, max: opts.RetryMax}
+	return &Store{pool: pool, schema: opts.Schema, keys: opts.Keys, log: opts.Logger,
+		retry: retry.Policy{Base: opts.RetryBase, Max: opts.RetryMax}}
 }
 
 func checkOptions(o *Options) error {
@@ -188,15 +192,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping database: %w", err)
 	}
 	return nil
-}
-
-// backoff returns the wait before attempt n+1 after n failed attempts.
-func (s *Store) backoff(attempts int) time.Duration {
-	d := s.base
-	for i := 1; i < attempts && d < s.max; i++ {
-		d *= 2
-	}
-	return min(d, s.max)
 }
 
 // inTx runs fn in one transaction, committing when it returns nil.

@@ -237,7 +237,7 @@ func TestOutboxClaimTwoWorkers(t *testing.T) {
 					mu.Lock()
 					sent[m.ID]++
 					mu.Unlock()
-					if err := s.MarkSent(ctx, m.ID); err != nil {
+					if err := s.MarkSent(ctx, m.ID, m.MessageID); err != nil {
 						t.Error(err)
 					}
 				}
@@ -273,9 +273,20 @@ func TestOutboxRetryFailBounce(t *testing.T) {
 	if again, _ := s.ClaimOutbox(ctx, 10, time.Minute); len(again) != 0 {
 		t.Fatalf("claimed leased rows again: %d", len(again))
 	}
-	next, err := s.RetryOutbox(ctx, id1, "421 try later")
-	if err != nil || time.Until(next) < 500*time.Millisecond {
-		t.Fatalf("RetryOutbox = %v, %v; want a later attempt", next, err)
+	// The time the sender's retry policy computed is the time stored.
+	next := time.Now().Add(90 * time.Second).Truncate(time.Microsecond)
+	if err := s.RetryOutbox(ctx, id1, next, "421 try later"); err != nil {
+		t.Fatalf("RetryOutbox: %v", err)
+	}
+	var due time.Time
+	if err := s.Pool().QueryRow(ctx, `select next_attempt_at from outbox where id = $1`, id1).Scan(&due); err != nil || !due.Equal(next) {
+		t.Fatalf("after RetryOutbox(next %v) the row is due at %v (%v); want a later attempt, at next", next, due, err)
+	}
+	if again, _ := s.ClaimOutbox(ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("claimed a row due in 90 s: %d", len(again))
+	}
+	if err := s.RetryOutbox(ctx, 1<<40, next, "421"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RetryOutbox(unknown row) = %v, want ErrNotFound", err)
 	}
 	if err := s.FailOutbox(ctx, id2, "550 no such user"); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func commands() []command {
 		{"purge", "delete raw messages and attachments past retention (--retention-days, default OPTOUT_RETENTION)", runPurge},
 		{"export", "write register changes for the care record: --since DATE --format csv [--out FILE]", runExport},
 		{"rekey", "re-encrypt stored values under the first OPTOUT_DATA_KEY key (resumable)", runRekey},
-		{"genkey", "print fresh OPTOUT_DATA_KEY and OPTOUT_INDEX_KEY values", runGenkey},
+		{"genkey", "print fresh OPTOUT_DATA_KEY, OPTOUT_INDEX_KEY and OPTOUT_TOKEN_KEY values", runGenkey},
 		{"staff", "manage triage page accounts: add --email E --role viewer|triager|admin (password on stdin), list, disable, enable, password", runStaff},
 		{"config", "check the configuration in the environment (--markdown: print the settings table)", runConfig},
 		{"pdf-worker", "", runPDFWorker}, // hidden (no usage): the child process of extract/pdfworker.Pool
