@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ type Config struct {
 	Address    string // the mailbox's own address
 	FromName   string
 	SecureMark string
+
+	FormURL      string // where the opt-out form is, shown to residents
+	EnquiryPhone string // optional number for residents who cannot use email
 
 	IMAPAddr          string
 	IMAPTLS           string
@@ -69,6 +73,7 @@ type Config struct {
 	Unsolicited   string
 	ReplyLimit    int
 	ReplyWindow   time.Duration
+	EnquiryDays   int
 	MaxMessage    int64
 	MaxAttachment int64
 	TemplateDir   string
@@ -174,16 +179,54 @@ func schedule(p func(c *Config) *string) func(*Config, string) error {
 	}
 }
 
+// httpsURL accepts an absolute https:// address without user information
+// or spaces, as residents are told to open it.
+func httpsURL(p func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(v) > 300 ||
+			strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			return errors.New("must be an https:// web address such as https://nclhealthandcare.org.uk/digital/the-london-care-record/")
+		}
+		*p(c) = v
+		return nil
+	}
+}
+
+// phone accepts a telephone number as residents would dial it: digits,
+// spaces, "+", "-" and brackets, with 6 to 15 digits.
+func phone(p func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		digits := 0
+		for _, r := range v {
+			switch {
+			case r >= '0' && r <= '9':
+				digits++
+			case r == ' ' || r == '+' || r == '-' || r == '(' || r == ')':
+			default:
+				digits = -1000
+			}
+		}
+		if digits < 6 || digits > 15 || len(v) > 30 {
+			return errors.New("must be a telephone number such as 020 3688 2900 (digits, spaces, +, - and brackets)")
+		}
+		*p(c) = v
+		return nil
+	}
+}
+
 // Settings lists every configuration variable, in the README's order.
 var Settings = []Setting{
 	{"DATABASE_URL", "", true, "PostgreSQL connection URL (`postgres://user@host:5432/db?sslmode=verify-full`). Required.", str(func(c *Config) *string { return &c.DatabaseURL })},
 	{"OPTOUT_DB_SCHEMA", "optout", false, "PostgreSQL schema holding the service's tables.", str(func(c *Config) *string { return &c.DBSchema })},
 	{"OPTOUT_DATA_KEY", "", true, "Keys that encrypt personal fields at rest: `ID:BASE64` entries of 32 bytes, comma-separated; the first encrypts, all decrypt. Make one with `optoutd genkey`. Required.", str(func(c *Config) *string { return &c.DataKey })},
-	{"OPTOUT_INDEX_KEY", "", true, "BASE64 32-byte key for the NHS-number blind index. Never change it without `optoutd rekey`. Required.", str(func(c *Config) *string { return &c.IndexKey })},
-	{"OPTOUT_TOKEN_KEY", "", true, "BASE64 32-byte key that signs the tokens in our Message-IDs, so replies cannot be spoofed into a conversation. Required.", str(func(c *Config) *string { return &c.TokenKey })},
+	{"OPTOUT_INDEX_KEY", "", true, "BASE64 32-byte key for the NHS-number blind index. Make one with `optoutd genkey`; never change it without `optoutd rekey`. Required.", str(func(c *Config) *string { return &c.IndexKey })},
+	{"OPTOUT_TOKEN_KEY", "", true, "BASE64 32-byte key that signs the tokens in our Message-IDs, so replies cannot be spoofed into a conversation. Make one with `optoutd genkey`. Required.", str(func(c *Config) *string { return &c.TokenKey })},
 	{"OPTOUT_ADDRESS", "", false, "The mailbox's own address: From and Reply-To of every reply; mail from it is never answered. Required.", str(func(c *Config) *string { return &c.Address })},
 	{"OPTOUT_FROM_NAME", "NCL London Care Record opt-out team", false, "Display name on our replies.", str(func(c *Config) *string { return &c.FromName })},
 	{"OPTOUT_SECURE_MARKER", "[secure]", false, "Marker put in every outgoing subject; NHSmail encrypts messages whose subject carries it.", str(func(c *Config) *string { return &c.SecureMark })},
+	{"OPTOUT_FORM_URL", "", false, "Web page of the opt-out form, given in the instructions and acknowledgements (an `https://` address; NCL's is `https://nclhealthandcare.org.uk/digital/the-london-care-record/`). Required.", httpsURL(func(c *Config) *string { return &c.FormURL })},
+	{"OPTOUT_ENQUIRY_PHONE", "", false, "Telephone number for residents who cannot use email or need another format or language; when set, the instructions and acknowledgements say they can call it. Empty: they are asked to reply, or have someone write for them.", phone(func(c *Config) *string { return &c.EnquiryPhone })},
 	{"OPTOUT_IMAP_ADDR", "", false, "IMAP server `host:port` (NHSmail: `outlook.office365.com:993`). Required.", str(func(c *Config) *string { return &c.IMAPAddr })},
 	{"OPTOUT_IMAP_TLS", "implicit", false, "`implicit` (port 993), `starttls`, or `none` (loopback addresses only).", oneOf(func(c *Config) *string { return &c.IMAPTLS }, "implicit", "starttls", "none")},
 	{"OPTOUT_IMAP_USER", "", false, "IMAP user name (the mailbox address for NHSmail). Required.", str(func(c *Config) *string { return &c.IMAPUser })},
@@ -199,7 +242,7 @@ var Settings = []Setting{
 	{"OPTOUT_FOLDER_PROCESSED", "Processed", false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
 	{"OPTOUT_FOLDER_TRIAGE", "Triage", false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
 	{"OPTOUT_FOLDER_AUTO", "Auto", false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
-	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`); empty keeps no copy.", str(func(c *Config) *string { return &c.FolderSent })},
+	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`), over an IMAP connection of its own so sending never waits for a poll; empty keeps no copy.", str(func(c *Config) *string { return &c.FolderSent })},
 	{"OPTOUT_SMTP_ADDR", "", false, "SMTP submission server `host:port` (NHSmail: `smtp.office365.com:587`). Required.", str(func(c *Config) *string { return &c.SMTPAddr })},
 	{"OPTOUT_SMTP_TLS", "starttls", false, "`starttls`, `implicit` (port 465), or `none` (loopback addresses only).", oneOf(func(c *Config) *string { return &c.SMTPTLS }, "implicit", "starttls", "none")},
 	{"OPTOUT_SMTP_USER", "", false, "SMTP user name; empty for no authentication.", str(func(c *Config) *string { return &c.SMTPUser })},
@@ -208,13 +251,14 @@ var Settings = []Setting{
 	{"OPTOUT_HTTP_ADDR", "127.0.0.1:8080", false, "Address of the triage page, `/metrics`, `/healthz` and `/readyz`.", str(func(c *Config) *string { return &c.HTTPAddr })},
 	{"OPTOUT_POLL_SCHEDULE", "* * * * *", false, "Cron schedule of mailbox polls (IMAP IDLE picks mail up sooner where the server has it).", schedule(func(c *Config) *string { return &c.PollSchedule })},
 	{"OPTOUT_PURGE_SCHEDULE", "17 3 * * *", false, "Cron schedule of the retention purge.", schedule(func(c *Config) *string { return &c.PurgeSchedule })},
-	{"OPTOUT_SCAN_DAYS", "3", false, "Each hour, also scan mail of the last N days, to catch anything a UID jump or a client marking mail read would hide.", integer(func(c *Config) *int { return &c.ScanDays }, 1)},
+	{"OPTOUT_SCAN_DAYS", "3", false, "Every 15 minutes, also scan mail of the last N days, to catch anything a UID jump or a client marking mail read would hide.", integer(func(c *Config) *int { return &c.ScanDays }, 1)},
 	{"OPTOUT_MAX_AGE", "7d", false, "Mail that arrived (IMAP INTERNALDATE) longer ago than this is never answered on its own: it is recorded, left in the inbox and listed by `optoutd backlog`. At least `1h`; long enough to ride out an outage of the service.", maxAge(func(c *Config) *time.Duration { return &c.MaxAge })},
 	{"OPTOUT_START_AFTER", "", false, "Optional go-live moment, RFC 3339 (`2026-12-07T09:00:00Z`): mail that arrived before it is held back like old mail. Mail flagged `\\Answered` (replied to by hand) is always held back.", rfc3339(func(c *Config) *time.Time { return &c.StartAfter })},
 	{"OPTOUT_RETENTION", "90d", false, "How long raw messages and attachments are kept once processed (`90d`, `720h`); the register and audit stay.", duration(func(c *Config) *time.Duration { return &c.Retention })},
 	{"OPTOUT_UNSOLICITED_POLICY", "process", false, "A form that arrives without the secure exchange: `process` (read it, answer through the secure marker) or `ask` (send the instructions, keep it for staff).", oneOf(func(c *Config) *string { return &c.Unsolicited }, "process", "ask")},
 	{"OPTOUT_REPLY_LIMIT", "10", false, "At most this many replies per sender address per window (loop and abuse protection).", integer(func(c *Config) *int { return &c.ReplyLimit }, 1)},
 	{"OPTOUT_REPLY_WINDOW", "3h", false, "The window of OPTOUT_REPLY_LIMIT.", duration(func(c *Config) *time.Duration { return &c.ReplyWindow })},
+	{"OPTOUT_ENQUIRY_DAYS", "10", false, "Working days (England and Wales) within which a message that needs a person (a question, a request made for someone else, another format, an opt back in, a chase) is answered; complaints are acknowledged within 3 working days and rights requests answered within one calendar month, as the law sets.", integer(func(c *Config) *int { return &c.EnquiryDays }, 1)},
 	{"OPTOUT_MAX_MESSAGE_SIZE", "50MB", false, "Messages larger than this go to triage without being downloaded whole.", size(func(c *Config) *int64 { return &c.MaxMessage })},
 	{"OPTOUT_MAX_ATTACHMENT_SIZE", "35MB", false, "Largest attachment read (NHSmail's own maximum is 35 MB).", size(func(c *Config) *int64 { return &c.MaxAttachment })},
 	{"OPTOUT_TEMPLATE_DIR", "", false, "Directory of reply templates that override the built-in ones (same file names).", str(func(c *Config) *string { return &c.TemplateDir })},
@@ -309,7 +353,7 @@ func (c *Config) RequireDaemon() error {
 	if err := c.RequireDatabase(); err != nil {
 		errs = append(errs, err)
 	}
-	req := map[string]string{"OPTOUT_ADDRESS": c.Address, "OPTOUT_IMAP_ADDR": c.IMAPAddr, "OPTOUT_IMAP_USER": c.IMAPUser, "OPTOUT_SMTP_ADDR": c.SMTPAddr, "OPTOUT_TOKEN_KEY": c.TokenKey}
+	req := map[string]string{"OPTOUT_ADDRESS": c.Address, "OPTOUT_FORM_URL": c.FormURL, "OPTOUT_IMAP_ADDR": c.IMAPAddr, "OPTOUT_IMAP_USER": c.IMAPUser, "OPTOUT_SMTP_ADDR": c.SMTPAddr, "OPTOUT_TOKEN_KEY": c.TokenKey}
 	if err := missing(req); err != nil {
 		errs = append(errs, err)
 	}

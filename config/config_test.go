@@ -38,9 +38,16 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"OPTOUT_REPLY_LIMIT", "0", "at least 1"},
 		{"OPTOUT_MAX_MESSAGE_SIZE", "big", "must be a size"},
 		{"OPTOUT_UNSOLICITED_POLICY", "drop", "process, ask"},
+		{"OPTOUT_FORM_URL", "http://nclhealthandcare.org.uk/digital/the-london-care-record/", "https://"},
+		{"OPTOUT_FORM_URL", "nclhealthandcare.org.uk/digital/the-london-care-record/", "https://"},
+		{"OPTOUT_FORM_URL", "https://user:pw@example.org/form", "https://"},
+		{"OPTOUT_FORM_URL", "https://example.org/a form", "https://"},
+		{"OPTOUT_ENQUIRY_PHONE", "call us", "telephone number"},
+		{"OPTOUT_ENQUIRY_PHONE", "123", "telephone number"},
+		{"OPTOUT_ENQUIRY_DAYS", "0", "at least 1"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			_, err := Load(env(map[string]string{tt.name: tt.value}))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.name) {
 				t.Fatalf("Load(%s=%q) error = %v, want it to name the variable and say %q", tt.name, tt.value, err, tt.want)
@@ -96,7 +103,7 @@ func TestConfigFileEnvironmentWins(t *testing.T) {
 func TestRequireDaemon(t *testing.T) {
 	c, _ := Load(env(nil))
 	err := c.RequireDaemon()
-	for _, name := range []string{"DATABASE_URL", "OPTOUT_DATA_KEY", "OPTOUT_ADDRESS", "OPTOUT_IMAP_ADDR", "OPTOUT_SMTP_ADDR"} {
+	for _, name := range []string{"DATABASE_URL", "OPTOUT_DATA_KEY", "OPTOUT_ADDRESS", "OPTOUT_FORM_URL", "OPTOUT_IMAP_ADDR", "OPTOUT_SMTP_ADDR"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("RequireDaemon() = %v, want it to name %s", err, name)
 		}
@@ -105,6 +112,7 @@ func TestRequireDaemon(t *testing.T) {
 		"DATABASE_URL": "postgres://x", "OPTOUT_DATA_KEY": "k", "OPTOUT_INDEX_KEY": "i", "OPTOUT_TOKEN_KEY": "t",
 		"OPTOUT_ADDRESS": "a@nhs.net", "OPTOUT_IMAP_ADDR": "imap.example:993", "OPTOUT_IMAP_USER": "u",
 		"OPTOUT_IMAP_PASSWORD": "p", "OPTOUT_SMTP_ADDR": "smtp.example:587",
+		"OPTOUT_FORM_URL": "https://nclhealthandcare.org.uk/digital/the-london-care-record/",
 	}
 	c, _ = Load(env(good))
 	if err := c.RequireDaemon(); err != nil {
@@ -123,6 +131,22 @@ func TestRequireDaemon(t *testing.T) {
 	c, _ = Load(env(plain))
 	if err := c.RequireDaemon(); err != nil {
 		t.Errorf("plain IMAP to loopback: error = %v", err)
+	}
+}
+
+// TestWhatResidentsAreTold: the form's address, the telephone number and
+// the enquiry days are read as given; the number is optional.
+func TestWhatResidentsAreTold(t *testing.T) {
+	c, err := Load(env(map[string]string{"OPTOUT_FORM_URL": "https://nclhealthandcare.org.uk/digital/the-london-care-record/",
+		"OPTOUT_ENQUIRY_PHONE": "+44 (0)20 3688 2900", "OPTOUT_ENQUIRY_DAYS": "5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FormURL != "https://nclhealthandcare.org.uk/digital/the-london-care-record/" || c.EnquiryPhone != "+44 (0)20 3688 2900" || c.EnquiryDays != 5 {
+		t.Errorf("FormURL, EnquiryPhone, EnquiryDays = %q, %q, %d", c.FormURL, c.EnquiryPhone, c.EnquiryDays)
+	}
+	if c, _ = Load(env(nil)); c.EnquiryPhone != "" || c.EnquiryDays != 10 || c.FormURL != "" {
+		t.Errorf("defaults: FormURL, EnquiryPhone, EnquiryDays = %q, %q, %d; want none, none, 10", c.FormURL, c.EnquiryPhone, c.EnquiryDays)
 	}
 }
 

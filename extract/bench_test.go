@@ -95,3 +95,37 @@ func BenchmarkPdftotext(b *testing.B) {
 		})
 	}
 }
+
+// benchFile reads one bare file through Extractor.File, as an attachment is read.
+func benchFile(b *testing.B, rel string, kind Kind, forms int) {
+	data := fixture(b, rel)
+	x := New(DefaultLimits(), func() time.Time { return goldenNow })
+	ctx := context.Background()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := x.File(ctx, rel, data)
+		if r.Kind != kind || len(r.Forms) != forms {
+			b.Fatalf("File(%s) = %q with %d forms", rel, r.Kind, len(r.Forms))
+		}
+	}
+}
+
+// BenchmarkReadODT reads the form made with Writer form controls (.odt).
+func BenchmarkReadODT(b *testing.B) { benchFile(b, "forms/lo-controls.odt", KindSubmission, 1) }
+
+// BenchmarkReadZip reads a zip of a fillable PDF and a Word form.
+func BenchmarkReadZip(b *testing.B) { benchFile(b, "forms/forms.zip", KindSubmission, 2) }
+
+// BenchmarkEmailProtected reads a Purview/IRM wrapper: parse, detect, no form.
+func BenchmarkEmailProtected(b *testing.B) {
+	raw := fixture(b, "mail/protected-rpmsg.eml")
+	x := New(DefaultLimits(), func() time.Time { return goldenNow })
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, r := x.Email(ctx, raw); r.Kind != KindProtected {
+			b.Fatalf("Email(protected-rpmsg.eml) = %q", r.Kind)
+		}
+	}
+}

@@ -172,3 +172,29 @@ func TestCommandExtractExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandExtractProtected checks the contract's promise for an
+// encrypted reply: `optoutd extract --json` on the Purview/IRM wrapper
+// prints "kind": "protected", no forms, and the protected_rpmsg note; the
+// readable report names the protection.
+func TestCommandExtractProtected(t *testing.T) {
+	bin := buildOptoutd(t)
+	out, code := runOptoutd(t, bin, "extract", "--json", "mail/protected-rpmsg.eml", "forms/encrypted.zip")
+	if code != 0 {
+		t.Fatalf("optoutd extract --json: exit %d, want 0", code)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("optoutd extract --json printed %d lines, want 2:\n%s", len(lines), out)
+	}
+	for i, code := range []string{ProtectedRPMsg, ProtectedZip} {
+		if !strings.Contains(lines[i], `"kind":"protected"`) || !strings.Contains(lines[i], `"forms":[]`) ||
+			!strings.Contains(lines[i], `"`+code+`: `) {
+			t.Errorf("line %d = %s, want kind protected, no forms and a note starting %q", i+1, lines[i], code+": ")
+		}
+	}
+	out, _ = runOptoutd(t, bin, "extract", "mail/protected-rpmsg.eml")
+	if !strings.HasPrefix(out, "mail/protected-rpmsg.eml: protected (protected_rpmsg)") {
+		t.Errorf("optoutd extract (readable) = %q, want it to name the protection", out)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,8 @@ const (
 	KindContact    Kind = "contact"    // a person writing, with no form
 	KindAuto       Kind = "auto"       // automatic mail that must never be answered
 	KindUnreadable Kind = "unreadable" // could not be parsed at all
+	// KindProtected (protected.go) is a message whose content is encrypted
+	// and cannot be opened by the service.
 )
 
 // Result is what `optoutd extract --json` prints for one file: one JSON object per line.
@@ -38,6 +41,16 @@ type Result struct {
 	Kind  Kind        `json:"kind"`
 	Forms []form.Form `json:"forms"`
 	Notes []string    `json:"notes"`
+	// AutoReason says, for kind auto only, why the message is automatic: a
+	// stable code (message.ReasonDSN, message.ReasonNoReply...). Absent for
+	// the other kinds.
+	AutoReason string `json:"auto_reason,omitempty"`
+	// Protection is the code (ProtectedRPMsg, ProtectedPortal, ...) of the
+	// first protection found, "" when none. It is set whatever the kind (a
+	// message may carry a readable form beside an encrypted archive); the
+	// kind is protected when no form was read. In JSON it is only the note
+	// that begins with the code.
+	Protection string `json:"-"`
 }
 
 // Limits bound the work done on one message or file. A zero field takes its
@@ -147,18 +160,24 @@ func (x *Extractor) File(ctx context.Context, name string, data []byte) Result {
 	if fr.Note != "" {
 		res.Notes = append(res.Notes, fr.Note)
 	}
+	if fr.Protection != "" {
+		res.Protection = fr.Protection
+		res.Notes = append(res.Notes, protectionNote(fr.Protection))
+	}
 	switch {
 	case fr.Unreadable:
 		res.Notes = append(res.Notes, "the file could not be read as a form")
 	case len(fr.Forms) > 0:
 		res.Kind = KindSubmission
+	case fr.Protection != "":
+		res.Kind = KindProtected
 	default:
 		res.Notes = append(res.Notes, "no form was found in the file")
 	}
 	return res.normalised()
 }
 
-// readFile is ReadAttachment with the Extractor's limits, clock and panic count.
+// readFile is readAttachment with the Extractor's limits, clock and panic count.
 func (x *Extractor) readFile(ctx context.Context, name string, data []byte) FileResult {
 	fr := readAttachment(ctx, name, data, x.lim, x.now(), x.pdfRead)
 	if fr.Panicked {
@@ -173,7 +192,9 @@ func (x *Extractor) readFile(ctx context.Context, name string, data []byte) File
 // when the message is damaged) and the Result: auto for automatic mail
 // (whose forms are not read), submission when at least one form was found
 // (an attached form file that cannot be read included), contact otherwise,
-// unreadable when nothing at all could be read. The Result's File is "".
+// protected when no form was read and the content is encrypted (Result.Protection
+// and a note say how), unreadable when nothing at all could be read. The
+// Result's File is "".
 func (x *Extractor) Email(ctx context.Context, raw []byte) (*message.Message, Result) {
 	res := Result{Kind: KindContact}
 	msg, err := x.parse(raw)
@@ -191,10 +212,16 @@ func (x *Extractor) Email(ctx context.Context, raw []byte) (*message.Message, Re
 		if reason == "" {
 			reason = "automatic"
 		}
+		res.AutoReason = reason
 		res.Notes = append(res.Notes, "automatic mail ("+reason+"): its forms are not read and it is never answered")
 		return msg, res.normalised()
 	}
-	if body := ownText(msg.Body); body != "" {
+	body := ownText(msg.Body)
+	protections := []string{}
+	if p := protection(msg, body); p != "" {
+		protections = append(protections, p)
+	}
+	if body != "" {
 		forms, err, panicked := guarded(ctx, x.lim.FileTimeout, []byte(body), func(_ context.Context, b []byte) ([]form.Form, error) {
 			return docform.ReadText(string(b))
 		})
@@ -226,6 +253,16 @@ func (x *Extractor) Email(ctx context.Context, raw []byte) (*message.Message, Re
 		if fr.Note != "" {
 			res.Notes = append(res.Notes, fmt.Sprintf("attachment %d: %s", i+1, fr.Note))
 		}
+		if fr.Protection != "" && !slices.Contains(protections, fr.Protection) {
+			protections = append(protections, fr.Protection)
+		}
+	}
+	for _, p := range protections {
+		res.Notes = append(res.Notes, protectionNote(p))
+	}
+	if len(protections) > 0 {
+		res.Protection = protections[0]
+		res.Kind = KindProtected
 	}
 	if len(res.Forms) > x.lim.MaxForms {
 		res.Forms = res.Forms[:x.lim.MaxForms]

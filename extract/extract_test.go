@@ -38,7 +38,7 @@ func TestSniff(t *testing.T) {
 		{"docx with raw fields", "forms/form-fields.docx", "", TypeDOCX},
 		{"zip that is not Word", "", "PK\x03\x04garbage", TypeZip},
 		{"OLE .doc", "", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00", TypeOLE},
-		{"OpenDocument text from LibreOffice", "forms/lo-typed.odt", "", TypeOffice},
+		{"OpenDocument text from LibreOffice", "forms/lo-typed.odt", "", TypeODT},
 		{"Excel workbook", "forms/lo-forms.xlsx", "", TypeOffice},
 		{"RTF is not JSON", "forms/lo-typed.rtf", "", TypeOffice},
 		{"Word saved by LibreOffice", "forms/lo-typed.docx", "", TypeDOCX},

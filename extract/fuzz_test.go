@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func checkResult(t *testing.T, r Result) {
 		if len(r.Forms) == 0 {
 			t.Errorf("kind submission with no forms")
 		}
-	case KindContact, KindAuto:
+	case KindContact, KindAuto, KindProtected:
 		if len(r.Forms) != 0 {
 			t.Errorf("kind %q with %d forms", r.Kind, len(r.Forms))
 		}
@@ -79,12 +80,18 @@ func checkResult(t *testing.T, r Result) {
 	default:
 		t.Errorf("kind %q is not in the contract", r.Kind)
 	}
+	if r.Kind == KindProtected && r.Protection == "" {
+		t.Errorf("kind protected without a protection code")
+	}
+	if r.Protection != "" && !slices.Contains(r.Notes, protectionNote(r.Protection)) {
+		t.Errorf("protection %q without its note (notes %q)", r.Protection, r.Notes)
+	}
 	if r.Forms == nil || r.Notes == nil {
 		t.Errorf("forms or notes is nil")
 	}
 	for i, f := range r.Forms {
 		switch f.Format {
-		case form.FormatPDFFields, form.FormatPDFText, form.FormatDOCX, form.FormatJSON, form.FormatCSV, form.FormatText:
+		case form.FormatPDFFields, form.FormatPDFText, form.FormatDOCX, form.FormatODT, form.FormatJSON, form.FormatCSV, form.FormatText:
 		default:
 			t.Errorf("form %d format %q is not in the contract", i, f.Format)
 		}

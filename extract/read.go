@@ -26,8 +26,8 @@ const (
 	CodePanic      = "read_crashed"    // a reader crashed on the file (a recovered panic)
 	CodeTooLarge   = "file_too_large"  // larger than Limits.MaxFileBytes
 	// CodeOtherFormat is a document or spreadsheet in a format the readers
-	// do not know (OpenDocument .odt/.ods, Excel .xlsx, RTF): a resident's
-	// form all the same, so staff key it in.
+	// do not know (OpenDocument spreadsheets .ods, Excel .xlsx, RTF): a
+	// resident's form all the same, so staff key it in.
 	CodeOtherFormat = "doc_unsupported_format"
 )
 
@@ -55,21 +55,21 @@ type FileResult struct {
 	// never quotes the file's name or content.
 	Note     string
 	Panicked bool // a reader panicked on the file; the panic was recovered
+	// Protection is the code of the protection that kept the file's
+	// content from being read (ProtectedZip for a zip archive with
+	// encrypted files), "" when none.
+	Protection string
 }
 
 // reader reads forms from one file.
 type reader func(ctx context.Context, data []byte) ([]form.Form, error)
 
-// ReadAttachment reads one file as opt-out forms: it sniffs the content to
+// readAttachment reads one file as opt-out forms: it sniffs the content to
 // pick a reader (the name only breaks ties and marks a file that claims to
 // be a form), runs it under lim.FileTimeout with panics recovered, and
 // checks each form with form.Finish on the day now. name is the file name
-// as sent, used as each form's Source ("" gives "attachment").
-func ReadAttachment(ctx context.Context, name string, data []byte, lim Limits, now time.Time) FileResult {
-	return readAttachment(ctx, name, data, lim, now, nil)
-}
-
-// readAttachment is ReadAttachment reading PDFs with pdfRead (nil: pdfform.Read).
+// as sent, used as each form's Source ("" gives "attachment"). PDFs are
+// read with pdfRead (nil: pdfform.Read).
 func readAttachment(ctx context.Context, name string, data []byte, lim Limits, now time.Time, pdfRead PDFReadFunc) FileResult {
 	if pdfRead == nil {
 		pdfRead = pdfform.Read
@@ -107,6 +107,11 @@ func readAttachment(ctx context.Context, name string, data []byte, lim Limits, n
 		// file): the Word reader says which.
 		rd = noCtx(docform.ReadDOCX)
 		format = form.FormatDOCX
+	case t == TypeODT:
+		rd = noCtx(docform.ReadODT)
+		format = form.FormatODT
+	case t == TypeZip:
+		return readZip(ctx, source, data, lim, now, pdfRead)
 	case t == TypeOffice:
 		res.Forms = []form.Form{unreadableForm(source, formatOf(t, ext), CodeOtherFormat, problemMessages[CodeOtherFormat])}
 		res.Unreadable = true
@@ -257,6 +262,8 @@ func formatOf(t FileType, ext string) form.Format {
 		return form.FormatPDFText
 	case t == TypeDOCX || t == TypeOLE || ext == ".docx" || ext == ".doc":
 		return form.FormatDOCX
+	case t == TypeODT || ext == ".odt" || ext == ".fodt":
+		return form.FormatODT
 	case t == TypeJSON || ext == ".json":
 		return form.FormatJSON
 	case t == TypeCSV || ext == ".csv" || ext == ".xlsx" || ext == ".ods":
@@ -284,7 +291,7 @@ func skipNote(t FileType, name string, size int) string {
 	case TypeEmail:
 		return "an email attached as a file was not read: open it by hand"
 	case TypeZip:
-		return "a zip archive or non-Word Office file was not read"
+		return "a zip archive or an Office file that is not a Word document was not read"
 	}
 	return "a file of a type that cannot hold the form was skipped"
 }

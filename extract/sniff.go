@@ -18,8 +18,9 @@ const (
 	TypePDF      FileType = "pdf"      // starts with %PDF- (within the first KB, as readers allow)
 	TypeDOCX     FileType = "docx"     // a zip holding word/document.xml
 	TypeOLE      FileType = "ole"      // an Office 97-2003 compound file (.doc, .xls, .msg)
+	TypeODT      FileType = "odt"      // an OpenDocument text: a zip whose mimetype is application/vnd.oasis.opendocument.text, or a flat .fodt
 	TypeZip      FileType = "zip"      // any other zip (an archive)
-	TypeOffice   FileType = "office"   // a document or spreadsheet the readers do not know: OpenDocument (.odt, .ods), Excel (.xlsx), RTF
+	TypeOffice   FileType = "office"   // a document or spreadsheet the readers do not know: OpenDocument other than text (.ods, .odp), Excel (.xlsx), other Office zips, RTF
 	TypeJSON     FileType = "json"     // text starting with { or [
 	TypeCSV      FileType = "csv"      // text whose first lines split into the same number of fields
 	TypeText     FileType = "text"     // other text
@@ -51,6 +52,9 @@ func Sniff(name string, data []byte) FileType {
 		if isDOCX(data) {
 			return TypeDOCX
 		}
+		if isODT(head) {
+			return TypeODT
+		}
 		if isOfficeZip(data) {
 			return TypeOffice
 		}
@@ -76,6 +80,8 @@ func Sniff(name string, data []byte) FileType {
 		return TypeCalendar
 	case strings.HasPrefix(upper, "BEGIN:VCARD"):
 		return TypeVCard
+	case isFlatODT(t):
+		return TypeODT
 	case strings.HasPrefix(upper, "<!DOCTYPE HTML") || strings.HasPrefix(upper, "<HTML") ||
 		strings.HasPrefix(upper, "<?XML") && bytes.Contains(prefix(t, 512), []byte("<html")):
 		return TypeHTML
@@ -114,6 +120,22 @@ func isDOCX(data []byte) bool {
 		}
 	}
 	return false
+}
+
+// isODT reports a zipped OpenDocument text (or text template): its first
+// entry, stored uncompressed, is "mimetype" naming the type.
+func isODT(head []byte) bool {
+	h := prefix(head, 128)
+	return bytes.Contains(h, []byte("mimetypeapplication/vnd.oasis.opendocument.text")) &&
+		!bytes.Contains(h, []byte("mimetypeapplication/vnd.oasis.opendocument.text-"+"web"))
+}
+
+// isFlatODT reports a flat OpenDocument text (.fodt): XML whose root
+// office:document declares the text media type.
+func isFlatODT(t []byte) bool {
+	h := prefix(t, 4096)
+	return bytes.HasPrefix(h, []byte("<?xml")) && bytes.Contains(h, []byte("<office:document")) &&
+		bytes.Contains(h, []byte(`office:mimetype="application/vnd.oasis.opendocument.text"`))
 }
 
 // isOfficeZip reports an OpenDocument file (its first entry is "mimetype"

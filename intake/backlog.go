@@ -5,36 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Held-back mail: a mailbox that has been worked by hand for years holds old
 // mail on the day the service starts. The daemon never answers a message
 // that HoldRule holds: it records it in the ledger as done with a held
-// action (store.LedgerHeldPrefix), leaves it in the inbox, counts it
+// action (vocab.HeldActions, under vocab.FolderInbox), leaves it in the inbox, counts it
 // (Metrics.Held) and lists it for `optoutd backlog`; staff may process it
 // deliberately with `optoutd backlog --since DATE --apply` (ApplyBacklog).
 // The rule rests on what the server keeps (INTERNALDATE and flags), not on
 // our database, so a UIDVALIDITY change, a restored database or a mailbox
 // migration that makes old mail look new still holds it.
-
-// Why a message was held back: the ledger actions (after "inbox:") and the
-// label values of Metrics.Held.
-const (
-	ActionHeldOld         = "held_old"          // arrived longer ago than HoldRule.MaxAge
-	ActionHeldBeforeStart = "held_before_start" // arrived before HoldRule.StartAfter (the go-live moment)
-	ActionHeldAnswered    = "held_answered"     // carries \Answered: someone replied by hand
-)
-
-// FolderInbox is the folder of held mail: it stays in the inbox. It is
-// never moved to (the poller moves only to FolderProcessed, FolderTriage
-// and FolderAuto).
-const FolderInbox Folder = "inbox"
 
 // DefaultMaxAge is HoldRule.MaxAge's default (OPTOUT_MAX_AGE): long enough
 // to ride out a bank-holiday outage, short enough that go-live leaves
@@ -50,24 +37,24 @@ type HoldRule struct {
 	StartAfter time.Time
 }
 
-// Reason returns the ActionHeld* code that holds m back at now, or "" when
+// Reason returns the vocab.HeldActions value that holds m back at now, or "" when
 // the daemon may process it. \Answered comes first, then the start, then
 // the age. A message without an arrival time is held as old: when in
 // doubt, do not write to a resident.
-func (r HoldRule) Reason(m mailbox.Msg, now time.Time) string {
+func (r HoldRule) Reason(m mailbox.Msg, now time.Time) vocab.Action {
 	maxAge := r.MaxAge
 	if maxAge <= 0 {
 		maxAge = DefaultMaxAge
 	}
 	switch {
 	case m.Answered:
-		return ActionHeldAnswered
+		return vocab.ActionHeldAnswered
 	case m.InternalDate.IsZero():
-		return ActionHeldOld
+		return vocab.ActionHeldOld
 	case !r.StartAfter.IsZero() && m.InternalDate.Before(r.StartAfter):
-		return ActionHeldBeforeStart
+		return vocab.ActionHeldBeforeStart
 	case now.Sub(m.InternalDate) > maxAge:
-		return ActionHeldOld
+		return vocab.ActionHeldOld
 	}
 	return ""
 }
@@ -76,10 +63,10 @@ func (r HoldRule) Reason(m mailbox.Msg, now time.Time) string {
 // through Process instead: its ledger row is already in the pipeline (a
 // failed message being retried is finished, not held). A message already
 // done keeps its outcome (and is moved as before, unless it was held).
-func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason string) (out Outcome, held bool, err error) {
+func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason vocab.Action) (out Outcome, held bool, err error) {
 	entry, created, err := p.st.RecordMessage(ctx, store.IncomingMessage{
 		Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: uint32(m.UID), MessageID: m.MessageID,
-		ReceivedAt: m.InternalDate, Size: m.Size, // no copy of the raw message: it stays in the mailbox
+		ReceivedAt: m.InternalDate, Size: m.Size, // no copy of the message or its header: it stays in the mailbox
 	})
 	if err := p.db(err); err != nil {
 		return Outcome{}, true, fmt.Errorf("hold uid %d: %w", m.UID, err)
@@ -96,8 +83,7 @@ func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason string) (out
 	if !m.TooLarge {
 		kind = p.extract(ctx, m.Raw).res.Kind
 	}
-	action := ledgerAction(FolderInbox, reason)
-	err = p.db(p.st.HoldMessage(ctx, entry.ID, action, string(kind)))
+	err = p.db(p.st.HoldMessage(ctx, entry.ID, reason, string(kind)))
 	if errors.Is(err, store.ErrAlreadyDone) {
 		o, err := p.done(ctx, out)
 		return o, true, err
@@ -106,6 +92,7 @@ func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason string) (out
 		return Outcome{}, true, fmt.Errorf("hold ledger row %d: %w", entry.ID, err)
 	}
 	p.metrics.Held(reason)
+	action := store.LedgerAction(vocab.FolderInbox, reason)
 	p.log.Info("message held back: left in the inbox, not answered", slog.String("mailbox", m.Mailbox),
 		slog.Uint64("uid", uint64(m.UID)), slog.Int64("ledger_id", entry.ID), slog.String("action", action))
 	out.Action = action
@@ -117,44 +104,40 @@ func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason string) (out
 type Preview struct {
 	UID     mailbox.UID
 	Arrived time.Time
-	// Action is an Action* or ActionHeld* code, or PreviewDone (already
-	// done before: it would only be moved to Folder) or PreviewInPipeline
-	// (a failed message waiting for its retry).
-	Action  string
-	Folder  Folder   // where it would go; FolderInbox when it stays
-	Kind    string   // what it looks like (extract.Kind); "" when not read
-	Replies []string // the reply kinds it would queue (notify.Kind)
-	Reasons []string // the triage reasons it would raise
+	// Action is one of vocab.Actions (possibly with the
+	// vocab.ActionRateLimited suffix), or vocab.PreviewDone (already done
+	// before: it would only be moved to Folder) or vocab.PreviewRetry (a
+	// failed message waiting for its retry).
+	Action  vocab.Action
+	Folder  vocab.Folder // where it would go; vocab.FolderInbox when it stays
+	Kind    string       // what it looks like (extract.Kind); "" when not read
+	Replies []string     // the reply kinds it would queue (notify.Kind)
+	Reasons []string     // the triage reasons it would raise
 }
-
-// Preview actions beyond the Action* codes.
-const (
-	PreviewDone       = "already_done" // handled before: only moved to its folder
-	PreviewInPipeline = "retry"        // recorded and failed before: retried from the ledger
-)
 
 // preview finds what Process (or hold) would do with m, with read-only
 // store lookups: nothing is recorded, no reference code is drawn, nothing
 // is composed. rule is applied when hold is set; when it is not, held mail
 // is planned as ApplyBacklog would release it.
 func (p *Processor) preview(ctx context.Context, m mailbox.Msg, rule HoldRule, hold bool) (Preview, error) {
-	pv := Preview{UID: m.UID, Arrived: m.InternalDate, Folder: FolderInbox}
+	pv := Preview{UID: m.UID, Arrived: m.InternalDate, Folder: vocab.FolderInbox}
 	e, err := p.st.LookupMessage(ctx, m.Mailbox, m.UIDValidity, uint32(m.UID), m.MessageID)
 	switch {
 	case err == nil && store.IsHeld(e.Action):
 		if hold { // held before: stays held
-			pv.Action, pv.Kind = strings.TrimPrefix(e.Action, string(FolderInbox)+":"), e.Kind
+			pv.Action, _ = store.HeldAction(e.Action)
+			pv.Kind = e.Kind
 			return pv, nil
 		}
 		// Released by ApplyBacklog: planned like fresh mail below.
 	case err == nil && e.State == store.LedgerDone:
-		pv.Action, pv.Kind, pv.Folder = PreviewDone, e.Kind, FolderOf(e.Action)
+		pv.Action, pv.Kind, pv.Folder = vocab.PreviewDone, e.Kind, store.FolderOf(e.Action)
 		if pv.Folder == "" {
-			pv.Folder = FolderProcessed
+			pv.Folder = vocab.FolderProcessed
 		}
 		return pv, nil
 	case err == nil && (e.State != store.LedgerNew || e.Attempts > 0):
-		pv.Action = PreviewInPipeline
+		pv.Action = vocab.PreviewRetry
 		return pv, nil
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return pv, err
@@ -165,13 +148,19 @@ func (p *Processor) preview(ctx context.Context, m mailbox.Msg, rule HoldRule, h
 			return pv, nil
 		}
 	}
-	d, err := p.decide(ctx, m)
+	h, _ := readHeader(m.Raw)
+	d, err := p.decide(ctx, m, h)
 	if err != nil {
 		return pv, err
 	}
 	pv.Action, pv.Folder, pv.Kind = d.plan.Action, d.plan.Folder, string(d.res.Kind)
-	for _, r := range d.plan.Replies {
-		pv.Replies = append(pv.Replies, string(r.Kind))
+	for _, e := range d.plan.Emails {
+		pv.Replies = append(pv.Replies, string(e.Kind))
+	}
+	for _, s := range d.plan.Submissions {
+		if s.Accepted != nil { // or its Duplicate: one of the two is sent
+			pv.Replies = append(pv.Replies, string(s.Accepted.Kind))
+		}
 	}
 	for _, t := range d.plan.Triage {
 		pv.Reasons = append(pv.Reasons, string(t.Reason))
@@ -302,8 +291,9 @@ func (pl *Poller) ApplyBacklog(ctx context.Context, since time.Time) (PollResult
 }
 
 // release puts m's held ledger row back in the pipeline with m's raw copy
-// (ApplyBacklog); a message without a row is recorded by Process.
-func (p *Processor) release(ctx context.Context, m mailbox.Msg) error {
+// and header h (ApplyBacklog); a message without a row is recorded by
+// Process.
+func (p *Processor) release(ctx context.Context, m mailbox.Msg, h store.MessageHeader) error {
 	e, err := p.st.LookupMessage(ctx, m.Mailbox, m.UIDValidity, uint32(m.UID), m.MessageID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -313,7 +303,7 @@ func (p *Processor) release(ctx context.Context, m mailbox.Msg) error {
 	case !store.IsHeld(e.Action):
 		return nil
 	}
-	if err := p.db(p.st.ReleaseHeld(ctx, e.ID, m.Raw, store.System)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := p.db(p.st.ReleaseHeld(ctx, e.ID, m.Raw, h, store.System)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // TestHoldRule is the held-back rule's table: age (with its boundary),
@@ -22,24 +23,24 @@ func TestHoldRule(t *testing.T) {
 		rule     HoldRule
 		arrived  time.Time
 		answered bool
-		want     string
+		want     vocab.Action
 	}{
 		{"fresh", HoldRule{}, now.Add(-time.Minute), false, ""},
 		{"exactly the default age", HoldRule{}, now.Add(-week), false, ""},
-		{"a second past the default age", HoldRule{}, now.Add(-week - time.Second), false, ActionHeldOld},
-		{"two years old", HoldRule{}, now.AddDate(-2, 0, 0), false, ActionHeldOld},
+		{"a second past the default age", HoldRule{}, now.Add(-week - time.Second), false, vocab.ActionHeldOld},
+		{"two years old", HoldRule{}, now.AddDate(-2, 0, 0), false, vocab.ActionHeldOld},
 		{"a longer max age keeps it", HoldRule{MaxAge: 30 * 24 * time.Hour}, now.Add(-10 * 24 * time.Hour), false, ""},
-		{"a shorter max age holds it", HoldRule{MaxAge: 24 * time.Hour}, now.Add(-25 * time.Hour), false, ActionHeldOld},
+		{"a shorter max age holds it", HoldRule{MaxAge: 24 * time.Hour}, now.Add(-25 * time.Hour), false, vocab.ActionHeldOld},
 		{"negative max age means the default", HoldRule{MaxAge: -1}, now.Add(-6 * 24 * time.Hour), false, ""},
 		{"arrived in the future (clock skew)", HoldRule{}, now.Add(time.Hour), false, ""},
-		{"no arrival time", HoldRule{}, time.Time{}, false, ActionHeldOld},
-		{"before the start", HoldRule{StartAfter: start}, start.Add(-time.Second), false, ActionHeldBeforeStart},
+		{"no arrival time", HoldRule{}, time.Time{}, false, vocab.ActionHeldOld},
+		{"before the start", HoldRule{StartAfter: start}, start.Add(-time.Second), false, vocab.ActionHeldBeforeStart},
 		{"exactly at the start", HoldRule{StartAfter: start}, start, false, ""},
 		{"after the start", HoldRule{StartAfter: start}, start.Add(time.Second), false, ""},
-		{"before the start and old: the start names it", HoldRule{StartAfter: start}, now.AddDate(-1, 0, 0), false, ActionHeldBeforeStart},
-		{"start in the future holds today's mail", HoldRule{StartAfter: now.Add(time.Hour)}, now.Add(-time.Minute), false, ActionHeldBeforeStart},
-		{"answered by hand, fresh", HoldRule{}, now.Add(-time.Minute), true, ActionHeldAnswered},
-		{"answered and old: answered names it", HoldRule{StartAfter: start}, now.AddDate(-2, 0, 0), true, ActionHeldAnswered},
+		{"before the start and old: the start names it", HoldRule{StartAfter: start}, now.AddDate(-1, 0, 0), false, vocab.ActionHeldBeforeStart},
+		{"start in the future holds today's mail", HoldRule{StartAfter: now.Add(time.Hour)}, now.Add(-time.Minute), false, vocab.ActionHeldBeforeStart},
+		{"answered by hand, fresh", HoldRule{}, now.Add(-time.Minute), true, vocab.ActionHeldAnswered},
+		{"answered and old: answered names it", HoldRule{StartAfter: start}, now.AddDate(-2, 0, 0), true, vocab.ActionHeldAnswered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,16 +55,16 @@ func TestHoldRule(t *testing.T) {
 // TestHeldActions: the ledger actions of held mail are what the store
 // lists and keeps in the inbox.
 func TestHeldActions(t *testing.T) {
-	for _, a := range []string{ActionHeldOld, ActionHeldBeforeStart, ActionHeldAnswered} {
-		la := ledgerAction(FolderInbox, a)
-		if !store.IsHeld(la) {
-			t.Errorf("store.IsHeld(%q) = false", la)
+	for _, a := range vocab.HeldActions() {
+		la := store.LedgerAction(vocab.FolderInbox, a)
+		if got, ok := store.HeldAction(la); !ok || got != a || !store.IsHeld(la) {
+			t.Errorf("store.HeldAction(%q) = %q, %v", la, got, ok)
 		}
-		if f := FolderOf(la); f != "" {
+		if f := store.FolderOf(la); f != "" {
 			t.Errorf("FolderOf(%q) = %q: held mail must not be moved", la, f)
 		}
 	}
-	for _, a := range []string{"processed:instructions", "auto:auto", "inbox:held_", "", "held_old"} {
+	for _, a := range []string{"processed:instructions", "auto:auto", "inbox:held_", "inbox:instructions", "", "held_old", "processed:held_old"} {
 		if store.IsHeld(a) {
 			t.Errorf("store.IsHeld(%q) = true", a)
 		}
@@ -110,7 +111,7 @@ func TestHoldOnDovecot(t *testing.T) {
 	if n := r.count("INBOX"); n != 1 {
 		t.Errorf("INBOX holds %d, want the held message only", n)
 	}
-	if held, err := r.st.HeldMessages(context.Background(), time.Time{}); err != nil || len(held) != 1 || held[0].Action != "inbox:"+ActionHeldBeforeStart {
+	if held, err := r.st.HeldMessages(context.Background(), time.Time{}); err != nil || len(held) != 1 || held[0].Action != "inbox:held_before_start" {
 		t.Errorf("held rows %+v, %v; want one held_before_start", held, err)
 	}
 }

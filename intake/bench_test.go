@@ -26,20 +26,16 @@ func benchMessages(b *testing.B, r *rig, n int) (raws [][]byte, replies int) {
 	b.Helper()
 	pdfs := formPDFs(b, n)
 	signer := notify.Signer{Key: signKey}
-	ctx := context.Background()
 	for i := range n {
 		addr := fmt.Sprintf("resident%05d@example.org", i)
 		switch {
 		case i%10 < 6:
-			conv, err := r.st.CreateConversation(ctx, addr)
+			ref := r.newConversation(b, uint32(i), addr)
+			id, err := signer.NewMessageID(ref, "nhs.example", nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			id, err := signer.NewMessageID(conv.Reference, "nhs.example", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			e := email{from: addr, subject: "RE: [secure] Your London Care Record opt-out - reference " + conv.Reference,
+			e := email{from: addr, subject: "RE: [secure] Your London Care Record opt-out - reference " + ref,
 				body: "Please find my form attached.\n\nKind regards", inReplyTo: id, references: []string{id},
 				attName: "opt-out form.pdf", att: pdfs[i]}
 			raws = append(raws, e.bytes())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // crashOnce returns a failAt hook that fails the first time step is reached
@@ -147,7 +148,7 @@ func TestExtractTimeoutGoesToTriage(t *testing.T) {
 	if n := len(r.sent()); n != 0 {
 		t.Errorf("sent %d replies, want 0", n)
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{store.ReasonProcessingFailed}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonProcessingFailed}) {
 		t.Errorf("open triage %v, want processing_failed", tri)
 	}
 	if n := r.count("Triage"); n != 1 {
@@ -205,7 +206,7 @@ func TestSMTPPermanentFailure(t *testing.T) {
 	if len(rows) != 1 || rows[0].State != store.OutboxFailed {
 		t.Errorf("outbox = %+v, want one failed row", rows)
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{store.ReasonSendFailed}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonSendFailed}) {
 		t.Errorf("open triage %v, want send_failed", tri)
 	}
 }

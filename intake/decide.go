@@ -3,38 +3,8 @@ package intake
 import (
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
-	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
-)
-
-// Folder is where a message goes once its outcome is committed. The poller
-// maps it to the configured mailbox folder names.
-type Folder string
-
-// The destination folders.
-const (
-	FolderProcessed Folder = "processed" // answered and recorded: nothing left for a person
-	FolderTriage    Folder = "triage"    // a person must look at it
-	FolderAuto      Folder = "auto"      // automatic mail (or our own): recorded, never answered
-)
-
-// Reason is why a triage item was raised. The values are stable: the store
-// keeps them and the triage page shows them.
-type Reason string
-
-// The triage reasons. Those the store already names are its own codes, so
-// the triage page shows one vocabulary.
-const (
-	ReasonInvalidForm      Reason = store.ReasonInvalidForm      // a form was read but has errors
-	ReasonUnreadableForm   Reason = store.ReasonUnreadable       // the message could not be read at all
-	ReasonNoFormAgain      Reason = store.ReasonNoFormAgain      // a second reply without a form in one conversation
-	ReasonOtherSender      Reason = store.ReasonUnverifiedSender // a reference in the subject, sent from another address
-	ReasonTooLarge         Reason = store.ReasonTooLarge         // over the size limit: not downloaded
-	ReasonBounce           Reason = store.ReasonUndeliverable    // one of our replies bounced (raised by store.MarkUndeliverable)
-	ReasonUnsolicitedAsk   Reason = store.ReasonUnsolicitedForm  // a form outside the secure exchange, policy "ask"
-	ReasonRateLimited      Reason = "rate_limited"               // the sender reached the reply limit: not answered
-	ReasonProcessingFailed Reason = store.ReasonProcessingFailed // reading the message crashed or timed out
-	ReasonPhotoOfForm      Reason = store.ReasonPhotoOfForm      // no form read, but a photo or scan of it attached: staff key it in
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Policy says what to do with a form that arrives outside the secure
@@ -57,33 +27,6 @@ const (
 	MatchSubject Match = "subject" // a reference code in the subject: trusted only from the conversation's address
 )
 
-// Channel is how a submission reached us (store submissions.channel).
-type Channel string
-
-// The channels.
-const (
-	ChannelSecure      Channel = "secure_reply" // a reply inside the secure exchange
-	ChannelUnsolicited Channel = "unsolicited"  // a form in a first email
-)
-
-// Status is what becomes of a submission when the message is committed.
-type Status string
-
-// The submission statuses Decide plans. The store turns Accepted into
-// "duplicate" when the person is already opted out.
-const (
-	StatusAccepted Status = "accepted"
-	StatusTriage   Status = "triage"
-)
-
-// Conversation states (store conversations.state).
-const (
-	StateInstructionsSent = "instructions_sent"
-	StateFormReceived     = "form_received"
-	StateCompleted        = "completed"
-	StateClosed           = "closed"
-)
-
 // DefaultReplyLimit and DefaultReplyWindowHours are the loop and abuse
 // protection defaults: at most 10 replies per sender address per 3 hours.
 const (
@@ -94,9 +37,10 @@ const (
 // Conversation is what Decide needs to know about the conversation a
 // message was matched to.
 type Conversation struct {
+	ID          int64 // the store's id: the plan ties itself to it
 	Ref         string
-	State       string // one of the State* values
-	NoFormCount int    // no_form replies already sent in it
+	State       vocab.ConversationState
+	NoFormCount int // no_form replies already sent in it
 }
 
 // Input is everything Decide looks at for one message. It holds no personal
@@ -147,71 +91,10 @@ type Input struct {
 	ReplyLimit    int
 }
 
-// PlannedSubmission is one form to record. Form indexes Input.Forms.
-type PlannedSubmission struct {
-	Form   int
-	Status Status
-}
-
-// PlannedReply is one reply to queue. Form indexes Input.Forms for an
-// outcome reply (accepted, which the store may turn into duplicate), or is
-// -1 for a reply about the whole message.
-type PlannedReply struct {
-	Kind notify.Kind
-	Form int
-}
-
-// PlannedTriage is one triage item. Form indexes Input.Forms for an item
-// about one form, or is -1 for an item about the whole message.
-type PlannedTriage struct {
-	Reason Reason
-	Form   int
-}
-
-// Plan is what one message causes: everything here is committed in one
-// store transaction together with the ledger row turning done.
-type Plan struct {
-	Folder Folder
-	// Action is the ledger's record of what was done: a short code, never
-	// personal data.
-	Action string
-	// NewConversation asks for a new conversation with a fresh reference.
-	NewConversation bool
-	// Channel of the submissions.
-	Channel     Channel
-	Submissions []PlannedSubmission
-	Replies     []PlannedReply
-	Triage      []PlannedTriage
-	// ConversationState is the conversation's new state, "" to leave it.
-	ConversationState string
-	// NoFormSent counts a no_form reply against the conversation.
-	NoFormSent bool
-	// RedactBody asks for the stored copy of the message to be redacted.
-	RedactBody bool
-	// MarkUndeliverable marks the outbox row of the bounced reply undeliverable.
-	MarkUndeliverable bool
-}
-
-// Ledger actions (Plan.Action).
-const (
-	ActionAuto             = "auto"
-	ActionOwnMail          = "own_mail"
-	ActionBounce           = "bounce"
-	ActionTooLarge         = "too_large"
-	ActionFailed           = "extract_failed"
-	ActionUnreadable       = "unreadable"
-	ActionOtherSender      = "reference_from_other_sender"
-	ActionInstructions     = "instructions"
-	ActionUnsolicitedAsk   = "unsolicited_ask"
-	ActionForms            = "forms"
-	ActionNoForm           = "no_form"
-	ActionNoFormAgain      = "no_form_again"
-	ActionPhoto            = "photo_of_form"
-	ActionRateLimitedShift = "+rate_limited" // appended to the action when replies were withheld
-)
-
 // Decide works out what one message causes. It is pure: it reads only in
-// and returns the plan; the Processor carries it out in one transaction.
+// and returns the plan, which the store commits as it is (store.Plan) once
+// the Processor has filled in what Decide cannot know: the ledger row, the
+// addresses, the composed emails and the kept attachments.
 //
 // The rules, in order:
 //   - over the size limit → triage, no reply;
@@ -238,110 +121,148 @@ const (
 //     triage, the forms not read;
 //   - any plan whose replies would take the sender past the reply limit
 //     sends none of them and raises a rate_limited triage item instead.
-func Decide(in Input) Plan {
+func Decide(in Input) *store.Plan {
+	p := decide(in)
+	if in.Conv != nil && p.NewConversation == nil && p.Action != vocab.ActionOtherSender {
+		// An unverified reference (ActionOtherSender) ties nothing to the
+		// conversation.
+		p.ConversationID = in.Conv.ID
+	}
+	return p
+}
+
+// decide holds Decide's rules; Decide ties the plan to the conversation.
+func decide(in Input) *store.Plan {
 	switch {
 	case in.TooLarge:
-		return Plan{Folder: FolderTriage, Action: ActionTooLarge, Triage: []PlannedTriage{{ReasonTooLarge, -1}}}
+		return toTriage(vocab.ActionTooLarge, vocab.ReasonTooLarge)
 	case in.OurMarker || in.FromUs:
-		return Plan{Folder: FolderAuto, Action: ActionOwnMail}
+		return &store.Plan{Folder: vocab.FolderAuto, Action: vocab.ActionOwnMail}
 	case in.BounceOfOurs:
 		// store.MarkUndeliverable raises the triage item, tied to the outbox row.
-		return Plan{Folder: FolderAuto, Action: ActionBounce, MarkUndeliverable: true}
+		return &store.Plan{Folder: vocab.FolderAuto, Action: vocab.ActionBounce, MarkUndeliverable: true}
 	case in.ExtractFailed:
-		return Plan{Folder: FolderTriage, Action: ActionFailed, Triage: []PlannedTriage{{ReasonProcessingFailed, -1}}}
+		return toTriage(vocab.ActionFailed, vocab.ReasonProcessingFailed)
 	case in.Kind == extract.KindUnreadable:
-		return Plan{Folder: FolderTriage, Action: ActionUnreadable, Triage: []PlannedTriage{{ReasonUnreadableForm, -1}}}
+		return toTriage(vocab.ActionUnreadable, vocab.ReasonUnreadable)
 	case in.Auto || in.Kind == extract.KindAuto || !in.HasSender:
-		return Plan{Folder: FolderAuto, Action: ActionAuto}
+		return &store.Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto}
 	}
 	if in.Conv != nil && in.Match == MatchSubject && !in.SenderIsOwner {
-		return Plan{Folder: FolderTriage, Action: ActionOtherSender, Triage: []PlannedTriage{{ReasonOtherSender, -1}}}
+		return toTriage(vocab.ActionOtherSender, vocab.ReasonUnverifiedSender)
 	}
 	hasForms := len(in.Forms) > 0
 	photo := !hasForms && in.Photos > 0
 
-	var p Plan
+	var p *store.Plan
 	switch {
 	case in.Conv != nil && hasForms:
-		p = planForms(in, ChannelSecure)
+		p = planForms(in, vocab.ChannelSecureReply)
 	case in.Conv != nil && photo:
-		p = planPhoto(ChannelSecure)
+		p = planPhoto()
 	case in.Conv != nil:
-		if in.Conv.NoFormCount == 0 && in.Conv.State != StateCompleted && in.Conv.State != StateClosed {
-			p = Plan{Folder: FolderProcessed, Action: ActionNoForm, NoFormSent: true,
-				Replies: []PlannedReply{{notify.KindNoForm, -1}}}
+		if in.Conv.NoFormCount == 0 && in.Conv.State != vocab.StateCompleted && in.Conv.State != vocab.StateClosed {
+			p = &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormReply: true,
+				Emails: []*store.Email{{Kind: vocab.KindNoForm}}}
 		} else {
-			p = Plan{Folder: FolderTriage, Action: ActionNoFormAgain, Triage: []PlannedTriage{{ReasonNoFormAgain, -1}}}
+			p = toTriage(vocab.ActionNoFormAgain, vocab.ReasonNoFormAgain)
 		}
 	case !hasForms && !photo:
-		p = Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true,
-			ConversationState: StateInstructionsSent, RedactBody: in.PersonalData,
-			Replies: []PlannedReply{{notify.KindInstructions, -1}}}
+		p = &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: &store.NewConversation{},
+			ConversationState: vocab.StateInstructionsSent, RedactBody: in.PersonalData,
+			Emails: []*store.Email{{Kind: vocab.KindInstructions}}}
 	case in.Policy == PolicyAsk:
-		p = Plan{Folder: FolderTriage, Action: ActionUnsolicitedAsk, NewConversation: true,
-			ConversationState: StateInstructionsSent,
-			Replies:           []PlannedReply{{notify.KindInstructions, -1}, {notify.KindUnsolicited, -1}},
-			Triage:            []PlannedTriage{{ReasonUnsolicitedAsk, -1}}}
+		p = &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnsolicitedAsk, NewConversation: &store.NewConversation{},
+			ConversationState: vocab.StateInstructionsSent,
+			Emails:            []*store.Email{{Kind: vocab.KindInstructions}, {Kind: vocab.KindUnsolicited}},
+			Triage:            []*store.NewTriage{{Reason: vocab.ReasonUnsolicitedForm}}}
 	case photo:
-		p = planPhoto(ChannelUnsolicited)
-		p.NewConversation = true
+		p = planPhoto()
+		p.NewConversation = &store.NewConversation{}
 	default:
-		p = planForms(in, ChannelUnsolicited)
-		p.NewConversation = true
+		p = planForms(in, vocab.ChannelUnsolicited)
+		p.NewConversation = &store.NewConversation{}
 	}
 	return limitReplies(p, in)
 }
 
+// toTriage plans a message that goes to staff unanswered, with one triage
+// item about the whole message.
+func toTriage(a vocab.Action, r vocab.Reason) *store.Plan {
+	return &store.Plan{Folder: vocab.FolderTriage, Action: a, Triage: []*store.NewTriage{{Reason: r}}}
+}
+
+// receipt is the one receipt a message carrying forms gets (one per
+// message: a conversation may send several).
+func receipt() *store.Email { return &store.Email{Kind: vocab.KindReceipt, PerMessage: true} }
+
 // planPhoto plans a message whose form came as a photo or scan: the
 // resident did what was asked, so a receipt goes out at once, and staff key
 // the form in from the attachment (the outcome email follows their decision).
-func planPhoto(ch Channel) Plan {
-	return Plan{Folder: FolderTriage, Action: ActionPhoto, Channel: ch,
-		ConversationState: StateFormReceived,
-		Replies:           []PlannedReply{{notify.KindReceipt, -1}},
-		Triage:            []PlannedTriage{{ReasonPhotoOfForm, -1}}}
+func planPhoto() *store.Plan {
+	return &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto,
+		ConversationState: vocab.StateFormReceived,
+		Emails:            []*store.Email{receipt()},
+		Triage:            []*store.NewTriage{{Reason: vocab.ReasonPhotoOfForm}}}
 }
 
 // planForms plans a message carrying forms: a receipt, and per form either
-// a recorded submission with its outcome reply or a triage item.
-func planForms(in Input, ch Channel) Plan {
-	p := Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ch,
-		Replies: []PlannedReply{{notify.KindReceipt, -1}}}
+// an accepted submission with its outcome emails (the store queues the
+// accepted or the duplicate one, as the register answers) or a triage item.
+func planForms(in Input, ch vocab.Channel) *store.Plan {
+	p := &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Emails: []*store.Email{receipt()}}
 	allValid := true
-	for i, f := range in.Forms {
+	for _, f := range in.Forms {
 		if f.Valid {
-			p.Submissions = append(p.Submissions, PlannedSubmission{i, StatusAccepted})
-			p.Replies = append(p.Replies, PlannedReply{notify.KindAccepted, i})
+			p.Submissions = append(p.Submissions, &store.NewSubmission{Form: f, Channel: ch, Status: vocab.StatusAccepted,
+				Accepted: &store.Email{Kind: vocab.KindAccepted}, Duplicate: &store.Email{Kind: vocab.KindDuplicate}})
 			continue
 		}
 		allValid = false
-		p.Submissions = append(p.Submissions, PlannedSubmission{i, StatusTriage})
-		p.Triage = append(p.Triage, PlannedTriage{ReasonInvalidForm, i})
+		sub := &store.NewSubmission{Form: f, Channel: ch, Status: vocab.StatusTriage}
+		p.Submissions = append(p.Submissions, sub)
+		p.Triage = append(p.Triage, &store.NewTriage{Reason: vocab.ReasonInvalidForm, Submission: sub})
 	}
 	if allValid {
-		p.ConversationState = StateCompleted
+		p.ConversationState = vocab.StateCompleted
 	} else {
-		p.ConversationState = StateFormReceived
-		p.Folder = FolderTriage
+		p.ConversationState = vocab.StateFormReceived
+		p.Folder = vocab.FolderTriage
 	}
 	return p
+}
+
+// countReplies counts the emails a plan sends: its own, and one outcome email
+// per accepted submission (accepted or duplicate, never both).
+func countReplies(p *store.Plan) int {
+	n := len(p.Emails)
+	for _, s := range p.Submissions {
+		if s.Accepted != nil || s.Duplicate != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // limitReplies withholds every reply of p when sending them would take the
 // sender past the reply limit, and raises a rate_limited triage item so a
 // person answers instead.
-func limitReplies(p Plan, in Input) Plan {
+func limitReplies(p *store.Plan, in Input) *store.Plan {
 	limit := in.ReplyLimit
 	if limit <= 0 {
 		limit = DefaultReplyLimit
 	}
-	if len(p.Replies) == 0 || in.RecentReplies+len(p.Replies) <= limit {
+	n := countReplies(p)
+	if n == 0 || in.RecentReplies+n <= limit {
 		return p
 	}
-	p.Replies = nil
-	p.NoFormSent = false
-	p.Triage = append(p.Triage, PlannedTriage{ReasonRateLimited, -1})
-	p.Folder = FolderTriage
-	p.Action += ActionRateLimitedShift
+	p.Emails = nil
+	for _, s := range p.Submissions {
+		s.Accepted, s.Duplicate = nil, nil
+	}
+	p.NoFormReply = false
+	p.Triage = append(p.Triage, &store.NewTriage{Reason: vocab.ReasonRateLimited})
+	p.Folder = vocab.FolderTriage
+	p.Action += vocab.ActionRateLimited
 	return p
 }

@@ -6,7 +6,8 @@ import (
 
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
-	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 var (
@@ -31,18 +32,88 @@ func with(in Input, f func(*Input)) Input { f(&in); return in }
 
 func photos(in Input, n int) Input { in.Photos = n; return in }
 
-// photoPlan is the plan for a message whose form came as a photo.
-func photoPlan(ch Channel, newConv bool) Plan {
-	return Plan{Folder: FolderTriage, Action: ActionPhoto, Channel: ch, NewConversation: newConv,
-		ConversationState: StateFormReceived,
-		Replies:           []PlannedReply{{notify.KindReceipt, -1}},
-		Triage:            []PlannedTriage{{ReasonPhotoOfForm, -1}}}
+// Plan is a plan in the compact shape of a table row: forms by their
+// index in Input.Forms (-1: the whole message).
+type Plan struct {
+	Folder            vocab.Folder
+	Action            vocab.Action
+	NewConversation   bool
+	Channel           vocab.Channel
+	Submissions       []PlannedSubmission
+	Replies           []PlannedReply
+	Triage            []PlannedTriage
+	ConversationState vocab.ConversationState
+	NoFormSent        bool
+	RedactBody        bool
+	MarkUndeliverable bool
+}
+
+// PlannedSubmission is one form recorded, by its index in Input.Forms.
+type PlannedSubmission struct {
+	Form   int
+	Status vocab.SubmissionStatus
+}
+
+// PlannedReply is one reply: an outcome reply names its form, a reply
+// about the whole message has Form -1.
+type PlannedReply struct {
+	Kind vocab.Kind
+	Form int
+}
+
+// PlannedTriage is one triage item: about one form, or the whole message (-1).
+type PlannedTriage struct {
+	Reason vocab.Reason
+	Form   int
+}
+
+// summary puts a plan in table-row shape. Decide makes one submission
+// per form, in order, so a submission's index is its form's.
+func summary(p *store.Plan) Plan {
+	out := Plan{Folder: p.Folder, Action: p.Action, NewConversation: p.NewConversation != nil,
+		ConversationState: p.ConversationState, NoFormSent: p.NoFormReply, RedactBody: p.RedactBody,
+		MarkUndeliverable: p.MarkUndeliverable}
+	index := map[*store.NewSubmission]int{}
+	for i, s := range p.Submissions {
+		index[s] = i
+		out.Channel = s.Channel
+		out.Submissions = append(out.Submissions, PlannedSubmission{i, s.Status})
+	}
+	for _, e := range p.Emails {
+		out.Replies = append(out.Replies, PlannedReply{e.Kind, -1})
+	}
+	for i, s := range p.Submissions {
+		if s.Accepted != nil {
+			if s.Accepted.Kind != vocab.KindAccepted || s.Duplicate == nil || s.Duplicate.Kind != vocab.KindDuplicate {
+				out.Replies = append(out.Replies, PlannedReply{"mismatched outcome emails", i})
+				continue
+			}
+			out.Replies = append(out.Replies, PlannedReply{vocab.KindAccepted, i})
+		}
+	}
+	for _, t := range p.Triage {
+		f := -1
+		if t.Submission != nil {
+			f = index[t.Submission]
+		}
+		out.Triage = append(out.Triage, PlannedTriage{t.Reason, f})
+	}
+	return out
+}
+
+// photoPlan is the plan for a message whose form came as a photo (no
+// submission: its channel is recorded when staff key the form in).
+func photoPlan(newConv bool) Plan {
+	return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto, NewConversation: newConv,
+		ConversationState: vocab.StateFormReceived,
+		Replies:           []PlannedReply{{vocab.KindReceipt, -1}},
+		Triage:            []PlannedTriage{{vocab.ReasonPhotoOfForm, -1}}}
 }
 
 func TestDecide(t *testing.T) {
-	open := Conversation{Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent}
-	asked := Conversation{Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent, NoFormCount: 1}
-	done := Conversation{Ref: "NCL-AAAA-BBBB", State: StateCompleted}
+	open := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateInstructionsSent}
+	asked := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateInstructionsSent, NoFormCount: 1}
+	done := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateCompleted}
 	tests := []struct {
 		name string
 		in   Input
@@ -51,230 +122,230 @@ func TestDecide(t *testing.T) {
 		{
 			name: "first contact gets instructions and a new conversation",
 			in:   person(extract.KindContact),
-			want: Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true,
-				ConversationState: StateInstructionsSent, Replies: []PlannedReply{{notify.KindInstructions, -1}}},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent, Replies: []PlannedReply{{vocab.KindInstructions, -1}}},
 		},
 		{
 			name: "first contact with personal data still answered, stored copy redacted",
 			in:   with(person(extract.KindContact), func(in *Input) { in.PersonalData = true }),
-			want: Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true, RedactBody: true,
-				ConversationState: StateInstructionsSent, Replies: []PlannedReply{{notify.KindInstructions, -1}}},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: true, RedactBody: true,
+				ConversationState: vocab.StateInstructionsSent, Replies: []PlannedReply{{vocab.KindInstructions, -1}}},
 		},
 		{
 			name: "reply by token with a valid form: receipt, record, outcome",
 			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, true, open),
-			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
-				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
-				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
-				ConversationState: StateCompleted},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				ConversationState: vocab.StateCompleted},
 		},
 		{
 			name: "token match is trusted from another address",
 			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, false, open),
-			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
-				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
-				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
-				ConversationState: StateCompleted},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				ConversationState: vocab.StateCompleted},
 		},
 		{
 			name: "subject reference from the conversation's address is trusted",
 			in:   inConv(person(extract.KindSubmission, validForm), MatchSubject, true, open),
-			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
-				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
-				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
-				ConversationState: StateCompleted},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				ConversationState: vocab.StateCompleted},
 		},
 		{
 			name: "subject reference from another sender goes to triage unanswered",
 			in:   inConv(person(extract.KindSubmission, validForm), MatchSubject, false, open),
-			want: Plan{Folder: FolderTriage, Action: ActionOtherSender, Triage: []PlannedTriage{{ReasonOtherSender, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionOtherSender, Triage: []PlannedTriage{{vocab.ReasonUnverifiedSender, -1}}},
 		},
 		{
 			name: "invalid form: receipt, triage, no outcome yet",
 			in:   inConv(person(extract.KindSubmission, invalidForm), MatchToken, true, open),
-			want: Plan{Folder: FolderTriage, Action: ActionForms, Channel: ChannelSecure,
-				Submissions:       []PlannedSubmission{{0, StatusTriage}},
-				Replies:           []PlannedReply{{notify.KindReceipt, -1}},
-				Triage:            []PlannedTriage{{ReasonInvalidForm, 0}},
-				ConversationState: StateFormReceived},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusTriage}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}},
+				Triage:            []PlannedTriage{{vocab.ReasonInvalidForm, 0}},
+				ConversationState: vocab.StateFormReceived},
 		},
 		{
 			name: "one valid and one invalid form",
 			in:   inConv(person(extract.KindSubmission, invalidForm, validForm), MatchToken, true, open),
-			want: Plan{Folder: FolderTriage, Action: ActionForms, Channel: ChannelSecure,
-				Submissions:       []PlannedSubmission{{0, StatusTriage}, {1, StatusAccepted}},
-				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 1}},
-				Triage:            []PlannedTriage{{ReasonInvalidForm, 0}},
-				ConversationState: StateFormReceived},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusTriage}, {1, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 1}},
+				Triage:            []PlannedTriage{{vocab.ReasonInvalidForm, 0}},
+				ConversationState: vocab.StateFormReceived},
 		},
 		{
 			name: "reply without a form: one no_form reply",
 			in:   inConv(person(extract.KindContact), MatchToken, true, open),
-			want: Plan{Folder: FolderProcessed, Action: ActionNoForm, NoFormSent: true,
-				Replies: []PlannedReply{{notify.KindNoForm, -1}}},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormSent: true,
+				Replies: []PlannedReply{{vocab.KindNoForm, -1}}},
 		},
 		{
 			name: "second reply without a form goes to triage",
 			in:   inConv(person(extract.KindContact), MatchToken, true, asked),
-			want: Plan{Folder: FolderTriage, Action: ActionNoFormAgain, Triage: []PlannedTriage{{ReasonNoFormAgain, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionNoFormAgain, Triage: []PlannedTriage{{vocab.ReasonNoFormAgain, -1}}},
 		},
 		{
 			name: "a note after completion goes to staff, no no_form reply",
 			in:   inConv(person(extract.KindContact), MatchToken, true, done),
-			want: Plan{Folder: FolderTriage, Action: ActionNoFormAgain, Triage: []PlannedTriage{{ReasonNoFormAgain, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionNoFormAgain, Triage: []PlannedTriage{{vocab.ReasonNoFormAgain, -1}}},
 		},
 		{
 			name: "unsolicited form, policy process: read, channel unsolicited",
 			in:   person(extract.KindSubmission, validForm),
-			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelUnsolicited, NewConversation: true,
-				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
-				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
-				ConversationState: StateCompleted},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelUnsolicited, NewConversation: true,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				ConversationState: vocab.StateCompleted},
 		},
 		{
 			name: "unsolicited form, policy ask: instructions, note, triage, form unread",
 			in:   with(person(extract.KindSubmission, validForm), func(in *Input) { in.Policy = PolicyAsk }),
-			want: Plan{Folder: FolderTriage, Action: ActionUnsolicitedAsk, NewConversation: true,
-				ConversationState: StateInstructionsSent,
-				Replies:           []PlannedReply{{notify.KindInstructions, -1}, {notify.KindUnsolicited, -1}},
-				Triage:            []PlannedTriage{{ReasonUnsolicitedAsk, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnsolicitedAsk, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent,
+				Replies:           []PlannedReply{{vocab.KindInstructions, -1}, {vocab.KindUnsolicited, -1}},
+				Triage:            []PlannedTriage{{vocab.ReasonUnsolicitedForm, -1}}},
 		},
 		{
 			name: "auto mail is recorded and never answered",
 			in:   with(person(extract.KindAuto), func(in *Input) { in.Auto = true }),
-			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto},
 		},
 		{
 			name: "auto flag wins over a form and a conversation",
 			in: inConv(with(person(extract.KindSubmission, validForm), func(in *Input) { in.Auto = true }),
 				MatchToken, true, open),
-			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto},
 		},
 		{
 			name: "bounce of our reply: undeliverable and triage",
 			in:   with(person(extract.KindAuto), func(in *Input) { in.Auto, in.BounceOfOurs = true, true }),
-			want: Plan{Folder: FolderAuto, Action: ActionBounce, MarkUndeliverable: true},
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionBounce, MarkUndeliverable: true},
 		},
 		{
 			name: "mail carrying our marker is never answered",
 			in:   with(person(extract.KindContact), func(in *Input) { in.OurMarker = true }),
-			want: Plan{Folder: FolderAuto, Action: ActionOwnMail},
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionOwnMail},
 		},
 		{
 			name: "mail from our own address is never answered",
 			in:   with(person(extract.KindSubmission, validForm), func(in *Input) { in.FromUs = true }),
-			want: Plan{Folder: FolderAuto, Action: ActionOwnMail},
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionOwnMail},
 		},
 		{
 			name: "no sender: nothing to answer",
 			in:   with(person(extract.KindContact), func(in *Input) { in.HasSender = false }),
-			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto},
 		},
 		{
 			name: "too large: triage without reading",
 			in:   with(person(extract.KindContact), func(in *Input) { in.TooLarge = true }),
-			want: Plan{Folder: FolderTriage, Action: ActionTooLarge, Triage: []PlannedTriage{{ReasonTooLarge, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionTooLarge, Triage: []PlannedTriage{{vocab.ReasonTooLarge, -1}}},
 		},
 		{
 			name: "reading crashed or timed out: triage, never lost",
 			in:   with(person(extract.KindUnreadable), func(in *Input) { in.ExtractFailed = true }),
-			want: Plan{Folder: FolderTriage, Action: ActionFailed, Triage: []PlannedTriage{{ReasonProcessingFailed, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionFailed, Triage: []PlannedTriage{{vocab.ReasonProcessingFailed, -1}}},
 		},
 		{
 			name: "unreadable message without even a sender still reaches staff",
 			in:   with(person(extract.KindUnreadable), func(in *Input) { in.HasSender = false }),
-			want: Plan{Folder: FolderTriage, Action: ActionUnreadable, Triage: []PlannedTriage{{ReasonUnreadableForm, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnreadable, Triage: []PlannedTriage{{vocab.ReasonUnreadable, -1}}},
 		},
 		{
 			name: "unreadable message: triage",
 			in:   person(extract.KindUnreadable),
-			want: Plan{Folder: FolderTriage, Action: ActionUnreadable, Triage: []PlannedTriage{{ReasonUnreadableForm, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnreadable, Triage: []PlannedTriage{{vocab.ReasonUnreadable, -1}}},
 		},
 		{
 			name: "at the reply limit: triage instead of replying",
 			in:   with(person(extract.KindContact), func(in *Input) { in.RecentReplies = 10 }),
-			want: Plan{Folder: FolderTriage, Action: ActionInstructions + ActionRateLimitedShift, NewConversation: true,
-				ConversationState: StateInstructionsSent, Triage: []PlannedTriage{{ReasonRateLimited, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionInstructions + vocab.ActionRateLimited, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent, Triage: []PlannedTriage{{vocab.ReasonRateLimited, -1}}},
 		},
 		{
 			name: "just under the limit still answered",
 			in:   with(person(extract.KindContact), func(in *Input) { in.RecentReplies = 9 }),
-			want: Plan{Folder: FolderProcessed, Action: ActionInstructions, NewConversation: true,
-				ConversationState: StateInstructionsSent, Replies: []PlannedReply{{notify.KindInstructions, -1}}},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent, Replies: []PlannedReply{{vocab.KindInstructions, -1}}},
 		},
 		{
 			name: "two replies that would cross a custom limit: none sent",
 			in: inConv(with(person(extract.KindSubmission, validForm), func(in *Input) { in.RecentReplies, in.ReplyLimit = 2, 3 }),
 				MatchToken, true, open),
-			want: Plan{Folder: FolderTriage, Action: ActionForms + ActionRateLimitedShift, Channel: ChannelSecure,
-				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
-				Triage:            []PlannedTriage{{ReasonRateLimited, -1}},
-				ConversationState: StateCompleted},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionForms + vocab.ActionRateLimited, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Triage:            []PlannedTriage{{vocab.ReasonRateLimited, -1}},
+				ConversationState: vocab.StateCompleted},
 		},
 		{
 			name: "rate-limited no_form does not count as sent",
 			in: inConv(with(person(extract.KindContact), func(in *Input) { in.RecentReplies = 50 }),
 				MatchToken, true, open),
-			want: Plan{Folder: FolderTriage, Action: ActionNoForm + ActionRateLimitedShift,
-				Triage: []PlannedTriage{{ReasonRateLimited, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionNoForm + vocab.ActionRateLimited,
+				Triage: []PlannedTriage{{vocab.ReasonRateLimited, -1}}},
 		},
 		{
 			name: "reply with a photo of the form: receipt and triage to key it in, not no_form",
 			in:   inConv(photos(person(extract.KindContact), 1), MatchToken, true, open),
-			want: photoPlan(ChannelSecure, false),
+			want: photoPlan(false),
 		},
 		{
 			name: "photo after a no_form reply still gets a receipt, not no_form_again",
 			in:   inConv(photos(person(extract.KindContact), 2), MatchToken, true, asked),
-			want: photoPlan(ChannelSecure, false),
+			want: photoPlan(false),
 		},
 		{
 			name: "photo in a completed conversation goes to staff with a receipt",
 			in:   inConv(photos(person(extract.KindContact), 1), MatchSubject, true, done),
-			want: photoPlan(ChannelSecure, false),
+			want: photoPlan(false),
 		},
 		{
 			name: "unsolicited first email with a photo, policy process: new conversation, receipt, triage",
 			in:   photos(person(extract.KindContact), 1),
-			want: photoPlan(ChannelUnsolicited, true),
+			want: photoPlan(true),
 		},
 		{
 			name: "unsolicited photo, policy ask: handled as a form under ask",
 			in:   with(photos(person(extract.KindContact), 1), func(in *Input) { in.Policy = PolicyAsk }),
-			want: Plan{Folder: FolderTriage, Action: ActionUnsolicitedAsk, NewConversation: true,
-				ConversationState: StateInstructionsSent,
-				Replies:           []PlannedReply{{notify.KindInstructions, -1}, {notify.KindUnsolicited, -1}},
-				Triage:            []PlannedTriage{{ReasonUnsolicitedAsk, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnsolicitedAsk, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent,
+				Replies:           []PlannedReply{{vocab.KindInstructions, -1}, {vocab.KindUnsolicited, -1}},
+				Triage:            []PlannedTriage{{vocab.ReasonUnsolicitedForm, -1}}},
 		},
 		{
 			name: "a form read wins over a photo beside it",
 			in:   inConv(photos(person(extract.KindSubmission, validForm), 1), MatchToken, true, open),
-			want: Plan{Folder: FolderProcessed, Action: ActionForms, Channel: ChannelSecure,
-				Submissions:       []PlannedSubmission{{0, StatusAccepted}},
-				Replies:           []PlannedReply{{notify.KindReceipt, -1}, {notify.KindAccepted, 0}},
-				ConversationState: StateCompleted},
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				ConversationState: vocab.StateCompleted},
 		},
 		{
 			name: "photo from another sender quoting the reference: unverified, unanswered",
 			in:   inConv(photos(person(extract.KindContact), 1), MatchSubject, false, open),
-			want: Plan{Folder: FolderTriage, Action: ActionOtherSender, Triage: []PlannedTriage{{ReasonOtherSender, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionOtherSender, Triage: []PlannedTriage{{vocab.ReasonUnverifiedSender, -1}}},
 		},
 		{
 			name: "photo in automatic mail is never answered",
 			in:   inConv(with(photos(person(extract.KindContact), 1), func(in *Input) { in.Auto = true }), MatchToken, true, open),
-			want: Plan{Folder: FolderAuto, Action: ActionAuto},
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto},
 		},
 		{
 			name: "photo at the reply limit: triage for the photo and the limit, no receipt",
 			in:   inConv(with(photos(person(extract.KindContact), 1), func(in *Input) { in.RecentReplies = 10 }), MatchToken, true, open),
-			want: Plan{Folder: FolderTriage, Action: ActionPhoto + ActionRateLimitedShift, Channel: ChannelSecure,
-				ConversationState: StateFormReceived,
-				Triage:            []PlannedTriage{{ReasonPhotoOfForm, -1}, {ReasonRateLimited, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto + vocab.ActionRateLimited,
+				ConversationState: vocab.StateFormReceived,
+				Triage:            []PlannedTriage{{vocab.ReasonPhotoOfForm, -1}, {vocab.ReasonRateLimited, -1}}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Decide(tt.in)
+			got := summary(Decide(tt.in))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Decide() =\n %+v\nwant\n %+v", got, tt.want)
 			}
@@ -293,9 +364,9 @@ func TestDecideNeverAnswersLoops(t *testing.T) {
 			in.OurMarker = mask&2 != 0
 			in.Auto = mask&4 != 0
 			in.HasSender = mask&8 == 0
-			for _, conv := range []*Conversation{nil, {Ref: "NCL-AAAA-BBBB", State: StateInstructionsSent}} {
+			for _, conv := range []*Conversation{nil, {Ref: "NCL-AAAA-BBBB", State: vocab.StateInstructionsSent}} {
 				in.Conv, in.Match, in.SenderIsOwner = conv, MatchToken, true
-				if p := Decide(in); len(p.Replies) != 0 || len(p.Submissions) != 0 {
+				if p := summary(Decide(in)); len(p.Replies) != 0 || len(p.Submissions) != 0 {
 					t.Errorf("Decide(kind %s, mask %04b, conv %v) = %+v, want no replies and no submissions", kind, mask, conv != nil, p)
 				}
 			}
@@ -307,23 +378,23 @@ func TestDecideNeverAnswersLoops(t *testing.T) {
 // reply is one of the kinds the pipeline sends automatically (rejected,
 // not_optout and opted_in are staff decisions).
 func TestDecideReplyKinds(t *testing.T) {
-	auto := map[notify.Kind]bool{notify.KindInstructions: true, notify.KindReceipt: true, notify.KindAccepted: true,
-		notify.KindNoForm: true, notify.KindUnsolicited: true}
+	auto := map[vocab.Kind]bool{vocab.KindInstructions: true, vocab.KindReceipt: true, vocab.KindAccepted: true,
+		vocab.KindNoForm: true, vocab.KindUnsolicited: true}
 	for _, policy := range []Policy{PolicyProcess, PolicyAsk} {
 		for _, forms := range [][]form.Form{nil, {validForm}, {invalidForm}, {validForm, invalidForm}} {
-			for _, conv := range []*Conversation{nil, {State: StateInstructionsSent}, {State: StateCompleted, NoFormCount: 1}} {
+			for _, conv := range []*Conversation{nil, {State: vocab.StateInstructionsSent}, {State: vocab.StateCompleted, NoFormCount: 1}} {
 				kind := extract.KindContact
 				if len(forms) > 0 {
 					kind = extract.KindSubmission
 				}
 				in := person(kind, forms...)
 				in.Policy, in.Conv, in.Match, in.SenderIsOwner = policy, conv, MatchToken, true
-				p := Decide(in)
+				p := summary(Decide(in))
 				for _, r := range p.Replies {
 					if !auto[r.Kind] {
 						t.Errorf("Decide(%+v) plans a %s reply", in, r.Kind)
 					}
-					if r.Form >= len(forms) || (r.Kind == notify.KindAccepted && (r.Form < 0 || !forms[r.Form].Valid)) {
+					if r.Form >= len(forms) || (r.Kind == vocab.KindAccepted && (r.Form < 0 || !forms[r.Form].Valid)) {
 						t.Errorf("Decide(%+v) plans reply %+v for a form that is not a valid one", in, r)
 					}
 				}
@@ -356,7 +427,7 @@ func FuzzDecide(f *testing.F) {
 			in.Policy = PolicyAsk
 		}
 		if bit(10) {
-			in.Conv = &Conversation{Ref: "NCL-AAAA-BBBB", State: []string{StateInstructionsSent, StateFormReceived, StateCompleted, StateClosed}[flags>>12&3], NoFormCount: int(flags >> 14 & 1)}
+			in.Conv = &Conversation{Ref: "NCL-AAAA-BBBB", State: []vocab.ConversationState{vocab.StateInstructionsSent, vocab.StateFormReceived, vocab.StateCompleted, vocab.StateClosed}[flags>>12&3], NoFormCount: int(flags >> 14 & 1)}
 			in.Match = MatchToken
 			if bit(11) {
 				in.Match = MatchSubject
@@ -365,7 +436,7 @@ func FuzzDecide(f *testing.F) {
 		for i := range int(nforms % 5) {
 			in.Forms = append(in.Forms, form.Form{Valid: flags>>(16+uint(i))&1 == 1})
 		}
-		p := Decide(in)
+		p := summary(Decide(in))
 		if (in.FromUs || in.OurMarker || in.Auto || in.TooLarge || !in.HasSender || in.ExtractFailed) && len(p.Replies) > 0 {
 			t.Fatalf("Decide(%+v) answers mail that must not be answered: %+v", in, p)
 		}
@@ -376,21 +447,21 @@ func FuzzDecide(f *testing.F) {
 		if len(p.Replies) > 0 && in.RecentReplies+len(p.Replies) > limitOr {
 			t.Fatalf("Decide(%+v) passes the reply limit: %+v", in, p)
 		}
-		if p.Folder != FolderProcessed && p.Folder != FolderTriage && p.Folder != FolderAuto {
+		if p.Folder != vocab.FolderProcessed && p.Folder != vocab.FolderTriage && p.Folder != vocab.FolderAuto {
 			t.Fatalf("Decide(%+v) has no folder: %+v", in, p)
 		}
 		if in.Match == MatchSubject && in.Conv != nil && !in.SenderIsOwner && (len(p.Submissions) > 0 || len(p.Replies) > 0) {
 			t.Fatalf("Decide(%+v) trusts an unverified reference: %+v", in, p)
 		}
 		for _, s := range p.Submissions {
-			if s.Form < 0 || s.Form >= len(in.Forms) || (s.Status == StatusAccepted) != in.Forms[s.Form].Valid {
+			if s.Form < 0 || s.Form >= len(in.Forms) || (s.Status == vocab.StatusAccepted) != in.Forms[s.Form].Valid {
 				t.Fatalf("Decide(%+v) records form %d as %s", in, s.Form, s.Status)
 			}
 		}
-		if in.Photos > 0 && len(in.Forms) == 0 && (p.Action == ActionNoForm || p.Action == ActionNoFormAgain || p.Action == ActionInstructions) {
+		if in.Photos > 0 && len(in.Forms) == 0 && (p.Action == vocab.ActionNoForm || p.Action == vocab.ActionNoFormAgain || p.Action == vocab.ActionInstructions) {
 			t.Fatalf("Decide(%+v) answers a photo of the form as though no form came: %+v", in, p)
 		}
-		if p.Folder == FolderTriage && len(p.Triage) == 0 {
+		if p.Folder == vocab.FolderTriage && len(p.Triage) == 0 {
 			t.Fatalf("Decide(%+v) sends a message to Triage without a triage item: %+v", in, p)
 		}
 	})

@@ -14,6 +14,15 @@
 // out one message, Poller walks a mailbox, and Service runs it all on a
 // schedule with the outbox worker and the retention purge.
 //
+// Decide returns a store.Plan: what the message causes, its parts tied to
+// one another by pointer (a triage item to its submission). The Processor
+// fills in what Decide cannot know (the ledger row, addresses, the composed
+// emails, the kept attachments) and store.CompleteMessage commits the plan
+// as it is. The values in a plan (reasons, reply kinds, folders, actions,
+// states) are the vocab package's. A new triage reason or reply kind touches
+// vocab, Decide, the reply's template and the page's words (see "Where to
+// add things" in docs/pipeline.md).
+//
 // The package owns no data of its own: the ledger, conversations, register
 // and outbox are the store's; the folders are the mailbox's. Logs carry the
 // mailbox name, UIDs, ledger ids and reference codes, never personal data.

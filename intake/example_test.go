@@ -6,6 +6,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Decide is pure: a reply in a known thread carrying one valid form gets a
@@ -15,13 +16,16 @@ func ExampleDecide() {
 		Kind:          extract.KindSubmission,
 		Forms:         []form.Form{{Source: "form.pdf", Valid: true}},
 		HasSender:     true,
-		Conv:          &intake.Conversation{Ref: "NCL-7K3Q-9XWD", State: intake.StateInstructionsSent},
+		Conv:          &intake.Conversation{Ref: "NCL-7K3Q-9XWD", State: vocab.StateInstructionsSent},
 		Match:         intake.MatchToken,
 		SenderIsOwner: true,
 	})
 	fmt.Println(plan.Folder, plan.Action, len(plan.Submissions))
-	for _, r := range plan.Replies {
-		fmt.Println(r.Kind)
+	for _, e := range plan.Emails {
+		fmt.Println(e.Kind)
+	}
+	for _, s := range plan.Submissions {
+		fmt.Println(s.Accepted.Kind) // or Duplicate, as the register answers
 	}
 	// Output:
 	// processed forms 1

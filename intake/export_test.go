@@ -48,3 +48,19 @@ const (
 	OtherAddr    = otherAddr
 	FilledNHS    = filledNHS
 )
+
+// senderKey is the sharding key of a raw message, as the poller computes it
+// when the message is fetched.
+func senderKey(raw []byte) string {
+	_, key := readHeader(raw)
+	return key
+}
+
+// setFailAt installs a crash-injection hook everywhere: between the steps
+// of a message, before and after the moves, after a send (crash_test.go).
+// Production code never sets one.
+func (s *Service) setFailAt(f func(string) error) {
+	s.failAt = f
+	s.proc.failAt = f
+	s.poller.failAt = f
+}

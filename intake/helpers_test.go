@@ -3,8 +3,6 @@ package intake
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"fmt"
 	"image"
 	"image/jpeg"
 	"log/slog"
@@ -13,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,10 +19,12 @@ import (
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/internal/dovecot"
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
+	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/internal/smtptest"
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 const (
@@ -56,6 +55,9 @@ type rig struct {
 	senders int
 	// metrics, when set, receives the services' events.
 	metrics Metrics
+	// sentFolder, when set, makes a service copy each reply sent to this
+	// folder, over an IMAP session of its own (as the daemon does).
+	sentFolder string
 }
 
 func newRig(t testing.TB) *rig {
@@ -110,16 +112,25 @@ func (r *rig) service(mod func(*Config)) *Service {
 	cfg := Config{
 		Processor: ProcessorConfig{ExtractTimeout: 30 * time.Second},
 		Poller:    PollerConfig{Mailbox: r.mcfg},
-		Worker:    notify.WorkerConfig{BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
-		IdleWait:  -1,
+		// The first retry of a send comes 150 to 300 ms later (the time the
+		// worker computes is the time stored): not in the same outbox pass,
+		// even under the race detector on a busy machine.
+		Worker:   notify.WorkerConfig{BaseBackoff: 300 * time.Millisecond, MaxBackoff: 600 * time.Millisecond},
+		IdleWait: -1,
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := New(Deps{
+	deps := Deps{
 		Store: r.st, Session: sess, Extractor: extract.New(extract.Limits{}, nil), Composer: r.comp,
 		Signer: notify.Signer{Key: signKey}, Mailers: mailers, Logger: r.log, Metrics: r.metrics,
-	}, cfg)
+	}
+	if r.sentFolder != "" {
+		own := mailbox.NewSession(r.mcfg, r.log)
+		r.t.Cleanup(func() { own.Close() })
+		deps.SentCopier = mailbox.SentFolder{Session: own, Folder: r.sentFolder}
+	}
+	svc, err := New(deps, cfg)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -222,13 +233,13 @@ func (r *rig) registerChanges() int {
 }
 
 // openTriage returns the reasons of the open triage items.
-func (r *rig) openTriage() []string {
+func (r *rig) openTriage() []vocab.Reason {
 	r.t.Helper()
 	items, err := r.st.ListTriage(context.Background(), store.TriageFilter{Limit: 1000})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var out []string
+	var out []vocab.Reason
 	for _, it := range items {
 		out = append(out, it.Reason)
 	}
@@ -247,14 +258,7 @@ func once(t testing.TB, svc *Service) PollResult {
 	return res
 }
 
-var msgSeq atomic.Int64
-
-// newMessageID returns a fresh Message-ID of a resident's client.
-func newMessageID() string {
-	return fmt.Sprintf("%d.%d@mail.example.org", time.Now().UnixNano(), msgSeq.Add(1))
-}
-
-// email is a resident's message under construction.
+// email is a resident's message under construction (see internal/resident).
 type email struct {
 	from, subject, body string
 	messageID           string
@@ -266,48 +270,14 @@ type email struct {
 }
 
 func (e email) bytes() []byte {
-	if e.messageID == "" {
-		e.messageID = newMessageID()
+	m := resident.Mail{
+		From: e.from, To: ourAddress, Subject: e.subject, Body: e.body, MessageID: e.messageID,
+		InReplyTo: e.inReplyTo, References: e.references, Extra: e.extra,
 	}
-	var b strings.Builder
-	h := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
-	h("From", "Resident <"+e.from+">")
-	h("To", ourAddress)
-	h("Subject", e.subject)
-	h("Date", time.Now().Format(time.RFC1123Z))
-	h("Message-ID", "<"+e.messageID+">")
-	if e.inReplyTo != "" {
-		h("In-Reply-To", "<"+e.inReplyTo+">")
+	if e.att != nil {
+		m.Attachment = &resident.Attachment{Name: e.attName, Data: e.att}
 	}
-	if len(e.references) > 0 {
-		var refs []string
-		for _, r := range e.references {
-			refs = append(refs, "<"+r+">")
-		}
-		h("References", strings.Join(refs, " "))
-	}
-	for _, x := range e.extra {
-		b.WriteString(x + "\r\n")
-	}
-	h("MIME-Version", "1.0")
-	body := strings.ReplaceAll(e.body, "\n", "\r\n")
-	if e.att == nil {
-		h("Content-Type", "text/plain; charset=utf-8")
-		b.WriteString("\r\n" + body + "\r\n")
-		return []byte(b.String())
-	}
-	const boundary = "----=_Part_0_1234567890"
-	h("Content-Type", `multipart/mixed; boundary="`+boundary+`"`)
-	b.WriteString("\r\n--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
-	b.WriteString("--" + boundary + "\r\nContent-Type: application/octet-stream; name=\"" + e.attName + "\"\r\n" +
-		"Content-Disposition: attachment; filename=\"" + e.attName + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(e.att)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
-	return []byte(b.String())
+	return m.Bytes()
 }
 
 func contact(from string) email {
@@ -357,4 +327,22 @@ func (r *rig) attachments() int {
 		r.t.Fatal(err)
 	}
 	return n
+}
+
+// newConversation opens a conversation with addr as the pipeline does (a
+// first contact's plan, committed on a ledger row of a setup mailbox) and
+// returns its reference.
+func (r *rig) newConversation(tb testing.TB, uid uint32, addr string) string {
+	tb.Helper()
+	ctx := context.Background()
+	e, _, err := r.st.RecordMessage(ctx, store.IncomingMessage{Mailbox: "setup", UIDValidity: 1, UID: uid + 1, ReceivedAt: time.Now()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := r.st.CompleteMessage(ctx, &store.Plan{LedgerID: e.ID, Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions,
+		NewConversation: &store.NewConversation{Address: addr}, ConversationState: vocab.StateInstructionsSent})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res.Reference
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Metrics receives the pipeline's events. The metrics package implements it
@@ -15,8 +16,8 @@ import (
 type Metrics interface {
 	// Processed: one message completed (not counting messages found
 	// already done). folder is a Folder value; action is one of the
-	// Action* codes, possibly with ActionRateLimitedShift appended.
-	Processed(folder Folder, action string, elapsed time.Duration)
+	// Action* codes, possibly with ActionRateLimited appended.
+	Processed(folder vocab.Folder, action string, elapsed time.Duration)
 	// Failed: something failed at step: process (a message kept for a
 	// retry), extract_panic, extract_timeout, process_panic, move, poll,
 	// poller_panic, outbox_panic, purge_panic; and, in tests only, the
@@ -37,8 +38,8 @@ type Metrics interface {
 	// Panic: a panic was recovered in part, one of the Part* values.
 	Panic(part string)
 	// Held: one message was held back, never to be answered on its own;
-	// action is ActionHeldOld, ActionHeldBeforeStart or ActionHeldAnswered.
-	Held(action string)
+	// action is one of vocab.HeldActions.
+	Held(action vocab.Action)
 }
 
 // Form results and the format of a file not read (Metrics.Form).
@@ -62,7 +63,7 @@ const (
 type NopMetrics struct{}
 
 // Processed does nothing.
-func (NopMetrics) Processed(Folder, string, time.Duration) {}
+func (NopMetrics) Processed(vocab.Folder, string, time.Duration) {}
 
 // Failed does nothing.
 func (NopMetrics) Failed(string) {}
@@ -83,7 +84,7 @@ func (NopMetrics) DatabaseError() {}
 func (NopMetrics) Panic(string) {}
 
 // Held does nothing.
-func (NopMetrics) Held(string) {}
+func (NopMetrics) Held(vocab.Action) {}
 
 // dbErr counts err in m as a database error unless it is nil or an
 // expected outcome (not found, already done, a duplicate, a state

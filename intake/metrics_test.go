@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
@@ -66,11 +65,3 @@ func TestFormResult(t *testing.T) {
 
 // Every Metrics method of NopMetrics is callable (the interface is complete).
 var _ Metrics = NopMetrics{}
-
-func ExampleNopMetrics() {
-	var m Metrics = NopMetrics{}
-	m.Form(string(form.FormatPDFFields), FormValid)
-	m.Extracted(time.Millisecond)
-	fmt.Println("ok")
-	// Output: ok
-}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Outbox adapts the store's outbox to notify.Worker. The pipeline queues
@@ -42,7 +43,7 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notif
 	items := make([]notify.Item, 0, len(rows))
 	for _, r := range rows {
 		items = append(items, notify.Item{
-			ID: r.ID, Ref: r.Reference, Kind: notify.Kind(r.Kind), From: o.From, To: []string{r.To},
+			ID: r.ID, Ref: r.Reference, Kind: vocab.Kind(r.Kind), From: o.From, To: []string{r.To},
 			Raw: []byte(r.Body), MessageID: r.MessageID,
 			Attempts: max(r.Attempts-1, 0), // ClaimOutbox counted this claim's attempt already
 		})
@@ -50,9 +51,10 @@ func (o *Outbox) Claim(ctx context.Context, n int, lease time.Duration) ([]notif
 	return items, nil
 }
 
-// MarkSent records the row as sent.
-func (o *Outbox) MarkSent(ctx context.Context, id int64, _ string) error {
-	return o.db(o.Store.MarkSent(ctx, id))
+// MarkSent records the row as sent, if messageID is the row's (the bytes
+// the worker sent are the row's own).
+func (o *Outbox) MarkSent(ctx context.Context, id int64, messageID string) error {
+	return o.db(o.Store.MarkSent(ctx, id, messageID))
 }
 
 // MarkSentBatch records several rows as sent in one transaction (see
@@ -62,16 +64,22 @@ func (o *Outbox) MarkSentBatch(ctx context.Context, ids []int64) (int, error) {
 	return n, o.db(err)
 }
 
-// MarkRetry records a temporary failure. The store schedules the next
-// attempt on its own backoff (store.Options.RetryBase/RetryMax); next is
-// the worker's suggestion and is not used.
-func (o *Outbox) MarkRetry(ctx context.Context, id int64, _ time.Time, errText string) error {
-	_, err := o.Store.RetryOutbox(ctx, id, errText)
-	return o.db(err)
+// MarkRetry records a temporary failure and makes the row due again at
+// next, the time the worker's retry policy computed (backoff with jitter).
+func (o *Outbox) MarkRetry(ctx context.Context, id int64, next time.Time, errText string) error {
+	return o.db(o.Store.RetryOutbox(ctx, id, next, errText))
 }
 
 // MarkFailed records a permanent failure; the store raises a send_failed
 // triage item in the same transaction.
 func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string) error {
 	return o.db(o.Store.FailOutbox(ctx, id, errText))
+}
+
+var _ notify.Canceller = (*Outbox)(nil)
+
+// MarkCancelled ends a row the worker refused to send (a machine
+// recipient): failed, without a triage item (see store.CancelOutbox).
+func (o *Outbox) MarkCancelled(ctx context.Context, id int64, errText string) error {
+	return o.db(o.Store.CancelOutbox(ctx, id, errText))
 }

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // TestPhotoOfFormGetsReceiptAndTriage: a resident who photographs the
@@ -27,7 +27,7 @@ func TestPhotoOfFormGetsReceiptAndTriage(t *testing.T) {
 	if k := kinds(r.sent()); k["receipt"] != 1 || k["no_form"] != 0 || k["instructions"] != 1 {
 		t.Errorf("sent %v, want the instructions then one receipt and no no_form", k)
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{store.ReasonPhotoOfForm}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonPhotoOfForm}) {
 		t.Errorf("open triage %v, want one photo_of_form", tri)
 	}
 	if got := r.count("Triage"); got != 1 {

@@ -1,27 +1,21 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	netmail "net/mail"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/extract/message"
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
-
-// Session runs IMAP work on a connected client, reconnecting on temporary
-// failures; *mailbox.Session implements it.
-type Session interface {
-	Do(ctx context.Context, fn func(*mailbox.Client) error) error
-}
 
 // Defaults for PollerConfig.
 const (
@@ -59,20 +53,7 @@ type PollerConfig struct {
 }
 
 func (c *PollerConfig) defaults() {
-	mb := c.Mailbox
-	if mb.Inbox == "" {
-		mb.Inbox = "INBOX"
-	}
-	f := &mb.Folders
-	if f.Processed == "" {
-		f.Processed = "Processed"
-	}
-	if f.Triage == "" {
-		f.Triage = "Triage"
-	}
-	if f.Auto == "" {
-		f.Auto = "Auto"
-	}
+	mb := c.Mailbox.WithDefaults() // the folder names, as the mailbox defaults them
 	if mb.MaxMessageBytes <= 0 {
 		mb.MaxMessageBytes = mailbox.DefaultMaxMessageBytes
 	}
@@ -103,7 +84,7 @@ func (c *PollerConfig) defaults() {
 type Poller struct {
 	proc    *Processor
 	st      *store.Store
-	sess    Session
+	sess    *mailbox.Session
 	cfg     PollerConfig
 	log     *slog.Logger
 	metrics Metrics
@@ -113,13 +94,14 @@ type Poller struct {
 	lastScan time.Time
 	folders  bool // folders ensured on this run
 
-	// failAt, when set (tests only), is called before and after the moves.
+	// failAt is the crash-injection hook (see Processor.failAt), called
+	// before and after the moves; set only by tests.
 	failAt func(step string) error
 }
 
 // NewPoller returns a Poller that processes with proc and talks IMAP through
 // sess. log and m may be nil.
-func NewPoller(proc *Processor, st *store.Store, sess Session, cfg PollerConfig, log *slog.Logger, m Metrics) *Poller {
+func NewPoller(proc *Processor, st *store.Store, sess *mailbox.Session, cfg PollerConfig, log *slog.Logger, m Metrics) *Poller {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -147,11 +129,11 @@ type PollResult struct {
 var errStopping = errors.New("poll stopped: shutting down")
 
 // folderName maps a Folder to the configured mailbox name.
-func (pl *Poller) folderName(f Folder) string {
+func (pl *Poller) folderName(f vocab.Folder) string {
 	switch f {
-	case FolderTriage:
+	case vocab.FolderTriage:
 		return pl.cfg.Mailbox.Folders.Triage
-	case FolderAuto:
+	case vocab.FolderAuto:
 		return pl.cfg.Mailbox.Folders.Auto
 	}
 	return pl.cfg.Mailbox.Folders.Processed
@@ -233,7 +215,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 			return errStopping
 		}
 		b = pl.startBatch(ctx, work, moves, &res)
-		rerr := pl.retryFailed(work, b.handle)
+		rerr := pl.retryFailed(work, b)
 		if _, err := b.wait(); err != nil || rerr != nil {
 			return errors.Join(rerr, err)
 		}
@@ -268,7 +250,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 // their UIDs belong to.
 type moveSet struct {
 	mu    sync.Mutex
-	items map[Folder][]movable
+	items map[vocab.Folder][]movable
 }
 
 type movable struct {
@@ -276,11 +258,11 @@ type movable struct {
 	uid      mailbox.UID
 }
 
-func (ms *moveSet) add(f Folder, validity uint32, uid mailbox.UID) {
+func (ms *moveSet) add(f vocab.Folder, validity uint32, uid mailbox.UID) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if ms.items == nil {
-		ms.items = map[Folder][]movable{}
+		ms.items = map[vocab.Folder][]movable{}
 	}
 	ms.items[f] = append(ms.items[f], movable{validity, uid})
 }
@@ -288,7 +270,7 @@ func (ms *moveSet) add(f Folder, validity uint32, uid mailbox.UID) {
 // take returns the UIDs of folder f under validity, and forgets every
 // entry of f (those of another numbering can no longer be moved by UID; a
 // later scan finds them by Message-ID).
-func (ms *moveSet) take(f Folder, validity uint32) []mailbox.UID {
+func (ms *moveSet) take(f vocab.Folder, validity uint32) []mailbox.UID {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	var uids []mailbox.UID
@@ -303,7 +285,7 @@ func (ms *moveSet) take(f Folder, validity uint32) []mailbox.UID {
 }
 
 // putBack returns uids to f after a failed move.
-func (ms *moveSet) putBack(f Folder, validity uint32, uids []mailbox.UID) {
+func (ms *moveSet) putBack(f vocab.Folder, validity uint32, uids []mailbox.UID) {
 	for _, u := range uids {
 		ms.add(f, validity, u)
 	}
@@ -320,7 +302,7 @@ type batch struct {
 	moves *moveSet
 	res   *PollResult
 	inbox string
-	jobs  []chan mailbox.Msg // one queue per worker
+	jobs  []chan job // one queue per worker
 	wg    sync.WaitGroup
 	// hold applies the Hold rule (mail fetched from the inbox; set before
 	// the first handle); release runs held mail (ApplyBacklog).
@@ -334,7 +316,7 @@ type batch struct {
 func (pl *Poller) startBatch(ctx, work context.Context, moves *moveSet, res *PollResult) *batch {
 	b := &batch{pl: pl, ctx: ctx, work: work, moves: moves, res: res, inbox: pl.cfg.Mailbox.Inbox}
 	for range pl.cfg.Workers {
-		jobs := make(chan mailbox.Msg, 1)
+		jobs := make(chan job, 1)
 		b.jobs = append(b.jobs, jobs)
 		b.wg.Go(func() { b.worker(jobs) })
 	}
@@ -348,6 +330,12 @@ func (pl *Poller) startBatch(ctx, work context.Context, moves *moveSet, res *Pol
 // messages at once. It returns an error (stopping the fetch) once a message
 // could not be recorded or ctx has ended.
 func (b *batch) handle(m mailbox.Msg) error {
+	hdr, key := readHeader(m.Raw)
+	return b.dispatch(job{m, hdr}, key)
+}
+
+// dispatch hands j to the worker of the sender key.
+func (b *batch) dispatch(j job, key string) error {
 	if b.ctx.Err() != nil {
 		return errStopping
 	}
@@ -358,32 +346,32 @@ func (b *batch) handle(m mailbox.Msg) error {
 		return err
 	}
 	h := fnv.New32a()
-	h.Write([]byte(senderKey(m.Raw)))
-	b.jobs[h.Sum32()%uint32(len(b.jobs))] <- m
+	h.Write([]byte(key))
+	b.jobs[h.Sum32()%uint32(len(b.jobs))] <- j
 	return nil
 }
 
-// senderKey returns the normalised From address in the header of raw, or
-// "" when there is none (such messages share one worker).
-func senderKey(raw []byte) string {
-	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		raw = raw[:i+4]
-	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
-		raw = raw[:i+2]
-	}
-	if len(raw) > 256<<10 {
-		raw = raw[:256<<10]
-	}
-	m, err := netmail.ReadMessage(bytes.NewReader(append(raw[:len(raw):len(raw)], "\r\n\r\n"...)))
-	if err != nil {
-		return ""
-	}
-	addr, err := m.Header.AddressList("From")
-	key := ""
-	if err != nil || len(addr) == 0 {
+// job is one message to process, with the facts of its header read once.
+type job struct {
+	msg mailbox.Msg
+	hdr store.MessageHeader
+}
+
+// readHeader reads the header of a fetched message, once: the facts
+// recorded with it (store.MessageHeader) and its sender key.
+func readHeader(raw []byte) (store.MessageHeader, string) {
+	m := message.ParseHeader(raw)
+	return store.MessageHeader{From: m.From, MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
+		Subject: m.Subject, Date: m.Date}, senderKeyOf(m)
+}
+
+// senderKeyOf returns the normalised From address of a parsed header (the
+// header's From text, lower-cased, when it holds no address), or "" when
+// there is none (such messages share one worker).
+func senderKeyOf(m *message.Message) string {
+	key := store.NormaliseAddress(m.From)
+	if key == "" {
 		key = strings.ToLower(strings.TrimSpace(strings.ToValidUTF8(m.Header.Get("From"), "")))
-	} else {
-		key = store.NormaliseAddress(addr[0].Address)
 	}
 	if len(key) > maxSenderKey {
 		key = strings.ToValidUTF8(key[:maxSenderKey], "")
@@ -394,9 +382,10 @@ func senderKey(raw []byte) string {
 // maxSenderKey bounds a sender key: an address is at most 254 bytes.
 const maxSenderKey = 320
 
-func (b *batch) worker(jobs <-chan mailbox.Msg) {
-	for m := range jobs {
-		out, err := b.process(m)
+func (b *batch) worker(jobs <-chan job) {
+	for j := range jobs {
+		m := j.msg
+		out, err := b.process(j)
 		b.mu.Lock()
 		b.res.Fetched++
 		switch {
@@ -425,7 +414,8 @@ func (b *batch) worker(jobs <-chan mailbox.Msg) {
 
 // process runs one message with panics recovered: a bug must not take the
 // poller down with a message half done (the ledger keeps it for a retry).
-func (b *batch) process(m mailbox.Msg) (out Outcome, err error) {
+func (b *batch) process(j job) (out Outcome, err error) {
+	m := j.msg
 	defer func() {
 		if v := recover(); v != nil {
 			b.pl.metrics.Failed("process_panic")
@@ -444,11 +434,11 @@ func (b *batch) process(m mailbox.Msg) (out Outcome, err error) {
 		}
 	}
 	if b.release {
-		if err := b.pl.proc.release(mctx, m); err != nil {
+		if err := b.pl.proc.release(mctx, m, j.hdr); err != nil {
 			return Outcome{}, fmt.Errorf("release uid %d: %w", m.UID, err)
 		}
 	}
-	return b.pl.proc.Process(mctx, m)
+	return b.pl.proc.Process(mctx, m, j.hdr)
 }
 
 // wait ends the batch once every message handed over is finished, and
@@ -469,7 +459,7 @@ func (pl *Poller) move(ctx context.Context, c *mailbox.Client, validity uint32, 
 			return fmt.Errorf("%w: %w", errStep{stepBeforeMove}, err)
 		}
 	}
-	for _, f := range []Folder{FolderProcessed, FolderTriage, FolderAuto} {
+	for _, f := range []vocab.Folder{vocab.FolderProcessed, vocab.FolderTriage, vocab.FolderAuto} {
 		uids := moves.take(f, validity)
 		if len(uids) == 0 {
 			continue
@@ -493,25 +483,27 @@ func (pl *Poller) move(ctx context.Context, c *mailbox.Client, validity uint32, 
 // raw copy kept in the ledger. Those of the current inbox numbering are
 // moved with the rest; others are moved by a later scan (the ledger knows
 // them by Message-ID).
-func (pl *Poller) retryFailed(ctx context.Context, handle func(mailbox.Msg) error) error {
+func (pl *Poller) retryFailed(ctx context.Context, b *batch) error {
 	entries, err := pl.st.ClaimFailedMessages(ctx, pl.cfg.RetryBatch, false)
 	if err := dbErr(pl.metrics, err); err != nil {
 		return err
 	}
 	for _, e := range entries {
-		m, err := pl.msgFromLedger(ctx, e)
+		j, err := pl.msgFromLedger(ctx, e)
 		if err != nil {
 			return err
 		}
-		if err := handle(m); err != nil {
+		if err := b.dispatch(j, store.NormaliseAddress(j.hdr.From)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// msgFromLedger rebuilds a mailbox message from a ledger row and its raw copy.
-func (pl *Poller) msgFromLedger(ctx context.Context, e store.LedgerEntry) (mailbox.Msg, error) {
+// msgFromLedger rebuilds a message from a ledger row: its raw copy, and
+// the header facts recorded with it (read from the raw copy only for a row
+// recorded before they were kept).
+func (pl *Poller) msgFromLedger(ctx context.Context, e store.LedgerEntry) (job, error) {
 	m := mailbox.Msg{Mailbox: e.Mailbox, UIDValidity: e.UIDValidity, UID: mailbox.UID(e.UID), Size: e.Size,
 		InternalDate: e.ReceivedAt, TooLarge: e.Size > pl.cfg.Mailbox.MaxMessageBytes}
 	raw, err := pl.st.RawMessage(ctx, e.ID, store.System)
@@ -522,7 +514,14 @@ func (pl *Poller) msgFromLedger(ctx context.Context, e store.LedgerEntry) (mailb
 	case errors.Is(err, store.ErrNotFound):
 		m.TooLarge = true // nothing left to read: it goes to staff
 	default:
-		return m, err
+		return job{msg: m}, err
 	}
-	return m, nil
+	h, ok, err := pl.st.MessageHeader(ctx, e.ID)
+	if err := dbErr(pl.metrics, err); err != nil {
+		return job{msg: m}, err
+	}
+	if !ok && m.Raw != nil {
+		h, _ = readHeader(m.Raw)
+	}
+	return job{m, h}, nil
 }

@@ -1,12 +1,10 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/mail"
 	"runtime/debug"
 	"slices"
@@ -20,6 +18,7 @@ import (
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // The steps between which a failure can be injected in tests (failAt), in
@@ -74,8 +73,9 @@ type Processor struct {
 	// panicsSeen is the extractor's panic count already reported.
 	panicsSeen atomic.Int64
 
-	// failAt, when set (tests only), is called between steps; an error
-	// it returns stops processing there, as a crash would.
+	// failAt is a crash-injection hook, set only by tests (setFailAt in
+	// export_test.go): called between steps, an error it returns stops
+	// processing there, as a crash would. nil in production.
 	failAt func(step string) error
 	// queued, when set, is called after a commit that queued replies (the
 	// Service wakes its outbox workers, so sending overlaps processing).
@@ -189,11 +189,15 @@ type Outcome struct {
 	LedgerID int64
 	// Folder is where the message belongs now ("" when it stays in the
 	// inbox: it failed and waits for a retry).
-	Folder Folder
+	Folder vocab.Folder
 	// Ref is the conversation's reference code, "" when none.
 	Ref string
 	// Action is the ledger action recorded.
 	Action string
+	// AutoReason is, for automatic mail, why it is automatic: a code of
+	// extract/message (message.ReasonDSN, message.ReasonNoReply...); ""
+	// otherwise.
+	AutoReason string
 	// AlreadyDone is true when the message had been processed before:
 	// nothing was done this time.
 	AlreadyDone bool
@@ -202,25 +206,6 @@ type Outcome struct {
 	Failed bool
 	// Queued counts the replies queued.
 	Queued int
-}
-
-// ledgerAction is how a plan's folder and action are kept in the ledger's
-// action column: "<folder>:<action>", so a message already done can be
-// moved to its folder without processing it again.
-func ledgerAction(f Folder, action string) string { return string(f) + ":" + action }
-
-// FolderOf returns the folder recorded in a ledger action, or "" when the
-// action does not name one.
-func FolderOf(action string) Folder {
-	f, _, ok := strings.Cut(action, ":")
-	if !ok {
-		return ""
-	}
-	switch Folder(f) {
-	case FolderProcessed, FolderTriage, FolderAuto:
-		return Folder(f)
-	}
-	return ""
 }
 
 // errStep marks an error injected by failAt.
@@ -251,12 +236,12 @@ func (p *Processor) fail(step string) error {
 // error) and reported as Outcome.Failed with a nil error, so the caller
 // moves on; the error is non-nil only when nothing could be recorded
 // (database down), and the caller should stop.
-func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error) {
+func (p *Processor) Process(ctx context.Context, m mailbox.Msg, h store.MessageHeader) (Outcome, error) {
 	start := p.now()
 	raw := m.Raw
 	entry, created, err := p.st.RecordMessage(ctx, store.IncomingMessage{
 		Mailbox: m.Mailbox, UIDValidity: m.UIDValidity, UID: uint32(m.UID), MessageID: m.MessageID,
-		ReceivedAt: m.InternalDate, Size: m.Size, Raw: raw,
+		ReceivedAt: m.InternalDate, Size: m.Size, Raw: raw, Header: h,
 	})
 	err = p.db(err)
 	if err != nil {
@@ -266,9 +251,9 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 	out := Outcome{LedgerID: entry.ID}
 	switch entry.State {
 	case store.LedgerDone:
-		out.AlreadyDone, out.Folder, out.Action = true, FolderOf(entry.Action), entry.Action
+		out.AlreadyDone, out.Folder, out.Action = true, store.FolderOf(entry.Action), entry.Action
 		if out.Folder == "" && !store.IsHeld(entry.Action) { // held mail stays in the inbox
-			out.Folder = FolderProcessed
+			out.Folder = vocab.FolderProcessed
 		}
 		return out, nil
 	case store.LedgerFailed:
@@ -289,7 +274,7 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 			return out, fmt.Errorf("process ledger row %d: %w", entry.ID, err)
 		}
 	}
-	res, err := p.run(ctx, entry.ID, m, log)
+	res, err := p.run(ctx, entry.ID, m, h, log)
 	if err == nil {
 		res.LedgerID = entry.ID
 		_, action, _ := strings.Cut(res.Action, ":")
@@ -297,7 +282,8 @@ func (p *Processor) Process(ctx context.Context, m mailbox.Msg) (Outcome, error)
 		if res.Queued > 0 && p.queued != nil {
 			p.queued()
 		}
-		log.Info("message processed", slog.String("ref", res.Ref), slog.String("action", res.Action), slog.Int("queued", res.Queued))
+		log.Info("message processed", slog.String("ref", res.Ref), slog.String("action", res.Action), slog.Int("queued", res.Queued),
+			slog.String("auto_reason", res.AutoReason))
 		return res, nil
 	}
 	if errors.Is(err, store.ErrAlreadyDone) {
@@ -332,9 +318,9 @@ func (p *Processor) done(ctx context.Context, out Outcome) (Outcome, error) {
 	if err := p.db(err); err != nil {
 		return out, err
 	}
-	out.AlreadyDone, out.Action, out.Folder = true, e.Action, FolderOf(e.Action)
+	out.AlreadyDone, out.Action, out.Folder = true, e.Action, store.FolderOf(e.Action)
 	if out.Folder == "" && !store.IsHeld(e.Action) {
-		out.Folder = FolderProcessed
+		out.Folder = vocab.FolderProcessed
 	}
 	return out, nil
 }
@@ -412,29 +398,18 @@ func lastFrames(stack []byte) string {
 	return string(stack)
 }
 
-// headerOnly parses just the header of a message that was too large to
-// download, for its sender and threading headers.
-func headerOnly(raw []byte) *message.Message {
-	msg, _ := message.Parse(bytes.NewReader(raw), message.Limits{MaxMessageBytes: 1 << 20})
-	if msg == nil {
-		msg = &message.Message{}
-	}
-	return msg
-}
-
 // run does everything after the ledger row exists, up to and including the
 // commit.
-func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log *slog.Logger) (Outcome, error) {
+func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, h store.MessageHeader, log *slog.Logger) (Outcome, error) {
 	if err := p.fail(stepAfterLedger); err != nil {
 		return Outcome{}, err
 	}
-	d, err := p.decide(ctx, m)
+	d, err := p.decide(ctx, m, h)
 	if err != nil {
 		return Outcome{}, err
 	}
-	msg, in, plan, conv, replyTo := d.msg, d.in, d.plan, d.conv, d.replyTo
-	o, err := p.outcome(ledgerID, msg, d.res, in, plan, conv, replyTo, m.Raw)
-	if err != nil {
+	msg, plan := d.msg, d.plan
+	if err := p.fill(plan, ledgerID, h, msg, d.res, d.conv, d.replyTo); err != nil {
 		return Outcome{}, err
 	}
 	if plan.MarkUndeliverable {
@@ -444,7 +419,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 			return Outcome{}, err
 		}
 	}
-	res, err := p.st.CompleteMessage(ctx, o)
+	res, err := p.st.CompleteMessage(ctx, plan)
 	if err := p.db(err); err != nil {
 		return Outcome{}, err
 	}
@@ -452,25 +427,25 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, log 
 		return Outcome{}, err
 	}
 	log.Debug("plan committed", slog.String("ref", res.Reference), slog.Int("submissions", len(res.Submissions)), slog.Int("triage", len(res.Triage)))
-	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: o.Action, Queued: len(res.Queued)}, nil
+	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: store.LedgerAction(plan.Folder, plan.Action), Queued: len(res.Queued), AutoReason: msg.AutoReason}, nil
 }
 
-// decided is what decide found: the message read, its Input and the plan.
+// decided is what decide found: the message read and the plan Decide drew
+// up, not yet filled in.
 type decided struct {
 	msg     *message.Message
 	res     extract.Result
-	in      Input
-	plan    Plan
+	plan    *store.Plan
 	conv    *store.Conversation // nil when none
 	replyTo string
 }
 
 // decide reads m and plans what to do with it: extract, correlate, Decide.
 // It only reads the store, so the dry run uses it as is.
-func (p *Processor) decide(ctx context.Context, m mailbox.Msg) (decided, error) {
+func (p *Processor) decide(ctx context.Context, m mailbox.Msg, h store.MessageHeader) (decided, error) {
 	var r read
 	if m.TooLarge {
-		r = read{msg: headerOnly(m.Raw), res: extract.Result{Kind: extract.KindUnreadable}}
+		r = read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}}
 	} else {
 		start := p.now()
 		r = p.extract(ctx, m.Raw)
@@ -487,8 +462,8 @@ func (p *Processor) decide(ctx context.Context, m mailbox.Msg) (decided, error) 
 	in := Input{
 		Kind:          r.res.Kind,
 		Forms:         r.res.Forms,
-		HasSender:     msg.From != "",
-		FromUs:        sameAddress(msg.From, p.cfg.Address) || sameAddress(msg.ReplyTo, p.cfg.Address),
+		HasSender:     h.From != "",
+		FromUs:        sameAddress(h.From, p.cfg.Address) || sameAddress(msg.ReplyTo, p.cfg.Address),
 		OurMarker:     notify.HasOurMarker(&msg.Header),
 		Auto:          msg.Auto,
 		TooLarge:      m.TooLarge,
@@ -497,7 +472,7 @@ func (p *Processor) decide(ctx context.Context, m mailbox.Msg) (decided, error) 
 		ReplyLimit:    p.cfg.ReplyLimit,
 	}
 	if r.res.Kind == extract.KindContact {
-		in.PersonalData = HasPersonalData(msg.Subject) || HasPersonalData(msg.Body)
+		in.PersonalData = HasPersonalData(h.Subject) || HasPersonalData(msg.Body)
 		in.Photos = countPhotos(msg)
 	}
 	if !r.failed && !m.TooLarge {
@@ -508,11 +483,11 @@ func (p *Processor) decide(ctx context.Context, m mailbox.Msg) (decided, error) 
 	}
 
 	since := p.now().Add(-p.cfg.ReplyWindow)
-	conv, replies, counted, err := p.correlate(ctx, msg, &in, since)
+	conv, replies, counted, err := p.correlate(ctx, h, &in, since)
 	if err != nil {
 		return decided{}, err
 	}
-	replyTo := msg.From
+	replyTo := h.From
 	if conv != nil {
 		replyTo = conv.Address
 	}
@@ -530,7 +505,7 @@ func (p *Processor) decide(ctx context.Context, m mailbox.Msg) (decided, error) 
 		in.FromUs = true // never answer our own address, whoever wrote
 	}
 
-	return decided{msg: msg, res: r.res, in: in, plan: Decide(in), conv: conv, replyTo: replyTo}, nil
+	return decided{msg: msg, res: r.res, plan: Decide(in), conv: conv, replyTo: replyTo}, nil
 }
 
 // sameAddress compares two addresses the way the store does.
@@ -545,12 +520,12 @@ func sameAddress(a, b string) bool {
 // none). When the conversation was found by its reference, counted is true
 // and replies is the number of emails queued to its address since since
 // (read in the same query, saving CountRepliesTo a round trip).
-func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Input, since time.Time) (conv *store.Conversation, replies int, counted bool, err error) {
-	ids := make([]string, 0, len(msg.References)+1)
-	if msg.InReplyTo != "" {
-		ids = append(ids, msg.InReplyTo)
+func (p *Processor) correlate(ctx context.Context, h store.MessageHeader, in *Input, since time.Time) (conv *store.Conversation, replies int, counted bool, err error) {
+	ids := make([]string, 0, len(h.References)+1)
+	if h.InReplyTo != "" {
+		ids = append(ids, h.InReplyTo)
 	}
-	refs := slices.Clone(msg.References)
+	refs := slices.Clone(h.References)
 	slices.Reverse(refs)
 	ids = append(ids, refs...)
 	if len(ids) > 100 {
@@ -580,7 +555,7 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 		}
 	}
 	if conv == nil {
-		if ref, ok := store.FindReference(msg.Subject); ok {
+		if ref, ok := store.FindReference(h.Subject); ok {
 			c, n, err := p.st.ConversationByReferenceReplies(ctx, ref, since)
 			err = p.db(err)
 			switch {
@@ -594,152 +569,94 @@ func (p *Processor) correlate(ctx context.Context, msg *message.Message, in *Inp
 	if conv == nil {
 		return nil, 0, false, nil
 	}
-	in.Conv = &Conversation{Ref: conv.Reference, State: string(conv.State), NoFormCount: conv.NoFormCount}
+	in.Conv = &Conversation{ID: conv.ID, Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount}
 	in.Match = match
-	in.SenderIsOwner = sameAddress(msg.From, conv.Address)
+	in.SenderIsOwner = sameAddress(h.From, conv.Address)
 	return conv, replies, counted, nil
 }
 
-// outcome turns a plan into the store's Outcome, composing every reply now
-// so that retries send identical bytes under a fixed Message-ID.
-func (p *Processor) outcome(ledgerID int64, msg *message.Message, res extract.Result, in Input, plan Plan,
-	conv *store.Conversation, replyTo string, raw []byte) (store.Outcome, error) {
-	o := store.Outcome{
-		LedgerID:          ledgerID,
-		Kind:              string(res.Kind),
-		Action:            ledgerAction(plan.Folder, plan.Action),
-		ConversationState: store.ConversationState(plan.ConversationState),
-		NoFormReply:       plan.NoFormSent,
-	}
+// fill completes a plan with what Decide cannot know: the ledger row, the
+// new conversation's address and reference, the redacted copy, the kept
+// attachments and every email, composed now so that retries send identical
+// bytes under a fixed Message-ID. It adds nothing to what Decide planned
+// but the guard below.
+func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader, msg *message.Message, res extract.Result,
+	conv *store.Conversation, replyTo string) error {
+	plan.LedgerID, plan.Kind = ledgerID, string(res.Kind)
 	ref := ""
-	switch {
-	case plan.NewConversation:
+	if conv != nil {
+		ref = conv.Reference
+	}
+	if nc := plan.NewConversation; nc != nil {
 		r, err := store.NewReference()
 		if err != nil {
-			return o, err
+			return err
 		}
-		ref = r
-		o.NewConversation = &store.NewConversation{Address: msg.From, Reference: ref}
-	case conv != nil:
-		ref = conv.Reference
-		o.ConversationID = conv.ID
-	}
-	if plan.Action == ActionOtherSender {
-		// The conversation is not trusted: tie nothing to it.
-		o.ConversationID = 0
-		o.ConversationState = ""
+		nc.Address, nc.Reference, ref = h.From, r, r
 	}
 	if plan.RedactBody {
-		o.ReplaceRaw = redactedCopy(msg)
+		plan.ReplaceRaw, plan.RedactedSubject = redactedCopy(msg), Redact(h.Subject)
+	}
+	// An accepted form without a usable NHS number (the form rules should
+	// prevent it) still reaches a person.
+	for _, s := range plan.Submissions {
+		if s.Status == vocab.StatusAccepted && store.NormaliseNHS(s.Form.Fields.NHSNumber) == "" {
+			s.Status, s.Accepted, s.Duplicate = vocab.StatusTriage, nil, nil
+			plan.Triage = append(plan.Triage, &store.NewTriage{Reason: vocab.ReasonInvalidForm, Submission: s})
+		}
+	}
+	// Attachments are kept (sealed, apart from the raw message) when a
+	// person must look at a form: the triage page shows them one by one.
+	// An accepted form's file stays inside the kept raw message.
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto) && !p.cfg.DropAttachments {
+		byName := map[string]*store.NewAttachment{}
+		for _, a := range msg.Attachments {
+			att := &store.NewAttachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
+			plan.Attachments = append(plan.Attachments, att)
+			if _, ok := byName[a.Name]; !ok {
+				byName[a.Name] = att
+			}
+		}
+		for _, s := range plan.Submissions {
+			s.Attachment = byName[s.Form.Source]
+		}
 	}
 	firstName := ""
 	for _, s := range plan.Submissions {
-		if n := in.Forms[s.Form].Fields.FirstName; n != "" {
+		if n := s.Form.Fields.FirstName; n != "" {
 			firstName = n
 			break
 		}
 	}
-
-	compose := func(kind notify.Kind, name string) (store.Email, error) {
-		b, id, err := p.comp.Compose(notify.Reply{
-			Kind: kind, To: replyTo,
+	compose := func(e *store.Email, name string) error {
+		if e == nil {
+			return nil
+		}
+		b, id, subject, err := p.comp.Compose(notify.Reply{
+			Kind: e.Kind, To: replyTo,
 			Data:      notify.Data{Ref: ref, FirstName: name},
-			InReplyTo: msg.MessageID, References: msg.References,
+			InReplyTo: h.MessageID, References: h.References,
 		})
 		if err != nil {
-			return store.Email{}, err
+			return err
 		}
-		return store.Email{Kind: store.OutboxKind(kind), To: replyTo, Subject: subjectOf(b), Body: string(b),
-			MessageID: id, InReplyTo: msg.MessageID, References: msg.References}, nil
-	}
-
-	// Attachments are kept (sealed, apart from the raw message) when a
-	// person must look at a form: the triage page shows them one by one.
-	// An accepted form's file stays inside the kept raw message.
-	attIndex := map[string]int{}
-	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == ActionPhoto) && !p.cfg.DropAttachments {
-		for _, a := range msg.Attachments {
-			o.Attachments = append(o.Attachments, store.AttachmentInput{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
-			if _, ok := attIndex[a.Name]; !ok {
-				attIndex[a.Name] = len(o.Attachments)
-			}
-		}
-	}
-	subIndex := map[int]int{} // form index → 1-based submission index
-	channel := store.ChannelSecureReply
-	if plan.Channel == ChannelUnsolicited {
-		channel = store.ChannelUnsolicited
-	}
-	outcomeFor := map[int]bool{}
-	for _, r := range plan.Replies {
-		if r.Kind == notify.KindAccepted {
-			outcomeFor[r.Form] = true
-		}
+		e.To, e.Subject, e.Body, e.MessageID, e.InReplyTo, e.References = replyTo, subject, string(b), id, h.MessageID, h.References
+		return nil
 	}
 	for _, s := range plan.Submissions {
-		f := in.Forms[s.Form]
-		si := store.SubmissionInput{Form: f, Channel: channel, Attachment: attIndex[f.Source]}
-		if s.Status == StatusAccepted && store.NormaliseNHS(f.Fields.NHSNumber) != "" {
-			si.Record = true
-			if outcomeFor[s.Form] {
-				acc, err := compose(notify.KindAccepted, f.Fields.FirstName)
-				if err != nil {
-					return o, err
-				}
-				dup, err := compose(notify.KindDuplicate, f.Fields.FirstName)
-				if err != nil {
-					return o, err
-				}
-				si.Accepted, si.Duplicate = &acc, &dup
-			}
-		} else {
-			si.Status = store.SubTriage
+		if err := compose(s.Accepted, s.Form.Fields.FirstName); err != nil {
+			return err
 		}
-		o.Submissions = append(o.Submissions, si)
-		subIndex[s.Form] = len(o.Submissions)
-	}
-	for _, r := range plan.Replies {
-		if r.Kind == notify.KindAccepted {
-			continue // composed with its submission
-		}
-		e, err := compose(r.Kind, firstName)
-		if err != nil {
-			return o, err
-		}
-		if r.Kind == notify.KindReceipt {
-			// One receipt per message (a conversation may send several forms).
-			e.Key = fmt.Sprintf("receipt/ledger/%d", ledgerID)
-		}
-		o.Emails = append(o.Emails, e)
-	}
-	for _, t := range plan.Triage {
-		ti := store.TriageInput{Reason: string(t.Reason)}
-		if t.Form >= 0 {
-			ti.Submission = subIndex[t.Form]
-		}
-		o.Triage = append(o.Triage, ti)
-	}
-	// An accepted plan whose form had no usable NHS number (the rules
-	// should prevent it) still reaches a person.
-	for _, s := range plan.Submissions {
-		if s.Status == StatusAccepted && !o.Submissions[subIndex[s.Form]-1].Record {
-			o.Triage = append(o.Triage, store.TriageInput{Reason: string(ReasonInvalidForm), Submission: subIndex[s.Form]})
+		if err := compose(s.Duplicate, s.Form.Fields.FirstName); err != nil {
+			return err
 		}
 	}
-	return o, nil
-}
-
-// subjectOf returns the decoded Subject of a message we composed.
-func subjectOf(raw []byte) string {
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return ""
+	for _, e := range plan.Emails {
+		if err := compose(e, firstName); err != nil {
+			return err
+		}
 	}
-	s, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	if err != nil {
-		return m.Header.Get("Subject")
-	}
-	return s
+	return nil
 }
 
 // redactedCopy is what is kept of a first contact whose text holds personal

@@ -61,11 +61,11 @@ func (p *Poller) Reprocess(ctx context.Context, ref string) (ReprocessResult, er
 
 func (p *Poller) rerun(ctx context.Context, entries []store.LedgerEntry, res *ReprocessResult) error {
 	for _, e := range entries {
-		m, err := p.msgFromLedger(ctx, e)
+		j, err := p.msgFromLedger(ctx, e)
 		if err != nil {
 			return err
 		}
-		out, err := p.proc.Process(ctx, m)
+		out, err := p.proc.Process(ctx, j.msg, j.hdr)
 		if err != nil {
 			return fmt.Errorf("reprocess ledger row %d: %w", e.ID, err)
 		}

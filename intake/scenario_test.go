@@ -8,7 +8,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // firstContact runs a contact through svc and returns the instructions sent.
@@ -34,7 +36,7 @@ func TestInvalidFormGoesToTriageWithReceipt(t *testing.T) {
 	if k := kinds(r.sent()); k["receipt"] != 1 || k["accepted"] != 0 || k["duplicate"] != 0 {
 		t.Errorf("sent %v, want a receipt and no outcome", k)
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{store.ReasonInvalidForm}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonInvalidForm}) {
 		t.Errorf("open triage %v, want one invalid_form", tri)
 	}
 	if got := r.count("Triage"); got != 1 {
@@ -105,7 +107,7 @@ func TestSpoofedReferenceGoesToTriage(t *testing.T) {
 	if n := len(r.sent()); n != 1 {
 		t.Errorf("spoofed reference was answered: %v", kinds(r.sent()))
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{store.ReasonUnverifiedSender}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonUnverifiedSender}) {
 		t.Errorf("open triage %v, want unverified_sender", tri)
 	}
 	if n := r.registerChanges(); n != 0 {
@@ -123,7 +125,7 @@ func TestSameMessageTwiceIsAnsweredOnce(t *testing.T) {
 	r := newRig(t)
 	svc := r.service(nil)
 	m := contact(residentAddr)
-	m.messageID = newMessageID()
+	m.messageID = resident.NewMessageID()
 	raw := m.bytes()
 	r.deliver(raw, raw) // the same Message-ID under two UIDs
 	once(t, svc)
@@ -152,7 +154,7 @@ func TestNoFormOnceThenTriage(t *testing.T) {
 	if k := kinds(r.sent()); k["no_form"] != 1 {
 		t.Errorf("sent %v, want exactly one no_form", k)
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{store.ReasonNoFormAgain}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonNoFormAgain}) {
 		t.Errorf("open triage %v, want no_form_again", tri)
 	}
 }
@@ -168,7 +170,7 @@ func TestRateLimit(t *testing.T) {
 	if n := len(r.sent()); n != 2 {
 		t.Errorf("sent %d replies with a limit of 2, want 2", n)
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{string(ReasonRateLimited)}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonRateLimited}) {
 		t.Errorf("open triage %v, want rate_limited", tri)
 	}
 }
@@ -180,7 +182,7 @@ func TestBounceOfOurReply(t *testing.T) {
 	ins := firstContact(t, r, svc, residentAddr)
 	const boundary = "bounce-boundary"
 	dsn := "From: Mail Delivery System <MAILER-DAEMON@mail.example.org>\r\nTo: " + ourAddress + "\r\n" +
-		"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <" + newMessageID() + ">\r\nMIME-Version: 1.0\r\n" +
+		"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <" + resident.NewMessageID() + ">\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"\r\n\r\n" +
 		"--" + boundary + "\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
 		"--" + boundary + "\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example.org\r\n\r\n" +
@@ -199,7 +201,7 @@ func TestBounceOfOurReply(t *testing.T) {
 	if len(rows) != 1 || rows[0].MessageID != ins.messageID() {
 		t.Errorf("undeliverable outbox rows = %d, want the instructions", len(rows))
 	}
-	if tri := r.openTriage(); !slices.Equal(tri, []string{store.ReasonUndeliverable}) {
+	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonUndeliverable}) {
 		t.Errorf("open triage %v, want undeliverable", tri)
 	}
 	if got := r.count("Auto"); got != 1 {
@@ -236,11 +238,11 @@ func TestUnsolicitedPolicy(t *testing.T) {
 	for _, tt := range []struct {
 		policy   Policy
 		want     []string
-		triage   []string
+		triage   []vocab.Reason
 		register int
 	}{
 		{PolicyProcess, []string{"receipt", "accepted"}, nil, 1},
-		{PolicyAsk, []string{"instructions", "unsolicited"}, []string{store.ReasonUnsolicitedForm}, 0},
+		{PolicyAsk, []string{"instructions", "unsolicited"}, []vocab.Reason{vocab.ReasonUnsolicitedForm}, 0},
 	} {
 		t.Run(string(tt.policy), func(t *testing.T) {
 			t.Parallel()

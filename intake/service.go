@@ -31,7 +31,7 @@ type Deps struct {
 	// pgx's default is 4 on a small machine): one holds the mailbox lock
 	// for a whole poll, and it must be more than 1 or a poll cannot proceed.
 	Store     *store.Store
-	Session   Session // usually *mailbox.Session over Config.Mailbox
+	Session   *mailbox.Session // over Config.Mailbox
 	Extractor *extract.Extractor
 	Composer  *notify.Composer
 	// Signer checks tokens in residents' replies: the Composer's signer.
@@ -88,7 +88,7 @@ type Service struct {
 	lastPollErr error
 	lastPurge   time.Time
 
-	failAt func(step string) error // tests only; also given to the processor and the poller
+	failAt func(step string) error // crash-injection hook, set only by tests (export_test.go); also the processor's and the poller's
 }
 
 // New checks the parts and the configuration and returns a Service.
@@ -151,14 +151,8 @@ func New(d Deps, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Processor returns the message processor (for `optoutd reprocess`).
-func (s *Service) Processor() *Processor { return s.proc }
-
 // Poller returns the poller.
 func (s *Service) Poller() *Poller { return s.poller }
-
-// Workers returns the outbox workers, one per mailer.
-func (s *Service) Workers() []*notify.Worker { return s.workers }
 
 // wake asks every outbox worker to look for due rows now.
 func (s *Service) wake() {
@@ -198,13 +192,6 @@ func (s *Service) RunOutbox(ctx context.Context) {
 		})
 	}
 	wg.Wait()
-}
-
-// setFailAt installs a failure hook everywhere (tests only).
-func (s *Service) setFailAt(f func(string) error) {
-	s.failAt = f
-	s.proc.failAt = f
-	s.poller.failAt = f
 }
 
 // Health is the pipeline's state for /readyz and metrics.

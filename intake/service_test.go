@@ -88,3 +88,61 @@ func TestReprocessFailed(t *testing.T) {
 		t.Errorf("Processed holds %d, want 1", got)
 	}
 }
+
+// TestSentCopyWhilePollIdles: the Sent copy of a reply goes over its own
+// IMAP connection, so it is appended while the poller holds its session in
+// IDLE (before, it waited for the IDLE to end: up to IdleWait).
+func TestSentCopyWhilePollIdles(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.sentFolder = "Sent"
+	svc := r.service(func(c *Config) {
+		c.PollSchedule = "0 0 1 1 *" // once a year: after its first poll, Run idles
+		c.IdleWait = time.Minute
+		c.Worker.Interval = 100 * time.Millisecond
+		c.Worker.BaseBackoff, c.Worker.MaxBackoff = 4*time.Second, 4*time.Second
+	})
+	// A reply queued by a poll before Run starts; its first send is
+	// refused, so it goes again 2 to 4 s later, once Run's poll is in IDLE.
+	r.deliver(contact(residentAddr).bytes())
+	if res, err := svc.PollOnce(t.Context()); err != nil || res.Processed != 1 {
+		t.Fatalf("PollOnce = %+v, %v; want one message processed", res, err)
+	}
+	queuedAt := svc.Health().LastPollOK
+	r.sink.FailNext(421, 1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- svc.Run(ctx) }()
+	defer func() {
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not stop after cancel")
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !svc.Health().LastPollOK.After(queuedAt) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	idleSince := svc.Health().LastPollOK
+	if !idleSince.After(queuedAt) {
+		t.Fatal("Run's first poll did not finish")
+	}
+	if _, err := r.sink.WaitFor(1, 20*time.Second); err != nil {
+		t.Fatalf("reply not sent: %v", err)
+	}
+	for r.count("Sent") == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := r.count("Sent"); got != 1 {
+		t.Fatalf("Sent holds %d copies while the poller idles, want 1", got)
+	}
+	if r.sink.Rejected() != 1 {
+		t.Errorf("sink refused %d sends, want the first one", r.sink.Rejected())
+	}
+	if last := svc.Health().LastPollOK; !last.Equal(idleSince) {
+		t.Errorf("a poll ran at %v after the first at %v: the copy was not made during IDLE", last, idleSince)
+	}
+}

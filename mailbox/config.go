@@ -1,8 +1,9 @@
 // Package mailbox is the IMAP side of optout-intake: it logs in to the
 // service mailbox (NHSmail / Exchange Online in production, Dovecot in tests),
 // lists and downloads new messages in batches, moves handled messages to the
-// Processed, Triage, Auto and Failed folders, copies sent replies to Sent, and
-// waits for new mail with IDLE.
+// Processed, Triage and Auto folders, copies sent replies to Sent (over a
+// connection of their own, SentFolder), and waits for new mail with IDLE.
+// A message whose handling fails stays in the inbox and is retried.
 //
 // The package owns no data: it never deletes mail (messages only move, and
 // the COPY fallback expunges exactly the UIDs it copied, with UID EXPUNGE), and
@@ -21,7 +22,7 @@
 //		if err != nil {
 //			return err
 //		}
-//		return c.Move(ctx, cfg.Folders.Processed, done) // batched, after commits
+//		return c.Move(ctx, done, cfg.Folders.Processed) // batched, after commits
 //	})
 package mailbox
 
@@ -58,8 +59,11 @@ type Folders struct {
 	Processed string // handled messages (default "Processed")
 	Triage    string // messages waiting for staff (default "Triage")
 	Auto      string // auto-replies, bounces, lists (default "Auto")
-	Failed    string // messages that could not be handled (default "Failed")
-	Sent      string // copies of our replies; "" keeps none (no default)
+	// Failed (default "Failed") is created with the others, but nothing is
+	// moved there: a message whose handling fails stays in the inbox and
+	// is retried, and one that keeps failing goes to Triage (see intake).
+	Failed string
+	Sent   string // copies of our replies; "" keeps none (no default)
 }
 
 // All lists the configured folder names, without empty ones.

@@ -57,15 +57,11 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool { return e.kind != nil && target == e.kind }
 
 // Temporary reports whether retrying later (after reconnecting) may succeed:
-// network failures, timeouts, BYE, server-side unavailability. Authentication
-// failures, missing mailboxes and protocol errors are permanent.
+// network failures, timeouts, BYE, server-side unavailability, and any
+// failure that says nothing more (retry.Temporary's rule). Authentication
+// failures, missing mailboxes, untrusted certificates and refusals of a
+// command are permanent; the caller giving up is neither.
 func (e *Error) Temporary() bool { return e.temporary }
-
-// IsTemporary reports whether err, or an error it wraps, says it is temporary.
-func IsTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
-}
 
 // wrap classifies err as an *Error for op on mailbox. It returns nil for nil.
 func wrap(op, mailbox string, err error) error {

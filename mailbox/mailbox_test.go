@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/ncl-icb/optout-intake/internal/dovecot"
+	"github.com/ncl-icb/optout-intake/internal/retry"
 )
 
 // shared is one Dovecot for the package's tests; each test has its own user.
@@ -181,7 +182,7 @@ func TestSelectAndUIDValidity(t *testing.T) {
 	if err != nil || res.ValidityChanged || res.Delivered != 3 {
 		t.Errorf("FetchNew from zero = %+v, %v; want 3 delivered, no change", res, err)
 	}
-	if _, err := c.Select(ctx, "NoSuchFolder"); !errors.Is(err, ErrNoMailbox) || IsTemporary(err) {
+	if _, err := c.Select(ctx, "NoSuchFolder"); !errors.Is(err, ErrNoMailbox) || retry.Temporary(err) {
 		t.Errorf("Select(missing) = %v, want permanent ErrNoMailbox", err)
 	}
 }
@@ -490,7 +491,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 				}
 			})
 			_, err := c.WaitForChange(ctxT(t), 30*time.Second)
-			if err == nil || !IsTemporary(err) {
+			if err == nil || !retry.Temporary(err) {
 				t.Errorf("WaitForChange across a restart = %v, want a temporary error", err)
 			}
 			return err
@@ -507,7 +508,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	}
 	sess.Attempts = 2
 	err = sess.Do(ctxT(t), func(c *Client) error { _, err := c.Select(ctxT(t), "INBOX"); return err })
-	if err == nil || !IsTemporary(err) || !errors.Is(err, ErrClosed) {
+	if err == nil || !retry.Temporary(err) || !errors.Is(err, ErrClosed) {
 		t.Errorf("Do with the server down = %v, want a temporary ErrClosed", err)
 	}
 }
@@ -519,7 +520,7 @@ func TestAuthFailureIsPermanent(t *testing.T) {
 		cfg.Auth, cfg.Password = auth, "wrong"
 		ownIP(&cfg)
 		_, err := Dial(ctxT(t), cfg, nil)
-		if !errors.Is(err, ErrAuth) || IsTemporary(err) {
+		if !errors.Is(err, ErrAuth) || retry.Temporary(err) {
 			t.Errorf("Dial(%s, wrong password) = %v, want permanent ErrAuth", auth, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "wrong") {
@@ -565,7 +566,7 @@ func TestTLSModes(t *testing.T) {
 					c.Close()
 					t.Fatalf("Dial(%s) succeeded with an untrusted certificate", tt.name)
 				}
-				if IsTemporary(err) {
+				if retry.Temporary(err) {
 					t.Errorf("Dial(%s) = %v, want a permanent error", tt.name, err)
 				}
 				return

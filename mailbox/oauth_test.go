@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ncl-icb/optout-intake/internal/dovecot"
+	"github.com/ncl-icb/optout-intake/internal/retry"
 )
 
 func TestXOAUTH2Client(t *testing.T) {
@@ -144,14 +145,14 @@ func TestClientCredentials(t *testing.T) {
 	// And through Dial it is a permanent ErrAuth.
 	cfg := Config{Addr: "127.0.0.1:1", TLS: TLSNone, User: "x", TokenSource: toks}
 	cl := &Client{cfg: cfg.WithDefaults()}
-	if err := cl.login(context.Background()); !errors.Is(err, ErrAuth) || IsTemporary(err) {
+	if err := cl.login(context.Background()); !errors.Is(err, ErrAuth) || retry.Temporary(err) {
 		t.Errorf("login with a refused token = %v, want permanent ErrAuth", err)
 	}
 	// A 503 is temporary.
 	ts.mu.Lock()
 	ts.fail, ts.status = "temporarily_unavailable", http.StatusServiceUnavailable
 	ts.mu.Unlock()
-	if _, err := toks.Token(); !IsTemporary(err) {
+	if _, err := toks.Token(); !retry.Temporary(err) {
 		t.Errorf("Token() on 503 = %v, want temporary", err)
 	}
 	ts.mu.Lock()
@@ -200,7 +201,7 @@ func TestRefreshTokenRotation(t *testing.T) {
 		t.Errorf("after a failed save: grants %v, stored %q; want rt-3 used and rt-4 stored", ts.grants, store.token)
 	}
 	empty, _ := NewTokenSource(TokenConfig{Flow: FlowRefreshToken, ClientID: "app", TokenURL: ts.URL, RefreshStore: &memStore{}}, nil)
-	if _, err := empty.Token(); err == nil || IsTemporary(err) {
+	if _, err := empty.Token(); err == nil || retry.Temporary(err) {
 		t.Errorf("Token() with no stored refresh token = %v, want a permanent error", err)
 	}
 }
@@ -224,7 +225,7 @@ func TestTokenCommandAndFile(t *testing.T) {
 		t.Errorf("token command ran %d times, want 1 (cached)", strings.Count(string(b), "x"))
 	}
 	bad, _ := NewTokenSource(TokenConfig{Command: "echo secret-stuff >&2; exit 3"}, nil)
-	if _, err := bad.Token(); err == nil || !IsTemporary(err) || strings.Contains(err.Error(), "secret-stuff") {
+	if _, err := bad.Token(); err == nil || !retry.Temporary(err) || strings.Contains(err.Error(), "secret-stuff") {
 		t.Errorf("failing command Token() = %v, want a temporary error without its stderr", err)
 	}
 	slow, _ := NewTokenSource(TokenConfig{Command: "sleep 5", Timeout: 200 * time.Millisecond}, nil)
@@ -316,7 +317,7 @@ func TestXOAUTH2Dovecot(t *testing.T) {
 	// A token the server rejects is a permanent auth failure.
 	cfg.TokenSource = staticToken("bogus")
 	ownIP(&cfg)
-	if _, err := Dial(ctxT(t), cfg, nil); !errors.Is(err, ErrAuth) || IsTemporary(err) {
+	if _, err := Dial(ctxT(t), cfg, nil); !errors.Is(err, ErrAuth) || retry.Temporary(err) {
 		t.Errorf("Dial with a rejected token = %v, want permanent ErrAuth", err)
 	}
 }

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/ncl-icb/optout-intake/internal/retry"
 )
 
 func TestHeaderOfAndMessageID(t *testing.T) {
@@ -37,29 +38,6 @@ func TestHeaderOfAndMessageID(t *testing.T) {
 		}
 		if got := messageID([]byte(tt.raw)); got != tt.wantID {
 			t.Errorf("messageID(%.40q) = %q, want %q", tt.raw, got, tt.wantID)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		attempt  int
-		min, max time.Duration
-		lo, hi   time.Duration
-	}{
-		{0, time.Second, time.Minute, 500 * time.Millisecond, time.Second},
-		{1, time.Second, time.Minute, time.Second, 2 * time.Second},
-		{3, time.Second, time.Minute, 4 * time.Second, 8 * time.Second},
-		{20, time.Second, time.Minute, 30 * time.Second, time.Minute},
-		{1000, time.Second, 5 * time.Minute, 150 * time.Second, 5 * time.Minute},
-		{0, 0, 0, 500 * time.Millisecond, time.Second},
-	}
-	for _, tt := range tests {
-		for range 50 {
-			if d := backoff(tt.attempt, tt.min, tt.max); d < tt.lo || d > tt.hi {
-				t.Fatalf("backoff(%d, %v, %v) = %v, want within [%v, %v]", tt.attempt, tt.min, tt.max, d, tt.lo, tt.hi)
-			}
 		}
 	}
 }
@@ -95,8 +73,8 @@ func TestWrapClassification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := wrap(tt.op, "INBOX", tt.err)
-		if IsTemporary(err) != tt.wantTemp {
-			t.Errorf("wrap(%s, %v): Temporary() = %v, want %v", tt.op, tt.err, IsTemporary(err), tt.wantTemp)
+		if retry.Temporary(err) != tt.wantTemp {
+			t.Errorf("wrap(%s, %v): Temporary() = %v, want %v", tt.op, tt.err, retry.Temporary(err), tt.wantTemp)
 		}
 		for _, k := range []error{ErrAuth, ErrNoMailbox, ErrClosed} {
 			if errors.Is(err, k) != (k == tt.wantKind) {

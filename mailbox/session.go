@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/internal/retry"
 )
 
 // Session keeps one Client connected for a long-running daemon: it dials on
 // demand, drops the connection after a temporary failure and dials again with
-// exponential backoff and jitter. Safe for concurrent use; operations run one
+// exponential backoff and jitter (the project's one policy, internal/retry). Safe for concurrent use; operations run one
 // at a time.
 type Session struct {
 	cfg Config
@@ -44,11 +45,14 @@ func NewSession(cfg Config, log *slog.Logger) *Session {
 	return &Session{cfg: cfg, log: log, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute, Attempts: 5}
 }
 
-// Do runs fn with a connected Client. When fn (or dialling) fails with a
-// temporary error, the connection is dropped, Do waits (backoff with jitter)
-// and runs fn again on a new connection, up to Attempts times. Permanent
-// errors (ErrAuth, ErrNoMailbox, fn's own non-temporary errors) return at
-// once. fn must therefore be safe to repeat: FetchNew from a stored cursor is.
+// Do runs fn with a connected Client. When dialling or the mailbox (an
+// *Error from a Client method) fails with a temporary error, the connection
+// is dropped, Do waits (backoff with jitter) and runs fn again on a new
+// connection, up to Attempts times. Permanent errors (ErrAuth, ErrNoMailbox)
+// and fn's own errors (those of the work fn did, such as a database that is
+// down) return at once: the session mends its connection, the caller
+// decides about its own work. fn must be safe to repeat: FetchNew from a
+// stored cursor is.
 func (s *Session) Do(ctx context.Context, fn func(*Client) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,10 +63,10 @@ func (s *Session) Do(ctx context.Context, fn func(*Client) error) error {
 		if s.OnError != nil && err != nil && ctx.Err() == nil && isIMAPError(err) {
 			s.OnError(err)
 		}
-		if err == nil || !IsTemporary(err) || ctx.Err() != nil || attempt+1 >= s.Attempts {
+		if err == nil || !reconnect(err) || ctx.Err() != nil || attempt+1 >= s.Attempts {
 			return err
 		}
-		d := backoff(attempt, s.MinBackoff, s.MaxBackoff)
+		d := retry.Policy{Base: s.MinBackoff, Max: s.MaxBackoff}.Delay(attempt + 1)
 		s.log.Warn("imap temporary failure: reconnecting", "attempt", attempt+1, "wait", d, "err", err)
 		t := time.NewTimer(d)
 		select {
@@ -87,7 +91,7 @@ func (s *Session) try(ctx context.Context, fn func(*Client) error) error {
 		s.c = c
 	}
 	err := fn(s.c)
-	if err != nil && (IsTemporary(err) || s.c.Broken()) {
+	if err != nil && (reconnect(err) || s.c.Broken()) {
 		_ = s.c.Close()
 		s.c = nil
 	}
@@ -99,6 +103,12 @@ func (s *Session) try(ctx context.Context, fn func(*Client) error) error {
 func isIMAPError(err error) bool {
 	var me *Error
 	return errors.As(err, &me) && !errors.Is(err, context.Canceled)
+}
+
+// reconnect reports a temporary failure of the mailbox itself, which a new
+// connection may mend.
+func reconnect(err error) bool {
+	return isIMAPError(err) && retry.Temporary(err)
 }
 
 func (s *Session) record(err error) {
@@ -130,24 +140,4 @@ func (s *Session) Close() error {
 	err := s.c.Close()
 	s.c = nil
 	return err
-}
-
-// backoff returns the wait before attempt+1: min·2^attempt capped at max,
-// with jitter drawn from its upper half.
-func backoff(attempt int, min, max time.Duration) time.Duration {
-	if min <= 0 {
-		min = time.Second
-	}
-	if max < min {
-		max = min
-	}
-	d := min
-	for i := 0; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	half := d / 2
-	return half + rand.N(half+1)
 }

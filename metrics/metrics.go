@@ -20,50 +20,49 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/extract/pdfworker"
 	"github.com/ncl-icb/optout-intake/intake"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
-// Label values. Any other value passed to a method becomes "other".
+// Label values. Any other value passed to a method becomes "other". The
+// folders, actions and triage reasons are the vocabulary's own lists, so a
+// value added there is a label value here at once.
 var (
-	// folders: where a processed message went (intake.Folder values).
-	folders = set("processed", "triage", "auto")
-	// actions: intake.Action* codes ("+rate_limited" suffix dropped).
-	actions = set(intake.ActionAuto, intake.ActionOwnMail, intake.ActionBounce, intake.ActionTooLarge,
-		intake.ActionFailed, intake.ActionUnreadable, intake.ActionOtherSender, intake.ActionInstructions,
-		intake.ActionUnsolicitedAsk, intake.ActionForms, intake.ActionNoForm, intake.ActionNoFormAgain,
-		intake.ActionPhoto)
+	// folders: where a processed message went (vocab.Folders).
+	folders = set(vocab.Folders()...)
+	// actions: ledger actions (vocab.Actions; the "+rate_limited" suffix dropped).
+	actions = set(vocab.Actions()...)
 	// steps: where processing failed (intake.Metrics.Failed).
-	steps = set("after-ledger", "after-extract", "after-commit", "process", "extract_panic", "extract_timeout",
+	steps = set[string]("after-ledger", "after-extract", "after-commit", "process", "extract_panic", "extract_timeout",
 		"process_panic", "poller_panic", "outbox_panic", "purge_panic", "move", "poll")
-	// reasons: triage reasons (store.Reason* and intake.Reason* codes).
-	reasons = set(store.ReasonInvalidForm, store.ReasonUnreadable, store.ReasonNoFormAgain, store.ReasonUnsolicitedForm,
-		store.ReasonUnverifiedSender, store.ReasonTooLarge, store.ReasonSendFailed, store.ReasonUndeliverable,
-		store.ReasonProcessingFailed, store.ReasonPhotoOfForm, store.ReasonOther, string(intake.ReasonRateLimited))
-	// formats: form.Format values, plus "none" for a file that was not read.
-	formats = set("pdf-fields", "pdf-text", "docx", "json", "csv", "text", "none")
+	// reasons: triage reasons (vocab.Reasons).
+	reasons = set(vocab.Reasons()...)
+	// formats: form.Formats, plus intake.FormatNone for a file that was not read.
+	formats = set(append(form.Formats(), intake.FormatNone)...)
 	// formResults: what a form read came to.
-	formResults = set("valid", "invalid", "unreadable")
+	formResults = set[string]("valid", "invalid", "unreadable")
 	// smtpClasses: how a send failed.
-	smtpClasses = set("temporary", "permanent")
+	smtpClasses = set[string]("temporary", "permanent")
 	// parts: where a panic was recovered.
-	parts = set("extract", "pipeline", "poller", "outbox", "web", "purge")
+	parts = set[string]("extract", "pipeline", "poller", "outbox", "web", "purge")
 	// outboxStates: store.OutboxState values.
 	outboxStates = []store.OutboxState{store.OutboxPending, store.OutboxSending, store.OutboxSent, store.OutboxFailed, store.OutboxUndeliverable}
 	// signinResults: how a sign-in attempt ended.
-	signinResults = set("ok", "bad_credentials", "rate_limited", "bad_request")
+	signinResults = set[string]("ok", "bad_credentials", "rate_limited", "bad_request")
 	// webActions: staff actions on the triage page.
-	webActions = set("accept", "reject", "close", "assign", "check", "opt_in")
-	// heldActions: why a message was held back (intake.ActionHeld* codes).
-	heldActions = set(intake.ActionHeldOld, intake.ActionHeldBeforeStart, intake.ActionHeldAnswered)
+	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in")
+	// heldActions: why a message was held back (vocab.HeldActions).
+	heldActions = set(vocab.HeldActions()...)
 )
 
-func set(vs ...string) map[string]bool {
+func set[T ~string](vs ...T) map[string]bool {
 	m := make(map[string]bool, len(vs))
 	for _, v := range vs {
-		m[v] = true
+		m[string(v)] = true
 	}
 	return m
 }
@@ -215,7 +214,7 @@ func (m *Metrics) Registry() *prometheus.Registry {
 }
 
 // Processed records one message completed (implements intake.Metrics).
-func (m *Metrics) Processed(folder intake.Folder, action string, elapsed time.Duration) {
+func (m *Metrics) Processed(folder vocab.Folder, action string, elapsed time.Duration) {
 	if m == nil {
 		return
 	}
@@ -225,11 +224,11 @@ func (m *Metrics) Processed(folder intake.Folder, action string, elapsed time.Du
 }
 
 // Held records one message held back (implements intake.Metrics).
-func (m *Metrics) Held(action string) {
+func (m *Metrics) Held(action vocab.Action) {
 	if m == nil {
 		return
 	}
-	m.held.WithLabelValues(allowed(action, heldActions)).Inc()
+	m.held.WithLabelValues(allowed(string(action), heldActions)).Inc()
 }
 
 // Failed records a processing failure at step (implements intake.Metrics).
@@ -426,7 +425,7 @@ type storeCollector struct {
 func newStoreCollector(src Source, timeout time.Duration, log *slog.Logger, now func() time.Time) *storeCollector {
 	return &storeCollector{
 		src: src, timeout: timeout, log: log, now: now,
-		// reason: store.Reason* codes and intake.Reason* codes (fixed, stable set)|other
+		// reason: store.Reason* codes and Reason* codes (fixed, stable set)|other
 		triageOpen: prometheus.NewDesc("optout_triage_open_items", "Open triage items, by reason.", []string{"reason"}, nil),
 		triageAge: prometheus.NewDesc("optout_triage_oldest_open_age_seconds",
 			"Age of the oldest open triage item (0 when none); the resident must have an answer within one calendar month.", nil, nil),

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Header names and values every reply carries for loop protection.
@@ -28,6 +29,10 @@ const (
 	DefaultDisplayName  = "NCL Care Record opt-out team"
 	DefaultSecureMarker = "[secure]"
 	DefaultVersion      = "optout-intake"
+	// DefaultFormURL is NCL's page for the London Care Record, which holds
+	// the opt-out form. The daemon always sets its own (OPTOUT_FORM_URL is
+	// required); this default serves tests and the demo.
+	DefaultFormURL = "https://nclhealthandcare.org.uk/digital/the-london-care-record/"
 )
 
 // Limits on the threading headers copied from a resident's message.
@@ -53,6 +58,12 @@ type ComposerConfig struct {
 	// Version is the value of the X-Optout-Intake header (followed by the
 	// reference and kind). Default DefaultVersion.
 	Version string
+	// FormURL is where the opt-out form is (OPTOUT_FORM_URL), shown by the
+	// templates as {{.FormURL}}. Default DefaultFormURL.
+	FormURL string
+	// EnquiryPhone is the number residents who cannot use email may call
+	// (OPTOUT_ENQUIRY_PHONE), shown as {{.EnquiryPhone}}; "" for none.
+	EnquiryPhone string
 	// Templates are the reply templates. Default: the embedded ones.
 	Templates *Templates
 	// Signer signs the Message-IDs. Its key must be at least MinKeyLen bytes.
@@ -97,6 +108,15 @@ func NewComposer(cfg ComposerConfig) (*Composer, error) {
 	if cfg.Version == "" {
 		cfg.Version = DefaultVersion
 	}
+	if cfg.FormURL == "" {
+		cfg.FormURL = DefaultFormURL
+	}
+	if !strings.HasPrefix(cfg.FormURL, "https://") || oneLine(cfg.FormURL) != cfg.FormURL || strings.Contains(cfg.FormURL, " ") {
+		return nil, errors.New("composer: the form's address (OPTOUT_FORM_URL) must be one https:// web address")
+	}
+	if oneLine(cfg.EnquiryPhone) != cfg.EnquiryPhone {
+		return nil, errors.New("composer: the telephone number (OPTOUT_ENQUIRY_PHONE) must be one line of text")
+	}
 	if !isToken(cfg.Version) {
 		return nil, errors.New("composer: the version must be printable ASCII without spaces or semicolons")
 	}
@@ -119,12 +139,12 @@ func (c *Composer) Address() string { return c.from.Address }
 
 // Reply is one reply to compose.
 type Reply struct {
-	Kind Kind
+	Kind vocab.Kind
 	// To is the resident's address (a bare address or "Name <address>";
 	// only the address is used).
 	To string
-	// Data fills the template. Data.Ref is required; TeamName and Mailbox
-	// default to the composer's display name and address.
+	// Data fills the template. Data.Ref is required; TeamName, Mailbox,
+	// FormURL and EnquiryPhone default to the composer's.
 	Data Data
 	// InReplyTo is the Message-ID of the resident's message we answer, with
 	// or without angle brackets; "" when we write first.
@@ -134,20 +154,21 @@ type Reply struct {
 	References []string
 }
 
-// Compose renders r into a complete message and returns its bytes and its
-// Message-ID (without angle brackets). Call it when the reply is queued and
-// store both: a retry must send the same bytes, and the Message-ID is what
+// Compose renders r into a complete message and returns its bytes, its
+// Message-ID (without angle brackets) and its Subject (decoded, as the
+// outbox and the triage page show it). Call it when the reply is queued and
+// store them: a retry must send the same bytes, and the Message-ID is what
 // the resident's reply will refer to. Errors never contain the address.
-func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
+func (c *Composer) Compose(r Reply) (raw []byte, messageID, subject string, err error) {
 	if !r.Kind.Valid() {
-		return nil, "", fmt.Errorf("compose reply: %w %q", ErrUnknownKind, r.Kind)
+		return nil, "", "", fmt.Errorf("compose reply: %w %q", ErrUnknownKind, r.Kind)
 	}
 	to, err := netmail.ParseAddress(r.To)
 	if err != nil || strings.ContainsAny(to.Address, "\r\n<>") {
-		return nil, "", errors.New("compose reply: the recipient address is not a valid email address")
+		return nil, "", "", errors.New("compose reply: the recipient address is not a valid email address")
 	}
 	if !validRef(r.Data.Ref) {
-		return nil, "", fmt.Errorf("compose reply: %w", ErrBadRef)
+		return nil, "", "", fmt.Errorf("compose reply: %w", ErrBadRef)
 	}
 	d := r.Data
 	if d.TeamName == "" {
@@ -156,13 +177,19 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
 	if d.Mailbox == "" {
 		d.Mailbox = c.from.Address
 	}
+	if d.FormURL == "" {
+		d.FormURL = c.cfg.FormURL
+	}
+	if d.EnquiryPhone == "" {
+		d.EnquiryPhone = c.cfg.EnquiryPhone
+	}
 	subject, body, err := c.cfg.Templates.Render(r.Kind, d)
 	if err != nil {
-		return nil, "", fmt.Errorf("compose reply: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: %w", err)
 	}
 	messageID, err = c.cfg.Signer.NewMessageID(d.Ref, c.cfg.Domain, c.cfg.Rand)
 	if err != nil {
-		return nil, "", fmt.Errorf("compose reply: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: %w", err)
 	}
 	inReplyTo := cleanID(r.InReplyTo)
 	refs := make([]string, 0, len(r.References)+1)
@@ -194,7 +221,8 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
 		h.SetMsgIDList("In-Reply-To", []string{inReplyTo})
 	}
 	h.SetMessageID(messageID)
-	h.Set("Subject", encodeSubject(c.cfg.SecureMarker+" "+subject))
+	subject = strings.Join(strings.Fields(c.cfg.SecureMarker+" "+subject), " ")
+	h.Set("Subject", encodeSubject(subject))
 	h.SetAddressList("To", []*mail.Address{{Address: to.Address}})
 	h.SetAddressList("Reply-To", []*mail.Address{c.from})
 	h.SetAddressList("From", []*mail.Address{c.from})
@@ -204,15 +232,15 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID string, err error) {
 	buf.Grow(len(body) + 1024)
 	w, err := mail.CreateSingleInlineWriter(&buf, h)
 	if err != nil {
-		return nil, "", fmt.Errorf("compose reply: write header: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: write header: %w", err)
 	}
 	if _, err := io.WriteString(w, body); err != nil {
-		return nil, "", fmt.Errorf("compose reply: write body: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: write body: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return nil, "", fmt.Errorf("compose reply: finish body: %w", err)
+		return nil, "", "", fmt.Errorf("compose reply: finish body: %w", err)
 	}
-	return buf.Bytes(), messageID, nil
+	return buf.Bytes(), messageID, subject, nil
 }
 
 // encodeSubject encodes s for the Subject header, leaving ASCII words (and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"mime"
 	netmail "net/mail"
 	"os"
 	"path/filepath"
@@ -11,11 +12,12 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-func testReply(k Kind) Reply {
+func testReply(k vocab.Kind) Reply {
 	return Reply{
 		Kind: k,
 		To:   "Resident <resident@example.org>",
@@ -31,12 +33,15 @@ func testReply(k Kind) Reply {
 // Run `go test ./notify -run TestComposeGolden -update` after changing a
 // template on purpose, and read the diff.
 func TestComposeGolden(t *testing.T) {
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			c := newTestComposer(t)
-			raw, _, err := c.Compose(testReply(k))
+			raw, _, subject, err := c.Compose(testReply(k))
 			if err != nil {
 				t.Fatalf("Compose(%s) error: %v", k, err)
+			}
+			if got := decodedSubject(t, raw); subject != got {
+				t.Errorf("Compose(%s) returned subject %q, the message's Subject reads %q", k, subject, got)
 			}
 			path := filepath.Join("testdata", "golden", string(k)+".eml")
 			if *update {
@@ -55,6 +60,21 @@ func TestComposeGolden(t *testing.T) {
 	}
 }
 
+// decodedSubject reads the Subject of a composed message back, as a mail
+// client shows it.
+func decodedSubject(t *testing.T, raw []byte) string {
+	t.Helper()
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("read composed message: %v", err)
+	}
+	s, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("decode Subject %q: %v", m.Header.Get("Subject"), err)
+	}
+	return s
+}
+
 // TestComposeHeaders parses each composed message back with go-message and
 // checks every header and the body.
 func TestComposeHeaders(t *testing.T) {
@@ -63,11 +83,11 @@ func TestComposeHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := Signer{Key: testKey}
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			c := newTestComposer(t)
 			r := testReply(k)
-			raw, id, err := c.Compose(r)
+			raw, id, _, err := c.Compose(r)
 			if err != nil {
 				t.Fatalf("Compose error: %v", err)
 			}
@@ -99,12 +119,12 @@ func TestComposeHeaders(t *testing.T) {
 			}
 			subject, _ := h.Subject()
 			wantSubject, body, _ := tmpl.Render(k, Data{Ref: r.Data.Ref, FirstName: r.Data.FirstName, Reasons: r.Data.Reasons,
-				TeamName: DefaultDisplayName, Mailbox: "joined-up.care-record@nhs.net"})
+				TeamName: DefaultDisplayName, Mailbox: "joined-up.care-record@nhs.net", FormURL: DefaultFormURL})
 			check("Subject", subject, "[secure] "+wantSubject)
 			if !strings.Contains(h.Get("Subject"), "[secure]") {
 				t.Errorf("raw Subject %q does not carry the marker unencoded", h.Get("Subject"))
 			}
-			if !strings.Contains(subject, "reference NCL-7K3Q-9XWD") && k != KindUnsolicited {
+			if !strings.Contains(subject, "reference NCL-7K3Q-9XWD") && k != vocab.KindUnsolicited {
 				t.Errorf("Subject %q lacks the reference", subject)
 			}
 			date, err := h.Date()
@@ -145,7 +165,7 @@ func TestComposeHeaders(t *testing.T) {
 
 func TestComposeFirstContactHasNoThreading(t *testing.T) {
 	c := newTestComposer(t)
-	raw, _, err := c.Compose(Reply{Kind: KindInstructions, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
+	raw, _, _, err := c.Compose(Reply{Kind: vocab.KindInstructions, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +188,7 @@ func TestComposeReferencesCapped(t *testing.T) {
 		refs = append(refs, "<id"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+"@x>")
 	}
 	refs = append(refs, "<bad id@x>", "<"+strings.Repeat("y", 300)+"@x>", "")
-	raw, _, err := c.Compose(Reply{Kind: KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}, InReplyTo: "last@x", References: refs})
+	raw, _, _, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}, InReplyTo: "last@x", References: refs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +212,13 @@ func TestComposeRejects(t *testing.T) {
 		r    Reply
 	}{
 		{"unknown kind", Reply{Kind: "bogus", To: "a@b.example", Data: Data{Ref: "NCL-1"}}},
-		{"bad address", Reply{Kind: KindReceipt, To: "secret-person at example", Data: Data{Ref: "NCL-1"}}},
-		{"header injection in address", Reply{Kind: KindReceipt, To: "a@b.example\r\nBcc: secret-person@example.org", Data: Data{Ref: "NCL-1"}}},
-		{"no reference", Reply{Kind: KindReceipt, To: "a@b.example"}},
-		{"reference with spaces", Reply{Kind: KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL 1"}}},
+		{"bad address", Reply{Kind: vocab.KindReceipt, To: "secret-person at example", Data: Data{Ref: "NCL-1"}}},
+		{"header injection in address", Reply{Kind: vocab.KindReceipt, To: "a@b.example\r\nBcc: secret-person@example.org", Data: Data{Ref: "NCL-1"}}},
+		{"no reference", Reply{Kind: vocab.KindReceipt, To: "a@b.example"}},
+		{"reference with spaces", Reply{Kind: vocab.KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL 1"}}},
 	}
 	for _, tt := range tests {
-		_, _, err := c.Compose(tt.r)
+		_, _, _, err := c.Compose(tt.r)
 		if err == nil {
 			t.Errorf("Compose(%s) = nil error, want one", tt.name)
 			continue
@@ -211,7 +231,7 @@ func TestComposeRejects(t *testing.T) {
 
 func TestComposeHostileName(t *testing.T) {
 	c := newTestComposer(t)
-	raw, _, err := c.Compose(Reply{Kind: KindAccepted, To: "a@b.example",
+	raw, _, _, err := c.Compose(Reply{Kind: vocab.KindAccepted, To: "a@b.example",
 		Data: Data{Ref: "NCL-1", FirstName: "Eve\r\nBcc: x@y\r\n\r\nFake body"}, InReplyTo: "<x@y>\r\nBcc: z@w"})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +276,7 @@ func TestComposeCustomMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, id, err := c.Compose(Reply{Kind: KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
+	raw, id, _, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: "a@b.example", Data: Data{Ref: "NCL-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +328,7 @@ func FuzzCompose(f *testing.F) {
 	f.Add("=?utf-8?q?x?= <a@b.example>", "=?utf-8?b?QmNjOiB4?=", "<a@b", "NCL-1")
 	c := newTestComposer(f)
 	f.Fuzz(func(t *testing.T, to, name, inReplyTo, ref string) {
-		raw, id, err := c.Compose(Reply{Kind: KindRejected, To: to, Data: Data{Ref: ref, FirstName: name, Reasons: []string{name}}, InReplyTo: inReplyTo, References: []string{inReplyTo, name}})
+		raw, id, _, err := c.Compose(Reply{Kind: vocab.KindRejected, To: to, Data: Data{Ref: ref, FirstName: name, Reasons: []string{name}}, InReplyTo: inReplyTo, References: []string{inReplyTo, name}})
 		if err != nil {
 			return
 		}
@@ -336,10 +356,10 @@ func FuzzCompose(f *testing.F) {
 
 func BenchmarkCompose(b *testing.B) {
 	c := newTestComposer(b)
-	r := testReply(KindAccepted)
+	r := testReply(vocab.KindAccepted)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := c.Compose(r); err != nil {
+		if _, _, _, err := c.Compose(r); err != nil {
 			b.Fatal(err)
 		}
 	}

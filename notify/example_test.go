@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/notify"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func ExampleComposer_Compose() {
@@ -20,8 +21,8 @@ func ExampleComposer_Compose() {
 	}
 	// Compose when the reply is queued: store raw and messageID in the
 	// outbox row, and the worker sends exactly these bytes.
-	raw, messageID, err := composer.Compose(notify.Reply{
-		Kind:      notify.KindReceipt,
+	raw, messageID, _, err := composer.Compose(notify.Reply{
+		Kind:      vocab.KindReceipt,
 		To:        "resident@example.org",
 		Data:      notify.Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam"},
 		InReplyTo: "<their-message@example.org>",
@@ -55,17 +56,4 @@ func ExampleWorker() {
 	go w.Run(ctx)
 	// After queueing a reply in the outbox, nudge the worker:
 	w.Wake()
-}
-
-func ExampleBackoff() {
-	for attempt := 1; attempt <= 9; attempt += 2 {
-		// jitter 0 gives the shortest wait: half the capped exponential.
-		fmt.Println(attempt, notify.Backoff(attempt, 30*time.Second, time.Hour, 0))
-	}
-	// Output:
-	// 1 15s
-	// 3 1m0s
-	// 5 4m0s
-	// 7 16m0s
-	// 9 30m0s
 }

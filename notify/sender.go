@@ -183,19 +183,10 @@ func (e *SendError) Unwrap() error { return e.err }
 // Temporary reports whether sending again later may succeed: SMTP 4xx
 // replies, network errors, timeouts and setup failures (bad credentials,
 // expired token, TLS) are temporary; 5xx replies to MAIL, RCPT or DATA are
-// permanent.
+// permanent. Errors that are not a *SendError follow retry.Temporary's
+// rule: one that says nothing is temporary, so mail is never given up on
+// by accident.
 func (e *SendError) Temporary() bool { return e.temp }
-
-// IsTemporary reports whether err says sending again later may succeed.
-// Errors that do not say are treated as temporary, so mail is never given
-// up on by accident.
-func IsTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	if errors.As(err, &t) {
-		return t.Temporary()
-	}
-	return true
-}
 
 // redactedSMTPError carries the server's reply text with anything that looks
 // like an address removed.
@@ -252,7 +243,7 @@ func redact(s string) string {
 
 // Send submits raw from the envelope sender from to the recipients in to.
 // The error, when not nil, is a *SendError: check Temporary (or
-// IsTemporary) to decide between retrying and giving up. Send gives up
+// retry.Temporary) to decide between retrying and giving up. Send gives up
 // after cfg.Timeout or when ctx ends.
 func (s *Sender) Send(ctx context.Context, from string, to []string, raw []byte) error {
 	if len(to) == 0 {
@@ -272,8 +263,9 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, raw []byte)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	err = s.transaction(c, from, to, raw)
 	aborted := !stop()
-	if err != nil && reused && !aborted && err.Step == "mail" && err.Code == 0 {
-		// The kept connection died while idle: try once on a fresh one.
+	if err != nil && reused && !aborted && staleSession(err) {
+		// The kept connection died while idle, or the server lost track
+		// of it: try once on a fresh one before giving anything up.
 		s.drop()
 		c, conn, _, err2 := s.connection(ctx)
 		if err2 != nil {
@@ -295,6 +287,14 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, raw []byte)
 		s.quit()
 	}
 	return nil
+}
+
+// staleSession reports a failure on a kept connection that is about the
+// connection, not the message: no answer to MAIL (it died while idle), or
+// 503 "bad sequence of commands" at any step (the server lost track of the
+// session, e.g. one that refuses the EHLO go-smtp sends again after RSET).
+func staleSession(err *SendError) bool {
+	return err.Step == "mail" && err.Code == 0 || err.Code == 503
 }
 
 // withContext marks err as caused by ctx ending, when it has ended: the
@@ -337,16 +337,28 @@ func (s *Sender) transaction(c *smtp.Client, from string, to []string, raw []byt
 	return nil
 }
 
-// connection returns the kept connection after a successful RSET, or a new
-// one, connected, secured, greeted and logged in. The caller holds s.mu.
+// connection returns the kept connection after a successful RSET and a new
+// greeting, or a new one, connected, secured, greeted and logged in. The
+// caller holds s.mu.
+//
+// go-smtp greets again after RSET (RFC 5321 allows EHLO at any time); some
+// servers refuse that with "503 Duplicate HELO/EHLO". Greeting here, rather
+// than inside MAIL, makes such a refusal a reason to dial afresh instead of
+// a failure of the message.
 func (s *Sender) connection(ctx context.Context) (c *smtp.Client, conn net.Conn, reused bool, _ *SendError) {
 	if s.client != nil {
 		if time.Since(s.lastUsed) < s.cfg.IdleTimeout {
 			conn := s.conn
 			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			err := s.client.Reset()
+			if err == nil {
+				err = s.client.Hello(s.cfg.HeloName)
+			}
 			if stop() && err == nil {
 				return s.client, s.conn, true, nil
+			}
+			if err != nil {
+				s.log.Debug("smtp kept connection refused; dialling a new one", slog.String("error", redactErr(err).Error()))
 			}
 		}
 		s.drop()

@@ -9,14 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/internal/retry"
 	"github.com/ncl-icb/optout-intake/internal/smtptest"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 const testRcpt = "resident-secret@example.org"
 
 func testMessage(t *testing.T) []byte {
 	t.Helper()
-	raw, _, err := newTestComposer(t).Compose(Reply{Kind: KindReceipt, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
+	raw, _, _, err := newTestComposer(t).Compose(Reply{Kind: vocab.KindReceipt, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +132,7 @@ func TestSendErrors(t *testing.T) {
 			if !errors.As(err, &se) {
 				t.Fatalf("Send error = %v, want a *SendError", err)
 			}
-			if se.Temporary() != tt.wantTemp || IsTemporary(err) != tt.wantTemp || se.Step != tt.step || se.Code != tt.code || se.Setup != tt.setup {
+			if se.Temporary() != tt.wantTemp || retry.Temporary(err) != tt.wantTemp || se.Step != tt.step || se.Code != tt.code || se.Setup != tt.setup {
 				t.Errorf("Send error = %q (temporary %v, step %s, code %d, setup %v); want temporary %v, step %s, code %d, setup %v",
 					err, se.Temporary(), se.Step, se.Code, se.Setup, tt.wantTemp, tt.step, tt.code, tt.setup)
 			}
@@ -152,7 +154,7 @@ func TestSend421Then250(t *testing.T) {
 	s := newTestSender(t, SenderConfig{Addr: srv.Addr(), TLS: TLSNone})
 	raw := testMessage(t)
 	err := s.Send(t.Context(), "team@nhs.net", []string{testRcpt}, raw)
-	if err == nil || !IsTemporary(err) {
+	if err == nil || !retry.Temporary(err) {
 		t.Fatalf("first Send = %v, want a temporary error", err)
 	}
 	if err := s.Send(t.Context(), "team@nhs.net", []string{testRcpt}, raw); err != nil {
@@ -189,7 +191,7 @@ func TestSendTimeout(t *testing.T) {
 	s := newTestSender(t, SenderConfig{Addr: ln.Addr().String(), TLS: TLSNone, Timeout: 200 * time.Millisecond})
 	start := time.Now()
 	err = s.Send(t.Context(), "team@nhs.net", []string{testRcpt}, testMessage(t))
-	if err == nil || !IsTemporary(err) {
+	if err == nil || !retry.Temporary(err) {
 		t.Errorf("Send to a silent server = %v, want a temporary error", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -200,7 +202,7 @@ func TestSendTimeout(t *testing.T) {
 	s2 := newTestSender(t, SenderConfig{Addr: ln.Addr().String(), TLS: TLSNone, Timeout: time.Minute})
 	time.AfterFunc(100*time.Millisecond, cancel)
 	err = s2.Send(ctx, "team@nhs.net", []string{testRcpt}, testMessage(t))
-	if err == nil || !IsTemporary(err) || !errors.Is(err, context.Canceled) {
+	if err == nil || !retry.Temporary(err) || !errors.Is(err, context.Canceled) {
 		t.Errorf("Send with a cancelled context = %v, want a temporary error wrapping context.Canceled", err)
 	}
 }
@@ -254,11 +256,11 @@ func TestSenderConfigValidate(t *testing.T) {
 }
 
 func TestIsTemporary(t *testing.T) {
-	if !IsTemporary(errors.New("unknown")) {
-		t.Error("IsTemporary(plain error) = false, want true (never give up by accident)")
+	if !retry.Temporary(errors.New("unknown")) {
+		t.Error("retry.Temporary(plain error) = false, want true (never give up by accident)")
 	}
-	if IsTemporary(&SendError{Step: "data", Code: 550}) {
-		t.Error("IsTemporary(permanent SendError) = true")
+	if retry.Temporary(&SendError{Step: "data", Code: 550}) {
+		t.Error("retry.Temporary(permanent SendError) = true")
 	}
 }
 
@@ -287,7 +289,7 @@ func BenchmarkSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	raw, _, err := newTestComposer(b).Compose(Reply{Kind: KindAccepted, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
+	raw, _, _, err := newTestComposer(b).Compose(Reply{Kind: vocab.KindAccepted, To: testRcpt, Data: Data{Ref: "NCL-7K3Q-9XWD"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -296,5 +298,39 @@ func BenchmarkSend(b *testing.B) {
 		if err := s.Send(b.Context(), "team@nhs.net", []string{testRcpt}, raw); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A server that answers a second EHLO on a kept connection with "503
+// Duplicate HELO/EHLO" (go-smtp greets again after RSET, as RFC 5321
+// allows) says nothing about the message: each send is tried once more on
+// a fresh connection, and every message goes. Over real TCP.
+func TestSendDuplicateHelloOnKeptConnection(t *testing.T) {
+	srv := smtptest.StartWith(t, smtptest.Config{RefuseSecondHello: true})
+	s := newTestSender(t, SenderConfig{Addr: srv.Addr(), TLS: TLSNone})
+	raw := testMessage(t)
+	const n = 6
+	for i := range n {
+		if err := s.Send(t.Context(), "team@nhs.net", []string{testRcpt}, raw); err != nil {
+			t.Fatalf("Send %d of %d on a server refusing a second EHLO: %v (temporary %v)", i+1, n, err, retry.Temporary(err))
+		}
+	}
+	if _, err := srv.WaitFor(n, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// A 503 to MAIL on a kept connection is the same: one more try on a
+	// fresh connection. On a fresh connection it is the server's answer.
+	plain := smtptest.Start(t)
+	s2 := newTestSender(t, SenderConfig{Addr: plain.Addr(), TLS: TLSNone})
+	if err := s2.Send(t.Context(), "team@nhs.net", []string{testRcpt}, raw); err != nil {
+		t.Fatal(err)
+	}
+	plain.FailNext(503, 1)
+	if err := s2.Send(t.Context(), "team@nhs.net", []string{testRcpt}, raw); err != nil {
+		t.Fatalf("Send after a 503 to MAIL on the kept connection: %v", err)
+	}
+	if _, err := plain.WaitFor(2, 5*time.Second); err != nil || plain.Rejected() != 1 {
+		t.Fatalf("sink rejected %d, err %v; want 1 refusal and both messages", plain.Rejected(), err)
 	}
 }

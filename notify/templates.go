@@ -12,35 +12,9 @@ import (
 	"text/template"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
-
-// Kind names one kind of reply. Each kind has one template file, named
-// Kind + ".txt", embedded in the binary and replaceable from a directory.
-type Kind string
-
-// The kinds of reply the service sends.
-const (
-	KindInstructions Kind = "instructions" // first contact: how to reply securely with the form
-	KindReceipt      Kind = "receipt"      // we have your form
-	KindAccepted     Kind = "accepted"     // your opt-out is recorded
-	KindDuplicate    Kind = "duplicate"    // an opt-out was already recorded
-	KindRejected     Kind = "rejected"     // the form could not be accepted: Data.Reasons say why
-	KindNoForm       Kind = "no_form"      // no form was found in a reply
-	KindNotOptOut    Kind = "not_optout"   // staff closed the item: not an opt-out request
-	KindOptedIn      Kind = "opted_in"     // you have opted back in
-	KindUnsolicited  Kind = "unsolicited"  // a form came by ordinary email: use the secure reply
-)
-
-// Kinds returns every kind, in a fixed order.
-func Kinds() []Kind {
-	return []Kind{
-		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
-		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
-	}
-}
-
-// Valid reports whether k is one of Kinds.
-func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
 
 // Data is everything a template can show. It deliberately has no field for
 // the NHS number, the date of birth, the address or the message text: a
@@ -51,6 +25,12 @@ type Data struct {
 	Reasons   []string // rejected only: plain sentences chosen by staff, never quoting the form
 	TeamName  string   // who signs the message, e.g. "NCL Care Record opt-out team"
 	Mailbox   string   // the mailbox's own address
+	// FormURL is the web page of the opt-out form (OPTOUT_FORM_URL).
+	FormURL string
+	// EnquiryPhone is the number residents who cannot use email, or need
+	// another format or language, can call (OPTOUT_ENQUIRY_PHONE); "" when
+	// there is none, and templates then say what to do instead.
+	EnquiryPhone string
 }
 
 // Limits on what goes into a template, so a hostile form cannot fill a reply.
@@ -67,8 +47,8 @@ var embedded embed.FS
 // Templates holds one parsed template per Kind. Build it with LoadTemplates;
 // it is safe for concurrent use.
 type Templates struct {
-	byKind map[Kind]*template.Template
-	source map[Kind]string // file the template came from, for error messages
+	byKind map[vocab.Kind]*template.Template
+	source map[vocab.Kind]string // file the template came from, for error messages
 }
 
 // ErrUnknownKind is returned when a template is asked for a kind that does not exist.
@@ -83,8 +63,8 @@ var ErrUnknownKind = errors.New("unknown reply kind")
 // the body; both are text/template using the fields of Data. The subject
 // and body must both show {{.Ref}}.
 func LoadTemplates(dir string) (*Templates, error) {
-	t := &Templates{byKind: map[Kind]*template.Template{}, source: map[Kind]string{}}
-	for _, k := range Kinds() {
+	t := &Templates{byKind: map[vocab.Kind]*template.Template{}, source: map[vocab.Kind]string{}}
+	for _, k := range vocab.Kinds() {
 		name := string(k) + ".txt"
 		b, err := embedded.ReadFile("templates/" + name)
 		if err != nil {
@@ -116,7 +96,7 @@ func (t *Templates) override(dir string) error {
 		if e.IsDir() || !strings.HasSuffix(name, ".txt") {
 			continue
 		}
-		k := Kind(strings.TrimSuffix(name, ".txt"))
+		k := vocab.Kind(strings.TrimSuffix(name, ".txt"))
 		if !k.Valid() {
 			return fmt.Errorf("template directory has unknown template %s: name files after a kind (%s) with .txt", name, kindList())
 		}
@@ -151,14 +131,14 @@ func readLimited(path string) ([]byte, error) {
 
 func kindList() string {
 	var s []string
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		s = append(s, string(k))
 	}
 	return strings.Join(s, ", ")
 }
 
 // add parses one template file: "Subject: ..." line, empty line, body.
-func (t *Templates) add(k Kind, b []byte) error {
+func (t *Templates) add(k vocab.Kind, b []byte) error {
 	src := t.source[k]
 	if !utf8.Valid(b) {
 		return fmt.Errorf("template %s is not UTF-8 text: save it as UTF-8", src)
@@ -186,21 +166,31 @@ func (t *Templates) add(k Kind, b []byte) error {
 	return nil
 }
 
-// sampleData are the values Validate renders every template with.
+// sampleData are the values Validate renders every template with: with
+// and without a first name, reasons and a telephone number.
 func sampleData() []Data {
 	return []Data{
 		{Ref: "NCL-TEST-0000", FirstName: "Sam", TeamName: "NCL Care Record opt-out team",
-			Mailbox: "optout@example.nhs.net", Reasons: []string{"The form was not signed.", "The declaration box was not ticked."}},
-		{Ref: "NCL-TEST-0001"},
+			Mailbox: "optout@example.nhs.net", Reasons: []string{"The form was not signed.", "The declaration box was not ticked."},
+			FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999"},
+		{Ref: "NCL-TEST-0001", FormURL: "https://forms.example.nhs.uk/opt-out"},
 	}
 }
+
+// showsForm are the kinds that tell residents where the form is: they must
+// show FormURL. showsPhone are the kinds that must show EnquiryPhone when
+// it is set.
+var (
+	showsForm  = []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiryInstructions}
+	showsPhone = []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiry, vocab.KindEnquiryInstructions}
+)
 
 // Validate renders every template with sample data and checks the result:
 // it renders without error, the subject is one non-empty line, and both the
 // subject and the body show the reference code.
 func (t *Templates) Validate() error {
 	var errs []error
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		if t.byKind[k] == nil {
 			errs = append(errs, fmt.Errorf("template %s.txt is missing", k))
 			continue
@@ -219,6 +209,14 @@ func (t *Templates) Validate() error {
 				errs = append(errs, fmt.Errorf("template %s must show the reference code ({{.Ref}}) in both the subject and the body", t.source[k]))
 				break
 			}
+			if slices.Contains(showsForm, k) && !strings.Contains(body, d.FormURL) {
+				errs = append(errs, fmt.Errorf("template %s must show where the form is ({{.FormURL}}, set by OPTOUT_FORM_URL)", t.source[k]))
+				break
+			}
+			if slices.Contains(showsPhone, k) && d.EnquiryPhone != "" && !strings.Contains(body, d.EnquiryPhone) {
+				errs = append(errs, fmt.Errorf("template %s must show the telephone number when OPTOUT_ENQUIRY_PHONE is set ({{if .EnquiryPhone}}...{{.EnquiryPhone}}...{{end}})", t.source[k]))
+				break
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -228,7 +226,7 @@ func (t *Templates) Validate() error {
 // first (control characters removed, lengths capped), so a hostile form
 // cannot inject lines or fill the message. The subject is one line, without
 // the secure marker (Compose adds it).
-func (t *Templates) Render(k Kind, d Data) (subject, body string, err error) {
+func (t *Templates) Render(k vocab.Kind, d Data) (subject, body string, err error) {
 	tmpl := t.byKind[k]
 	if tmpl == nil {
 		return "", "", fmt.Errorf("render %q: %w", k, ErrUnknownKind)
@@ -247,10 +245,12 @@ func (t *Templates) Render(k Kind, d Data) (subject, body string, err error) {
 // clean returns a copy of d that is safe to put in a message.
 func (d Data) clean() Data {
 	c := Data{
-		Ref:       oneLine(d.Ref),
-		FirstName: truncateRunes(oneLine(d.FirstName), maxFirstNameRunes),
-		TeamName:  oneLine(d.TeamName),
-		Mailbox:   oneLine(d.Mailbox),
+		Ref:          oneLine(d.Ref),
+		FirstName:    truncateRunes(oneLine(d.FirstName), maxFirstNameRunes),
+		TeamName:     oneLine(d.TeamName),
+		Mailbox:      oneLine(d.Mailbox),
+		FormURL:      oneLine(d.FormURL),
+		EnquiryPhone: oneLine(d.EnquiryPhone),
 	}
 	for i, r := range d.Reasons {
 		if i == maxReasons {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func TestKindsHaveEmbeddedTemplates(t *testing.T) {
@@ -13,11 +15,11 @@ func TestKindsHaveEmbeddedTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != len(Kinds()) {
-		t.Errorf("embedded templates = %d files, want one per kind (%d)", len(entries), len(Kinds()))
+	if len(entries) != len(vocab.Kinds()) {
+		t.Errorf("embedded templates = %d files, want one per kind (%d)", len(entries), len(vocab.Kinds()))
 	}
 	for _, e := range entries {
-		if k := Kind(strings.TrimSuffix(e.Name(), ".txt")); !k.Valid() {
+		if k := vocab.Kind(strings.TrimSuffix(e.Name(), ".txt")); !k.Valid() {
 			t.Errorf("embedded template %s has no Kind", e.Name())
 		}
 	}
@@ -32,24 +34,29 @@ func TestTemplatesWording(t *testing.T) {
 	}
 	all := []string{"NCL-7K3Q-9XWD", "Dear Sam,", "NCL Care Record opt-out team"}
 	tests := []struct {
-		kind Kind
+		kind vocab.Kind
 		want []string
 	}{
-		{KindInstructions, []string{"secure (encrypted)", "NHSmail", "Reply", "Do not start a new email", "attach", "PDF", "Word", "type your answer", "receipt", "What happens next"}},
-		{KindReceipt, []string{"received your London Care Record opt-out form", "What happens next"}},
-		{KindAccepted, []string{"recorded your opt-out", "Barnet, Camden, Enfield, Haringey and Islington", "only covers data sharing within NCL", "not a central", "GP data may still be visible to organisations outside NCL", "by phone, email and on paper", "opt back in at any time"}},
-		{KindDuplicate, []string{"already recorded", "opt back in at any time"}},
-		{KindRejected, []string{"could not", "- The form was not signed.", "- The declaration box was not ticked.", "reply to this secure message", "corrected form", "not been recorded"}},
-		{KindNoForm, []string{"could not find a completed opt-out form", "attach", "type your answer"}},
-		{KindNotOptOut, []string{"not made any change", "attach"}},
-		{KindOptedIn, []string{"opt back in", "opt out again at any time"}},
-		{KindUnsolicited, []string{"For your protection", "secure", "Reply", "have not processed"}},
+		{vocab.KindInstructions, []string{"secure (encrypted)", "NHSmail", "Reply", "Do not start a new email", "attach", "PDF", "Word", "type your answer", "receipt", "What happens next",
+			"https://forms.example.nhs.uk/opt-out", "cannot use email", "lasting power of attorney", "someone you trust", "paper", "large print", "another language", "020 7946 0999"}},
+		{vocab.KindReceipt, []string{"received your London Care Record opt-out form", "What happens next"}},
+		{vocab.KindAccepted, []string{"recorded your opt-out", "Barnet, Camden, Enfield, Haringey and Islington", "only covers data sharing within NCL", "not a central", "GP data may still be visible to organisations outside NCL", "by phone, email and on paper", "opt back in at any time"}},
+		{vocab.KindDuplicate, []string{"already recorded", "opt back in at any time"}},
+		{vocab.KindRejected, []string{"could not", "- The form was not signed.", "- The declaration box was not ticked.", "reply to this secure message", "corrected form", "not been recorded"}},
+		{vocab.KindNoForm, []string{"could not find a completed opt-out form", "attach", "type your answer"}},
+		{vocab.KindNotOptOut, []string{"not made any change", "attach"}},
+		{vocab.KindOptedIn, []string{"opt back in", "opt out again at any time"}},
+		{vocab.KindUnsolicited, []string{"For your protection", "secure", "Reply", "have not processed"}},
+		{vocab.KindEnquiry, []string{"A member of our team will read your message and reply", "not made any change", "Reply", "cannot use email", "another language", "020 7946 0999"}},
+		{vocab.KindEnquiryInstructions, []string{"A member of our team will read your message and reply", "You also asked about opting out", "How to opt out",
+			"https://forms.example.nhs.uk/opt-out", "Do not start a new email", "attach", "type your answer", "cannot use email", "lasting power of attorney", "020 7946 0999", "What happens next"}},
 	}
-	if len(tests) != len(Kinds()) {
-		t.Fatalf("test covers %d kinds, want all %d", len(tests), len(Kinds()))
+	if len(tests) != len(vocab.Kinds()) {
+		t.Fatalf("test covers %d kinds, want all %d", len(tests), len(vocab.Kinds()))
 	}
 	d := Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam", TeamName: DefaultDisplayName,
-		Reasons: []string{"The form was not signed.", "The declaration box was not ticked."}}
+		Reasons: []string{"The form was not signed.", "The declaration box was not ticked."},
+		FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999"}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
 			subject, body, err := tmpl.Render(tt.kind, d)
@@ -71,12 +78,88 @@ func TestTemplatesWording(t *testing.T) {
 	}
 }
 
+// TestFormURLAndPhone: the form's address comes from the setting, never
+// from the template (issue 14: the hard-coded address goes), and the
+// telephone number appears only when one is set.
+func TestFormURLAndPhone(t *testing.T) {
+	tmpl, err := LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range vocab.Kinds() {
+		b, err := embedded.ReadFile("templates/" + string(k) + ".txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "https://") {
+			t.Errorf("template %s has a web address written in; use {{.FormURL}}", k)
+		}
+		_, body, err := tmpl.Render(k, Data{Ref: "NCL-AAAA-BBBB", FormURL: "https://forms.example.nhs.uk/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(body, "call us") {
+			t.Errorf("Render(%s) without a telephone number still says \"call us\"", k)
+		}
+	}
+	// The instructions without a number still say what to do for someone
+	// who cannot use email.
+	_, body, _ := tmpl.Render(vocab.KindInstructions, Data{Ref: "NCL-AAAA-BBBB", FormURL: "https://forms.example.nhs.uk/x"})
+	for _, w := range []string{"cannot use email", "someone you trust can write to us for you", "reply to this secure message and tell us what you\nneed"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("instructions without a telephone number lack %q", w)
+		}
+	}
+	// The combined reply carries the same steps as the instructions.
+	_, instr, _ := tmpl.Render(vocab.KindInstructions, Data{Ref: "NCL-AAAA-BBBB", FormURL: "https://forms.example.nhs.uk/x"})
+	_, both, _ := tmpl.Render(vocab.KindEnquiryInstructions, Data{Ref: "NCL-AAAA-BBBB", FormURL: "https://forms.example.nhs.uk/x"})
+	steps := instr[strings.Index(instr, "1. Complete"):strings.Index(instr, "With thanks")]
+	if !strings.Contains(both, steps) {
+		t.Errorf("enquiry_instructions does not carry the instructions' steps word for word:\n%s", steps)
+	}
+}
+
+func TestTemplateMustShowFormAndPhone(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "instructions.txt", "Subject: {{.Ref}}\n\nGo to https://old.example.org/form {{.Ref}}\n")
+	if _, err := LoadTemplates(dir); err == nil || !strings.Contains(err.Error(), "OPTOUT_FORM_URL") {
+		t.Errorf("an instructions template without {{.FormURL}}: error = %v, want one naming OPTOUT_FORM_URL", err)
+	}
+	dir = t.TempDir()
+	write(t, dir, "enquiry.txt", "Subject: {{.Ref}}\n\nWe will reply. {{.Ref}}\n")
+	if _, err := LoadTemplates(dir); err == nil || !strings.Contains(err.Error(), "OPTOUT_ENQUIRY_PHONE") {
+		t.Errorf("an enquiry template that never shows the number: error = %v, want one naming OPTOUT_ENQUIRY_PHONE", err)
+	}
+}
+
+func TestComposerFormURL(t *testing.T) {
+	c, err := NewComposer(ComposerConfig{Address: "team@nhs.net", Signer: Signer{Key: testKey},
+		FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _, _, err := c.Compose(Reply{Kind: vocab.KindEnquiryInstructions, To: "a@b.example", Data: Data{Ref: "NCL-7K3Q-9XWD"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"https://forms.example.nhs.uk/opt-out", "020 7946 0999"} {
+		if !strings.Contains(string(raw), w) {
+			t.Errorf("composed reply lacks %q", w)
+		}
+	}
+	for _, bad := range []string{"http://forms.example.nhs.uk/", "https://a b", "https://x\n"} {
+		if _, err := NewComposer(ComposerConfig{Address: "team@nhs.net", Signer: Signer{Key: testKey}, FormURL: bad}); err == nil {
+			t.Errorf("NewComposer(FormURL %q) = nil error, want one", bad)
+		}
+	}
+}
+
 func TestTemplatesWithoutName(t *testing.T) {
 	tmpl, err := LoadTemplates("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range Kinds() {
+	for _, k := range vocab.Kinds() {
 		_, body, err := tmpl.Render(k, Data{Ref: "NCL-AAAA-BBBB"})
 		if err != nil {
 			t.Fatalf("Render(%s) error: %v", k, err)
@@ -112,7 +195,7 @@ func TestRenderCleansValues(t *testing.T) {
 		FirstName: "Sam\r\nBcc: evil@example.com\x00" + strings.Repeat("x", 500),
 		Reasons:   []string{"Line one\nline two", "", strings.Repeat("r", 1000)},
 	}
-	_, body, err := tmpl.Render(KindRejected, d)
+	_, body, err := tmpl.Render(vocab.KindRejected, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +232,7 @@ func TestTemplateOverride(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadTemplates(override) error: %v", err)
 	}
-	subject, body, err := tmpl.Render(KindReceipt, Data{Ref: "NCL-1", FirstName: "Ana"})
+	subject, body, err := tmpl.Render(vocab.KindReceipt, Data{Ref: "NCL-1", FirstName: "Ana"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +240,7 @@ func TestTemplateOverride(t *testing.T) {
 		t.Errorf("override Render = %q, %q; want the override's text", subject, body)
 	}
 	// Other kinds keep the embedded text.
-	if _, body, _ := tmpl.Render(KindAccepted, Data{Ref: "NCL-1"}); !strings.Contains(body, "Barnet") {
+	if _, body, _ := tmpl.Render(vocab.KindAccepted, Data{Ref: "NCL-1"}); !strings.Contains(body, "Barnet") {
 		t.Error("kinds without an override lost their embedded template")
 	}
 }

@@ -5,25 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"strings"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/internal/retry"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Item is one queued message, as claimed from the outbox.
 type Item struct {
-	ID        int64    // outbox row id
-	Ref       string   // conversation reference, for logs
-	Kind      Kind     // reply kind, for logs
-	From      string   // envelope sender: the mailbox's own address
-	To        []string // envelope recipients
-	Raw       []byte   // the message exactly as composed at enqueue time
-	MessageID string   // its Message-ID, without angle brackets
-	Attempts  int      // send attempts already made before this claim
+	ID        int64      // outbox row id
+	Ref       string     // conversation reference, for logs
+	Kind      vocab.Kind // reply kind, for logs
+	From      string     // envelope sender: the mailbox's own address
+	To        []string   // envelope recipients
+	Raw       []byte     // the message exactly as composed at enqueue time
+	MessageID string     // its Message-ID, without angle brackets
+	Attempts  int        // send attempts already made before this claim
 }
 
-// Outbox is the worker's view of the queue of messages to send; the store
-// implements it. Rows are composed and inserted elsewhere (see
-// Composer.Compose); the worker only claims, sends and marks them.
+// Outbox is the worker's view of the queue of messages to send; intake's
+// adapter (intake.Outbox) implements it over the store's outbox table. Rows
+// are composed and inserted elsewhere (see Composer.Compose); the worker
+// only claims, sends and marks them.
 type Outbox interface {
 	// Claim leases up to n rows that are due (not sent, not failed, next
 	// attempt time reached, no live lease) for lease, so that no other
@@ -34,7 +39,8 @@ type Outbox interface {
 	// MarkSent records that the row was accepted by the SMTP server.
 	MarkSent(ctx context.Context, id int64, messageID string) error
 	// MarkRetry records a temporary failure (errText has no personal data)
-	// and makes the row due again at next; it counts one more attempt.
+	// and makes the row due again at next, the time the worker's retry
+	// policy computed (stored as it is); it counts one more attempt.
 	MarkRetry(ctx context.Context, id int64, next time.Time, errText string) error
 	// MarkFailed records a permanent failure (errText has no personal
 	// data); the store raises a triage item for staff.
@@ -42,7 +48,7 @@ type Outbox interface {
 }
 
 // SentBatchMarker is an Outbox that can record several rows as sent in one
-// transaction; the store's adapter implements it. A Worker whose Outbox
+// transaction; intake's adapter implements it. A Worker whose Outbox
 // implements it sends the rows of a claim one after another over its
 // connection and marks them sent together: at the end of each claimed
 // batch, before it stops for any reason, and whenever the oldest unmarked
@@ -57,8 +63,36 @@ type SentBatchMarker interface {
 	MarkSentBatch(ctx context.Context, ids []int64) (marked int, err error)
 }
 
+// Canceller is an Outbox that can end a row without sending it and
+// without raising a triage item; the store's adapter implements it. The
+// Worker cancels a row whose recipient is a machine (see RefusedRecipient).
+// An Outbox without it gets MarkFailed instead.
+type Canceller interface {
+	// MarkCancelled ends the row unsent (errText has no personal data).
+	MarkCancelled(ctx context.Context, id int64, errText string) error
+}
+
+// RefusedRecipient is the outbox's last gate: it returns why a reply to
+// to must never be sent (a reason code of message.MachineAddress:
+// "null-return-path", "mailer-daemon", "list-sender", "no-reply"; or
+// "own-address" when to is the mailbox's own address, own), or "" when it
+// may be sent.
+func RefusedRecipient(to, own string) string {
+	if r := message.MachineAddress(to); r != "" {
+		return r
+	}
+	if own != "" && strings.EqualFold(strings.TrimSpace(to), strings.TrimSpace(own)) {
+		return ReasonOwnAddress
+	}
+	return ""
+}
+
+// ReasonOwnAddress is RefusedRecipient's code for the mailbox's own address.
+const ReasonOwnAddress = "own-address"
+
 // Mailer sends one message; *Sender implements it. A returned error that
-// is temporary (IsTemporary) is retried later, any other fails the row.
+// is temporary by retry.Temporary's rule is retried later (an error that
+// says nothing counts as temporary), any other fails the row.
 type Mailer interface {
 	Send(ctx context.Context, from string, to []string, raw []byte) error
 }
@@ -98,7 +132,7 @@ type WorkerConfig struct {
 	// Observer, when set, receives every send's outcome (metrics).
 	Observer Observer
 	Now      func() time.Time // default time.Now
-	Jitter   func() float64   // uniform in [0,1); default math/rand/v2
+	Jitter   func() float64   // uniform in [0,1); default math/rand/v2 (see retry.Policy)
 }
 
 func (c *WorkerConfig) defaults() {
@@ -132,14 +166,12 @@ func (c *WorkerConfig) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Jitter == nil {
-		c.Jitter = rand.Float64
-	}
 }
 
 // Worker drains the outbox: it claims due rows, sends each and marks it
-// sent, due again later (temporary failure, exponential backoff with
-// jitter) or failed (permanent failure, or too many attempts).
+// sent, due again later (temporary failure, at the time the retry policy
+// computes: exponential backoff with jitter, see internal/retry) or failed
+// (permanent failure, or too many attempts).
 type Worker struct {
 	ob   Outbox
 	m    Mailer
@@ -155,28 +187,6 @@ func NewWorker(ob Outbox, m Mailer, cfg WorkerConfig, log *slog.Logger) *Worker 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{ob: ob, m: m, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
-}
-
-// Backoff returns the wait after the attempt-th temporary failure (1 for
-// the first): base doubled per attempt, capped at max, with "equal
-// jitter": half fixed, half scaled by jitter in [0,1). So the wait is
-// between half and all of the capped exponential value.
-func Backoff(attempt int, base, max time.Duration, jitter float64) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max || d <= 0 {
-		d = max
-	}
-	if jitter < 0 || jitter >= 1 {
-		jitter = 0
-	}
-	half := d / 2
-	return half + time.Duration(float64(d-half)*jitter)
 }
 
 // Wake asks a running Run to look for due rows now (call it after
@@ -327,6 +337,22 @@ func (w *Worker) copySent(ctx context.Context, it Item) {
 	}
 }
 
+// refuse ends a row whose recipient must never get a reply, without
+// sending it: cancelled when the Outbox can (no triage item), failed
+// otherwise.
+func (w *Worker) refuse(ctx context.Context, it Item, reason string, log *slog.Logger) error {
+	errText := "not sent: the recipient is a machine (" + reason + ")"
+	if c, ok := w.ob.(Canceller); ok {
+		if err := c.MarkCancelled(ctx, it.ID, errText); err != nil {
+			return fmt.Errorf("mark outbox row %d cancelled: %w", it.ID, err)
+		}
+	} else if err := w.ob.MarkFailed(ctx, it.ID, errText); err != nil {
+		return fmt.Errorf("mark outbox row %d failed: %w", it.ID, err)
+	}
+	log.Warn("reply not sent: the recipient is a machine", slog.String("reason", reason))
+	return nil
+}
+
 // process sends one item and marks it (or, with a SentBatchMarker, keeps
 // it in marks to be marked with others). stop is true when the failure is
 // one every other message would meet too. err is a failure to mark.
@@ -335,6 +361,11 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		slog.String("kind", string(it.Kind)), slog.Int("attempt", it.Attempts+1))
 	// Marks must be recorded even when ctx is ending, or the message is sent twice.
 	markCtx := context.WithoutCancel(ctx)
+	for _, to := range it.To {
+		if reason := RefusedRecipient(to, it.From); reason != "" {
+			return false, false, w.refuse(markCtx, it, reason, log)
+		}
+	}
 	sendErr := w.m.Send(context.WithoutCancel(ctx), it.From, it.To, it.Raw)
 	if sendErr == nil {
 		w.cfg.Observer.OutboxSent()
@@ -348,13 +379,15 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		w.copySent(markCtx, it)
 		return true, false, nil
 	}
-	w.cfg.Observer.SMTPError(IsTemporary(sendErr))
+	temporary := retry.Temporary(sendErr)
+	w.cfg.Observer.SMTPError(temporary)
 	errText := sendErr.Error()
 	var se *SendError
 	setup := errors.As(sendErr, &se) && se.Setup
 	attempt := it.Attempts + 1
-	if IsTemporary(sendErr) && attempt < w.cfg.MaxAttempts {
-		next := w.cfg.Now().Add(Backoff(attempt, w.cfg.BaseBackoff, w.cfg.MaxBackoff, w.cfg.Jitter()))
+	if temporary && attempt < w.cfg.MaxAttempts {
+		policy := retry.Policy{Base: w.cfg.BaseBackoff, Max: w.cfg.MaxBackoff, Jitter: w.cfg.Jitter}
+		next := policy.Next(w.cfg.Now(), attempt)
 		if err := w.ob.MarkRetry(markCtx, it.ID, next, errText); err != nil {
 			return false, false, fmt.Errorf("mark outbox row %d for retry: %w", it.ID, err)
 		}
@@ -366,7 +399,7 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 		log.Log(ctx, level, "reply not sent, will retry", slog.String("error", errText), slog.Time("next", next))
 		return false, setup, nil
 	}
-	if !IsTemporary(sendErr) {
+	if !temporary {
 		errText = "permanent failure: " + errText
 	} else {
 		errText = fmt.Sprintf("gave up after %d attempts: %s", attempt, errText)

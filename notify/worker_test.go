@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/internal/smtptest"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // fakeOutbox is an in-memory Outbox with the contract the store must keep.
@@ -134,7 +135,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 func item(id int64) Item {
-	return Item{ID: id, Ref: fmt.Sprintf("NCL-%d", id), Kind: KindReceipt, From: "team@nhs.net",
+	return Item{ID: id, Ref: fmt.Sprintf("NCL-%d", id), Kind: vocab.KindReceipt, From: "team@nhs.net",
 		To: []string{"resident@example.org"}, Raw: []byte("Subject: x\r\n\r\nbody\r\n"), MessageID: fmt.Sprintf("m%d@nhs.net", id)}
 }
 
@@ -216,40 +217,6 @@ func TestWorkerRetryTimes(t *testing.T) {
 	}
 	if got, want := ob.rows[0].due.Sub(clk.now()), 30*time.Second; got != want {
 		t.Errorf("second retry after %v, want %v", got, want)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	base, max := 30*time.Second, time.Hour
-	tests := []struct {
-		attempt int
-		jitter  float64
-		want    time.Duration
-	}{
-		{1, 0, 15 * time.Second},
-		{1, 0.999999, 30 * time.Second},
-		{2, 0.5, 45 * time.Second},
-		{3, 0, 60 * time.Second},
-		{7, 0, 16 * time.Minute},
-		{8, 0, 30 * time.Minute},
-		{9, 0, 30 * time.Minute}, // capped at 1 h, half of it fixed
-		{9, 0.5, 45 * time.Minute},
-		{1000, 0.5, 45 * time.Minute},
-		{0, 0, 15 * time.Second},
-		{-5, 0, 15 * time.Second},
-		{1, 7, 15 * time.Second}, // bad jitter ignored
-	}
-	for _, tt := range tests {
-		got := Backoff(tt.attempt, base, max, tt.jitter)
-		if tt.jitter == 0.999999 {
-			if got < 29*time.Second || got > 30*time.Second {
-				t.Errorf("Backoff(%d, %v) = %v, want just under 30s", tt.attempt, tt.jitter, got)
-			}
-			continue
-		}
-		if got != tt.want {
-			t.Errorf("Backoff(%d, %v) = %v, want %v", tt.attempt, tt.jitter, got, tt.want)
-		}
 	}
 }
 
@@ -336,7 +303,7 @@ func TestWorkerWithSMTP(t *testing.T) {
 	c := newTestComposer(t)
 	var items []Item
 	for i, to := range []string{"first@example.org", "second@example.org"} {
-		raw, id, err := c.Compose(Reply{Kind: KindReceipt, To: to, Data: Data{Ref: fmt.Sprintf("NCL-%d", i+1)}})
+		raw, id, _, err := c.Compose(Reply{Kind: vocab.KindReceipt, To: to, Data: Data{Ref: fmt.Sprintf("NCL-%d", i+1)}})
 		if err != nil {
 			t.Fatal(err)
 		}

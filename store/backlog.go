@@ -4,32 +4,41 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
-// LedgerHeldPrefix starts the ledger action of a message held back (old
-// mail, mail from before the go-live moment, mail answered by hand): the
+// Held-back mail (old mail, mail from before the go-live moment, mail
+// answered by hand) is recorded done with the ledger action
+// LedgerAction(vocab.FolderInbox, a) for a in vocab.HeldActions(): the
 // message is left in the inbox, never answered, until staff release it
-// (`optoutd backlog --apply`). The intake package writes the codes after it
-// (held_old, held_before_start, held_answered).
-const LedgerHeldPrefix = "inbox:held_"
+// (`optoutd backlog --apply`).
 
-// sqlHeld selects held rows (the prefix's underscore escaped for LIKE).
-const sqlHeld = `state = 'done' and action like 'inbox:held\_%'`
+// heldLedgerActions are the ledger actions of held mail.
+func heldLedgerActions() []string {
+	var out []string
+	for _, a := range vocab.HeldActions() {
+		out = append(out, LedgerAction(vocab.FolderInbox, a))
+	}
+	return out
+}
 
-// HoldMessage completes a ledger row as held back with action (which must
-// start with LedgerHeldPrefix) and kind (what the message looks like, an
+// HoldMessage completes a ledger row as held back with action (one of
+// vocab.HeldActions; the row's action becomes LedgerAction(vocab.FolderInbox,
+// action)) and kind (what the message looks like, an
 // extract.Kind). No copy of the message is kept: it stays in the mailbox.
 // It returns ErrAlreadyDone when the row is done.
-func (s *Store) HoldMessage(ctx context.Context, id int64, action, kind string) error {
-	if !IsHeld(action) {
-		return fmt.Errorf("hold ledger row %d: action %q does not start with %q", id, action, LedgerHeldPrefix)
+func (s *Store) HoldMessage(ctx context.Context, id int64, action vocab.Action, kind string) error {
+	if !slices.Contains(vocab.HeldActions(), action) {
+		return fmt.Errorf("hold ledger row %d: action %q is not one of vocab.HeldActions", id, action)
 	}
 	tag, err := s.pool.Exec(ctx, `update ledger set state = 'done', action = $2, kind = $3, raw = null,
-		next_attempt_at = null, updated_at = now() where id = $1 and state <> 'done'`, id, action, kind)
+		next_attempt_at = null, updated_at = now() where id = $1 and state <> 'done'`, id, LedgerAction(vocab.FolderInbox, action), kind)
 	if err != nil {
 		return fmt.Errorf("hold ledger row %d: %w", id, err)
 	}
@@ -42,8 +51,8 @@ func (s *Store) HoldMessage(ctx context.Context, id int64, action, kind string) 
 // HeldMessages lists the held ledger rows that arrived at or after since,
 // oldest first (`optoutd backlog`).
 func (s *Store) HeldMessages(ctx context.Context, since time.Time) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where `+sqlHeld+` and received_at >= $1
-		order by received_at, id`, since)
+	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where state = 'done' and action = any($2) and received_at >= $1
+		order by received_at, id`, since, heldLedgerActions())
 	if err != nil {
 		return nil, fmt.Errorf("list held messages: %w", err)
 	}
@@ -56,7 +65,19 @@ func (s *Store) HeldMessages(ctx context.Context, since time.Time) ([]LedgerEntr
 
 // IsHeld reports whether a ledger action is that of a held message.
 func IsHeld(action string) bool {
-	return len(action) > len(LedgerHeldPrefix) && strings.HasPrefix(action, LedgerHeldPrefix)
+	_, ok := HeldAction(action)
+	return ok
+}
+
+// HeldAction returns the vocab.HeldActions value a held message's ledger
+// action records; ok is false when the action is not that of a held
+// message.
+func HeldAction(action string) (a vocab.Action, ok bool) {
+	f, v, found := strings.Cut(action, ":")
+	if !found || vocab.Folder(f) != vocab.FolderInbox || !slices.Contains(vocab.HeldActions(), vocab.Action(v)) {
+		return "", false
+	}
+	return vocab.Action(v), true
 }
 
 // LookupMessage returns the ledger row of a message by its mailbox UID or
@@ -76,16 +97,22 @@ func (s *Store) LookupMessage(ctx context.Context, mailbox string, uidvalidity, 
 }
 
 // ReleaseHeld puts a held ledger row back to "new" with the message's raw
-// copy (sealed), so the pipeline processes it like fresh mail (`optoutd
+// copy and header facts (sealed, as RecordMessage keeps them), so the pipeline processes it like fresh mail (`optoutd
 // backlog --apply`). Audited. ErrNotFound when the row is not held.
-func (s *Store) ReleaseHeld(ctx context.Context, id int64, raw []byte, actor Actor) error {
+func (s *Store) ReleaseHeld(ctx context.Context, id int64, raw []byte, h MessageHeader, actor Actor) error {
 	sealed, err := s.keys.Seal("ledger.raw", raw)
 	if err != nil {
 		return err
 	}
+	sh, err := s.sealHeader(h)
+	if err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `update ledger set state = 'new', action = '', raw = $2, next_attempt_at = null, updated_at = now()
-			where id = $1 and `+sqlHeld, id, sealed)
+		tag, err := tx.Exec(ctx, `update ledger set state = 'new', action = '', raw = $2, next_attempt_at = null, updated_at = now(),
+			sender = $4, sender_hash = $5, subject = $6, threading = $7, sent_at = $8
+			where id = $1 and state = 'done' and action = any($3)`, id, sealed, heldLedgerActions(),
+			sh.sender, sh.senderHash, sh.subject, sh.threading, sh.sentAt)
 		if err != nil {
 			return fmt.Errorf("release held ledger row %d: %w", id, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // TestHeldMessages: a held row is done, keeps no copy, is found again by
@@ -21,13 +22,13 @@ func TestHeldMessages(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("RecordMessage: %v, created %v", err, created)
 	}
-	if err := s.HoldMessage(ctx, e.ID, "processed:instructions", "contact"); err == nil {
+	if err := s.HoldMessage(ctx, e.ID, vocab.ActionInstructions, "contact"); err == nil {
 		t.Error("HoldMessage with a non-held action succeeded")
 	}
-	if err := s.HoldMessage(ctx, e.ID, "inbox:held_old", "contact"); err != nil {
+	if err := s.HoldMessage(ctx, e.ID, vocab.ActionHeldOld, "contact"); err != nil {
 		t.Fatalf("HoldMessage: %v", err)
 	}
-	if err := s.HoldMessage(ctx, e.ID, "inbox:held_old", "contact"); !errors.Is(err, store.ErrAlreadyDone) {
+	if err := s.HoldMessage(ctx, e.ID, vocab.ActionHeldOld, "contact"); !errors.Is(err, store.ErrAlreadyDone) {
 		t.Errorf("second HoldMessage = %v, want ErrAlreadyDone", err)
 	}
 	for _, look := range []struct {
@@ -35,7 +36,7 @@ func TestHeldMessages(t *testing.T) {
 		id      string
 	}{{7, 1, ""}, {9, 40, "<a@example.org>"}} { // by UID; by Message-ID after a UIDVALIDITY change
 		got, err := s.LookupMessage(ctx, "INBOX", look.uv, look.uid, look.id)
-		if err != nil || got.ID != e.ID || got.State != store.LedgerDone || !store.IsHeld(got.Action) || got.Kind != "contact" || got.HasRaw {
+		if err != nil || got.ID != e.ID || got.State != store.LedgerDone || got.Action != "inbox:held_old" || got.Kind != "contact" || got.HasRaw {
 			t.Errorf("LookupMessage(%d, %d, %q) = %+v, %v; want the held row without a copy", look.uv, look.uid, look.id, got, err)
 		}
 	}
@@ -50,10 +51,17 @@ func TestHeldMessages(t *testing.T) {
 	}
 
 	raw := []byte("From: a@example.org\r\n\r\nhello\r\n")
-	if err := s.ReleaseHeld(ctx, e.ID, raw, store.System); err != nil {
+	hdr := store.MessageHeader{From: "a@example.org", MessageID: "a@example.org"}
+	if h, ok, err := s.MessageHeader(ctx, e.ID); err != nil || ok {
+		t.Errorf("MessageHeader of a held row = %+v, %v, %v; want none kept", h, ok, err)
+	}
+	if err := s.ReleaseHeld(ctx, e.ID, raw, hdr, store.System); err != nil {
 		t.Fatalf("ReleaseHeld: %v", err)
 	}
-	if err := s.ReleaseHeld(ctx, e.ID, raw, store.System); !errors.Is(err, store.ErrNotFound) {
+	if h, ok, err := s.MessageHeader(ctx, e.ID); err != nil || !ok || h.From != hdr.From || h.MessageID != hdr.MessageID {
+		t.Errorf("MessageHeader after release = %+v, %v, %v; want the header given", h, ok, err)
+	}
+	if err := s.ReleaseHeld(ctx, e.ID, raw, hdr, store.System); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second ReleaseHeld = %v, want ErrNotFound", err)
 	}
 	got, err := s.Message(ctx, e.ID)

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // benchConns are the connection counts both benchmarks run at, so the
@@ -70,7 +70,7 @@ func BenchmarkRecordSubmission(b *testing.B) {
 				}
 				nhs := fmt.Sprintf("%010d", 1000000000+i)
 				res, err := s.CompleteMessage(ctx, formOutcome(first+i-1, conv.ID+1+i%nconv, nhs))
-				if err != nil || res.Submissions[0].Status != store.SubAccepted {
+				if err != nil || res.Submissions[0].Status != vocab.StatusAccepted {
 					b.Errorf("CompleteMessage = %v", err)
 				}
 			})

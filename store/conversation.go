@@ -8,17 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
-
-// ConversationState is where a resident's thread stands.
-type ConversationState string
-
-// The conversation states.
-const (
-	ConvInstructionsSent ConversationState = "instructions_sent" // we sent the secure-email instructions
-	ConvFormReceived     ConversationState = "form_received"     // a form arrived and awaits a decision
-	ConvCompleted        ConversationState = "completed"         // the outcome email went (or is queued)
-	ConvClosed           ConversationState = "closed"            // closed by staff
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Conversation is one resident thread. Address is the resident's address in
@@ -27,7 +17,7 @@ type Conversation struct {
 	ID          int64
 	Reference   string
 	Address     string
-	State       ConversationState
+	State       vocab.ConversationState
 	NoFormCount int // "we could not find a form" replies so far
 	LedgerID    int64
 	CreatedAt   time.Time
@@ -58,31 +48,6 @@ func (s *Store) oneConv(ctx context.Context, what, sql string, args ...any) (Con
 	return c, nil
 }
 
-// CreateConversation opens a conversation with a fresh reference code, outside
-// any message outcome (CompleteMessage creates them for mail).
-func (s *Store) CreateConversation(ctx context.Context, address string) (Conversation, error) {
-	sealed, err := s.keys.sealString("conversations.address", NormaliseAddress(address))
-	if err != nil {
-		return Conversation{}, err
-	}
-	for range 5 {
-		ref, err := NewReference()
-		if err != nil {
-			return Conversation{}, err
-		}
-		c, err := s.scanConv(s.pool.QueryRow(ctx, `insert into conversations (reference, address, address_hash) values ($1, $2, $3)
-			on conflict (reference) do nothing returning `+convCols, ref, sealed, s.keys.AddressHash(address)))
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // reference collision: draw again
-		}
-		if err != nil {
-			return c, fmt.Errorf("create conversation: %w", err)
-		}
-		return c, nil
-	}
-	return Conversation{}, errors.New("create conversation: could not draw an unused reference code")
-}
-
 // Conversation returns a conversation by id.
 func (s *Store) Conversation(ctx context.Context, id int64) (Conversation, error) {
 	return s.oneConv(ctx, fmt.Sprint(id), `select `+convCols+` from conversations where id = $1`, id)
@@ -108,51 +73,13 @@ func (s *Store) ConversationByMessageID(ctx context.Context, ids ...string) (Con
 		return Conversation{}, fmt.Errorf("conversation by message id: %w", ErrNotFound)
 	}
 	// Queued emails keep their Message-ID in the outbox; sent_message_ids
-	// holds ids recorded by AddSentMessageID (and, before migration 002,
-	// by the outbox too).
+	// holds the ids the outbox recorded there before migration 002.
 	return s.oneConv(ctx, "by message id", `select `+convCols+` from conversations where id = (
 		select conversation_id from (
 			select conversation_id, created_at from outbox where message_id = any($1) and conversation_id is not null
 			union all
 			select conversation_id, created_at from sent_message_ids where message_id = any($1)) m
 		order by created_at desc limit 1)`, clean)
-}
-
-// ConversationsByAddress lists a sender's conversations, newest first.
-func (s *Store) ConversationsByAddress(ctx context.Context, address string) ([]Conversation, error) {
-	rows, err := s.pool.Query(ctx, `select `+convCols+` from conversations where address_hash = $1 order by id desc`, s.keys.AddressHash(address))
-	if err != nil {
-		return nil, fmt.Errorf("list conversations of an address: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) { return s.scanConv(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list conversations of an address: %w", err)
-	}
-	return out, nil
-}
-
-// AddSentMessageID records a Message-ID we sent in a conversation outside
-// the outbox (every queued email's id is found through its outbox row
-// already). Repeats are ignored.
-func (s *Store) AddSentMessageID(ctx context.Context, conversationID int64, messageID string) error {
-	_, err := s.pool.Exec(ctx, `insert into sent_message_ids (message_id, conversation_id) values ($1, $2) on conflict do nothing`,
-		strings.Trim(strings.TrimSpace(messageID), "<>"), conversationID)
-	if err != nil {
-		return fmt.Errorf("record sent message id for conversation %d: %w", conversationID, err)
-	}
-	return nil
-}
-
-// SetConversationState changes a conversation's state.
-func (s *Store) SetConversationState(ctx context.Context, id int64, state ConversationState) error {
-	tag, err := s.pool.Exec(ctx, `update conversations set state = $2, updated_at = now() where id = $1`, id, string(state))
-	if err != nil {
-		return fmt.Errorf("set state of conversation %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("conversation %d: %w", id, ErrNotFound)
-	}
-	return nil
 }
 
 // CountRepliesTo counts emails queued to an address since a time, for the

@@ -100,9 +100,6 @@ func GenerateKeys() (dataKey, indexKey string, err error) {
 // PrimaryKeyID is the id of the key that seals new values.
 func (k *Keyring) PrimaryKeyID() string { return k.primary }
 
-// KeyIDs lists every data key id, the primary first.
-func (k *Keyring) KeyIDs() []string { return append([]string(nil), k.ids...) }
-
 // Seal encrypts plaintext under the primary key. context binds the value to
 // where it is stored (for example "conversations.address"), so a sealed
 // value copied to another column does not open. The envelope is

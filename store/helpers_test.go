@@ -10,6 +10,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 const (
@@ -56,7 +57,7 @@ func record(t testing.TB, s *store.Store) int64 {
 
 var msgCounter atomic.Int64
 
-func email(kind store.OutboxKind) *store.Email {
+func email(kind vocab.Kind) *store.Email {
 	return &store.Email{Kind: kind, Subject: "[secure] Your opt-out", Body: "Dear resident",
 		MessageID: fmt.Sprintf("out%d.%d@optout.test", time.Now().UnixNano(), msgCounter.Add(1))}
 }
@@ -68,17 +69,16 @@ func validForm(nhs string) form.Form {
 }
 
 // formOutcome is what the pipeline commits for a valid secure reply.
-func formOutcome(ledger, conv int64, nhs string) store.Outcome {
-	return store.Outcome{
+func formOutcome(ledger, conv int64, nhs string) *store.Plan {
+	att := &store.NewAttachment{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7 ...")}
+	receipt := email(vocab.KindReceipt)
+	receipt.Key = fmt.Sprintf("receipt/msg/%d", ledger)
+	return &store.Plan{
 		LedgerID: ledger, Kind: "submission", Action: "form_recorded", ConversationID: conv,
-		ConversationState: store.ConvCompleted,
-		Attachments:       []store.AttachmentInput{{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7 ...")}},
-		Submissions: []store.SubmissionInput{{Form: validForm(nhs), Attachment: 1, Record: true,
-			Accepted: email(store.MailAccepted), Duplicate: email(store.MailDuplicate)}},
-		Emails: []store.Email{func() store.Email {
-			e := *email(store.MailReceipt)
-			e.Key = fmt.Sprintf("receipt/msg/%d", ledger)
-			return e
-		}()},
+		ConversationState: vocab.StateCompleted,
+		Attachments:       []*store.NewAttachment{att},
+		Submissions: []*store.NewSubmission{{Form: validForm(nhs), Attachment: att, Status: vocab.StatusAccepted,
+			Accepted: email(vocab.KindAccepted), Duplicate: email(vocab.KindDuplicate)}},
+		Emails: []*store.Email{receipt},
 	}
 }

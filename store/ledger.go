@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,11 +26,105 @@ type IncomingMessage struct {
 	Mailbox     string
 	UIDValidity uint32
 	UID         uint32
-	MessageID   string // the Message-ID header, "" when absent; stored only as a blind index
+	MessageID   string // the Message-ID the mailbox reported, "" when absent; the duplicate check's blind index
 	ReceivedAt  time.Time
 	Size        int64
 	Kind        string // extract.Kind or "" when not yet known
 	Raw         []byte // the whole message; sealed; nil when too large to keep
+	// Header is what later steps need from the message's header, read
+	// once (message.ParseHeader) and kept with the row: sealed where
+	// personal (see MessageHeader).
+	Header MessageHeader
+}
+
+// MessageHeader is what later steps need from a message's header: the
+// processor (sender, threading, subject), a retry, and the triage page
+// (threading a staff reply) read it instead of parsing the raw message
+// again. The address, subject and threading ids are sealed at rest and
+// cleared by the purge with the raw message; the date is kept in clear.
+type MessageHeader struct {
+	From       string    // the sender's address, "" when none
+	MessageID  string    // without angle brackets
+	InReplyTo  string    // without angle brackets
+	References []string  // without angle brackets, oldest first
+	Subject    string    // decoded
+	Date       time.Time // zero when missing or unreadable
+}
+
+// sealedHeader is a MessageHeader as the ledger keeps it.
+type sealedHeader struct {
+	sender, senderHash, subject, threading []byte
+	sentAt                                 *time.Time
+}
+
+// sealHeader seals h for the ledger; a header with nothing in it (a caller
+// that read none) is left out, and readers fall back to the raw copy.
+func (s *Store) sealHeader(h MessageHeader) (sealedHeader, error) {
+	var sh sealedHeader
+	var err error
+	if h.From == "" && h.MessageID == "" && h.InReplyTo == "" && len(h.References) == 0 && h.Subject == "" && h.Date.IsZero() {
+		return sh, nil
+	}
+	if h.From != "" {
+		if sh.sender, err = s.keys.sealString("ledger.sender", NormaliseAddress(h.From)); err != nil {
+			return sh, err
+		}
+		sh.senderHash = s.keys.AddressHash(h.From)
+	}
+	if sh.subject, err = s.keys.sealString("ledger.subject", h.Subject); err != nil {
+		return sh, err
+	}
+	ids := append([]string{h.MessageID, h.InReplyTo}, h.References...)
+	for i, id := range ids {
+		ids[i] = strings.NewReplacer("\r", "", "\n", "").Replace(id)
+	}
+	if sh.threading, err = s.keys.sealString("ledger.threading", strings.Join(ids, "\n")); err != nil {
+		return sh, err
+	}
+	if !h.Date.IsZero() {
+		sh.sentAt = &h.Date
+	}
+	return sh, nil
+}
+
+// MessageHeader returns the header facts recorded with a ledger row. ok is
+// false when the row has none: recorded before they were kept (migration
+// 004), or purged.
+func (s *Store) MessageHeader(ctx context.Context, ledgerID int64) (h MessageHeader, ok bool, err error) {
+	var sender, subject, threading []byte
+	var sentAt *time.Time
+	err = s.pool.QueryRow(ctx, `select sender, subject, threading, sent_at from ledger where id = $1`, ledgerID).
+		Scan(&sender, &subject, &threading, &sentAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return h, false, ErrNotFound
+	}
+	if err != nil {
+		return h, false, fmt.Errorf("read message header of ledger row %d: %w", ledgerID, err)
+	}
+	if threading == nil {
+		return h, false, nil
+	}
+	if sender != nil {
+		if h.From, err = s.keys.openString("ledger.sender", sender); err != nil {
+			return h, false, err
+		}
+	}
+	if h.Subject, err = s.keys.openString("ledger.subject", subject); err != nil {
+		return h, false, err
+	}
+	ids, err := s.keys.openString("ledger.threading", threading)
+	if err != nil {
+		return h, false, err
+	}
+	parts := strings.Split(ids, "\n")
+	h.MessageID, h.InReplyTo = parts[0], parts[1]
+	if len(parts) > 2 {
+		h.References = parts[2:]
+	}
+	if sentAt != nil {
+		h.Date = *sentAt
+	}
+	return h, true, nil
 }
 
 // LedgerEntry is one ledger row, without the raw message.
@@ -74,6 +169,10 @@ func (s *Store) RecordMessage(ctx context.Context, m IncomingMessage) (entry Led
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = time.Now()
 	}
+	sh, err := s.sealHeader(m.Header)
+	if err != nil {
+		return LedgerEntry{}, false, err
+	}
 	hash := s.keys.messageIDHash(m.MessageID)
 	for range 3 {
 		// One round trip: BEGIN, an asynchronous commit for this
@@ -85,7 +184,8 @@ func (s *Store) RecordMessage(ctx context.Context, m IncomingMessage) (entry Led
 		b := &pgx.Batch{}
 		b.Queue(`begin`)
 		b.Queue(`set local synchronous_commit to off`)
-		b.Queue(sqlRecordMessage, m.Mailbox, int64(m.UIDValidity), int64(m.UID), hash, m.ReceivedAt, m.Size, m.Kind, raw)
+		b.Queue(sqlRecordMessage, m.Mailbox, int64(m.UIDValidity), int64(m.UID), hash, m.ReceivedAt, m.Size, m.Kind, raw,
+			sh.sender, sh.senderHash, sh.subject, sh.threading, sh.sentAt)
 		b.Queue(`commit`)
 		found := false
 		err = s.pipelinedTx(ctx, func(conn *pgx.Conn) error {
@@ -129,8 +229,9 @@ func (s *Store) RecordMessage(ctx context.Context, m IncomingMessage) (entry Led
 // already taken, returns the existing row: one statement, so one round
 // trip. The first column says whether the row was created.
 const sqlRecordMessage = `with ins as (
-		insert into ledger (mailbox, uidvalidity, uid, message_id_hash, received_at, size, kind, raw)
-		values ($1, $2, $3, $4, $5, $6, $7, $8)
+		insert into ledger (mailbox, uidvalidity, uid, message_id_hash, received_at, size, kind, raw,
+			sender, sender_hash, subject, threading, sent_at)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		on conflict do nothing
 		returning true, ` + ledgerCols + `)
 	select * from ins
@@ -203,8 +304,8 @@ func (s *Store) notDone(ctx context.Context, id int64) error {
 
 // FailMessage records that processing a ledger row failed. errText must not
 // contain personal data (use an error code or a fixed sentence). The row is
-// retried after an exponential backoff on its attempts; it never moves a
-// done row. It returns the time of the next attempt.
+// retried after an exponential backoff with jitter on its attempts (the
+// project's one policy, internal/retry); it never moves a done row. It returns the time of the next attempt.
 func (s *Store) FailMessage(ctx context.Context, id int64, errText string) (time.Time, error) {
 	var attempts int
 	err := s.pool.QueryRow(ctx, `select attempts from ledger where id = $1`, id).Scan(&attempts)
@@ -214,7 +315,7 @@ func (s *Store) FailMessage(ctx context.Context, id int64, errText string) (time
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read ledger row %d: %w", id, err)
 	}
-	next := time.Now().Add(s.backoff(max(attempts, 1)))
+	next := s.retry.Next(time.Now(), max(attempts, 1))
 	tag, err := s.pool.Exec(ctx, `update ledger set state = 'failed', last_error = left($2, 500), next_attempt_at = $3, updated_at = now()
 		where id = $1 and state <> 'done'`, id, errText, next)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // OutboxState is the delivery state of an outbox row.
@@ -26,7 +27,7 @@ const (
 // Body are personal data: never log them (log ID, Kind and Reference).
 type OutboxMessage struct {
 	ID             int64
-	Kind           OutboxKind
+	Kind           vocab.Kind
 	ConversationID int64
 	SubmissionID   int64
 	Reference      string
@@ -69,31 +70,6 @@ func (s *Store) scanOutbox(row pgx.Row) (OutboxMessage, error) {
 	}
 	m.Body, err = s.keys.openString("outbox.body", body)
 	return m, err
-}
-
-// Enqueue queues one email outside a message outcome (conversationID may
-// be 0 when e.To and e.Key are set). It returns the new row's id, or 0 and
-// ErrDuplicate when its idempotency key is already queued.
-func (s *Store) Enqueue(ctx context.Context, conversationID int64, e Email) (int64, error) {
-	if e.Kind == "" || strings.TrimSpace(e.MessageID) == "" {
-		return 0, errors.New("enqueue email: kind and Message-ID are required")
-	}
-	if conversationID == 0 && (e.To == "" || e.Key == "") {
-		return 0, errors.New("enqueue email: without a conversation, To and Key are required")
-	}
-	if e.Submission != 0 {
-		return 0, errors.New("enqueue email: Submission indexes apply to CompleteMessage only")
-	}
-	se, err := s.sealEmail(&e)
-	if err != nil {
-		return 0, err
-	}
-	var id int64
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		id, err = queueEmail(ctx, tx, se, conversationID, 0, "")
-		return err
-	})
-	return id, err
 }
 
 // queueEmail queues a sealed email in tx, deriving the key from the
@@ -151,9 +127,13 @@ func (s *Store) ClaimOutbox(ctx context.Context, n int, lease time.Duration) ([]
 	return out, nil
 }
 
-// MarkSent records that an email was accepted by the SMTP server.
-func (s *Store) MarkSent(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `update outbox set state = 'sent', sent_at = now(), last_error = '' where id = $1 and state in ('pending', 'sending')`, id)
+// MarkSent records that an email was accepted by the SMTP server. messageID
+// (angle brackets optional) is the Message-ID of the bytes sent: the row is
+// marked only when it is that row's, so a mix-up can never mark another
+// email sent (ErrNotFound).
+func (s *Store) MarkSent(ctx context.Context, id int64, messageID string) error {
+	tag, err := s.pool.Exec(ctx, `update outbox set state = 'sent', sent_at = now(), last_error = ''
+		where id = $1 and message_id = $2 and state in ('pending', 'sending')`, id, strings.Trim(strings.TrimSpace(messageID), "<>"))
 	if err != nil {
 		return fmt.Errorf("mark outbox %d sent: %w", id, err)
 	}
@@ -182,43 +162,54 @@ func (s *Store) MarkSentMany(ctx context.Context, ids []int64) (int, error) {
 }
 
 // RetryOutbox records a temporary failure (4xx, network) with errText (no
-// personal data) and schedules the next attempt after an exponential
-// backoff on the attempts so far. It returns that time.
-func (s *Store) RetryOutbox(ctx context.Context, id int64, errText string) (time.Time, error) {
-	var next time.Time
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var attempts int
-		err := tx.QueryRow(ctx, `select attempts from outbox where id = $1 and state in ('pending', 'sending') for update`, id).Scan(&attempts)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("outbox %d waiting to be sent: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("retry outbox %d: %w", id, err)
-		}
-		next = time.Now().Add(s.backoff(attempts))
-		_, err = tx.Exec(ctx, `update outbox set state = 'pending', next_attempt_at = $2, last_error = left($3, 500) where id = $1`, id, next, errText)
-		if err != nil {
-			return fmt.Errorf("retry outbox %d: %w", id, err)
-		}
-		return nil
-	})
-	return next, err
+// personal data) and makes the row due again at next: the time the
+// sender's retry policy computed (internal/retry), stored as it is, so the
+// backoff and its jitter are what decide when the row is tried again.
+func (s *Store) RetryOutbox(ctx context.Context, id int64, next time.Time, errText string) error {
+	tag, err := s.pool.Exec(ctx, `update outbox set state = 'pending', next_attempt_at = $2, last_error = left($3, 500)
+		where id = $1 and state in ('pending', 'sending')`, id, next, errText)
+	if err != nil {
+		return fmt.Errorf("retry outbox %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("outbox %d waiting to be sent: %w", id, ErrNotFound)
+	}
+	return nil
 }
 
 // FailOutbox records a permanent failure (5xx) with errText (no personal
 // data) and raises a triage item (ReasonSendFailed) in the same transaction.
 func (s *Store) FailOutbox(ctx context.Context, id int64, errText string) error {
-	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, ReasonSendFailed, errText)
+	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, vocab.ReasonSendFailed, errText)
+}
+
+// CancelOutbox ends an email the sender refused to send because its
+// recipient is a machine (a bounce address, a no-reply sender, our own
+// address): the row is failed with errText (no personal data) and audited
+// as outbox.cancelled, but no triage item is raised, since nobody needs to
+// act on it. ErrNotFound when the row is not waiting to be sent.
+func (s *Store) CancelOutbox(ctx context.Context, id int64, errText string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `update outbox set state = 'failed', last_error = left($2, 500)
+			where id = $1 and state in ('pending', 'sending')`, id, errText)
+		if err != nil {
+			return fmt.Errorf("cancel outbox %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("cancel outbox %d: %w", id, ErrNotFound)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: System, Action: "outbox.cancelled", ObjectType: "outbox", ObjectID: id})
+	})
 }
 
 // MarkUndeliverable marks the email that carried messageID (angle brackets
 // optional) undeliverable after a bounce and raises a triage item
 // (ReasonUndeliverable). ErrNotFound when the id is not one of ours.
 func (s *Store) MarkUndeliverable(ctx context.Context, messageID, detail string) error {
-	return s.endOutbox(ctx, `message_id = $1 and state <> 'undeliverable'`, strings.Trim(strings.TrimSpace(messageID), "<>"), OutboxUndeliverable, ReasonUndeliverable, detail)
+	return s.endOutbox(ctx, `message_id = $1 and state <> 'undeliverable'`, strings.Trim(strings.TrimSpace(messageID), "<>"), OutboxUndeliverable, vocab.ReasonUndeliverable, detail)
 }
 
-func (s *Store) endOutbox(ctx context.Context, where string, arg any, state OutboxState, reason, errText string) error {
+func (s *Store) endOutbox(ctx context.Context, where string, arg any, state OutboxState, reason vocab.Reason, errText string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var id int64
 		var conv, sub *int64
@@ -242,7 +233,7 @@ func (s *Store) endOutbox(ctx context.Context, where string, arg any, state Outb
 type OutboxFilter struct {
 	ConversationID int64
 	SubmissionID   int64
-	Kind           OutboxKind
+	Kind           vocab.Kind
 	State          OutboxState
 	Limit          int // default 100
 }

@@ -11,49 +11,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
-)
-
-// Channel says how a form reached us.
-type Channel string
-
-// The channels.
-const (
-	ChannelSecureReply Channel = "secure_reply" // a reply inside our secure exchange
-	ChannelUnsolicited Channel = "unsolicited"  // arrived without the secure exchange
-	ChannelStaff       Channel = "staff"        // entered by staff
-)
-
-// SubmissionStatus is what became of a form.
-type SubmissionStatus string
-
-// The submission statuses.
-const (
-	SubAccepted   SubmissionStatus = "accepted"   // recorded in the register
-	SubTriage     SubmissionStatus = "triage"     // waiting for staff
-	SubRejected   SubmissionStatus = "rejected"   // staff asked for a corrected form
-	SubDuplicate  SubmissionStatus = "duplicate"  // the person was already opted out
-	SubSuperseded SubmissionStatus = "superseded" // a later form replaced it
-	SubNotOptOut  SubmissionStatus = "not_optout" // staff found it is not an opt-out request
-)
-
-// OutboxKind names the email an outbox row sends.
-type OutboxKind string
-
-// The outbox kinds. Other lower-case codes are accepted too.
-const (
-	MailInstructions OutboxKind = "instructions" // the secure-email instructions (first contact)
-	MailReceipt      OutboxKind = "receipt"      // "we have your form"
-	MailAccepted     OutboxKind = "accepted"     // the opt-out is recorded
-	MailDuplicate    OutboxKind = "duplicate"    // already recorded
-	MailRejected     OutboxKind = "rejected"     // please send a corrected form
-	MailNoForm       OutboxKind = "no_form"      // we could not find a form
-	MailNotOptOut    OutboxKind = "not_optout"   // staff closed it as not an opt-out
-	MailOptedIn      OutboxKind = "opted_in"     // the opt back in is recorded
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Email is one message to queue in the outbox.
 type Email struct {
-	Kind OutboxKind
+	Kind vocab.Kind
 	// To is the recipient; "" means the conversation's address.
 	To      string
 	Subject string
@@ -65,80 +28,117 @@ type Email struct {
 	InReplyTo  string
 	References []string
 	// Key is the idempotency key; a second email with the same key is not
-	// queued. "" derives it: "<kind>/sub/<submission id>" for an email tied
-	// to a submission, otherwise "<kind>/conv/<conversation id>".
+	// queued. "" derives it: "<kind>/ledger/<ledger id>" when PerMessage,
+	// "<kind>/sub/<submission id>" for a submission's outcome email,
+	// otherwise "<kind>/conv/<conversation id>".
 	Key string
-	// Submission ties the email to Outcome.Submissions[Submission-1]
-	// (1-based; 0 for none).
-	Submission int
+	// PerMessage makes the derived key one per message (a receipt: a
+	// conversation may send several forms, each message gets its own).
+	PerMessage bool
 }
 
-// NewConversation opens a conversation as part of an outcome.
+// NewConversation opens a conversation as part of a plan.
 type NewConversation struct {
 	Address   string
 	Reference string // "" draws a fresh one; pass NewReference() to know it before (for the subject line)
 }
 
-// AttachmentInput is an original attachment kept for staff until the purge.
-type AttachmentInput struct {
+// NewAttachment is an original attachment kept for staff until the purge.
+type NewAttachment struct {
 	Name        string
 	ContentType string
 	Data        []byte
 }
 
-// SubmissionInput is one form read from the message.
-type SubmissionInput struct {
+// NewSubmission is one form read from the message.
+type NewSubmission struct {
 	Form    form.Form
-	Channel Channel // default ChannelSecureReply
-	// Attachment ties the form to Outcome.Attachments[Attachment-1] (0: none).
-	Attachment int
-	// Record asks to record a valid form's opt-out in the register. The
-	// result is SubAccepted, or SubDuplicate when the person is already
-	// opted out, and the matching email below is queued.
-	Record bool
-	// Status is the status when Record is false (default SubTriage).
-	Status SubmissionStatus
-	// Accepted and Duplicate are the outcome emails for a recorded form;
+	Channel vocab.Channel // default ChannelSecureReply
+	// Attachment is the kept file the form came from (one of
+	// Plan.Attachments), nil when none is kept.
+	Attachment *NewAttachment
+	// Status is what becomes of the form (default StatusTriage).
+	// StatusAccepted records a valid form's opt-out in the register: the
+	// result is StatusAccepted, or StatusDuplicate when the person is
+	// already opted out, and the matching email below is queued.
+	Status vocab.SubmissionStatus
+	// Accepted and Duplicate are the outcome emails for an accepted form;
 	// only the one matching the register's answer is queued.
 	Accepted, Duplicate *Email
 }
 
-// TriageInput raises a triage item.
-type TriageInput struct {
-	Reason string // a code: see the Reason* constants
-	// Submission ties it to Outcome.Submissions[Submission-1] (0: the message as a whole).
-	Submission int
+// NewTriage is one triage item to raise.
+type NewTriage struct {
+	Reason vocab.Reason
+	// Submission is the form it is about (one of Plan.Submissions), nil
+	// for the message as a whole.
+	Submission *NewSubmission
 }
 
-// Outcome is everything one email causes. CompleteMessage commits all of it
-// together with the ledger row becoming done, or none of it.
-type Outcome struct {
+// Plan is everything one email causes: intake.Decide draws it up, the
+// processor fills in what Decide cannot know (the ledger row, addresses,
+// the composed emails, the kept attachments), and CompleteMessage commits
+// all of it together with the ledger row becoming done, or none of it.
+// Its parts refer to one another by pointer (a triage item to its
+// submission, a submission to its attachment).
+type Plan struct {
 	LedgerID int64
 	Kind     string // the message's kind (extract.Kind); "" keeps the recorded one
-	Action   string // what was done, a code without personal data (e.g. "instructions_sent")
+	// Folder is where the message goes; the ledger's action column keeps
+	// "<folder>:<action>" (just the action when Folder is "").
+	Folder vocab.Folder
+	// Action is what was done, a code without personal data.
+	Action vocab.Action
 
 	// NewConversation opens a conversation; otherwise ConversationID (0: none) is used.
 	NewConversation *NewConversation
 	ConversationID  int64
 	// ConversationState sets the conversation's state ("" leaves it).
-	ConversationState ConversationState
+	ConversationState vocab.ConversationState
 	// NoFormReply counts one more "no form found" reply in the conversation.
 	NoFormReply bool
-	// ReplaceRaw replaces the kept raw message (for example with a copy whose
-	// body is redacted because a first contact held personal data).
-	ReplaceRaw []byte
+	// RedactBody asks the caller for ReplaceRaw: a copy of the message
+	// whose text is redacted, because a first contact held personal data.
+	RedactBody bool
+	// ReplaceRaw replaces the kept raw message, and RedactedSubject the
+	// subject recorded with it (MessageHeader), when ReplaceRaw is set.
+	ReplaceRaw      []byte
+	RedactedSubject string
+	// MarkUndeliverable asks the caller to mark the outbox row of our
+	// bounced email undeliverable (MarkUndeliverable, its own transaction).
+	MarkUndeliverable bool
 
-	Attachments []AttachmentInput
-	Submissions []SubmissionInput
-	Emails      []Email
-	Triage      []TriageInput
+	Attachments []*NewAttachment
+	Submissions []*NewSubmission
+	Emails      []*Email
+	Triage      []*NewTriage
 	Audit       []AuditEntry // extra entries; register changes are audited by the store
 }
 
-// SubmissionResult is what was recorded for one SubmissionInput.
+// LedgerAction is what the ledger's action column keeps for a plan:
+// "<folder>:<action>", so a message already done can be moved to its
+// folder without processing it again.
+func LedgerAction(f vocab.Folder, a vocab.Action) string {
+	if f == "" {
+		return string(a)
+	}
+	return string(f) + ":" + string(a)
+}
+
+// FolderOf returns the folder recorded in a ledger action (LedgerAction),
+// or "" when the action does not name one.
+func FolderOf(action string) vocab.Folder {
+	f, _, ok := strings.Cut(action, ":")
+	if !ok || !vocab.Folder(f).Valid() {
+		return ""
+	}
+	return vocab.Folder(f)
+}
+
+// SubmissionResult is what was recorded for one NewSubmission.
 type SubmissionResult struct {
 	ID     int64
-	Status SubmissionStatus
+	Status vocab.SubmissionStatus
 }
 
 // OutcomeResult reports what CompleteMessage wrote.
@@ -147,48 +147,33 @@ type OutcomeResult struct {
 	Reference      string
 	Submissions    []SubmissionResult
 	// Queued holds the ids of outbox rows queued, in the order of
-	// Outcome.Emails then each submission's outcome email; a duplicate key
+	// Plan.Emails then each submission's outcome email; a duplicate key
 	// queues nothing and is left out.
 	Queued []int64
 	Triage []int64
 }
 
-// Triage reasons used by the service. Other lower-case codes are accepted.
-const (
-	ReasonInvalidForm      = "invalid_form"      // a form with errors
-	ReasonUnreadable       = "unreadable"        // an attachment that could not be read as a form
-	ReasonNoFormAgain      = "no_form_again"     // a second reply without a form
-	ReasonUnsolicitedForm  = "unsolicited_form"  // a form outside the secure exchange, policy "ask"
-	ReasonUnverifiedSender = "unverified_sender" // a reference code from an address that is not the conversation's
-	ReasonTooLarge         = "too_large"         // a message over the size limit
-	ReasonSendFailed       = "send_failed"       // an email could not be sent (5xx)
-	ReasonUndeliverable    = "undeliverable"     // a bounce of one of our emails
-	ReasonProcessingFailed = "processing_failed" // the message kept failing
-	ReasonPhotoOfForm      = "photo_of_form"     // a photo or scan of the form (an image): staff key it in
-	ReasonOther            = "other"
-)
-
-// CompleteMessage commits the outcome of one ledger message in a single
+// CompleteMessage commits the plan of one ledger message in a single
 // transaction: the conversation, attachments, submissions, register changes
 // and their history, outbox emails (idempotent by key), triage items,
 // audit entries, and the ledger row turning done. When the row is already
 // done it changes nothing and returns ErrAlreadyDone, so a message handled
 // twice (re-fetched, two replicas, a restart after a crash) is answered once.
-// Two outcomes recording the same NHS number concurrently serialise on the
+// Two plans recording the same NHS number concurrently serialise on the
 // register row: one opts out, the other is a duplicate.
-func (s *Store) CompleteMessage(ctx context.Context, o Outcome) (OutcomeResult, error) {
+func (s *Store) CompleteMessage(ctx context.Context, p *Plan) (OutcomeResult, error) {
 	var res OutcomeResult
-	if err := s.checkOutcome(&o); err != nil {
+	if err := checkPlan(p); err != nil {
 		return res, err
 	}
 	// Seal outside the transaction: it is CPU work that should not hold locks.
-	sealed, err := s.sealOutcome(&o)
+	sealed, err := s.sealPlan(p)
 	if err != nil {
 		return res, err
 	}
 	for attempt := 0; ; attempt++ {
-		res, err = s.completeOnce(ctx, &o, sealed)
-		if err == nil || attempt >= 3 || o.NewConversation == nil || o.NewConversation.Reference != "" || !isUnique(err) {
+		res, err = s.completeOnce(ctx, p, sealed)
+		if err == nil || attempt >= 3 || p.NewConversation == nil || p.NewConversation.Reference != "" || !isUnique(err) {
 			return res, err
 		}
 		// A drawn reference collided: draw again.
@@ -196,11 +181,12 @@ func (s *Store) CompleteMessage(ctx context.Context, o Outcome) (OutcomeResult, 
 	}
 }
 
-type sealedOutcome struct {
+type sealedPlan struct {
 	reference   string
 	convAddress []byte
 	convHash    []byte
 	raw         []byte
+	subject     []byte      // the redacted subject, with raw
 	atts        [][2][]byte // name, data
 	subs        []sealedSub
 	emails      []sealedEmail
@@ -211,6 +197,7 @@ type sealedSub struct {
 	problems       []byte
 	nhsIndex       []byte
 	nhsSealed      []byte
+	attachment     int // 1-based position of its attachment in Plan.Attachments, 0 for none
 }
 
 type sealedEmail struct {
@@ -219,71 +206,87 @@ type sealedEmail struct {
 	subject  []byte
 	body     []byte
 	useConv  bool
-	onlyIf   SubmissionStatus // queue only when the submission ended with this status
+	sub      int                    // 1-based position of its submission, 0 for none
+	onlyIf   vocab.SubmissionStatus // queue only when the submission ended with this status
 }
 
-func (s *Store) checkOutcome(o *Outcome) error {
-	if o.LedgerID == 0 {
+// position returns the 1-based position of x in xs, 0 when it is not there.
+func position[T any](xs []*T, x *T) int {
+	for i, v := range xs {
+		if v == x {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func checkPlan(p *Plan) error {
+	if p == nil || p.LedgerID == 0 {
 		return errors.New("complete message: no ledger id")
 	}
-	hasConv := o.NewConversation != nil || o.ConversationID != 0
-	check := func(e *Email, where string) error {
+	hasConv := p.NewConversation != nil || p.ConversationID != 0
+	check := func(e *Email, where string, tied bool) error {
 		if e.Kind == "" || strings.TrimSpace(e.MessageID) == "" {
 			return fmt.Errorf("complete message: %s email needs a kind and a Message-ID", where)
 		}
-		if e.Submission < 0 || e.Submission > len(o.Submissions) {
-			return fmt.Errorf("complete message: %s email refers to submission %d of %d", where, e.Submission, len(o.Submissions))
-		}
-		if (e.To == "" || e.Key == "" && e.Submission == 0) && !hasConv {
-			return fmt.Errorf("complete message: %s email has no recipient or key and the outcome no conversation", where)
+		if (e.To == "" || e.Key == "" && !tied && !e.PerMessage) && !hasConv {
+			return fmt.Errorf("complete message: %s email has no recipient or key and the plan no conversation", where)
 		}
 		return nil
 	}
-	for i := range o.Emails {
-		if err := check(&o.Emails[i], string(o.Emails[i].Kind)); err != nil {
+	for _, e := range p.Emails {
+		if e == nil {
+			return errors.New("complete message: a nil email")
+		}
+		if err := check(e, string(e.Kind), false); err != nil {
 			return err
 		}
 	}
-	for i, sub := range o.Submissions {
-		if sub.Attachment < 0 || sub.Attachment > len(o.Attachments) {
-			return fmt.Errorf("complete message: submission %d refers to attachment %d of %d", i+1, sub.Attachment, len(o.Attachments))
+	for i, sub := range p.Submissions {
+		if sub == nil {
+			return errors.New("complete message: a nil submission")
 		}
-		if sub.Record && NormaliseNHS(sub.Form.Fields.NHSNumber) == "" {
+		if sub.Attachment != nil && position(p.Attachments, sub.Attachment) == 0 {
+			return fmt.Errorf("complete message: submission %d refers to an attachment not in the plan", i+1)
+		}
+		if sub.Status == vocab.StatusAccepted && NormaliseNHS(sub.Form.Fields.NHSNumber) == "" {
 			return fmt.Errorf("complete message: submission %d is to be recorded but has no 10-digit NHS number", i+1)
 		}
 		for _, e := range []*Email{sub.Accepted, sub.Duplicate} {
 			if e != nil {
-				e.Submission = i + 1
-				if err := check(e, "submission outcome"); err != nil {
+				if err := check(e, "submission outcome", true); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	for _, t := range o.Triage {
-		if t.Reason == "" || t.Submission < 0 || t.Submission > len(o.Submissions) {
-			return fmt.Errorf("complete message: triage item needs a reason and a valid submission index")
+	for _, t := range p.Triage {
+		if t == nil || t.Reason == "" || t.Submission != nil && position(p.Submissions, t.Submission) == 0 {
+			return fmt.Errorf("complete message: triage item needs a reason and a submission of the plan")
 		}
 	}
 	return nil
 }
 
-func (s *Store) sealOutcome(o *Outcome) (*sealedOutcome, error) {
-	so := &sealedOutcome{}
+func (s *Store) sealPlan(p *Plan) (*sealedPlan, error) {
+	so := &sealedPlan{}
 	var err error
-	if nc := o.NewConversation; nc != nil {
+	if nc := p.NewConversation; nc != nil {
 		so.reference = strings.ToUpper(nc.Reference)
 		if so.convAddress, err = s.keys.sealString("conversations.address", NormaliseAddress(nc.Address)); err != nil {
 			return nil, err
 		}
 		so.convHash = s.keys.AddressHash(nc.Address)
 	}
-	if o.ReplaceRaw != nil {
-		if so.raw, err = s.keys.Seal("ledger.raw", o.ReplaceRaw); err != nil {
+	if p.ReplaceRaw != nil {
+		if so.raw, err = s.keys.Seal("ledger.raw", p.ReplaceRaw); err != nil {
+			return nil, err
+		}
+		if so.subject, err = s.keys.sealString("ledger.subject", p.RedactedSubject); err != nil {
 			return nil, err
 		}
 	}
-	for _, a := range o.Attachments {
+	for _, a := range p.Attachments {
 		n, err := s.keys.sealString("attachments.name", a.Name)
 		if err != nil {
 			return nil, err
@@ -294,8 +297,8 @@ func (s *Store) sealOutcome(o *Outcome) (*sealedOutcome, error) {
 		}
 		so.atts = append(so.atts, [2][]byte{n, d})
 	}
-	for _, sub := range o.Submissions {
-		var ss sealedSub
+	for _, sub := range p.Submissions {
+		ss := sealedSub{attachment: position(p.Attachments, sub.Attachment)}
 		if ss.source, err = s.keys.sealString("submissions.source", sub.Form.Source); err != nil {
 			return nil, err
 		}
@@ -303,41 +306,41 @@ func (s *Store) sealOutcome(o *Outcome) (*sealedOutcome, error) {
 			return nil, err
 		}
 		ss.nhsIndex = s.keys.NHSIndex(sub.Form.Fields.NHSNumber)
-		if sub.Record {
+		if sub.Status == vocab.StatusAccepted {
 			if ss.nhsSealed, err = s.keys.sealString("register.nhs_number", NormaliseNHS(sub.Form.Fields.NHSNumber)); err != nil {
 				return nil, err
 			}
 		}
 		so.subs = append(so.subs, ss)
 	}
-	add := func(e *Email, onlyIf SubmissionStatus) error {
+	add := func(e *Email, sub int, onlyIf vocab.SubmissionStatus) error {
 		se, err := s.sealEmail(e)
 		if err != nil {
 			return err
 		}
-		se.onlyIf = onlyIf
+		se.sub, se.onlyIf = sub, onlyIf
 		so.emails = append(so.emails, se)
 		return nil
 	}
-	for i := range o.Emails {
-		if err := add(&o.Emails[i], ""); err != nil {
+	for _, e := range p.Emails {
+		if err := add(e, 0, ""); err != nil {
 			return nil, err
 		}
 	}
-	for _, sub := range o.Submissions {
+	for i, sub := range p.Submissions {
 		if sub.Accepted != nil {
 			if sub.Accepted.Kind == "" {
-				sub.Accepted.Kind = MailAccepted
+				sub.Accepted.Kind = vocab.KindAccepted
 			}
-			if err := add(sub.Accepted, SubAccepted); err != nil {
+			if err := add(sub.Accepted, i+1, vocab.StatusAccepted); err != nil {
 				return nil, err
 			}
 		}
 		if sub.Duplicate != nil {
 			if sub.Duplicate.Kind == "" {
-				sub.Duplicate.Kind = MailDuplicate
+				sub.Duplicate.Kind = vocab.KindDuplicate
 			}
-			if err := add(sub.Duplicate, SubDuplicate); err != nil {
+			if err := add(sub.Duplicate, i+1, vocab.StatusDuplicate); err != nil {
 				return nil, err
 			}
 		}
@@ -443,17 +446,20 @@ const (
 		on conflict do nothing returning id`
 )
 
-func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome) (OutcomeResult, error) {
+// completeOnce sends the whole transaction as one pipelined batch. Each
+// statement queued comes with the function that reads its answer, in the
+// same order.
+func (s *Store) completeOnce(ctx context.Context, p *Plan, so *sealedPlan) (OutcomeResult, error) {
 	var res OutcomeResult
 	// Ids of the new conversation and the submissions come from blocks
 	// drawn ahead (a round trip every few messages, not every one), so the
 	// whole transaction below is one pipelined round trip.
-	newID, subIDs, err := s.takeIDs(ctx, o.NewConversation != nil, len(o.Submissions))
+	newID, subIDs, err := s.takeIDs(ctx, p.NewConversation != nil, len(p.Submissions))
 	if err != nil {
-		return res, fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, err)
+		return res, fmt.Errorf("complete message: ledger row %d: %w", p.LedgerID, err)
 	}
-	convID := o.ConversationID
-	if o.NewConversation != nil {
+	convID := p.ConversationID
+	if p.NewConversation != nil {
 		convID = newID
 		if so.reference == "" {
 			if so.reference, err = NewReference(); err != nil {
@@ -475,151 +481,144 @@ func (s *Store) completeOnce(ctx context.Context, o *Outcome, so *sealedOutcome)
 		// the rest; the deferred ROLLBACK of pipelinedTx ends the
 		// transaction.
 		b := &pgx.Batch{}
-		type pending struct {
-			kind  string
-			index int
+		var reads []func(pgx.BatchResults) error
+		queue := func(read func(pgx.BatchResults) error, sql string, args ...any) {
+			b.Queue(sql, args...)
+			reads = append(reads, read)
 		}
-		var order []pending
-		b.Queue(`begin`)
-		order = append(order, pending{"exec", 0})
-		b.Queue(`select ledger_gate($1)`, o.LedgerID)
-		order = append(order, pending{"exec", 0})
-		if o.NewConversation != nil {
-			b.Queue(`insert into conversations (id, reference, address, address_hash, state, ledger_id) values ($1, $2, $3, $4, $5, $6)`,
-				convID, so.reference, so.convAddress, so.convHash, string(ConvInstructionsSent), o.LedgerID)
-			order = append(order, pending{"exec", 0})
+		exec := func(br pgx.BatchResults) error { _, err := br.Exec(); return err }
+		// row reads an id that may be absent (a key or item already
+		// there, or a condition not met), appending it to ids when present.
+		row := func(ids *[]int64) func(pgx.BatchResults) error {
+			return func(br pgx.BatchResults) error {
+				var id int64
+				err := br.QueryRow().Scan(&id)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				if err == nil && ids != nil {
+					*ids = append(*ids, id)
+				}
+				return err
+			}
+		}
+		queue(exec, `begin`)
+		queue(exec, `select ledger_gate($1)`, p.LedgerID)
+		if p.NewConversation != nil {
+			queue(exec, `insert into conversations (id, reference, address, address_hash, state, ledger_id) values ($1, $2, $3, $4, $5, $6)`,
+				convID, so.reference, so.convAddress, so.convHash, string(vocab.StateInstructionsSent), p.LedgerID)
 		}
 		for i, a := range so.atts {
-			in := o.Attachments[i]
+			in := p.Attachments[i]
 			ct := in.ContentType
 			if ct == "" {
 				ct = "application/octet-stream"
 			}
 			// The id is needed by the submissions in this same batch, so
 			// they find it with a subquery by position instead.
-			b.Queue(sqlInsertAttachment, o.LedgerID, a[0], ct, int64(len(in.Data)), a[1])
-			order = append(order, pending{"att", i})
+			queue(row(nil), sqlInsertAttachment, p.LedgerID, a[0], ct, int64(len(in.Data)), a[1])
 		}
-		for i, sub := range o.Submissions {
+		for i, sub := range p.Submissions {
 			ss := so.subs[i]
 			ch := sub.Channel
 			if ch == "" {
-				ch = ChannelSecureReply
+				ch = vocab.ChannelSecureReply
 			}
-			args := []any{subIDs[i], conv, o.LedgerID, i + 1, sub.Attachment, ss.source, string(sub.Form.Format), ss.fields, ss.problems, ss.nhsIndex, string(ch)}
+			args := []any{subIDs[i], conv, p.LedgerID, i + 1, ss.attachment, ss.source, string(sub.Form.Format), ss.fields, ss.problems, ss.nhsIndex, string(ch)}
 			sqlText := sqlInsertSubmission
-			if sub.Record {
+			if sub.Status == vocab.StatusAccepted {
 				sqlText = sqlRecordSubmission
 				args = append(args, nil, ss.nhsSealed, so.reference) // $12: decided_by (system)
 			} else {
 				st := sub.Status
 				if st == "" {
-					st = SubTriage
+					st = vocab.StatusTriage
 				}
 				args = append(args, string(st))
 			}
-			b.Queue(sqlText, args...)
-			order = append(order, pending{"sub", i})
+			id := subIDs[i]
+			queue(func(br pgx.BatchResults) error {
+				var st vocab.SubmissionStatus
+				err := br.QueryRow().Scan(&st)
+				res.Submissions = append(res.Submissions, SubmissionResult{ID: id, Status: st})
+				return err
+			}, sqlText, args...)
 		}
 		for _, se := range so.emails {
 			e := se.e
 			var subID *int64
-			if e.Submission > 0 {
-				subID = &subIDs[e.Submission-1]
+			if se.sub > 0 {
+				subID = &subIDs[se.sub-1]
 			}
 			key := e.Key
-			if key == "" {
-				if subID != nil {
-					key = fmt.Sprintf("%s/sub/%d", e.Kind, *subID)
-				} else {
-					key = fmt.Sprintf("%s/conv/%d", e.Kind, convID)
-				}
+			switch {
+			case key != "":
+			case e.PerMessage:
+				key = fmt.Sprintf("%s/ledger/%d", e.Kind, p.LedgerID)
+			case subID != nil:
+				key = fmt.Sprintf("%s/sub/%d", e.Kind, *subID)
+			default:
+				key = fmt.Sprintf("%s/conv/%d", e.Kind, convID)
 			}
 			var onlyIf *string
 			if se.onlyIf != "" {
 				v := string(se.onlyIf)
 				onlyIf = &v
 			}
-			b.Queue(sqlQueueEmail, key, string(e.Kind), conv, subID, se.to, se.hash, se.subject, se.body,
+			queue(row(&res.Queued), sqlQueueEmail, key, string(e.Kind), conv, subID, se.to, se.hash, se.subject, se.body,
 				strings.Trim(strings.TrimSpace(e.MessageID), "<>"), e.InReplyTo, strings.Join(e.References, " "), onlyIf)
-			order = append(order, pending{"mail", 0})
 		}
-		for _, t := range o.Triage {
+		for _, t := range p.Triage {
 			var subID *int64
-			if t.Submission > 0 {
-				subID = &subIDs[t.Submission-1]
+			if n := position(p.Submissions, t.Submission); n > 0 {
+				subID = &subIDs[n-1]
 			}
-			b.Queue(sqlRaiseTriage, subID, o.LedgerID, conv, t.Reason)
-			order = append(order, pending{"triage", 0})
+			queue(row(&res.Triage), sqlRaiseTriage, subID, p.LedgerID, conv, string(t.Reason))
 		}
-		for _, a := range o.Audit {
+		for _, a := range p.Audit {
 			var obj *int64
 			if a.ObjectID != 0 {
 				obj = &a.ObjectID
 			}
-			b.Queue(`insert into audit (actor, action, object_type, object_id, reference, detail)
+			queue(exec, `insert into audit (actor, action, object_type, object_id, reference, detail)
 				values ($1, $2, $3, $4, coalesce(nullif($5, ''), (select reference from conversations where id = $6), ''), $7)`,
 				a.Actor.String(), a.Action, a.ObjectType, obj, a.Reference, convID, a.Detail)
-			order = append(order, pending{"exec", 0})
 		}
-		if convID != 0 && (o.ConversationState != "" || o.NoFormReply) {
-			b.Queue(`update conversations set state = coalesce(nullif($2, ''), state), no_form_count = no_form_count + $3, updated_at = now() where id = $1`,
-				convID, string(o.ConversationState), boolInt(o.NoFormReply))
-			order = append(order, pending{"exec", 0})
+		if convID != 0 && (p.ConversationState != "" || p.NoFormReply) {
+			queue(exec, `update conversations set state = coalesce(nullif($2, ''), state), no_form_count = no_form_count + $3, updated_at = now() where id = $1`,
+				convID, string(p.ConversationState), boolInt(p.NoFormReply))
 		}
 		// The ledger row turns done; an existing conversation's
 		// reference comes back for the result.
-		b.Queue(`update ledger set state = 'done', kind = coalesce(nullif($2, ''), kind), action = $3, last_error = '',
-				next_attempt_at = null, raw = coalesce($4, raw), updated_at = now() where id = $1
+		queue(func(br pgx.BatchResults) error {
+			var ref *string
+			err := br.QueryRow().Scan(&ref)
+			if ref != nil {
+				res.Reference = *ref
+			}
+			return err
+		}, `update ledger set state = 'done', kind = coalesce(nullif($2, ''), kind), action = $3, last_error = '',
+				next_attempt_at = null, raw = coalesce($4, raw), subject = case when $4::bytea is null or subject is null then subject else $7 end,
+				updated_at = now() where id = $1
 			returning (select reference from conversations where id = $5 and not $6)`,
-			o.LedgerID, o.Kind, o.Action, so.raw, convID, o.NewConversation != nil)
-		order = append(order, pending{"ledger", 0})
-		b.Queue(`commit`)
-		order = append(order, pending{"commit", 0})
+			p.LedgerID, p.Kind, LedgerAction(p.Folder, p.Action), so.raw, convID, p.NewConversation != nil, so.subject)
+		queue(func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			if err == nil && tag.String() != "COMMIT" {
+				err = fmt.Errorf("commit answered %q: the transaction was rolled back", tag.String())
+			}
+			return err
+		}, `commit`)
 
 		br := conn.SendBatch(ctx, b)
-		for _, p := range order {
-			var err error
-			switch p.kind {
-			case "exec":
-				_, err = br.Exec()
-			case "commit":
-				var tag pgconn.CommandTag
-				tag, err = br.Exec()
-				if err == nil && tag.String() != "COMMIT" {
-					err = fmt.Errorf("commit answered %q: the transaction was rolled back", tag.String())
-				}
-			case "ledger":
-				var ref *string
-				err = br.QueryRow().Scan(&ref)
-				if ref != nil {
-					res.Reference = *ref
-				}
-			case "att":
-				var id int64
-				err = br.QueryRow().Scan(&id)
-			case "sub":
-				var st SubmissionStatus
-				err = br.QueryRow().Scan(&st)
-				res.Submissions = append(res.Submissions, SubmissionResult{ID: subIDs[p.index], Status: st})
-			case "mail", "triage":
-				var id int64
-				err = br.QueryRow().Scan(&id)
-				if errors.Is(err, pgx.ErrNoRows) {
-					err = nil // key or item already there, or condition not met
-				} else if err == nil && p.kind == "mail" {
-					res.Queued = append(res.Queued, id)
-				} else if err == nil {
-					res.Triage = append(res.Triage, id)
-				}
-			}
-			if err != nil {
+		for _, read := range reads {
+			if err := read(br); err != nil {
 				br.Close()
-				return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, gateError(err))
+				return fmt.Errorf("complete message: ledger row %d: %w", p.LedgerID, gateError(err))
 			}
 		}
 		if err := br.Close(); err != nil {
-			return fmt.Errorf("complete message: ledger row %d: %w", o.LedgerID, err)
+			return fmt.Errorf("complete message: ledger row %d: %w", p.LedgerID, err)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func TestCompleteMessageFirstContactThenForm(t *testing.T) {
@@ -17,10 +18,10 @@ func TestCompleteMessageFirstContactThenForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := record(t, s)
-	res, err := s.CompleteMessage(ctx, store.Outcome{
+	res, err := s.CompleteMessage(ctx, &store.Plan{
 		LedgerID: first, Kind: "contact", Action: "instructions_sent",
 		NewConversation: &store.NewConversation{Address: "Resident@Example.org", Reference: ref},
-		Emails:          []store.Email{*email(store.MailInstructions)},
+		Emails:          []*store.Email{email(vocab.KindInstructions)},
 	})
 	if err != nil {
 		t.Fatalf("CompleteMessage(first contact) = %v", err)
@@ -29,7 +30,7 @@ func TestCompleteMessageFirstContactThenForm(t *testing.T) {
 		t.Fatalf("CompleteMessage(first contact) = %+v, want reference %s and one email", res, ref)
 	}
 	conv, err := s.ConversationByReference(ctx, ref)
-	if err != nil || conv.Address != "resident@example.org" || conv.State != store.ConvInstructionsSent {
+	if err != nil || conv.Address != "resident@example.org" || conv.State != vocab.StateInstructionsSent {
 		t.Fatalf("ConversationByReference = %+v, %v", conv, err)
 	}
 
@@ -38,7 +39,7 @@ func TestCompleteMessageFirstContactThenForm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CompleteMessage(form) = %v", err)
 	}
-	if len(res.Submissions) != 1 || res.Submissions[0].Status != store.SubAccepted || len(res.Queued) != 2 {
+	if len(res.Submissions) != 1 || res.Submissions[0].Status != vocab.StatusAccepted || len(res.Queued) != 2 {
 		t.Fatalf("CompleteMessage(form) = %+v, want accepted with receipt + accepted emails", res)
 	}
 	// The same message again changes nothing.

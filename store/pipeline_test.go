@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // The pipelined CompleteMessage (BEGIN with the lock, COMMIT with the rest)
@@ -23,11 +24,11 @@ func TestCompleteMessagePipelined(t *testing.T) {
 	tests := []struct {
 		name       string
 		nhs        string
-		wantStatus store.SubmissionStatus
+		wantStatus vocab.SubmissionStatus
 		wantAction string
 	}{
-		{"first form opts out", "9434765919", store.SubAccepted, "register.opt_out"},
-		{"second form is a duplicate", "9434765919", store.SubDuplicate, "register.duplicate"},
+		{"first form opts out", "9434765919", vocab.StatusAccepted, "register.opt_out"},
+		{"second form is a duplicate", "9434765919", vocab.StatusDuplicate, "register.duplicate"},
 	}
 	for _, tt := range tests {
 		id := record(t, s)
@@ -49,8 +50,8 @@ func TestCompleteMessagePipelined(t *testing.T) {
 
 	// A new conversation's drawn reference is returned.
 	id := record(t, s)
-	res, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: id, Action: "instructions", NewConversation: &store.NewConversation{Address: "new@example.org"},
-		Emails: []store.Email{*email(store.MailInstructions)}})
+	res, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: id, Action: "instructions", NewConversation: &store.NewConversation{Address: "new@example.org"},
+		Emails: []*store.Email{email(vocab.KindInstructions)}})
 	if err != nil || res.Reference == "" || res.ConversationID == 0 {
 		t.Fatalf("new conversation: %+v, %v", res, err)
 	}
@@ -92,7 +93,7 @@ func TestMarkSentMany(t *testing.T) {
 	}
 	var ids []int64
 	for i := range 3 {
-		e := *email(store.MailNoForm)
+		e := *email(vocab.KindNoForm)
 		e.Key = fmt.Sprintf("no_form/test/%d", i)
 		id, err := s.Enqueue(ctx, conv.ID, e)
 		if err != nil {

@@ -31,7 +31,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, actor Actor) (Purge
 			return fmt.Errorf("purge attachments: %w", err)
 		}
 		r.Attachments = tag.RowsAffected()
-		tag, err = tx.Exec(ctx, `update ledger set raw = null, raw_purged_at = now() where raw is not null and id in (`+eligible+`)`, before)
+		tag, err = tx.Exec(ctx, `update ledger set raw = null, sender = null, subject = null, threading = null, raw_purged_at = now() where raw is not null and id in (`+eligible+`)`, before)
 		if err != nil {
 			return fmt.Errorf("purge raw messages: %w", err)
 		}
@@ -55,6 +55,9 @@ type sealedColumn struct {
 
 var sealedColumns = []sealedColumn{
 	{"ledger", "raw", "ledger.raw"},
+	{"ledger", "sender", "ledger.sender"},
+	{"ledger", "subject", "ledger.subject"},
+	{"ledger", "threading", "ledger.threading"},
 	{"conversations", "address", "conversations.address"},
 	{"attachments", "name", "attachments.name"},
 	{"attachments", "data", "attachments.data"},

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // RegisterState is a person's opt-out state.
@@ -123,7 +124,7 @@ func (s *Store) RecordOptIn(ctx context.Context, in OptIn) (HistoryEntry, error)
 	var se sealedEmail
 	if in.Email != nil {
 		if in.Email.Kind == "" {
-			in.Email.Kind = MailOptedIn
+			in.Email.Kind = vocab.KindOptedIn
 		}
 		var err error
 		if se, err = s.sealEmail(in.Email); err != nil {
@@ -252,8 +253,8 @@ type Submission struct {
 	Fields         form.Fields  // as read
 	Corrected      *form.Fields // as corrected by staff, when they did
 	Problems       []form.Problem
-	Channel        Channel
-	Status         SubmissionStatus
+	Channel        vocab.Channel
+	Status         vocab.SubmissionStatus
 	DecidedBy      string
 	DecidedAt      *time.Time
 	CreatedAt      time.Time

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // TestLedgerIndexesLeaveStateHot guards migration 002: no index of the
@@ -70,7 +71,7 @@ func TestFailedMessagesAfterRetryIndex(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].State != store.LedgerProcessing {
 		t.Fatalf("ClaimFailedMessages(force) = %+v, %v", got, err)
 	}
-	if _, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: a, Action: "ignored"}); err != nil {
+	if _, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: a, Action: "ignored"}); err != nil {
 		t.Fatal(err)
 	}
 	var inIndex int
@@ -97,21 +98,21 @@ func TestCompleteMessageOneRoundTripGate(t *testing.T) {
 		return n
 	}
 	id := record(t, s)
-	first := store.Outcome{LedgerID: id, Action: "instructions_sent", NewConversation: &store.NewConversation{Address: "a@example.org"},
-		Emails: []store.Email{*email(store.MailInstructions)}}
+	first := &store.Plan{LedgerID: id, Action: "instructions_sent", NewConversation: &store.NewConversation{Address: "a@example.org"},
+		Emails: []*store.Email{email(vocab.KindInstructions)}}
 	res, err := s.CompleteMessage(ctx, first)
 	if err != nil || res.ConversationID == 0 || len(res.Queued) != 1 || !strings.HasPrefix(res.Reference, "NCL-") {
 		t.Fatalf("CompleteMessage = %+v, %v", res, err)
 	}
 	before := count()
-	again := first
-	again.Emails = []store.Email{*email(store.MailInstructions)}
-	if _, err := s.CompleteMessage(ctx, again); !errors.Is(err, store.ErrAlreadyDone) {
+	again := *first
+	again.Emails = []*store.Email{email(vocab.KindInstructions)}
+	if _, err := s.CompleteMessage(ctx, &again); !errors.Is(err, store.ErrAlreadyDone) {
 		t.Fatalf("CompleteMessage(done row) = %v, want ErrAlreadyDone", err)
 	}
 	unknown := again
 	unknown.LedgerID = 1 << 40
-	if _, err := s.CompleteMessage(ctx, unknown); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.CompleteMessage(ctx, &unknown); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("CompleteMessage(unknown row) = %v, want ErrNotFound", err)
 	}
 	if after := count(); after != before {
@@ -140,8 +141,8 @@ func TestCompleteMessageIDsUnique(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				id := record(t, s)
-				o := store.Outcome{LedgerID: id, Action: "form", NewConversation: &store.NewConversation{Address: fmt.Sprintf("p%d.%d@example.org", w, i)},
-					Submissions: []store.SubmissionInput{{Form: validForm(""), Status: store.SubTriage}, {Form: validForm(""), Status: store.SubTriage}}}
+				o := &store.Plan{LedgerID: id, Action: "form", NewConversation: &store.NewConversation{Address: fmt.Sprintf("p%d.%d@example.org", w, i)},
+					Submissions: []*store.NewSubmission{{Form: validForm(""), Status: vocab.StatusTriage}, {Form: validForm(""), Status: vocab.StatusTriage}}}
 				res, err := s.CompleteMessage(ctx, o)
 				if err != nil {
 					t.Error(err)
@@ -180,9 +181,9 @@ func TestConversationByReferenceReplies(t *testing.T) {
 	s := newStore(t, 2)
 	ctx := context.Background()
 	id := record(t, s)
-	res, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: id, Action: "instructions_sent",
+	res, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: id, Action: "instructions_sent",
 		NewConversation: &store.NewConversation{Address: "Resident@Example.org"},
-		Emails:          []store.Email{*email(store.MailInstructions), *email(store.MailReceipt)}})
+		Emails:          []*store.Email{email(vocab.KindInstructions), email(vocab.KindReceipt)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,9 +221,9 @@ func TestConversationByMessageIDBothSources(t *testing.T) {
 	if c, err := s.ConversationByMessageID(ctx, "legacy.1@optout.test"); err != nil || c.ID != old.ID {
 		t.Fatalf("by legacy id = %d, %v; want %d", c.ID, err, old.ID)
 	}
-	e := email(store.MailInstructions)
-	res, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: record(t, s), Action: "instructions_sent",
-		NewConversation: &store.NewConversation{Address: "b@example.org"}, Emails: []store.Email{*e}})
+	e := email(vocab.KindInstructions)
+	res, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: record(t, s), Action: "instructions_sent",
+		NewConversation: &store.NewConversation{Address: "b@example.org"}, Emails: []*store.Email{e}})
 	if err != nil {
 		t.Fatal(err)
 	}

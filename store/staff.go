@@ -253,15 +253,6 @@ func (s *Store) DeleteSession(ctx context.Context, token string) error {
 	})
 }
 
-// DeleteExpiredSessions removes sessions past their expiry and returns how many.
-func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `delete from staff_sessions where expires_at <= now()`)
-	if err != nil {
-		return 0, fmt.Errorf("delete expired sessions: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}
-
 // AuditEntry is one line of the audit log. Detail must never hold personal
 // values (names, NHS numbers, dates of birth, addresses, message text):
 // refer to records by type, id and reference code.

@@ -6,12 +6,17 @@
 // looked up through keyed HMAC blind indexes.
 //
 // Every operation that changes more than one row runs in one transaction.
-// The central one is CompleteMessage: everything one email causes (its
-// conversation, forms, register changes, replies, triage items and audit)
+// The central one is CompleteMessage: everything one email causes, as
+// intake.Decide planned it (a Plan: its conversation, forms, register
+// changes, replies, triage items and audit, the parts tied by pointer),
 // commits together with the ledger row turning "done", or not at all, which
 // makes processing exactly-once even when a message is fetched twice or two
 // replicas see it. Work shared between replicas (outbox, failed messages) is
 // claimed with SELECT … FOR UPDATE SKIP LOCKED.
+//
+// The codes kept in its columns (triage reasons, reply kinds, channels,
+// states, statuses, ledger actions) are the vocab package's values; any
+// reason or kind is stored, so a new one needs no change here.
 //
 // Errors never contain personal values; expected outcomes are sentinels
 // (ErrNotFound, ErrDuplicate, ErrAlreadyDone, ErrWrongKey).
@@ -31,6 +36,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ncl-icb/optout-intake/internal/retry"
 )
 
 // Sentinel errors for expected outcomes. Test with errors.Is.
@@ -69,8 +76,10 @@ type Options struct {
 	Migrate bool
 	// Logger receives operational messages (no personal data). Default: discard.
 	Logger *slog.Logger
-	// RetryBase and RetryMax bound the exponential backoff of failed sends
-	// and failed messages (defaults 1 minute and 6 hours).
+	// RetryBase and RetryMax bound the exponential backoff (with jitter, see
+	// internal/retry) of failed messages (defaults 1 minute and 6 hours).
+	// Failed sends are due again when the sender's own policy says (see
+	// RetryOutbox).
 	RetryBase, RetryMax time.Duration
 }
 
@@ -80,8 +89,7 @@ type Store struct {
 	schema string
 	keys   *Keyring
 	log    *slog.Logger
-	base   time.Duration
-	max    time.Duration
+	retry  retry.Policy // when a failed message is tried again
 	owned  bool
 	ids    idBlocks
 }
@@ -139,7 +147,8 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if err := checkOptions(&opts); err != nil {
 		panic("store.New: " + err.Error())
 	}
-	return &Store{pool: pool, schema: opts.Schema, keys: opts.Keys, log: opts.Logger, base: opts.RetryBase, max: opts.RetryMax}
+	return &Store{pool: pool, schema: opts.Schema, keys: opts.Keys, log: opts.Logger,
+		retry: retry.Policy{Base: opts.RetryBase, Max: opts.RetryMax}}
 }
 
 func checkOptions(o *Options) error {
@@ -183,15 +192,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping database: %w", err)
 	}
 	return nil
-}
-
-// backoff returns the wait before attempt n+1 after n failed attempts.
-func (s *Store) backoff(attempts int) time.Duration {
-	d := s.base
-	for i := 1; i < attempts && d < s.max; i++ {
-		d *= 2
-	}
-	return min(d, s.max)
 }
 
 // inTx runs fn in one transaction, committing when it returns nil.

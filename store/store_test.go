@@ -13,6 +13,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func TestMigrateEmptyRerunConcurrent(t *testing.T) {
@@ -170,7 +171,7 @@ func TestSameNHSNumberConcurrent(t *testing.T) {
 			wg.Go(func() { res[i], errs[i] = s.CompleteMessage(ctx, formOutcome(ids[i], convs[i], nhs)) })
 		}
 		wg.Wait()
-		statuses := map[store.SubmissionStatus]int{}
+		statuses := map[vocab.SubmissionStatus]int{}
 		for i := range 2 {
 			if errs[i] != nil {
 				t.Fatalf("CompleteMessage = %v", errs[i])
@@ -180,7 +181,7 @@ func TestSameNHSNumberConcurrent(t *testing.T) {
 				t.Fatalf("queued %v, want receipt + one outcome email", res[i].Queued)
 			}
 		}
-		if statuses[store.SubAccepted] != 1 || statuses[store.SubDuplicate] != 1 {
+		if statuses[vocab.StatusAccepted] != 1 || statuses[vocab.StatusDuplicate] != 1 {
 			t.Fatalf("statuses = %v, want one accepted and one duplicate", statuses)
 		}
 		p, err := s.FindPerson(ctx, nhs, store.System)
@@ -188,7 +189,7 @@ func TestSameNHSNumberConcurrent(t *testing.T) {
 			t.Fatalf("FindPerson = %+v, %v; want opted out with one change", p, err)
 		}
 	}
-	dups, err := s.ListOutbox(ctx, store.OutboxFilter{Kind: store.MailDuplicate})
+	dups, err := s.ListOutbox(ctx, store.OutboxFilter{Kind: vocab.KindDuplicate})
 	if err != nil || len(dups) != 5 {
 		t.Fatalf("duplicate emails = %d, %v; want 5", len(dups), err)
 	}
@@ -204,13 +205,13 @@ func TestOutboxClaimTwoWorkers(t *testing.T) {
 	}
 	const n = 60
 	for i := range n {
-		e := *email(store.MailReceipt)
+		e := *email(vocab.KindReceipt)
 		e.Key = "receipt/test/" + string(rune('A'+i/26)) + string(rune('a'+i%26))
 		if _, err := s.Enqueue(ctx, conv.ID, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dup := *email(store.MailReceipt)
+	dup := *email(vocab.KindReceipt)
 	dup.Key = "receipt/test/Aa"
 	if _, err := s.Enqueue(ctx, conv.ID, dup); !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("Enqueue(same key) = %v, want ErrDuplicate", err)
@@ -236,7 +237,7 @@ func TestOutboxClaimTwoWorkers(t *testing.T) {
 					mu.Lock()
 					sent[m.ID]++
 					mu.Unlock()
-					if err := s.MarkSent(ctx, m.ID); err != nil {
+					if err := s.MarkSent(ctx, m.ID, m.MessageID); err != nil {
 						t.Error(err)
 					}
 				}
@@ -259,7 +260,7 @@ func TestOutboxRetryFailBounce(t *testing.T) {
 	s := newStore(t, 4)
 	ctx := context.Background()
 	conv, _ := s.CreateConversation(ctx, "r@example.org")
-	e1, e2 := *email(store.MailInstructions), *email(store.MailReceipt)
+	e1, e2 := *email(vocab.KindInstructions), *email(vocab.KindReceipt)
 	id1, err := s.Enqueue(ctx, conv.ID, e1)
 	if err != nil {
 		t.Fatal(err)
@@ -272,14 +273,25 @@ func TestOutboxRetryFailBounce(t *testing.T) {
 	if again, _ := s.ClaimOutbox(ctx, 10, time.Minute); len(again) != 0 {
 		t.Fatalf("claimed leased rows again: %d", len(again))
 	}
-	next, err := s.RetryOutbox(ctx, id1, "421 try later")
-	if err != nil || time.Until(next) < 500*time.Millisecond {
-		t.Fatalf("RetryOutbox = %v, %v; want a later attempt", next, err)
+	// The time the sender's retry policy computed is the time stored.
+	next := time.Now().Add(90 * time.Second).Truncate(time.Microsecond)
+	if err := s.RetryOutbox(ctx, id1, next, "421 try later"); err != nil {
+		t.Fatalf("RetryOutbox: %v", err)
+	}
+	var due time.Time
+	if err := s.Pool().QueryRow(ctx, `select next_attempt_at from outbox where id = $1`, id1).Scan(&due); err != nil || !due.Equal(next) {
+		t.Fatalf("after RetryOutbox(next %v) the row is due at %v (%v); want a later attempt, at next", next, due, err)
+	}
+	if again, _ := s.ClaimOutbox(ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("claimed a row due in 90 s: %d", len(again))
+	}
+	if err := s.RetryOutbox(ctx, 1<<40, next, "421"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RetryOutbox(unknown row) = %v, want ErrNotFound", err)
 	}
 	if err := s.FailOutbox(ctx, id2, "550 no such user"); err != nil {
 		t.Fatal(err)
 	}
-	items, _ := s.ListTriage(ctx, store.TriageFilter{Reason: store.ReasonSendFailed})
+	items, _ := s.ListTriage(ctx, store.TriageFilter{Reason: vocab.ReasonSendFailed})
 	if len(items) != 1 || items[0].OutboxID != id2 || items[0].Reference != conv.Reference {
 		t.Fatalf("triage after failure = %+v", items)
 	}
@@ -313,7 +325,7 @@ func TestHistoryOptOutInOut(t *testing.T) {
 	if _, err := s.CompleteMessage(ctx, formOutcome(record(t, s), conv.ID, nhs)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordOptIn(ctx, store.OptIn{NHSNumber: nhs, Actor: actor, Reason: "changed mind", Email: email(store.MailOptedIn)}); err != nil {
+	if _, err := s.RecordOptIn(ctx, store.OptIn{NHSNumber: nhs, Actor: actor, Reason: "changed mind", Email: email(vocab.KindOptedIn)}); err != nil {
 		t.Fatalf("RecordOptIn = %v", err)
 	}
 	if _, err := s.RecordOptIn(ctx, store.OptIn{NHSNumber: nhs, Actor: actor}); !errors.Is(err, store.ErrConflict) {
@@ -323,7 +335,7 @@ func TestHistoryOptOutInOut(t *testing.T) {
 		t.Fatalf("RecordOptIn(unknown) = %v, want ErrNotFound", err)
 	}
 	res, err := s.CompleteMessage(ctx, formOutcome(record(t, s), conv.ID, nhs))
-	if err != nil || res.Submissions[0].Status != store.SubAccepted {
+	if err != nil || res.Submissions[0].Status != vocab.StatusAccepted {
 		t.Fatalf("opt out again = %+v, %v; want accepted", res, err)
 	}
 	p, err := s.FindPerson(ctx, "943 476 5919", actor)
@@ -340,7 +352,7 @@ func TestHistoryOptOutInOut(t *testing.T) {
 	if p.History[1].Actor != actor || p.History[1].Reference != conv.Reference {
 		t.Fatalf("opt-in history = %+v", p.History[1])
 	}
-	optedIn, _ := s.ListOutbox(ctx, store.OutboxFilter{Kind: store.MailOptedIn})
+	optedIn, _ := s.ListOutbox(ctx, store.OutboxFilter{Kind: vocab.KindOptedIn})
 	if len(optedIn) != 1 || optedIn[0].To != "r@example.org" {
 		t.Fatalf("opt-in confirmations = %+v", optedIn)
 	}
@@ -411,14 +423,14 @@ func TestPurge(t *testing.T) {
 	// An invalid form waiting for staff must keep its original.
 	waiting := record(t, s)
 	o := formOutcome(waiting, conv.ID, "123")
-	o.Submissions[0].Record, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = false, nil, nil
-	o.Triage = []store.TriageInput{{Reason: store.ReasonInvalidForm, Submission: 1}}
+	o.Submissions[0].Status, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = vocab.StatusTriage, nil, nil
+	o.Triage = []*store.NewTriage{{Reason: vocab.ReasonInvalidForm, Submission: o.Submissions[0]}}
 	if _, err := s.CompleteMessage(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	unprocessed := record(t, s)
 	recent := record(t, s)
-	if _, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: recent, Action: "auto_ignored"}); err != nil {
+	if _, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: recent, Action: "auto_ignored"}); err != nil {
 		t.Fatal(err)
 	}
 	// Make all but "recent" old.
@@ -511,19 +523,19 @@ func TestTriageAcceptReject(t *testing.T) {
 	conv, _ := s.CreateConversation(ctx, "r@example.org")
 	invalid := func() int64 {
 		o := formOutcome(record(t, s), conv.ID, "94347")
-		o.Submissions[0].Record, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = false, nil, nil
+		o.Submissions[0].Status, o.Submissions[0].Accepted, o.Submissions[0].Duplicate = vocab.StatusTriage, nil, nil
 		o.Submissions[0].Form.Valid = false
 		o.Submissions[0].Form.Problems = []form.Problem{{Field: "nhs_number", Severity: form.SeverityError, Code: "nhs_number_length", Message: "The NHS number does not have 10 digits."}}
-		o.Triage = []store.TriageInput{{Reason: store.ReasonInvalidForm, Submission: 1}}
-		o.ConversationState = store.ConvFormReceived
+		o.Triage = []*store.NewTriage{{Reason: vocab.ReasonInvalidForm, Submission: o.Submissions[0]}}
+		o.ConversationState = vocab.StateFormReceived
 		res, err := s.CompleteMessage(ctx, o)
-		if err != nil || len(res.Triage) != 1 || res.Submissions[0].Status != store.SubTriage {
+		if err != nil || len(res.Triage) != 1 || res.Submissions[0].Status != vocab.StatusTriage {
 			t.Fatalf("CompleteMessage(invalid) = %+v, %v", res, err)
 		}
 		return res.Triage[0]
 	}
 	first, second := invalid(), invalid()
-	items, err := s.ListTriage(ctx, store.TriageFilter{Reason: store.ReasonInvalidForm})
+	items, err := s.ListTriage(ctx, store.TriageFilter{Reason: vocab.ReasonInvalidForm})
 	if err != nil || len(items) != 2 || items[0].ID != first {
 		t.Fatalf("ListTriage = %+v, %v; want two, oldest first", items, err)
 	}
@@ -544,7 +556,7 @@ func TestTriageAcceptReject(t *testing.T) {
 	fixed := d.Submission.Fields
 	fixed.NHSNumber = "9434765919"
 	status, err := s.AcceptTriage(ctx, store.Decision{TriageID: first, Actor: actor, Fields: &fixed, Accepted: email(""), Duplicate: email("")})
-	if err != nil || status != store.SubAccepted {
+	if err != nil || status != vocab.StatusAccepted {
 		t.Fatalf("AcceptTriage = %v, %v", status, err)
 	}
 	if _, err := s.AcceptTriage(ctx, store.Decision{TriageID: first, Actor: actor}); !errors.Is(err, store.ErrConflict) {
@@ -557,10 +569,10 @@ func TestTriageAcceptReject(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, subs, err := s.SubmissionsByReference(ctx, conv.Reference, actor)
-	if err != nil || len(subs) != 2 || subs[0].Status != store.SubAccepted || subs[0].Corrected == nil || subs[1].Status != store.SubRejected {
+	if err != nil || len(subs) != 2 || subs[0].Status != vocab.StatusAccepted || subs[0].Corrected == nil || subs[1].Status != vocab.StatusRejected {
 		t.Fatalf("SubmissionsByReference = %+v, %v", subs, err)
 	}
-	for _, kind := range []store.OutboxKind{store.MailAccepted, store.MailRejected} {
+	for _, kind := range []vocab.Kind{vocab.KindAccepted, vocab.KindRejected} {
 		if out, _ := s.ListOutbox(ctx, store.OutboxFilter{Kind: kind}); len(out) != 1 {
 			t.Fatalf("%s emails = %d, want 1", kind, len(out))
 		}
@@ -663,7 +675,7 @@ func TestFailedMessages(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].LastError != "extract: timeout" || got[0].Attempts != 2 {
 		t.Fatalf("ClaimFailedMessages(force) = %+v, %v", got, err)
 	}
-	if _, err := s.CompleteMessage(ctx, store.Outcome{LedgerID: id, Action: "auto_ignored"}); err != nil {
+	if _, err := s.CompleteMessage(ctx, &store.Plan{LedgerID: id, Action: "auto_ignored"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.StartMessage(ctx, id); !errors.Is(err, store.ErrAlreadyDone) {

@@ -9,12 +9,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // TriageItem is one entry of the triage queue. It holds no personal data.
 type TriageItem struct {
 	ID             int64
-	Reason         string
+	Reason         vocab.Reason
 	State          string // "open" or "closed"
 	CreatedAt      time.Time
 	DueBy          time.Time // one calendar month from receipt (UK GDPR)
@@ -42,7 +43,7 @@ func scanTriage(row pgx.Row) (TriageItem, error) {
 
 // TriageFilter selects queue items. State is "open" (default), "closed" or "all".
 type TriageFilter struct {
-	Reason     string
+	Reason     vocab.Reason
 	State      string
 	AssignedTo int64 // 0: anyone
 	Limit      int   // default 100
@@ -258,7 +259,7 @@ func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outc
 	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + outcome, ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference})
 }
 
-func (s *Store) sealOptional(e *Email, kind OutboxKind) (*sealedEmail, error) {
+func (s *Store) sealOptional(e *Email, kind vocab.Kind) (*sealedEmail, error) {
 	if e == nil {
 		return nil, nil
 	}
@@ -275,15 +276,15 @@ func (s *Store) sealOptional(e *Email, kind OutboxKind) (*sealedEmail, error) {
 // closes, in one transaction, audited. It returns the submission's status.
 // An item without a submission (for example an unsolicited form kept under
 // the "ask" policy) needs Fields, and gets a staff-entered submission.
-func (s *Store) AcceptTriage(ctx context.Context, d Decision) (SubmissionStatus, error) {
+func (s *Store) AcceptTriage(ctx context.Context, d Decision) (vocab.SubmissionStatus, error) {
 	if d.Actor == System {
 		return "", errors.New("accept triage item: a staff actor is required")
 	}
-	acc, err := s.sealOptional(d.Accepted, MailAccepted)
+	acc, err := s.sealOptional(d.Accepted, vocab.KindAccepted)
 	if err != nil {
 		return "", err
 	}
-	dup, err := s.sealOptional(d.Duplicate, MailDuplicate)
+	dup, err := s.sealOptional(d.Duplicate, vocab.KindDuplicate)
 	if err != nil {
 		return "", err
 	}
@@ -293,7 +294,7 @@ func (s *Store) AcceptTriage(ctx context.Context, d Decision) (SubmissionStatus,
 			return "", err
 		}
 	}
-	var status SubmissionStatus
+	var status vocab.SubmissionStatus
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		t, err := lockOpenTriage(ctx, tx, d.TriageID)
 		if err != nil {
@@ -365,7 +366,7 @@ func (s *Store) AcceptTriage(ctx context.Context, d Decision) (SubmissionStatus,
 		}
 		action := "register.opt_out"
 		mail := acc
-		if status == SubDuplicate {
+		if status == vocab.StatusDuplicate {
 			action, mail = "register.duplicate", dup
 		}
 		if err := writeAudit(ctx, tx, AuditEntry{Actor: d.Actor, Action: action, ObjectType: "submission", ObjectID: subID, Reference: t.Reference}); err != nil {
@@ -393,21 +394,21 @@ func (s *Store) RejectTriage(ctx context.Context, d Decision) error {
 	if d.Email == nil {
 		return errors.New("reject triage item: the rejection email is required")
 	}
-	return s.decide(ctx, d, SubRejected, MailRejected, "rejected")
+	return s.decide(ctx, d, vocab.StatusRejected, vocab.KindRejected, "rejected")
 }
 
 // CloseTriage closes an item as settled without recording anything: a
 // submission becomes not_optout when Reason is "not_optout", and an
 // optional email is queued. Audited.
 func (s *Store) CloseTriage(ctx context.Context, d Decision) error {
-	st := SubmissionStatus("")
-	if d.Reason == "not_optout" {
-		st = SubNotOptOut
+	st := vocab.SubmissionStatus("")
+	if d.Reason == string(vocab.StatusNotOptOut) {
+		st = vocab.StatusNotOptOut
 	}
-	return s.decide(ctx, d, st, MailNotOptOut, "closed")
+	return s.decide(ctx, d, st, vocab.KindNotOptOut, "closed")
 }
 
-func (s *Store) decide(ctx context.Context, d Decision, st SubmissionStatus, kind OutboxKind, outcome string) error {
+func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatus, kind vocab.Kind, outcome string) error {
 	if d.Actor == System {
 		return fmt.Errorf("%s triage item: a staff actor is required", outcome)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/internal/browser"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // TestBrowserWorksTheQueue drives Chromium through the whole triage flow:
@@ -24,8 +25,8 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 	bad.FirstName, bad.LastName = "Ada", "Lovelace <b>"
 	first, ref := e.seed(item{Fields: bad, Body: "Hello,\n\nMy form is attached. <script>alert(1)</script>\n\nAda"})
 	time.Sleep(5 * time.Millisecond)
-	second, ref2 := e.seed(item{Fields: goodFields("123"), Reason: store.ReasonInvalidForm})
-	e.seed(item{NoForm: true, Reason: store.ReasonUnreadable})
+	second, ref2 := e.seed(item{Fields: goodFields("123"), Reason: vocab.ReasonInvalidForm})
+	e.seed(item{NoForm: true, Reason: vocab.ReasonUnreadable})
 	// An item near its deadline, to show the highlight.
 	if _, err := e.st.Pool().Exec(ctx, `update triage set due_by = now() + interval '3 days' where id = $1`, second); err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 		t.Fatalf("register after accept: %q, %v; want opted out", p.State, err)
 	}
 	conv, _ := e.st.ConversationByReference(ctx, ref)
-	if o, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailAccepted}); len(o) != 1 {
+	if o, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindAccepted}); len(o) != 1 {
 		t.Errorf("accepted emails in the outbox = %d, want 1", len(o))
 	}
 
@@ -103,7 +104,7 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".notice")),
 	)
 	conv2, _ := e.st.ConversationByReference(ctx, ref2)
-	rej, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv2.ID, Kind: store.MailRejected})
+	rej, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv2.ID, Kind: vocab.KindRejected})
 	if len(rej) != 1 || !strings.Contains(rej[0].Body, "GP letter") {
 		t.Errorf("rejection emails = %d, want 1 with the staff's words", len(rej))
 	}
@@ -122,7 +123,7 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 		t.Errorf("register state shown after opt in = %q", s)
 	}
 	browser.Screenshot(t, b, out, "triage-person")
-	if o, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailOptedIn}); len(o) != 1 {
+	if o, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindOptedIn}); len(o) != 1 {
 		t.Errorf("opt-in confirmations = %d, want 1", len(o))
 	}
 }

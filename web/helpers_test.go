@@ -24,6 +24,7 @@ import (
 	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 	"github.com/ncl-icb/optout-intake/web"
 )
 
@@ -104,8 +105,8 @@ var uid atomic.Uint32
 type item struct {
 	Fields      form.Fields
 	Body        string
-	Reason      string
-	Attachments []store.AttachmentInput
+	Reason      vocab.Reason
+	Attachments []*store.NewAttachment
 	NoForm      bool
 }
 
@@ -139,24 +140,24 @@ func (e *env) seed(it item) (int64, string) {
 	}
 	reason := it.Reason
 	if reason == "" {
-		reason = store.ReasonInvalidForm
+		reason = vocab.ReasonInvalidForm
 	}
-	o := store.Outcome{LedgerID: led.ID, Kind: "form", Action: "triage:forms",
+	o := &store.Plan{LedgerID: led.ID, Kind: "form", Action: "triage:forms",
 		NewConversation: &store.NewConversation{Address: residentAddr, Reference: ref}, Attachments: it.Attachments}
 	if it.NoForm {
-		o.Triage = []store.TriageInput{{Reason: reason}}
+		o.Triage = []*store.NewTriage{{Reason: reason}}
 	} else {
 		f := form.Form{Source: "body", Format: form.FormatText, Fields: it.Fields}
 		if len(it.Attachments) > 0 {
 			f.Source = it.Attachments[0].Name
 		}
 		form.Finish(&f, time.Now())
-		att := 0
+		sub := &store.NewSubmission{Form: f, Status: vocab.StatusTriage}
 		if len(it.Attachments) > 0 {
-			att = 1
+			sub.Attachment = it.Attachments[0]
 		}
-		o.Submissions = []store.SubmissionInput{{Form: f, Status: store.SubTriage, Attachment: att}}
-		o.Triage = []store.TriageInput{{Reason: reason, Submission: 1}}
+		o.Submissions = []*store.NewSubmission{sub}
+		o.Triage = []*store.NewTriage{{Reason: reason, Submission: sub}}
 	}
 	res, err := e.st.CompleteMessage(ctx, o)
 	if err != nil {

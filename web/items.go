@@ -19,6 +19,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract/message"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // dueSoon is how close to its due date an item is highlighted.
@@ -65,7 +66,7 @@ type queueRow struct {
 type queueData struct {
 	Rows    []queueRow
 	Reasons []option
-	Reason  string
+	Reason  vocab.Reason
 	State   string
 	Mine    bool
 	Count   int
@@ -75,8 +76,8 @@ type option struct{ Value, Text string }
 
 func reasonOptions() []option {
 	var out []option
-	for code, text := range reasonTexts {
-		out = append(out, option{code, text})
+	for _, r := range vocab.Reasons() {
+		out = append(out, option{string(r), r.Text()})
 	}
 	slices.SortFunc(out, func(a, b option) int { return strings.Compare(a.Text, b.Text) })
 	return out
@@ -98,8 +99,8 @@ func (s *server) staffNames(ctx context.Context, me *store.Session) map[int64]st
 
 func (s *server) queue(w http.ResponseWriter, r *http.Request, sess *store.Session) {
 	q := r.URL.Query()
-	d := queueData{Reasons: reasonOptions(), Reason: q.Get("reason"), State: q.Get("state"), Mine: q.Get("mine") == "1"}
-	if _, ok := reasonTexts[d.Reason]; !ok {
+	d := queueData{Reasons: reasonOptions(), Reason: vocab.Reason(q.Get("reason")), State: q.Get("state"), Mine: q.Get("mine") == "1"}
+	if !d.Reason.Valid() {
 		d.Reason = ""
 	}
 	if d.State != "closed" && d.State != "all" {
@@ -426,11 +427,19 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 		return replyTo{}, false
 	}
 	rt := replyTo{to: c.Address, ref: c.Reference}
-	if det.Message != nil && det.Message.HasRaw {
+	if det.Message == nil || !det.Message.HasRaw {
+		return rt, true
+	}
+	h, ok, err := s.d.Store.MessageHeader(ctx, det.Message.ID)
+	switch {
+	case ok:
+		rt.inReplyTo, rt.refs = h.MessageID, h.References
+	case err == nil:
+		// Recorded before the header was kept with the message: read it
+		// from the raw copy.
 		if raw, err := s.d.Store.RawMessage(ctx, det.Message.ID, store.System); err == nil {
-			if m, _ := parseMessage(raw); m != nil {
-				rt.inReplyTo, rt.refs = m.MessageID, m.References
-			}
+			m := message.ParseHeader(raw)
+			rt.inReplyTo, rt.refs = m.MessageID, m.References
 		}
 	}
 	return rt, true
@@ -438,13 +447,13 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 
 // email composes one reply with the daemon's composer, ready for the outbox
 // (the whole message in Body, as the pipeline queues it).
-func (s *server) email(kind notify.Kind, rt replyTo, firstName string, reasons []string) (*store.Email, error) {
-	raw, id, err := s.d.Composer.Compose(notify.Reply{Kind: kind, To: rt.to,
+func (s *server) email(kind vocab.Kind, rt replyTo, firstName string, reasons []string) (*store.Email, error) {
+	raw, id, subject, err := s.d.Composer.Compose(notify.Reply{Kind: kind, To: rt.to,
 		Data: notify.Data{Ref: rt.ref, FirstName: firstName, Reasons: reasons}, InReplyTo: rt.inReplyTo, References: rt.refs})
 	if err != nil {
 		return nil, err
 	}
-	return &store.Email{Kind: store.OutboxKind(kind), To: rt.to, Subject: notify.SubjectOf(raw), Body: string(raw), MessageID: id,
+	return &store.Email{Kind: kind, To: rt.to, Subject: subject, Body: string(raw), MessageID: id,
 		InReplyTo: rt.inReplyTo, References: rt.refs}, nil
 }
 
@@ -483,8 +492,8 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	rt, canEmail := s.replyContext(r.Context(), det)
 	if canEmail {
 		var err error
-		if dec.Accepted, err = s.email(notify.KindAccepted, rt, f.FirstName, nil); err == nil {
-			dec.Duplicate, err = s.email(notify.KindDuplicate, rt, f.FirstName, nil)
+		if dec.Accepted, err = s.email(vocab.KindAccepted, rt, f.FirstName, nil); err == nil {
+			dec.Duplicate, err = s.email(vocab.KindDuplicate, rt, f.FirstName, nil)
 		}
 		if err != nil {
 			s.composeFail(w, r, sess, det.Item.ID, err)
@@ -501,7 +510,7 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	switch {
 	case !canEmail:
 		done = "noemail"
-	case status == store.SubDuplicate:
+	case status == vocab.StatusDuplicate:
 		done = "dup"
 	}
 	http.Redirect(w, r, "/queue?done="+done, http.StatusSeeOther)
@@ -551,7 +560,7 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if det.Submission != nil {
 		first = det.Submission.Fields.FirstName
 	}
-	e, err := s.email(notify.KindRejected, rt, first, reasons)
+	e, err := s.email(vocab.KindRejected, rt, first, reasons)
 	if err != nil {
 		s.composeFail(w, r, sess, det.Item.ID, err)
 		return
@@ -580,14 +589,14 @@ func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.S
 	if !ok {
 		return
 	}
-	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: "not_optout"}
+	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: string(vocab.StatusNotOptOut)}
 	if r.PostForm.Get("reply") == "yes" {
 		rt, canEmail := s.replyContext(r.Context(), det)
 		if !canEmail {
 			s.fail(w, r, sess, http.StatusConflict, "This item has no conversation with an address, so no reply can be sent. Close it without a reply.")
 			return
 		}
-		e, err := s.email(notify.KindNotOptOut, rt, "", nil)
+		e, err := s.email(vocab.KindNotOptOut, rt, "", nil)
 		if err != nil {
 			s.composeFail(w, r, sess, det.Item.ID, err)
 			return

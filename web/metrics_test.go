@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // scrape reads one sample's value from /metrics (0 when absent).
@@ -37,9 +37,9 @@ func TestMetricsMove(t *testing.T) {
 	var ids []int64
 	for i := range items {
 		f := goodFields("123")
-		reason := store.ReasonInvalidForm
+		reason := vocab.ReasonInvalidForm
 		if i%4 == 3 {
-			reason = store.ReasonUnreadable
+			reason = vocab.ReasonUnreadable
 		}
 		id, _ := e.seed(item{Fields: f, Reason: reason})
 		ids = append(ids, id)

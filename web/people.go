@@ -9,8 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 type personView struct {
@@ -164,7 +164,7 @@ func (s *server) optInEmail(ctx context.Context, nhs string) (*store.Email, erro
 		return nil, nil
 	}
 	// Not threaded: the person may write from a new thread months later.
-	return s.email(notify.KindOptedIn, replyTo{to: c.Address, ref: c.Reference}, "", nil)
+	return s.email(vocab.KindOptedIn, replyTo{to: c.Address, ref: c.Reference}, "", nil)
 }
 
 type auditRow struct {

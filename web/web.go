@@ -44,6 +44,7 @@ import (
 	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 //go:embed templates/*.html static/*
@@ -153,7 +154,7 @@ func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
 		"date":     func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006") },
 		"datetime": func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04") },
-		"reason":   reasonText,
+		"reason":   vocab.Reason.Text,
 		"role":     func(r store.Role) string { return string(r) },
 	}
 	names, err := fs.Glob(assets, "templates/*.html")
@@ -428,27 +429,4 @@ func (s *server) storeFail(w http.ResponseWriter, r *http.Request, sess *store.S
 		s.log.Error("web: request failed", slog.String("path", r.URL.Path), slog.Int64("staff", sess.Staff.ID), slog.String("error", err.Error()))
 		s.fail(w, r, sess, http.StatusInternalServerError, "Something went wrong and nothing was changed. Try again; if it keeps happening, tell the service team.")
 	}
-}
-
-// reasonTexts are the queue's reason codes in words.
-var reasonTexts = map[string]string{
-	store.ReasonInvalidForm:      "Form has errors",
-	store.ReasonUnreadable:       "Could not be read",
-	store.ReasonNoFormAgain:      "No form, second time",
-	store.ReasonUnsolicitedForm:  "Form sent outside secure email",
-	store.ReasonUnverifiedSender: "Reference from another address",
-	store.ReasonTooLarge:         "Message too large",
-	store.ReasonSendFailed:       "Our email could not be sent",
-	store.ReasonUndeliverable:    "Our email bounced",
-	store.ReasonProcessingFailed: "Processing failed",
-	store.ReasonPhotoOfForm:      "Photo of the form: key it in",
-	"rate_limited":               "Sender reached the reply limit",
-	store.ReasonOther:            "Other",
-}
-
-func reasonText(code string) string {
-	if t, ok := reasonTexts[code]; ok {
-		return t
-	}
-	return code
 }

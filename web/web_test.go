@@ -8,15 +8,21 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func TestValidNHSFixtures(t *testing.T) {
 	for _, n := range validNHS {
-		if !form.ValidNHSNumber(n) {
-			t.Errorf("ValidNHSNumber(%q) = false, want true (fix the fixture)", n)
+		f := form.Form{Fields: form.Fields{NHSNumber: n}}
+		form.Finish(&f, time.Now())
+		for _, p := range f.Problems {
+			if p.Field == "nhs_number" {
+				t.Errorf("NHS number %q: %s (fix the fixture)", n, p.Code)
+			}
 		}
 	}
 }
@@ -145,7 +151,7 @@ func TestResidentTextIsEscaped(t *testing.T) {
 	f := goodFields(validNHS[0])
 	f.FirstName = evil
 	f.PostalAddress = `"><img src=x onerror=alert(1)>`
-	id, _ := e.seed(item{Fields: f, Body: "Hello " + evil, Attachments: []store.AttachmentInput{{Name: evil + ".pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 x")}}})
+	id, _ := e.seed(item{Fields: f, Body: "Hello " + evil, Attachments: []*store.NewAttachment{{Name: evil + ".pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 x")}}})
 	for _, who := range []store.Staff{e.viewer, e.triager} {
 		resp, body := e.signIn(who).get(fmt.Sprintf("/items/%d", id))
 		if resp.StatusCode != 200 {
@@ -219,7 +225,7 @@ func TestAcceptRecordsAndQueuesEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailAccepted})
+	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindAccepted})
 	if err != nil || len(out) != 1 {
 		t.Fatalf("accepted emails queued = %d (%v), want 1", len(out), err)
 	}
@@ -260,7 +266,7 @@ func TestRejectAndClose(t *testing.T) {
 		t.Fatalf("reject = %d, want 303", resp.StatusCode)
 	}
 	conv, _ := e.st.ConversationByReference(ctx, ref)
-	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailRejected})
+	out, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindRejected})
 	if err != nil || len(out) != 1 {
 		t.Fatalf("rejection emails = %d (%v), want 1", len(out), err)
 	}
@@ -268,12 +274,12 @@ func TestRejectAndClose(t *testing.T) {
 		t.Errorf("rejection email lacks the chosen reasons:\n%s", out[0].Body)
 	}
 
-	id2, ref2 := e.seed(item{NoForm: true, Reason: store.ReasonNoFormAgain})
+	id2, ref2 := e.seed(item{NoForm: true, Reason: vocab.ReasonNoFormAgain})
 	if resp, _ := c.post(fmt.Sprintf("/items/%d/close", id2), url.Values{"reply": {"yes"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("close = %d, want 303", resp.StatusCode)
 	}
 	conv2, _ := e.st.ConversationByReference(ctx, ref2)
-	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv2.ID, Kind: store.MailNotOptOut}); len(out) != 1 {
+	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv2.ID, Kind: vocab.KindNotOptOut}); len(out) != 1 {
 		t.Errorf("not-an-opt-out replies = %d, want 1", len(out))
 	}
 	items, _ := e.st.ListTriage(ctx, store.TriageFilter{State: "open"})
@@ -315,7 +321,7 @@ func TestPeopleAndOptIn(t *testing.T) {
 		t.Errorf("after opt in: state %q, %d history entries, %v; want opted_in and 2", p.State, len(p.History), err)
 	}
 	conv, _ := e.st.ConversationByReference(ctx, ref)
-	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: store.MailOptedIn}); len(out) != 1 {
+	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindOptedIn}); len(out) != 1 {
 		t.Errorf("opt-in confirmations = %d, want 1", len(out))
 	}
 	if resp, _ := c.post("/people/optin", url.Values{"nhs": {validNHS[1]}, "reason": {"again"}}); resp.StatusCode != http.StatusConflict {
@@ -330,7 +336,7 @@ func TestPeopleAndOptIn(t *testing.T) {
 func TestAttachmentsAndHeaders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	id, _ := e.seed(item{Fields: goodFields(validNHS[0]), Attachments: []store.AttachmentInput{
+	id, _ := e.seed(item{Fields: goodFields(validNHS[0]), Attachments: []*store.NewAttachment{
 		{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\n%%EOF\n")},
 		{Name: "../evil\r\n.html", ContentType: "text/html", Data: []byte("<script>alert(1)</script>")},
 		{Name: "fake.pdf", ContentType: "application/pdf", Data: []byte("<html>not a pdf</html>")},
@@ -430,7 +436,7 @@ func TestQueueFiltersAndDue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	a, _ := e.seed(item{Fields: goodFields("1")})
-	b, _ := e.seed(item{NoForm: true, Reason: store.ReasonUnreadable})
+	b, _ := e.seed(item{NoForm: true, Reason: vocab.ReasonUnreadable})
 	c := e.signIn(e.triager)
 	_, body := c.get("/queue")
 	ia, ib := strings.Index(body, fmt.Sprintf(`href="/items/%d"`, a)), strings.Index(body, fmt.Sprintf(`href="/items/%d"`, b))

@@ -14,6 +14,7 @@ import (
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/intake"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // runBacklog is `optoutd backlog [--since DATE] [--apply [--yes]]`: list
@@ -99,14 +100,15 @@ func printBacklog(w io.Writer, held []store.LedgerEntry) {
 			k = "not read"
 		}
 		kinds[k]++
-		why[strings.TrimPrefix(e.Action, "inbox:")]++
+		a, _ := store.HeldAction(e.Action)
+		why[string(a)]++
 	}
 	fmt.Fprintf(w, "%d messages held back, left in the inbox, not answered (%s to %s)\n", len(held),
 		held[0].ReceivedAt.UTC().Format("2006-01-02"), held[len(held)-1].ReceivedAt.UTC().Format("2006-01-02"))
 	fmt.Fprintf(w, "by month: %s\n", counts(months))
 	fmt.Fprintf(w, "by what it looks like: %s\n", counts(kinds))
 	fmt.Fprintf(w, "by why: %s\n", counts(why))
-	fmt.Fprintln(w, "answer them on purpose with `optoutd backlog --since DATE --apply`; mail answered by hand (held_answered) is never answered")
+	fmt.Fprintf(w, "answer them on purpose with `optoutd backlog --since DATE --apply`; mail answered by hand (%s) is never answered\n", vocab.ActionHeldAnswered)
 }
 
 // applyBacklog previews the held mail since since, asks for confirmation

@@ -9,8 +9,9 @@ import (
 	"github.com/ncl-icb/optout-intake/config"
 )
 
-// runConfig checks the configuration in the environment, or prints the
-// README's table of settings with --markdown.
+// runConfig checks the configuration in the environment exactly as `optoutd
+// run` does before it connects (keys included), or prints the README's table
+// of settings with --markdown.
 func runConfig(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)
 	markdown := fs.Bool("markdown", false, "print the table of settings as Markdown (for README.md)")
@@ -21,7 +22,7 @@ func runConfig(ctx context.Context, args []string) error {
 		fmt.Print(config.Markdown())
 		return nil
 	}
-	if _, err := config.LoadDaemon(os.Getenv); err != nil {
+	if _, err := loadDaemonConfig(os.Getenv); err != nil {
 		return err
 	}
 	fmt.Println("configuration is complete and valid for `optoutd run`")

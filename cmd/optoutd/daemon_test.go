@@ -169,7 +169,7 @@ func newDaemonRig(t testing.TB) *daemonRig {
 	return &daemonRig{dv: dv, sink: sink, http: httpAddr, env: map[string]string{
 		"DATABASE_URL": pgtest.URL(t), "OPTOUT_DB_SCHEMA": schema,
 		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": base64.StdEncoding.EncodeToString(tok),
-		"OPTOUT_ADDRESS":   rigAddress,
+		"OPTOUT_ADDRESS": rigAddress, "OPTOUT_FORM_URL": "https://nclhealthandcare.org.uk/digital/the-london-care-record/",
 		"OPTOUT_IMAP_ADDR": dv.Addr, "OPTOUT_IMAP_TLS": "none", "OPTOUT_IMAP_USER": rigUser, "OPTOUT_IMAP_PASSWORD": rigPass,
 		"OPTOUT_SMTP_ADDR": sink.Addr(), "OPTOUT_SMTP_TLS": "none",
 		"OPTOUT_HTTP_ADDR": httpAddr, "OPTOUT_POLL_SCHEDULE": "@every 1s",
@@ -354,7 +354,7 @@ func TestBadConfiguration(t *testing.T) {
 		want []string
 	}{
 		{"missing required settings", nil,
-			[]string{"DATABASE_URL", "OPTOUT_DATA_KEY", "OPTOUT_INDEX_KEY", "OPTOUT_TOKEN_KEY", "OPTOUT_ADDRESS", "OPTOUT_IMAP_ADDR", "OPTOUT_IMAP_USER", "OPTOUT_SMTP_ADDR"}},
+			[]string{"DATABASE_URL", "OPTOUT_DATA_KEY", "OPTOUT_INDEX_KEY", "OPTOUT_TOKEN_KEY", "OPTOUT_ADDRESS", "OPTOUT_FORM_URL", "OPTOUT_IMAP_ADDR", "OPTOUT_IMAP_USER", "OPTOUT_SMTP_ADDR"}},
 		{"bad values", map[string]string{"OPTOUT_IMAP_TLS": "sometimes", "OPTOUT_POLL_SCHEDULE": "every minute", "OPTOUT_REPLY_LIMIT": "-3", "OPTOUT_RETENTION": "forever"},
 			[]string{"OPTOUT_IMAP_TLS", "OPTOUT_POLL_SCHEDULE", "OPTOUT_REPLY_LIMIT", "OPTOUT_RETENTION"}},
 		{"plain text to a remote server and a short token key", map[string]string{

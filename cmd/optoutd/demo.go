@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -29,9 +27,11 @@ import (
 	"github.com/ncl-icb/optout-intake/intake"
 	"github.com/ncl-icb/optout-intake/internal/imapdemo"
 	"github.com/ncl-icb/optout-intake/internal/pgcluster"
+	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/internal/smtpsink"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 	"github.com/ncl-icb/optout-intake/web"
 )
 
@@ -79,13 +79,6 @@ type demo struct {
 	app      *app
 	seen     int         // sink messages already shown
 	live     atomic.Bool // print sent mail as it arrives (serving)
-}
-
-func (d *demo) printf(format string, args ...any) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	fmt.Fprintf(d.out, format, args...)
-	d.out.Flush()
 }
 
 func (d *demo) cleanup() {
@@ -201,14 +194,14 @@ func (d *demo) config(dbURL, schema string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokenKey := make([]byte, 32)
-	if _, err := rand.Read(tokenKey); err != nil {
-		return nil, fmt.Errorf("generate a signing key: %w", err)
+	tokenKey, err := generateTokenKey()
+	if err != nil {
+		return nil, err
 	}
 	fixed := map[string]string{
 		"DATABASE_URL": dbURL, "OPTOUT_DB_SCHEMA": schema,
-		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": base64.StdEncoding.EncodeToString(tokenKey),
-		"OPTOUT_ADDRESS":   demoMailbox,
+		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": tokenKey,
+		"OPTOUT_ADDRESS": demoMailbox, "OPTOUT_FORM_URL": notify.DefaultFormURL,
 		"OPTOUT_IMAP_ADDR": d.imap.Addr(), "OPTOUT_IMAP_TLS": "none", "OPTOUT_IMAP_USER": d.imap.User(),
 		"OPTOUT_IMAP_PASSWORD": d.imap.Password(), "OPTOUT_IMAP_AUTH": "plain",
 		"OPTOUT_SMTP_ADDR": d.sink.Addr(), "OPTOUT_SMTP_TLS": "none", "OPTOUT_SMTP_USER": "",
@@ -237,8 +230,10 @@ func (d *demo) config(dbURL, schema string) (*config.Config, error) {
 // broken pipeline fails the demo instead of printing nonsense.
 func (d *demo) walkThrough(ctx context.Context) error {
 	d.printf("\n== Step 1: residents email the mailbox asking to opt out ==\n")
-	contactA := firstContact("Amelia Hartwell", demoAmelia, "Opting out of the London Care Record",
-		"Hello,\r\n\r\nI would like to opt out of the London Care Record. Please tell me what I need to do.\r\n\r\nThanks,\r\nAmelia\r\n")
+	contactA := resident.Mail{
+		FromName: "Amelia Hartwell", From: demoAmelia, To: demoMailbox, Subject: "Opting out of the London Care Record",
+		Body: "Hello,\n\nI would like to opt out of the London Care Record. Please tell me what I need to do.\n\nThanks,\nAmelia",
+	}.Bytes()
 	contactH, err := fixtures.Demo.ReadFile("mail/contact-gmail.eml")
 	if err != nil {
 		return fmt.Errorf("read embedded fixture: %w", err)
@@ -266,11 +261,11 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		return err
 	}
 	sent := d.newMail()
-	instrA, ok := findMail(sent, demoAmelia, notify.KindInstructions)
+	instrA, ok := findMail(sent, demoAmelia, vocab.KindInstructions)
 	if !ok {
 		return fmt.Errorf("demo: no instructions were sent to the first resident (sent %d messages)", len(sent))
 	}
-	instrH, ok := findMail(sent, demoHarriet, notify.KindInstructions)
+	instrH, ok := findMail(sent, demoHarriet, vocab.KindInstructions)
 	if !ok {
 		return fmt.Errorf("demo: no instructions were sent to the second resident (sent %d messages)", len(sent))
 	}
@@ -294,7 +289,11 @@ func (d *demo) walkThrough(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read embedded fixture: %w", err)
 	}
-	replyH := replyWithAttachment("Harriet Bloom", demoHarriet, instrH, "optout-form.txt", badForm)
+	replyH := resident.Mail{
+		FromName: "Harriet Bloom", From: demoHarriet, To: demoMailbox, Subject: "Re: " + instrH.subject, Body: "Here is my form.",
+		InReplyTo: instrH.messageID, References: []string{instrH.messageID},
+		Attachment: &resident.Attachment{Name: "optout-form.txt", ContentType: "text/plain; charset=utf-8", Data: badForm},
+	}.Bytes()
 	for _, m := range []struct {
 		what string
 		raw  []byte
@@ -315,12 +314,12 @@ func (d *demo) walkThrough(ctx context.Context) error {
 	sent = d.newMail()
 	for _, want := range []struct {
 		to   string
-		kind notify.Kind
+		kind vocab.Kind
 		note string
 	}{
-		{demoAmelia, notify.KindReceipt, "Receipt to Amelia, at once:"},
-		{demoAmelia, notify.KindAccepted, "Outcome to Amelia: her form is valid, so the opt-out is recorded and confirmed:"},
-		{demoHarriet, notify.KindReceipt, "Receipt to Harriet (her outcome email waits for a member of staff):"},
+		{demoAmelia, vocab.KindReceipt, "Receipt to Amelia, at once:"},
+		{demoAmelia, vocab.KindAccepted, "Outcome to Amelia: her form is valid, so the opt-out is recorded and confirmed:"},
+		{demoHarriet, vocab.KindReceipt, "Receipt to Harriet (her outcome email waits for a member of staff):"},
 	} {
 		m, ok := findMail(sent, want.to, want.kind)
 		if !ok {
@@ -329,7 +328,7 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		d.printf("%s\n", want.note)
 		d.showMail(m.raw)
 	}
-	if m, ok := findMail(sent, demoHarriet, notify.KindAccepted); ok {
+	if m, ok := findMail(sent, demoHarriet, vocab.KindAccepted); ok {
 		return fmt.Errorf("demo: an invalid form was accepted (%s)", m.subject)
 	}
 	items, err := d.app.store.ListTriage(ctx, store.TriageFilter{Limit: 100})
@@ -340,7 +339,7 @@ func (d *demo) walkThrough(ctx context.Context) error {
 	for _, it := range items {
 		d.printf("  item %d  %-14s  reason %-16s  answer due by %s\n", it.ID, it.Reference, it.Reason, it.DueBy.Format("2 Jan 2006"))
 	}
-	if !slices.ContainsFunc(items, func(it store.TriageItem) bool { return it.Reason == store.ReasonInvalidForm }) {
+	if !slices.ContainsFunc(items, func(it store.TriageItem) bool { return it.Reason == vocab.ReasonInvalidForm }) {
 		return fmt.Errorf("demo: the invalid form did not reach the triage queue (%d items)", len(items))
 	}
 	d.printf("Mailbox folders: %s %d, %s %d, %s %d, inbox %d.\n",
@@ -361,41 +360,6 @@ func (d *demo) once(ctx context.Context) error {
 		return fmt.Errorf("demo poll: %d messages failed (run with OPTOUT_LOG_LEVEL=debug to see why)", res.Failed)
 	}
 	d.printf("  (poll: %d messages read, %d processed, %d moved; outbox sent)\n", res.Fetched, res.Processed, res.Moved)
-	return nil
-}
-
-// printRegister prints the conversations and the register, NHS numbers
-// masked but for their last three digits.
-func (d *demo) printRegister(ctx context.Context) error {
-	d.printf("\n== The register ==\n")
-	var refs []string
-	for _, m := range d.allMail() {
-		if m.ref != "" && !slices.Contains(refs, m.ref) {
-			refs = append(refs, m.ref)
-		}
-	}
-	for _, ref := range refs {
-		conv, subs, err := d.app.store.SubmissionsByReference(ctx, ref, store.System)
-		if err != nil {
-			return fmt.Errorf("read conversation %s: %w", ref, err)
-		}
-		d.printf("%s  conversation %s\n", ref, conv.State)
-		for _, s := range subs {
-			state := "not in the register"
-			if p, err := d.app.store.FindPerson(ctx, s.Fields.NHSNumber, store.System); err == nil {
-				state = fmt.Sprintf("register: %s since %s", p.State, p.Since.Format("2 Jan 2006 15:04"))
-			}
-			d.printf("  form %-10s NHS number %s  %-9s  %s\n", s.Format, maskNHS(s.Fields.NHSNumber), s.Status, state)
-			for _, p := range s.Problems {
-				d.printf("    problem (%s): %s\n", p.Severity, p.Message)
-			}
-		}
-	}
-	counts, err := d.app.store.RegisterCounts(ctx)
-	if err != nil {
-		return err
-	}
-	d.printf("Register totals: %d opted out, %d opted back in.\n", counts[store.OptedOut], counts[store.OptedIn])
 	return nil
 }
 
@@ -440,7 +404,7 @@ func (d *demo) serve(ctx context.Context, cfg *config.Config) error {
 // sentMail is one message the SMTP sink kept, with what the demo needs.
 type sentMail struct {
 	to, subject, ref, messageID string
-	kind                        notify.Kind
+	kind                        vocab.Kind
 	raw                         []byte
 }
 
@@ -479,72 +443,20 @@ func parseSent(m smtpsink.Message) sentMail {
 		case "ref":
 			s.ref = v
 		case "kind":
-			s.kind = notify.Kind(v)
+			s.kind = vocab.Kind(v)
 		}
 	}
 	return s
 }
 
 // findMail finds the message sent to addr of kind ("" for any kind).
-func findMail(ms []sentMail, addr string, kind notify.Kind) (sentMail, bool) {
+func findMail(ms []sentMail, addr string, kind vocab.Kind) (sentMail, bool) {
 	for _, m := range ms {
 		if m.to == addr && (kind == "" || m.kind == kind) {
 			return m, true
 		}
 	}
 	return sentMail{}, false
-}
-
-// showMail prints a message's envelope lines and its plain-text body.
-func (d *demo) showMail(raw []byte) {
-	var b strings.Builder
-	r, err := mail.CreateReader(bytes.NewReader(raw))
-	if err != nil {
-		fmt.Fprintf(&b, "  (unreadable message: %v)\n", err)
-		d.printf("%s", b.String())
-		return
-	}
-	defer r.Close()
-	subject, _ := r.Header.Subject()
-	from, _ := r.Header.AddressList("From")
-	to, _ := r.Header.AddressList("To")
-	b.WriteString("  +--------------------------------------------------------------------------\n")
-	if len(from) > 0 {
-		fmt.Fprintf(&b, "  | From:    %s\n", from[0].String())
-	}
-	if len(to) > 0 {
-		fmt.Fprintf(&b, "  | To:      %s\n", to[0].Address)
-	}
-	fmt.Fprintf(&b, "  | Subject: %s\n  |\n", subject)
-	for {
-		p, err := r.NextPart()
-		if err != nil {
-			break
-		}
-		if h, ok := p.Header.(*mail.InlineHeader); ok {
-			if ct, _, _ := h.ContentType(); ct != "" && ct != "text/plain" {
-				continue
-			}
-			body, _ := io.ReadAll(io.LimitReader(p.Body, 64<<10))
-			text := strings.TrimRight(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n")
-			for line := range strings.Lines(text + "\n") {
-				fmt.Fprintf(&b, "  | %s", line)
-			}
-			break
-		}
-	}
-	b.WriteString("  +--------------------------------------------------------------------------\n")
-	d.printf("%s", b.String())
-}
-
-// firstContact is a plain first email from a resident.
-func firstContact(name, addr, subject, body string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: %s <%s>\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s@example.org>\r\n",
-		name, addr, demoMailbox, subject, time.Now().Format(time.RFC1123Z), randomHex(12))
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-	b.WriteString(body)
-	return b.Bytes()
 }
 
 // threadHeaders are the headers the demo rewrites so a fixture reply
@@ -565,60 +477,10 @@ func amendReply(instr sentMail) ([]byte, error) {
 	}
 	head := threadHeaders.ReplaceAll(raw[:end+2], nil)
 	var b bytes.Buffer
-	writeThread(&b, "RE: "+instr.subject, instr.messageID)
+	b.WriteString(resident.Mail{Subject: "RE: " + instr.subject, InReplyTo: instr.messageID, References: []string{instr.messageID}}.ThreadHeader())
 	b.Write(head)
 	b.Write(raw[end+2:])
 	return b.Bytes(), nil
-}
-
-func writeThread(b *bytes.Buffer, subject, inReplyTo string) {
-	fmt.Fprintf(b, "Subject: %s\r\nDate: %s\r\nMessage-ID: <%s@example.org>\r\nIn-Reply-To: <%s>\r\nReferences: <%s>\r\n",
-		mimeWord(subject), time.Now().Format(time.RFC1123Z), randomHex(12), inReplyTo, inReplyTo)
-}
-
-// replyWithAttachment is a resident's reply in the thread of instr with one
-// attached file.
-func replyWithAttachment(name, addr string, instr sentMail, filename string, data []byte) []byte {
-	var b bytes.Buffer
-	boundary := "demo-" + randomHex(8)
-	fmt.Fprintf(&b, "From: %s <%s>\r\nTo: %s\r\n", name, addr, demoMailbox)
-	writeThread(&b, "Re: "+instr.subject, instr.messageID)
-	fmt.Fprintf(&b, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
-	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere is my form.\r\n\r\n", boundary)
-	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8; name=%q\r\nContent-Disposition: attachment; filename=%q\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-		boundary, filename, filename)
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n")
-	fmt.Fprintf(&b, "--%s--\r\n", boundary)
-	return b.Bytes()
-}
-
-// mimeWord encodes a header value as an RFC 2047 word when it is not ASCII.
-func mimeWord(s string) string {
-	for _, r := range s {
-		if r >= 0x80 {
-			return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?="
-		}
-	}
-	return s
-}
-
-// maskNHS shows only the last three digits of an NHS number.
-func maskNHS(n string) string {
-	digits := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, n)
-	if len(digits) < 3 {
-		return "*** *** ****"
-	}
-	return "*** *** *" + digits[len(digits)-3:]
 }
 
 func randomHex(n int) string {

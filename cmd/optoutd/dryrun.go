@@ -54,7 +54,7 @@ type previewLine struct {
 }
 
 func printPreview(w io.Writer, pv intake.Preview, asJSON bool) error {
-	l := previewLine{UID: uint32(pv.UID), Arrived: pv.Arrived.UTC().Format(time.RFC3339), Action: pv.Action,
+	l := previewLine{UID: uint32(pv.UID), Arrived: pv.Arrived.UTC().Format(time.RFC3339), Action: string(pv.Action),
 		Folder: string(pv.Folder), Kind: pv.Kind, Replies: nonNil(pv.Replies), Reasons: nonNil(pv.Reasons)}
 	if asJSON {
 		b, err := json.Marshal(l)
@@ -100,7 +100,7 @@ func (s *previewSummary) add(pv intake.Preview) {
 		s.Actions, s.Replies = map[string]int{}, map[string]int{}
 	}
 	s.Messages++
-	s.Actions[pv.Action]++
+	s.Actions[string(pv.Action)]++
 	for _, r := range pv.Replies {
 		s.Replies[r]++
 	}

@@ -159,6 +159,9 @@ var fieldOrder = []string{"gender", "first_name", "last_name", "date_of_birth", 
 // files the operator already holds, so it shows the fields read.
 func report(w io.Writer, r extract.Result) {
 	fmt.Fprintf(w, "%s: %s", r.File, r.Kind)
+	if r.Kind == extract.KindProtected {
+		fmt.Fprintf(w, " (%s)", r.Protection)
+	}
 	if n := len(r.Forms); n > 0 {
 		fmt.Fprintf(w, ", %d form%s", n, plural(n))
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -173,9 +175,23 @@ func runGenkey(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("OPTOUT_DATA_KEY=%s\nOPTOUT_INDEX_KEY=%s\n", d, x)
-	fmt.Fprintln(os.Stderr, "keep both secret; to rotate, put a new data key first in OPTOUT_DATA_KEY (old keys after it) and run `optoutd rekey`; never change OPTOUT_INDEX_KEY")
+	tok, err := generateTokenKey()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("OPTOUT_DATA_KEY=%s\nOPTOUT_INDEX_KEY=%s\nOPTOUT_TOKEN_KEY=%s\n", d, x, tok)
+	fmt.Fprintln(os.Stderr, "keep all three secret; to rotate, put a new data key first in OPTOUT_DATA_KEY (old keys after it) and run `optoutd rekey`; never change OPTOUT_INDEX_KEY; a new OPTOUT_TOKEN_KEY makes replies to earlier mail unverifiable")
 	return nil
+}
+
+// generateTokenKey returns a fresh OPTOUT_TOKEN_KEY: 32 random bytes in
+// base64, the form parseTokenKey reads.
+func generateTokenKey() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate OPTOUT_TOKEN_KEY: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b[:]), nil
 }
 
 // parseSince reads a --since value: a date (YYYY-MM-DD, midnight UTC) or

@@ -71,3 +71,57 @@ func TestPurgeBefore(t *testing.T) {
 		}
 	}
 }
+
+// A new operator follows the README: `optoutd genkey` prints every key the
+// daemon requires, and those lines with the other required settings make a
+// configuration `optoutd config` accepts. Without the genkey lines it is
+// refused, naming each key.
+func TestGenkeyPrintsEveryRequiredKey(t *testing.T) {
+	out, errOut, code := runBin(t, 20*time.Second, nil, "genkey")
+	if code != 0 {
+		t.Fatalf("optoutd genkey exited %d\n%s", code, errOut)
+	}
+	keys := map[string]string{}
+	for line := range strings.Lines(out) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok || value == "" {
+			t.Fatalf("optoutd genkey printed %q, want NAME=VALUE lines", line)
+		}
+		keys[name] = value
+	}
+	required := []string{"OPTOUT_DATA_KEY", "OPTOUT_INDEX_KEY", "OPTOUT_TOKEN_KEY"}
+	for _, name := range required {
+		if keys[name] == "" {
+			t.Errorf("optoutd genkey printed no %s:\n%s", name, out)
+		}
+	}
+	if strings.Contains(errOut, keys["OPTOUT_TOKEN_KEY"]) {
+		t.Error("optoutd genkey wrote a key to standard error")
+	}
+
+	env := map[string]string{
+		"DATABASE_URL": "postgres://db.example/optout", "OPTOUT_ADDRESS": "joined-up.care-record@nhs.net",
+		"OPTOUT_IMAP_ADDR": "outlook.office365.com:993", "OPTOUT_IMAP_USER": "joined-up.care-record@nhs.net",
+		"OPTOUT_IMAP_PASSWORD": "imap-secret", "OPTOUT_SMTP_ADDR": "send.nhs.net:587",
+		"OPTOUT_SMTP_USER": "joined-up.care-record@nhs.net", "OPTOUT_SMTP_PASSWORD": "smtp-secret",
+	}
+	_, errOut, code = runBin(t, 20*time.Second, env, "config")
+	if code == 0 {
+		t.Fatal("optoutd config without keys succeeded, want the missing keys named")
+	}
+	for _, name := range required {
+		if !strings.Contains(errOut, name) {
+			t.Errorf("optoutd config without keys: error does not name %s:\n%s", name, errOut)
+		}
+	}
+	for name, value := range keys {
+		env[name] = value
+	}
+	if out, errOut, code := runBin(t, 20*time.Second, env, "config"); code != 0 || !strings.Contains(out, "valid") {
+		t.Errorf("optoutd config with the genkey lines exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// Each run makes new keys.
+	if again, _, _ := runBin(t, 20*time.Second, nil, "genkey"); again == out {
+		t.Error("two runs of optoutd genkey printed the same keys")
+	}
+}

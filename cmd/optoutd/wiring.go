@@ -106,7 +106,8 @@ type app struct {
 	composer *notify.Composer
 	sender   *notify.Sender
 	session  *mailbox.Session
-	tokens   *mailbox.Tokens // nil unless IMAP uses OAuth
+	sent     *mailbox.Session // the Sent copies' own connection; nil without OPTOUT_FOLDER_SENT
+	tokens   *mailbox.Tokens  // nil unless IMAP uses OAuth
 	service  *intake.Service
 	metrics  *metrics.Metrics
 	registry *prometheus.Registry
@@ -201,6 +202,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	signer := notify.Signer{Key: signKey}
 	a.composer, err = notify.NewComposer(notify.ComposerConfig{
 		Address: cfg.Address, DisplayName: cfg.FromName, SecureMarker: cfg.SecureMark,
+		FormURL: cfg.FormURL, EnquiryPhone: cfg.EnquiryPhone,
 		Templates: templates, Signer: signer, Now: opts.now,
 	})
 	if err != nil {
@@ -277,7 +279,11 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 		Mailer: a.sender, Logger: log, Metrics: a.metrics, Now: opts.now,
 	}
 	if saveSent {
-		deps.SentCopier = sentCopier{a.session, cfg.FolderSent}
+		// Its own connection: the poller's session is held by polls and
+		// IDLE, and sending must never wait for them.
+		a.sent = mailbox.NewSession(mcfg, log.With(slog.String("part", "imap"), slog.String("session", "sent")))
+		a.sent.OnError = func(error) { a.metrics.IMAPError() }
+		deps.SentCopier = mailbox.SentFolder{Session: a.sent, Folder: cfg.FolderSent}
 	}
 	if a.service, err = intake.New(deps, icfg); err != nil {
 		return nil, err
@@ -352,6 +358,9 @@ func (a *app) Close() {
 	}
 	if a.session != nil {
 		_ = a.session.Close()
+	}
+	if a.sent != nil {
+		_ = a.sent.Close()
 	}
 	if a.sender != nil {
 		_ = a.sender.Close()
@@ -435,18 +444,4 @@ func (c countingTokens) Token() (*oauth2.Token, error) {
 		c.m.OAuthRefreshFailed()
 	}
 	return t, err
-}
-
-// sentCopier appends a copy of each sent reply to the mailbox's Sent folder
-// over the daemon's IMAP session.
-type sentCopier struct {
-	sess   *mailbox.Session
-	folder string
-}
-
-func (s sentCopier) CopySent(ctx context.Context, raw []byte) error {
-	return s.sess.Do(ctx, func(c *mailbox.Client) error {
-		_, err := c.Append(ctx, s.folder, raw)
-		return err
-	})
 }

@@ -12,10 +12,17 @@ const (
 	FormatPDFFields Format = "pdf-fields" // a fillable PDF's AcroForm fields
 	FormatPDFText   Format = "pdf-text"   // a printed or flattened PDF's text layer
 	FormatDOCX      Format = "docx"       // a Word document
+	FormatODT       Format = "odt"        // an OpenDocument text (.odt, .fodt)
 	FormatJSON      Format = "json"       // a JSON object or array of objects
 	FormatCSV       Format = "csv"        // a CSV file, one form per data row
 	FormatText      Format = "text"       // "Label: value" lines in a file or the email body
 )
+
+// Formats returns every format, in a fixed order (the metric label set
+// derives from it).
+func Formats() []Format {
+	return []Format{FormatPDFFields, FormatPDFText, FormatDOCX, FormatJSON, FormatCSV, FormatText, FormatODT}
+}
 
 // Authority values for someone completing the form on another person's behalf.
 const (

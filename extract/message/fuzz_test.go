@@ -137,3 +137,39 @@ func FuzzBase64Reader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHeader checks that reading only the header never panics and
+// gives the header fields Parse gives for the same message.
+func FuzzParseHeader(f *testing.F) {
+	fixtures, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "mail", "*.eml"))
+	for _, name := range fixtures {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if i := bytes.Index(raw, []byte("\r\n\r\n")); i > 0 {
+			raw = raw[:i+4]
+		}
+		f.Add(raw)
+	}
+	f.Add([]byte("From: Resident <Resident@Example.ORG>\r\nSubject: =?utf-8?q?=E2=9C=93?=\r\nIn-Reply-To: <a@b>\r\nReferences: <x@y> <a@b>\r\n\r\nbody"))
+	f.Add([]byte("From: \"unterminated <a@b>\r\n"))
+	f.Add([]byte("Subject: x\r\n" + strings.Repeat("X-H: "+strings.Repeat("v", 60)+"\r\n", 4000) + "\r\nbody"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		h := ParseHeader(raw)
+		if h == nil {
+			t.Fatal("ParseHeader returned nil")
+		}
+		if !utf8.ValidString(h.From) || !utf8.ValidString(h.Subject) {
+			t.Fatalf("ParseHeader(%q) gave invalid UTF-8: From %q, Subject %q", raw, h.From, h.Subject)
+		}
+		m, _ := Parse(bytes.NewReader(raw), fuzzLimits)
+		if m.From != h.From || m.Subject != h.Subject || m.MessageID != h.MessageID || m.InReplyTo != h.InReplyTo ||
+			!slices.Equal(m.References, h.References) || !m.Date.Equal(h.Date) {
+			t.Fatalf("ParseHeader(%q) = %q %q %q %q %q %v, Parse gives %q %q %q %q %q %v", raw,
+				h.From, h.Subject, h.MessageID, h.InReplyTo, h.References, h.Date,
+				m.From, m.Subject, m.MessageID, m.InReplyTo, m.References, m.Date)
+		}
+	})
+}

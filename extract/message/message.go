@@ -11,6 +11,7 @@ package message
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -88,7 +89,10 @@ type Message struct {
 	// the message that could not be delivered, without angle brackets; "" when
 	// the report does not say.
 	BouncedMessageID string
-	Notes            []string // what staff should know about how the message was read
+	// Encrypted says the message carries encrypted content that was not
+	// read: EncryptedSMIME or EncryptedPGP, "" when none was seen.
+	Encrypted string
+	Notes     []string // what staff should know about how the message was read
 }
 
 // ErrTooLarge is returned (wrapped) when a message breaks a size limit.
@@ -159,6 +163,8 @@ type parser struct {
 	forwarded  []string // bodies of forwarded messages, used when the outer body is empty
 	hdr        textproto.Header
 	src        interface{ Len() int } // the source, when it knows how much is left unread (a bytes.Reader)
+	mbox       bool                   // the message began with an mbox "From " line
+	envelope   string                 // that line's envelope sender
 }
 
 // level collects the text parts of one message (the outer one or a forwarded one).
@@ -209,6 +215,7 @@ func (p *parser) err() error {
 func (p *parser) top(lr *limitReader) {
 	hl := &headerLimit{r: lr, left: maxHeaderBytes}
 	br := bufio.NewReaderSize(hl, 16<<10)
+	p.mbox, p.envelope = skipMboxLine(br)
 	h, herr := textproto.ReadHeader(br)
 	hl.left = -1 // the header is read: lift its limit
 	p.hdr = h
@@ -238,6 +245,48 @@ func (p *parser) top(lr *limitReader) {
 			}
 		}
 	}
+}
+
+// maxMboxLine bounds the mbox "From " line skipped before the header.
+const maxMboxLine = 4096
+
+// skipMboxLine reads past a leading mbox "From " line (the separator mbox
+// files and many saved bounces begin with: "From MAILER-DAEMON Thu Apr 29
+// 10:20:30 2021"), which is not a header field and would otherwise end the
+// header before it starts. It reports whether there was one and returns its
+// envelope sender ("" when the line gives none). A line longer than
+// maxMboxLine is skipped all the same.
+func skipMboxLine(br *bufio.Reader) (bool, string) {
+	if b, _ := br.Peek(5); string(b) != "From " {
+		return false, ""
+	}
+	var line []byte
+	for n := 0; ; {
+		chunk, err := br.ReadSlice('\n')
+		if len(line) < maxMboxLine {
+			line = append(line, chunk[:min(len(chunk), maxMboxLine-len(line))]...)
+		}
+		n += len(chunk)
+		if err != bufio.ErrBufferFull || n > maxMessageLine {
+			break
+		}
+	}
+	return true, mboxSender(string(line))
+}
+
+// maxMessageLine bounds how far skipMboxLine reads looking for the end of
+// the line: past it the rest is read as the header.
+const maxMessageLine = 1 << 20
+
+// mboxSender returns the envelope sender of an mbox "From " line: its
+// second word, "" when it is missing or empty ("<>").
+func mboxSender(line string) string {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return ""
+	}
+	s := strings.Trim(f[1], "<>")
+	return validUTF8(s)
 }
 
 // headers fills the decoded header fields of msg.
@@ -331,10 +380,28 @@ func (p *parser) entity(e *entity, depth int, lv *level, inReport bool) {
 	case isSignature(ctype):
 		// A detached signature: nothing to read.
 	case ctype == "application/pkcs7-mime" || ctype == "application/x-pkcs7-mime":
-		if strings.EqualFold(cparams["smime-type"], "signed-data") {
+		st := strings.ToLower(cparams["smime-type"])
+		switch st {
+		case cmsSignedData, cmsEnvelopedData, cmsAuthEnveloped, cmsCompressedData:
+			// Not read, but consumed, so Size counts the whole message.
+			_, _ = io.Copy(io.Discard, e.Body)
+		default:
+			// No smime-type (older clients) or an unknown one: the
+			// content's own type says what it is.
+			if b, _ := p.read(e, n); b != nil {
+				st = cmsContentType(b)
+			}
+		}
+		switch st {
+		case cmsSignedData:
 			p.note("opaque-signed S/MIME content cannot be read: ask the sender to sign without opaque signing or to send without signing")
-		} else {
+		case cmsCompressedData:
+			p.note("compressed S/MIME content cannot be read")
+		default:
 			p.note("encrypted S/MIME content cannot be read")
+			if p.msg.Encrypted == "" {
+				p.msg.Encrypted = EncryptedSMIME
+			}
 		}
 	case isTNEF(ctype, name):
 		p.tnef(e, n, name, ctype)
@@ -361,6 +428,9 @@ func (p *parser) multipart(e *entity, ctype string, depth int, lv *level, inRepo
 	sub := strings.TrimPrefix(ctype, "multipart/")
 	if sub == "encrypted" {
 		p.note("encrypted PGP/MIME content cannot be read")
+		if p.msg.Encrypted == "" {
+			p.msg.Encrypted = EncryptedPGP
+		}
 		return
 	}
 	if depth+1 > p.lim.MaxDepth {
@@ -747,4 +817,25 @@ func readRest(r io.Reader, chunks [][]byte, total, limit, hint int64) ([]byte, e
 		out = append([]byte(nil), out...)
 	}
 	return out, err
+}
+
+// ParseHeader reads only the top-level header of raw (at most 1 MiB of
+// it) and returns a Message with its header fields set: From, FromName,
+// ReplyTo, To, Subject, Date, MessageID, InReplyTo, References and Header.
+// It never fails: a damaged header gives what could be read. The poller
+// calls it once per message; the header facts are then recorded with the
+// message (store.RecordMessage) and read from there.
+func ParseHeader(raw []byte) *Message {
+	msg := &Message{}
+	p := &parser{lim: DefaultLimits(), msg: msg}
+	defer func() {
+		if v := recover(); v != nil {
+			p.fail(panicError(v))
+		}
+	}()
+	hl := &headerLimit{r: bytes.NewReader(raw), left: maxHeaderBytes}
+	h, _ := textproto.ReadHeader(bufio.NewReaderSize(hl, 16<<10))
+	msg.Header = h
+	p.headers(h)
+	return msg
 }

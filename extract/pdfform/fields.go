@@ -1,6 +1,7 @@
 package pdfform
 
 import (
+	"math"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -18,22 +19,28 @@ const (
 
 // acroField is one terminal field of an AcroForm, with what it inherited.
 type acroField struct {
-	names   []string // candidate labels: the full dotted name, its last part, the /TU tooltip
-	typ     string   // /FT: Tx, Btn, Ch, Sig
-	flags   int64    // /Ff
-	text    string   // a text or choice field's value
-	on      bool     // a check box or radio group is on
-	state   string   // the on-state name chosen (radio groups: which button)
-	widgets []string // widget labels near the buttons: their /TU or on-state names
+	names     []string    // candidate labels: the full dotted name, its last part, the /TU tooltip
+	typ       string      // /FT: Tx, Btn, Ch, Sig
+	flags     int64       // /Ff
+	text      string      // a text or choice field's value
+	on        bool        // a check box or radio group is on
+	state     string      // the on-state name chosen (radio groups: which button)
+	widgets   []string    // widget labels near the buttons: their /TU or on-state names
+	onWidgets []pdf.Value // the widgets of the buttons that are on, to read the text printed beside them
+}
+
+// widgetBox is the rectangle of one widget on its page.
+type widgetBox struct {
+	x0, y0, x1, y1 float64
 }
 
 // readFields reads the AcroForm. It reports whether the document has fields
 // at all, and whether any of them holds a value (then the form is read from
 // the fields alone).
-func (d *doc) readFields(acro pdf.Value) (f form.Fields, hasFields, filled bool) {
+func (d *doc) readFields(acro pdf.Value) (f form.Fields, hasFields, filled bool, unnamed []acroField) {
 	top := acro.Key("Fields")
 	if top.Kind() != pdf.Array || top.Len() == 0 {
-		return f, false, false
+		return f, false, false, nil
 	}
 	var fields []acroField
 	visited := 0
@@ -123,14 +130,104 @@ func (d *doc) readFields(acro pdf.Value) (f form.Fields, hasFields, filled bool)
 		walk(top.Index(i), acroField{}, pdf.Value{}, 0)
 	}
 	if len(fields) == 0 {
-		return f, false, false
+		return f, false, false, nil
 	}
 	for _, af := range fields {
 		if assignField(&f, af) {
 			filled = true
+		} else if af.on && len(af.onWidgets) > 0 && !buttonNamed(af) && len(unnamed) < maxUnnamedBoxes {
+			unnamed = append(unnamed, af)
 		}
 	}
-	return f, true, filled
+	return f, true, filled, unnamed
+}
+
+// maxUnnamedBoxes bounds the ticked boxes whose printed text is looked for.
+const maxUnnamedBoxes = 8
+
+// buttonNamed reports whether a button's names, tooltip, state or widget
+// labels say what it is; when none does ("Confirm", "Check Box1" with the
+// tooltip "Tick if applicable"), only the text printed beside it can.
+func buttonNamed(af acroField) bool {
+	for _, n := range af.names {
+		if form.LabelKey(n) != "" {
+			return true
+		}
+	}
+	for _, s := range append([]string{af.state}, af.widgets...) {
+		if k, _ := tickMeaning(s, ""); k != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// besideBoxes reads the text printed beside each ticked box in unnamed (on
+// the same line, right of the box, or left of it when nothing is on the
+// right) and sets the field that text names: the declaration, an
+// authority, on behalf. pages are the document's pages, used when a widget
+// does not name its own (then only a one-page document is read); each box
+// reads its page's text once, at most maxUnnamedBoxes boxes. It reports
+// whether a field was set.
+func (d *doc) besideBoxes(f *form.Fields, unnamed []acroField, pages []pdf.Value) bool {
+	set := false
+	for _, af := range unnamed {
+		for _, w := range af.onWidgets {
+			r := w.Key("Rect")
+			if r.Kind() != pdf.Array || r.Len() != 4 {
+				continue
+			}
+			b := widgetBox{x0: r.Index(0).Float64(), y0: r.Index(1).Float64(), x1: r.Index(2).Float64(), y1: r.Index(3).Float64()}
+			if b.x0 > b.x1 {
+				b.x0, b.x1 = b.x1, b.x0
+			}
+			if b.y0 > b.y1 {
+				b.y0, b.y1 = b.y1, b.y0
+			}
+			page := w.Key("P")
+			if page.Kind() != pdf.Dict {
+				if len(pages) != 1 {
+					continue
+				}
+				page = pages[0]
+			}
+			tx := &textReader{d: d}
+			tx.page(page)
+			rs := tx.collect
+			if k, v := tickMeaning(textBeside(rs, b), ""); k != "" && f.Set(k, v) {
+				set = true
+			}
+		}
+	}
+	return set
+}
+
+// textBeside returns the words printed on the line of box b: those right of
+// it, or those left of it when nothing is on the right, up to the next
+// wide gap.
+func textBeside(rs []run, b widgetBox) string {
+	mid, h := (b.y0+b.y1)/2, math.Max(b.y1-b.y0, 4)
+	var right, left []run
+	for _, r := range rs {
+		if math.Abs(r.y+r.size/3-mid) > h*0.75 {
+			continue
+		}
+		switch {
+		case r.x0 >= b.x1-1 && r.x0 < b.x1+400:
+			right = append(right, r)
+		case r.x1 <= b.x0+1 && r.x1 > b.x0-400:
+			left = append(left, r)
+		}
+	}
+	pick := right
+	if len(pick) == 0 {
+		pick = left
+	}
+	var parts []string
+	for _, l := range buildLines(pick) {
+		parts = append(parts, l.text(0, len(l.words)))
+	}
+	return strings.Join(parts, " ")
 }
 
 // button reads a check box or a radio group: on when /V (or, without /V,
@@ -150,8 +247,11 @@ func (d *doc) button(cur *acroField, val pdf.Value, widgets []pdf.Value) {
 		if state == "" && as != "" && as != "Off" {
 			state = as
 		}
-		if state != "" && state != "Off" && (on == state || as == state) && label != "" {
-			cur.widgets = append(cur.widgets, label)
+		if state != "" && state != "Off" && (on == state || as == state) {
+			if label != "" {
+				cur.widgets = append(cur.widgets, label)
+			}
+			cur.onWidgets = append(cur.onWidgets, w)
 		}
 	}
 	if state != "" && state != "Off" {

@@ -276,6 +276,7 @@ func (b *formBuilder) flush() {
 // to the value after them on the same line, or on the next line, and tick
 // marks matched to the words beside them.
 func matchForms(lines []line) []form.Form {
+	lines = joinWrappedLabels(lines)
 	b := &formBuilder{keys: map[string]bool{}}
 	for i := 0; i < len(lines); i++ {
 		l := &lines[i]
@@ -295,6 +296,11 @@ func matchForms(lines []line) []form.Form {
 			}
 			b.keys[key] = true
 			if boolKeys[key] {
+				if value == "" && c+1 < len(cells) && isYesNo(cells[c+1]) {
+					// "On behalf of another person?      Yes" in two columns.
+					c++
+					value = cells[c]
+				}
 				if value != "" && (form.Ticked(value) || isYesNo(value)) {
 					b.set(key, value)
 				}
@@ -485,4 +491,136 @@ func tickKey(phrase, first string) (string, string) {
 		return "", ""
 	}
 	return k, v
+}
+
+// maxWrapWords bounds the words of a label wrapped over several lines (the
+// form's longest, the on-behalf question, has ten), so that prose is not
+// read as one.
+const maxWrapWords = 14
+
+// maxWrapHead bounds the words on the first line of a wrapped label.
+const maxWrapHead = 10
+
+// joinWrappedLabels joins a label wrapped over two or three lines of a
+// narrow label column into one line: "If yes, what is your relationship" /
+// "to this person?" with the value beside either line. Lines join when they
+// start at the same x, lie close below one another, carry no tick, the
+// first does not end a label (':' or '?'), and together their first cells
+// make one label with nothing after it whose field no part names
+// differently. The joined line keeps the first line's place; its values
+// are the value cells of every part, in order.
+func joinWrappedLabels(lines []line) []line {
+	var out []line // nil until a label joins: most files have none
+	for i := 0; i < len(lines); i++ {
+		if n := wrappedLabel(lines, i); n > 1 {
+			if out == nil {
+				out = append(make([]line, 0, len(lines)), lines[:i]...)
+			}
+			out = append(out, joinLines(lines[i:i+n]))
+			i += n - 1
+			continue
+		}
+		if out != nil {
+			out = append(out, lines[i])
+		}
+	}
+	if out == nil {
+		return lines
+	}
+	return out
+}
+
+// wrappedLabel returns how many lines (2 or 3) from i hold one wrapped
+// label, or 1.
+func wrappedLabel(lines []line, i int) int {
+	first := &lines[i]
+	if len(first.words) == 0 || i+1 >= len(lines) || first.hasTick() {
+		return 1
+	}
+	// Cheap tests first: most lines are "Label: value" or prose.
+	if next := &lines[i+1]; next.page != first.page || first.y-next.y > 1.8*math.Max(first.size, 1) ||
+		len(next.words) == 0 || math.Abs(next.words[0].x0-first.words[0].x0) > 0.3*math.Max(first.size, 1) {
+		return 1
+	}
+	headWords := 0
+	for _, w := range first.words {
+		if w.cell != first.words[0].cell {
+			break
+		}
+		if headWords++; headWords > maxWrapHead || strings.ContainsAny(w.text, ":?") {
+			return 1 // prose, or a label that ends on this line
+		}
+	}
+	head := firstCell(first)
+	headKey, _ := splitLabel(head)
+	parts := []string{head}
+	best := 1
+	for n := 2; n <= 3 && i+n-1 < len(lines); n++ {
+		prev, next := &lines[i+n-2], &lines[i+n-1]
+		size := math.Max(prev.size, 1)
+		if next.page != prev.page || prev.y-next.y > 1.8*size || len(next.words) == 0 || next.hasTick() ||
+			math.Abs(next.words[0].x0-first.words[0].x0) > 0.3*size {
+			break
+		}
+		part := firstCell(next)
+		parts = append(parts, part)
+		joined := strings.Join(parts, " ")
+		if len(strings.Fields(joined)) > maxWrapWords {
+			break
+		}
+		key, value := splitLabel(joined)
+		if key == "" || value != "" || headKey != "" && headKey != key {
+			if strings.HasSuffix(part, ":") || strings.HasSuffix(part, "?") {
+				break
+			}
+			continue
+		}
+		if k, _ := splitLabel(part); k != "" && k != key {
+			break
+		}
+		best = n
+		if strings.HasSuffix(part, ":") || strings.HasSuffix(part, "?") {
+			break // the label ends here; a third line may only finish one that does not
+		}
+	}
+	return best
+}
+
+// firstCell returns the text of a line's first cell.
+func firstCell(l *line) string {
+	var parts []string
+	for _, w := range l.words {
+		if w.cell != l.words[0].cell {
+			break
+		}
+		parts = append(parts, w.text)
+	}
+	return strings.Join(parts, " ")
+}
+
+// joinLines makes one line of a wrapped label's lines: the label words of
+// each in cell 0, then each line's value cells after them.
+func joinLines(ls []line) line {
+	out := line{page: ls[0].page, y: ls[0].y, size: ls[0].size}
+	var values []word
+	cell := 1
+	for _, l := range ls {
+		first := l.words[0].cell
+		prevCell := first
+		for _, w := range l.words {
+			if w.cell == first {
+				w.cell = 0
+				out.words = append(out.words, w)
+				continue
+			}
+			if w.cell != prevCell {
+				cell++
+				prevCell = w.cell
+			}
+			w.cell = cell
+			values = append(values, w)
+		}
+	}
+	out.words = append(out.words, values...)
+	return out
 }

@@ -77,13 +77,9 @@ const (
 	maxGlyphRuns   = 200000   // text runs collected from one file
 )
 
-// panics counts panics recovered inside the PDF libraries, for tests and
-// for the caller's metrics (Panics).
+// panics counts panics recovered inside the PDF libraries (the tests read
+// it through Panics, in export_test.go).
 var panics atomic.Int64
-
-// Panics returns how many panics inside the PDF libraries Read has
-// recovered since the process started; export it as a counter metric.
-func Panics() int64 { return panics.Load() }
 
 // Read reads the forms in one PDF. Forms come back with Format set and their
 // Fields filled, but not yet checked (no Problems from form.Check). A file that

@@ -146,7 +146,10 @@ func (d *doc) read() ([]form.Form, error) {
 		return nil, err
 	}
 
-	fields, hasFields, filled := d.readFields(root.Key("AcroForm"))
+	fields, hasFields, filled, unnamed := d.readFields(root.Key("AcroForm"))
+	if len(unnamed) > 0 && d.besideBoxes(&fields, unnamed, pages) {
+		filled = true
+	}
 	if filled {
 		return []form.Form{{Format: form.FormatPDFFields, Fields: fields}}, nil
 	}

@@ -240,9 +240,6 @@ func (c *Cluster) URL() string {
 // Port is the TCP port the server listens on (127.0.0.1).
 func (c *Cluster) Port() int { return c.port }
 
-// Dir is the cluster's temporary directory (data, log and socket).
-func (c *Cluster) Dir() string { return c.dir }
-
 // Stop stops the server (fast shutdown) and removes its directory. It is
 // safe to call more than once.
 func (c *Cluster) Stop() error {

@@ -3,8 +3,9 @@
 // outgoing mail server and the tests use it (through internal/smtptest) to
 // check what the service sends. It listens on loopback only, can offer
 // STARTTLS or implicit TLS with a self-signed certificate, can require AUTH
-// PLAIN or XOAUTH2, and can be told to refuse the next transactions with a
-// given reply code to exercise retries.
+// PLAIN or XOAUTH2, can be told to refuse the next transactions with a
+// given reply code to exercise retries, and can answer a second EHLO on a
+// connection with "503 Duplicate HELO/EHLO" as some servers do.
 //
 // It owns no data beyond the messages held in memory while it runs.
 package smtpsink
@@ -62,6 +63,12 @@ type Config struct {
 	Tokens map[string]string
 	// MaxMessageBytes caps a message. Default 25 MiB.
 	MaxMessageBytes int64
+	// RefuseSecondHello answers every EHLO or HELO after a connection's
+	// first with "503 5.5.1 Duplicate HELO/EHLO", as some submission
+	// servers do although RFC 5321 allows a client to greet again (go-smtp
+	// does after RSET). Plain connections only: it cannot be combined with
+	// StartTLS or ImplicitTLS.
+	RefuseSecondHello bool
 	// OnMessage, when set, is called with each accepted message.
 	OnMessage func(Message)
 	// Log receives the server's own error lines. Default: discarded.
@@ -103,6 +110,9 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.RequireTLS && !cfg.StartTLS {
 		return nil, errors.New("smtp sink: RequireTLS needs StartTLS")
 	}
+	if cfg.RefuseSecondHello && (cfg.StartTLS || cfg.ImplicitTLS) {
+		return nil, errors.New("smtp sink: RefuseSecondHello works on plain connections only: turn off StartTLS and ImplicitTLS")
+	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 25 << 20
 	}
@@ -137,6 +147,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.ImplicitTLS {
 		ln = tls.NewListener(ln, tlsConfig)
+	}
+	if cfg.RefuseSecondHello {
+		ln = helloOnceListener{ln}
 	}
 	s.ln = ln
 	go func() {
@@ -431,4 +444,84 @@ func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
+}
+
+// helloOnceListener hands out connections that answer every greeting after
+// the first with 503 themselves, before go-smtp (which accepts a second
+// EHLO, as RFC 5321 says it should) sees it.
+type helloOnceListener struct{ net.Listener }
+
+func (l helloOnceListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &helloOnceConn{Conn: c}, nil
+}
+
+// helloOnceConn reads the client's commands line by line, passes them on to
+// the server and answers a second EHLO or HELO itself. It tracks DATA so
+// that a message line starting with "EHLO" is left alone. The client waits
+// for the answer to EHLO (it is not pipelined), so the 503 written here
+// never interleaves with the server's own replies.
+type helloOnceConn struct {
+	net.Conn
+	in      []byte // bytes read from the client, not yet a whole line
+	out     []byte // whole lines to hand to the server
+	greeted bool
+	inData  bool
+}
+
+// Read hands the server the client's lines, without the refused greetings.
+func (c *helloOnceConn) Read(p []byte) (int, error) {
+	buf := make([]byte, 4096)
+	for len(c.out) == 0 {
+		n, err := c.Conn.Read(buf)
+		c.in = append(c.in, buf[:n]...)
+		for {
+			i := bytes.IndexByte(c.in, '\n')
+			if i < 0 {
+				break
+			}
+			line := c.in[:i+1]
+			c.in = c.in[i+1:]
+			if c.refuse(line) {
+				if _, werr := c.Conn.Write([]byte("503 5.5.1 Duplicate HELO/EHLO\r\n")); werr != nil {
+					return 0, werr
+				}
+				continue
+			}
+			c.out = append(c.out, line...)
+		}
+		if err != nil {
+			if len(c.out) == 0 {
+				return 0, err
+			}
+			break
+		}
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+
+// refuse follows the session through line and reports whether it is a
+// greeting to answer with 503.
+func (c *helloOnceConn) refuse(line []byte) bool {
+	if c.inData {
+		c.inData = string(line) != ".\r\n" && string(line) != ".\n"
+		return false
+	}
+	cmd := strings.ToUpper(string(bytes.TrimRight(line, "\r\n")))
+	verb, _, _ := strings.Cut(cmd, " ")
+	switch verb {
+	case "DATA":
+		c.inData = true
+	case "EHLO", "HELO":
+		if c.greeted {
+			return true
+		}
+		c.greeted = true
+	}
+	return false
 }

@@ -2,6 +2,8 @@ package smtpsink
 
 import (
 	"errors"
+	"net"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +142,62 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// With RefuseSecondHello a connection's first greeting is answered as usual
+// and every later one with 503, over real TCP; a message line that looks
+// like EHLO is message text, not a greeting.
+func TestRefuseSecondHello(t *testing.T) {
+	s := start(t, Config{RefuseSecondHello: true})
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	tp := textproto.NewConn(conn)
+	expect := func(cmd string, code int) {
+		t.Helper()
+		if cmd != "" {
+			if err := tp.PrintfLine("%s", cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, msg, err := tp.ReadResponse(0)
+		if got != code {
+			t.Fatalf("%q answered %d %q (%v), want %d", cmd, got, msg, err, code)
+		}
+	}
+	expect("", 220)
+	expect("EHLO client.test", 250)
+	expect("RSET", 250)
+	expect("EHLO client.test", 503)
+	expect("HELO client.test", 503)
+	expect("MAIL FROM:<from@example.org>", 250)
+	expect("RCPT TO:<to@example.org>", 250)
+	expect("DATA", 354)
+	if err := tp.PrintfLine("Subject: hi\r\n\r\nEHLO is just a word here\r\n."); err != nil {
+		t.Fatal(err)
+	}
+	expect("", 250)
+	expect("QUIT", 221)
+	msgs := s.Messages()
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Raw), "EHLO is just a word here") {
+		t.Fatalf("messages = %d, want the one sent with its EHLO line", len(msgs))
+	}
+	// A new connection may greet once again.
+	c, err := smtp.Dial(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("from@example.org", nil); err != nil {
+		t.Fatalf("MAIL on a new connection after one EHLO: %v", err)
+	}
+	if _, err := Start(Config{RefuseSecondHello: true, StartTLS: true}); err == nil {
+		t.Error("Start(RefuseSecondHello with StartTLS) = nil error, want a refusal")
+	}
 }

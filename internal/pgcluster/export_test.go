@@ -1,0 +1,4 @@
+package pgcluster
+
+// Dir is the cluster's temporary directory (data, log and socket).
+func (c *Cluster) Dir() string { return c.dir }

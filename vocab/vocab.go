@@ -1,0 +1,241 @@
+// Package vocab is the service's vocabulary: the values that cross package
+// lines, each defined once with its meaning. intake decides with them, store
+// keeps them in its columns, notify names its templates by them, web shows
+// them to staff and metrics uses them as label values. No other package
+// restates one of them, under its own name or as a string literal (SQL
+// migrations and templates aside).
+//
+// It lives at the top level, not under internal/, because the exported APIs
+// of intake, store and notify take and return these types: a caller of those
+// packages must be able to name them.
+//
+// The types, and where each value is used:
+//   - Reason: why a triage item was raised (store triage.reason, the triage
+//     page's reason filter, the optout_triage_open_items label). Its words
+//     for staff are Reason.Text.
+//   - Kind: one kind of reply (notify's template file Kind+".txt", store
+//     outbox.kind).
+//   - Channel: how a form reached us (store submissions.channel).
+//   - ConversationState: where a resident's thread stands (store
+//     conversations.state).
+//   - SubmissionStatus: what became of a form (store submissions.status).
+//   - Folder: where a message goes once its outcome is committed (the
+//     poller maps it to a configured IMAP folder; a metric label).
+//   - Action: the ledger's short record of what one message caused
+//     (store ledger.action, a metric label).
+//
+// Adding a value: add it here, to its list (Reasons, Kinds, Folders,
+// Actions: the metric label sets and the validity checks derive from them),
+// and for a Reason its words in reasonTexts. A test fails when a listed
+// value has no words. See docs/pipeline.md for the other files a new triage
+// reason or reply kind touches.
+package vocab
+
+import "slices"
+
+// Reason is why a triage item was raised. The values are stable: the store
+// keeps them and the triage page shows them (in words, Text).
+type Reason string
+
+// The triage reasons.
+const (
+	ReasonInvalidForm      Reason = "invalid_form"      // a form was read but has errors
+	ReasonUnreadable       Reason = "unreadable"        // the message could not be read at all
+	ReasonNoFormAgain      Reason = "no_form_again"     // a second reply without a form in one conversation
+	ReasonUnsolicitedForm  Reason = "unsolicited_form"  // a form outside the secure exchange, policy "ask"
+	ReasonUnverifiedSender Reason = "unverified_sender" // a reference in the subject, sent from another address
+	ReasonTooLarge         Reason = "too_large"         // over the size limit: not downloaded
+	ReasonSendFailed       Reason = "send_failed"       // one of our emails was refused for good (5xx)
+	ReasonUndeliverable    Reason = "undeliverable"     // one of our replies bounced
+	ReasonProcessingFailed Reason = "processing_failed" // reading the message crashed or timed out
+	ReasonPhotoOfForm      Reason = "photo_of_form"     // no form read, but a photo or scan of it attached: staff key it in
+	ReasonRateLimited      Reason = "rate_limited"      // the sender reached the reply limit: not answered
+	ReasonOther            Reason = "other"             // anything else
+)
+
+// reasonTexts are the reasons in the words the triage page prints.
+var reasonTexts = map[Reason]string{
+	ReasonInvalidForm:      "Form has errors",
+	ReasonUnreadable:       "Could not be read",
+	ReasonNoFormAgain:      "No form, second time",
+	ReasonUnsolicitedForm:  "Form sent outside secure email",
+	ReasonUnverifiedSender: "Reference from another address",
+	ReasonTooLarge:         "Message too large",
+	ReasonSendFailed:       "Our email could not be sent",
+	ReasonUndeliverable:    "Our email bounced",
+	ReasonProcessingFailed: "Processing failed",
+	ReasonPhotoOfForm:      "Photo of the form: key it in",
+	ReasonRateLimited:      "Sender reached the reply limit",
+	ReasonOther:            "Other",
+}
+
+// Reasons returns every triage reason, in a fixed order.
+func Reasons() []Reason {
+	return []Reason{
+		ReasonInvalidForm, ReasonUnreadable, ReasonNoFormAgain, ReasonUnsolicitedForm, ReasonUnverifiedSender,
+		ReasonTooLarge, ReasonSendFailed, ReasonUndeliverable, ReasonProcessingFailed, ReasonPhotoOfForm,
+		ReasonRateLimited, ReasonOther,
+	}
+}
+
+// Valid reports whether r is one of Reasons.
+func (r Reason) Valid() bool { return slices.Contains(Reasons(), r) }
+
+// Text returns the reason in the words the triage page prints; a code that
+// is not one of Reasons (an older row) is returned as it is.
+func (r Reason) Text() string {
+	if t, ok := reasonTexts[r]; ok {
+		return t
+	}
+	return string(r)
+}
+
+// Kind names one kind of reply. Each kind has one template file, named
+// Kind + ".txt" (notify/templates), and is kept in store outbox.kind.
+type Kind string
+
+// The kinds of reply the service sends.
+const (
+	KindInstructions Kind = "instructions" // first contact: how to reply securely with the form
+	KindReceipt      Kind = "receipt"      // we have your form
+	KindAccepted     Kind = "accepted"     // your opt-out is recorded
+	KindDuplicate    Kind = "duplicate"    // an opt-out was already recorded
+	KindRejected     Kind = "rejected"     // the form could not be accepted: the reasons say why
+	KindNoForm       Kind = "no_form"      // no form was found in a reply
+	KindNotOptOut    Kind = "not_optout"   // staff closed the item: not an opt-out request
+	KindOptedIn      Kind = "opted_in"     // you have opted back in
+	KindUnsolicited  Kind = "unsolicited"  // a form came by ordinary email: use the secure reply
+
+	// KindEnquiry acknowledges a message that needs a person (a question,
+	// complaint, request for someone else, another format or language, a
+	// rights request, an opt back in, a chase): a member of the team will
+	// reply. See package enquiry.
+	KindEnquiry Kind = "enquiry"
+	// KindEnquiryInstructions is KindEnquiry for a message that also asks
+	// to opt out: the acknowledgement followed by the instructions.
+	KindEnquiryInstructions Kind = "enquiry_instructions"
+)
+
+// Kinds returns every kind, in a fixed order.
+func Kinds() []Kind {
+	return []Kind{
+		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
+		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
+		KindEnquiry, KindEnquiryInstructions,
+	}
+}
+
+// Valid reports whether k is one of Kinds.
+func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
+
+// Channel says how a form reached us.
+type Channel string
+
+// The channels.
+const (
+	ChannelSecureReply Channel = "secure_reply" // a reply inside our secure exchange
+	ChannelUnsolicited Channel = "unsolicited"  // arrived without the secure exchange (a form in a first email)
+	ChannelStaff       Channel = "staff"        // entered by staff
+)
+
+// ConversationState is where a resident's thread stands.
+type ConversationState string
+
+// The conversation states.
+const (
+	StateInstructionsSent ConversationState = "instructions_sent" // we sent the secure-email instructions
+	StateFormReceived     ConversationState = "form_received"     // a form arrived and awaits a decision
+	StateCompleted        ConversationState = "completed"         // the outcome email went (or is queued)
+	StateClosed           ConversationState = "closed"            // closed by staff
+)
+
+// SubmissionStatus is what became of a form.
+type SubmissionStatus string
+
+// The submission statuses.
+const (
+	StatusAccepted   SubmissionStatus = "accepted"   // recorded in the register
+	StatusTriage     SubmissionStatus = "triage"     // waiting for staff
+	StatusRejected   SubmissionStatus = "rejected"   // staff asked for a corrected form
+	StatusDuplicate  SubmissionStatus = "duplicate"  // the person was already opted out
+	StatusSuperseded SubmissionStatus = "superseded" // a later form replaced it
+	StatusNotOptOut  SubmissionStatus = "not_optout" // staff found it is not an opt-out request
+)
+
+// Folder is where a message goes once its outcome is committed. The poller
+// maps it to the configured mailbox folder names.
+type Folder string
+
+// The destination folders.
+const (
+	FolderProcessed Folder = "processed" // answered and recorded: nothing left for a person
+	FolderTriage    Folder = "triage"    // a person must look at it
+	FolderAuto      Folder = "auto"      // automatic mail (or our own): recorded, never answered
+)
+
+// FolderInbox is not a destination: a message held back (ActionHeldOld,
+// ActionHeldBeforeStart, ActionHeldAnswered) is recorded under it and stays
+// where it is, in the inbox, for staff. It is not one of Folders, so nothing
+// is ever moved to it, it is no metric label, and store.FolderOf does not
+// return it.
+const FolderInbox Folder = "inbox"
+
+// Folders returns every destination folder, in a fixed order.
+func Folders() []Folder { return []Folder{FolderProcessed, FolderTriage, FolderAuto} }
+
+// Valid reports whether f is one of Folders.
+func (f Folder) Valid() bool { return slices.Contains(Folders(), f) }
+
+// Action is the ledger's record of what one message caused: a short code,
+// never personal data.
+type Action string
+
+// The ledger actions.
+const (
+	ActionAuto           Action = "auto"                        // automatic mail: recorded, never answered
+	ActionOwnMail        Action = "own_mail"                    // our own mail (address or marker header)
+	ActionBounce         Action = "bounce"                      // a bounce of one of our replies
+	ActionTooLarge       Action = "too_large"                   // over the size limit
+	ActionFailed         Action = "extract_failed"              // reading crashed or timed out
+	ActionUnreadable     Action = "unreadable"                  // could not be read at all
+	ActionOtherSender    Action = "reference_from_other_sender" // a reference code from another address
+	ActionInstructions   Action = "instructions"                // a first contact answered with the instructions
+	ActionUnsolicitedAsk Action = "unsolicited_ask"             // a form outside the exchange, policy ask
+	ActionForms          Action = "forms"                       // forms read and recorded or raised
+	ActionNoForm         Action = "no_form"                     // a reply without a form: asked again
+	ActionNoFormAgain    Action = "no_form_again"               // a second reply without a form: to staff
+	ActionPhoto          Action = "photo_of_form"               // a photo or scan of the form: to staff
+
+	// Held back, never answered on its own (recorded under FolderInbox:
+	// left in the inbox for staff and `optoutd backlog`).
+	ActionHeldOld         Action = "held_old"          // arrived longer ago than OPTOUT_MAX_AGE
+	ActionHeldBeforeStart Action = "held_before_start" // arrived before OPTOUT_START_AFTER (the go-live moment)
+	ActionHeldAnswered    Action = "held_answered"     // carries \Answered: someone replied by hand
+
+	// ActionRateLimited is appended to an action whose replies were
+	// withheld because the sender reached the reply limit.
+	ActionRateLimited Action = "+rate_limited"
+)
+
+// Actions returns every action (without the ActionRateLimited suffix), in
+// a fixed order.
+func Actions() []Action {
+	return []Action{
+		ActionAuto, ActionOwnMail, ActionBounce, ActionTooLarge, ActionFailed, ActionUnreadable, ActionOtherSender,
+		ActionInstructions, ActionUnsolicitedAsk, ActionForms, ActionNoForm, ActionNoFormAgain, ActionPhoto,
+		ActionHeldOld, ActionHeldBeforeStart, ActionHeldAnswered,
+	}
+}
+
+// HeldActions returns the actions of mail held back (a subset of Actions),
+// in a fixed order.
+func HeldActions() []Action {
+	return []Action{ActionHeldOld, ActionHeldBeforeStart, ActionHeldAnswered}
+}
+
+// What the dry run (`optoutd once --dry-run`) shows for a message it would
+// not process afresh. They are never stored and are not in Actions.
+const (
+	PreviewDone  Action = "already_done" // handled before: only moved to its folder
+	PreviewRetry Action = "retry"        // recorded and failed before: retried from the ledger
+)
