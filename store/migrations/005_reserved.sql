@@ -1,0 +1,3 @@
+-- 005_reserved: a placeholder so this branch's 006 applies (tern refuses gaps).
+-- Migrations 005 is taken by another branch: the lead deletes this file at merge.
+select 1;
