@@ -73,6 +73,13 @@ const (
 	SigninNotChecked                      // the password was never checked (busy): the attempt is not counted
 )
 
+// KeyedHash is the keyed HMAC-SHA256 (under OPTOUT_INDEX_KEY) of value in
+// a domain: every replica computes the same one, and nobody without the key
+// can. The web page ties its sign-in form's token to a pre-session with it.
+func (s *Store) KeyedHash(domain, value string) []byte {
+	return s.keys.blind("keyed."+domain, value)
+}
+
 func (s *Store) signinKeys(email, address string) (addr, account, pair []byte) {
 	email = NormaliseAddress(email)
 	return s.keys.blind("signin.address", address), s.keys.blind("signin.account", email),
@@ -280,4 +287,87 @@ func deleteOldSigninRows(ctx context.Context, tx pgx.Tx, p SigninPolicy) (int64,
 		return 0, fmt.Errorf("delete old sign-in requests: %w", err)
 	}
 	return n + tag.RowsAffected(), nil
+}
+
+// SigninRequest is an OpenID Connect sign-in in flight: what the callback
+// needs to finish it.
+type SigninRequest struct {
+	State      string // sent to the provider; only its SHA-256 is stored
+	Presession string // the browser's pre-session cookie; only its SHA-256 is stored
+	Nonce      string
+	Verifier   string // the PKCE code verifier, sealed at rest
+	Next       string // where to go once signed in
+}
+
+// maxSigninRequestAge is how long a browser has at the identity provider.
+const maxSigninRequestAge = 10 * time.Minute
+
+// PutSigninRequest records an OpenID Connect sign-in being started.
+func (s *Store) PutSigninRequest(ctx context.Context, r SigninRequest) error {
+	sealed, err := s.keys.sealString("signin_pending.verifier", r.Verifier)
+	if err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `insert into signin_pending (state_hash, presession, nonce, verifier, next) values ($1, $2, $3, $4, $5)`,
+		tokenHash(r.State), tokenHash(r.Presession), r.Nonce, sealed, r.Next); err != nil {
+		return fmt.Errorf("record sign-in request: %w", err)
+	}
+	return nil
+}
+
+// TakeSigninRequest returns and deletes the sign-in request of state, so a
+// state works once. It returns ErrNotFound when the state is unknown, used,
+// older than ten minutes, or was issued to another browser (presession).
+func (s *Store) TakeSigninRequest(ctx context.Context, state, presession string) (SigninRequest, error) {
+	r := SigninRequest{State: state, Presession: presession}
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, `delete from signin_pending where state_hash = $1 and presession = $2 and created_at > now() - $3::interval
+		returning nonce, verifier, next`, tokenHash(state), tokenHash(presession), maxSigninRequestAge).Scan(&r.Nonce, &sealed, &r.Next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("sign-in request: %w", ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read sign-in request: %w", err)
+	}
+	r.Verifier, err = s.keys.openString("signin_pending.verifier", sealed)
+	return r, err
+}
+
+// StaffForIdentity finds the account an identity provider's subject
+// (issuer and sub) or, when no account has that subject yet, email belongs
+// to. The first sign-in records the subject on the account; afterwards the
+// subject must match, so an email address given to someone else at the
+// provider does not open the account. Disabled accounts are returned as
+// they are: the caller refuses them.
+func (s *Store) StaffForIdentity(ctx context.Context, subject, email string) (Staff, error) {
+	var st Staff
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		st, err = s.scanStaff(tx.QueryRow(ctx, `select `+staffCols+` from staff where oidc_subject = $1`, subject))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("find staff account: %w", err)
+		}
+		if email == "" {
+			return fmt.Errorf("staff account: %w", ErrNotFound)
+		}
+		st, err = s.scanStaff(tx.QueryRow(ctx, `select `+staffCols+` from staff where email_hash = $1 and oidc_subject is null for update`,
+			s.keys.AddressHash(email)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("staff account: %w", ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("find staff account: %w", err)
+		}
+		if st.Disabled {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `update staff set oidc_subject = $2, updated_at = now() where id = $1`, st.ID, subject); err != nil {
+			return fmt.Errorf("record identity of staff %d: %w", st.ID, err)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: System, Action: "staff.identity_linked", ObjectType: "staff", ObjectID: st.ID})
+	})
+	return st, err
 }
