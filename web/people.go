@@ -164,4 +164,3 @@ func (s *server) optInEmail(ctx context.Context, nhs string) (*store.Email, erro
 	// Not threaded: the person may write from a new thread months later.
 	return s.email(notify.KindOptedIn, replyTo{to: c.Address, ref: c.Reference}, "", nil)
 }
-
