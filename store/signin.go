@@ -20,8 +20,8 @@ import (
 //     account from that address only, until the window ends or an admin
 //     unlocks it (the hard lock);
 //   - per account from anywhere: after SlowAfter failures in AccountWindow
-//     each further attempt must wait 1s, 2s, 4s ... up to MaxDelay after the
-//     previous one (the slow-down). An address that has signed in to the
+//     each further attempt must wait Delay, 2×Delay, 4×Delay ... up to
+//     MaxDelay after the previous one (the slow-down). An address that has signed in to the
 //     account successfully within KnownFor skips this wait, so a stranger
 //     cannot keep a member of staff out by guessing at their account.
 type SigninPolicy struct {
@@ -30,6 +30,7 @@ type SigninPolicy struct {
 	PairLimit     int
 	AccountWindow time.Duration
 	SlowAfter     int
+	Delay         time.Duration
 	MaxDelay      time.Duration
 	KnownFor      time.Duration
 }
@@ -37,7 +38,7 @@ type SigninPolicy struct {
 // DefaultSigninPolicy is the policy of the triage page.
 var DefaultSigninPolicy = SigninPolicy{
 	Window: 15 * time.Minute, AddressLimit: 20, PairLimit: 5,
-	AccountWindow: 24 * time.Hour, SlowAfter: 5, MaxDelay: time.Minute, KnownFor: 30 * 24 * time.Hour,
+	AccountWindow: 24 * time.Hour, SlowAfter: 5, Delay: time.Second, MaxDelay: time.Minute, KnownFor: 30 * 24 * time.Hour,
 }
 
 // Reasons a sign-in attempt is refused or fails; they are the audit
@@ -118,8 +119,8 @@ func (p SigninPolicy) accountDelay(n int) time.Duration {
 	if n < p.SlowAfter {
 		return 0
 	}
-	d := time.Duration(math.Pow(2, float64(min(n-p.SlowAfter, 30)))) * time.Second
-	return min(d, p.MaxDelay)
+	d := time.Duration(math.Pow(2, float64(min(n-p.SlowAfter, 30)))) * p.Delay
+	return min(d, max(p.MaxDelay, p.Delay))
 }
 
 // BeginSignin counts one password sign-in attempt for email from a client

@@ -120,7 +120,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	// Counted before the password is checked: concurrent attempts cannot
 	// all slip under the limit.
-	v, err := s.d.Store.BeginSignin(r.Context(), email, addr, store.DefaultSigninPolicy)
+	v, err := s.d.Store.BeginSignin(r.Context(), email, addr, *s.d.SigninPolicy)
 	if err != nil {
 		s.signinDBFail(w, r, err)
 		return
@@ -138,7 +138,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.slots.take() {
 		s.d.Metrics.SignIn("rate_limited")
-		if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninNotChecked, store.SigninBusy, store.DefaultSigninPolicy); err != nil {
+		if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninNotChecked, store.SigninBusy, *s.d.SigninPolicy); err != nil {
 			s.log.Error("web: settle sign-in attempt", slog.String("error", err.Error()))
 		}
 		s.refuseSignin(w, r, http.StatusTooManyRequests, d, 2, "The service is busy. Try again in a few seconds.")
@@ -151,14 +151,14 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !match {
-		if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninFailed, reason, store.DefaultSigninPolicy); err != nil {
+		if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninFailed, reason, *s.d.SigninPolicy); err != nil {
 			s.log.Error("web: settle sign-in attempt", slog.String("error", err.Error()))
 		}
 		s.d.Metrics.SignIn("bad_credentials")
 		s.refuseSignin(w, r, http.StatusUnauthorized, d, 0, "The email address or password is not right, or the account is disabled")
 		return
 	}
-	if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninSucceeded, "", store.DefaultSigninPolicy); err != nil {
+	if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninSucceeded, "", *s.d.SigninPolicy); err != nil {
 		s.signinDBFail(w, r, err)
 		return
 	}

@@ -88,6 +88,8 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// HashSlots bounds concurrent password hashes. Default DefaultHashSlots.
 	HashSlots int
+	// SigninPolicy bounds password sign-in attempts. Default store.DefaultSigninPolicy.
+	SigninPolicy *store.SigninPolicy
 	// LocalSigninOff switches password sign-in off (OPTOUT_LOCAL_SIGNIN=off):
 	// staff sign in with OpenID Connect only.
 	LocalSigninOff bool
@@ -140,6 +142,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.HashSlots <= 0 {
 		d.HashSlots = DefaultHashSlots
+	}
+	if d.SigninPolicy == nil {
+		d.SigninPolicy = &store.DefaultSigninPolicy
 	}
 	if d.Gatherer == nil && d.Metrics != nil && !d.MetricsElsewhere {
 		d.Gatherer = d.Metrics.Registry()
