@@ -121,3 +121,19 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditCheck, error) {
 	}
 	return res, nil
 }
+
+// AuditSearch records a staff search on the "find a person" page, found or
+// not: a reference code as the entry's reference, an NHS number only as a
+// prefix of its keyed blind index (enough to answer "did anyone look for
+// this number?" with the key, and nothing without it).
+func (s *Store) AuditSearch(ctx context.Context, actor Actor, query string, results int) error {
+	e := AuditEntry{Actor: actor, Action: "people.search", ObjectType: "search"}
+	if ref, ok := FindReference(query); ok {
+		e.Reference, e.Detail = ref, fmt.Sprintf("kind=reference results=%d", results)
+	} else if idx := s.keys.NHSIndex(query); idx != nil {
+		e.Detail = fmt.Sprintf("kind=nhs_number nhs_index=%x results=%d", idx[:8], results)
+	} else {
+		e.Detail = fmt.Sprintf("kind=other results=%d", results)
+	}
+	return s.WriteAudit(ctx, e)
+}

@@ -231,9 +231,12 @@ func (s *Store) EndSignin(ctx context.Context, email, address string, outcome Si
 			}
 			return nil
 		case SigninNotChecked:
-			if _, err := tx.Exec(ctx, `update signin_counters set attempts = greatest(attempts - 1, 0) where key = any($1)`,
-				[][]byte{addrKey, accKey, pairKey}); err != nil {
-				return fmt.Errorf("settle sign-in attempt: %w", err)
+			// One row at a time, in BeginSignin's order, so this never
+			// waits for a lock in a cycle with a concurrent attempt.
+			for _, key := range [][]byte{addrKey, pairKey, accKey} {
+				if _, err := tx.Exec(ctx, `update signin_counters set attempts = greatest(attempts - 1, 0) where key = $1`, key); err != nil {
+					return fmt.Errorf("settle sign-in attempt: %w", err)
+				}
 			}
 		}
 		staffID, err := staffIDByHash(ctx, tx, s.keys.AddressHash(email))

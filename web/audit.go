@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -209,4 +211,25 @@ func csvSafe(v string) string {
 		return "'" + v
 	}
 	return v
+}
+
+// correctedDetail names, for the audit, the fields staff changed from what
+// was read (or "corrected=all" for a form keyed in by staff); never values.
+func correctedDetail(sub *store.Submission, f form.Fields) string {
+	if sub == nil {
+		return "corrected=all"
+	}
+	before := sub.Fields
+	if sub.Corrected != nil {
+		before = *sub.Corrected
+	}
+	a, b := reflect.ValueOf(before), reflect.ValueOf(f)
+	var names []string
+	for i := range a.NumField() {
+		if a.Field(i).Interface() != b.Field(i).Interface() {
+			name, _, _ := strings.Cut(a.Type().Field(i).Tag.Get("json"), ",")
+			names = append(names, name)
+		}
+	}
+	return "corrected=" + strings.Join(names, ",")
 }

@@ -59,7 +59,8 @@ func TestServeChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.New(web.Deps{Store: store.New(pool, store.Options{Schema: schema, Keys: keys}), Composer: comp, Logger: slog.New(slog.DiscardHandler)})
+	h, err := web.New(web.Deps{Store: store.New(pool, store.Options{Schema: schema, Keys: keys}), Composer: comp,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +157,9 @@ func TestSigninFloodMemory(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-done
+		}
+		if t.Failed() {
+			t.Logf("child's log:\n%s", stderr.String())
 		}
 	})
 	sc := bufio.NewScanner(stdout)

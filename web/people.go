@@ -96,6 +96,16 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 		}
 		d.People = append(d.People, personView{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn})
 	}
+	if notice == "" { // a search by staff, not the page shown again after an opt back in
+		found := len(d.People)
+		if d.Conversation != nil && found == 0 {
+			found = 1
+		}
+		if err := s.d.Store.AuditSearch(ctx, actor, q, found); err != nil {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+	}
 	s.render(w, r, http.StatusOK, "people", page{Title: "Find a person", Nav: "people", Session: sess, Notice: notice, Data: d})
 }
 
