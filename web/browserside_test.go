@@ -191,3 +191,21 @@ func TestHTTPSCookiesAndHeaders(t *testing.T) {
 		t.Error("HSTS over plain HTTP")
 	}
 }
+
+func TestMetricsElsewhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(d *web.Deps) { d.MetricsElsewhere = true })
+	if resp, _ := e.anon().get("/metrics"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the page's address with OPTOUT_METRICS_ADDR set = %d, want 404", resp.StatusCode)
+	}
+	srv := httptest.NewServer(web.MetricsHandler(e.reg))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the metrics handler = %d", resp.StatusCode)
+	}
+}
