@@ -84,8 +84,8 @@ type Config struct {
 	OIDCClientSecret string
 	OIDCRedirectURL  string
 
-	LogFormat     string
-	LogLevel      string
+	LogFormat string
+	LogLevel  string
 }
 
 // Setting describes one configuration variable.
