@@ -74,6 +74,8 @@ type Config struct {
 	TemplateDir   string
 	SessionIdle   time.Duration
 	SessionMax    time.Duration
+	LogFormat     string
+	LogLevel      string
 
 	TrustedProxies []netip.Prefix
 	LocalSignin    string // "on" or "off"
@@ -83,9 +85,6 @@ type Config struct {
 	OIDCClientID     string
 	OIDCClientSecret string
 	OIDCRedirectURL  string
-
-	LogFormat string
-	LogLevel  string
 }
 
 // Setting describes one configuration variable.
