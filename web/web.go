@@ -110,6 +110,7 @@ type server struct {
 	slots     hashSlots
 	dummyHash string
 	oidc      *oidcClient
+	csp       string // cspPage, with the identity provider allowed as a form target
 }
 
 // New checks d, parses the templates and returns the handler of every route:
@@ -153,11 +154,18 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: load Europe/London time zone: %w", err)
 	}
-	s := &server{d: d, log: d.Logger, london: london, slots: make(hashSlots, d.HashSlots)}
+	s := &server{d: d, log: d.Logger, london: london, slots: make(hashSlots, d.HashSlots), csp: cspPage}
 	if d.OIDC != nil {
 		if s.oidc, err = newOIDCClient(*d.OIDC); err != nil {
 			return nil, err
 		}
+		// "Sign in with NHSmail" posts to us and is redirected to the
+		// provider: browsers hold that redirect to form-action too.
+		u, err := url.Parse(d.OIDC.Issuer)
+		if err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;'") {
+			return nil, fmt.Errorf("web: OpenID Connect issuer %q is not a URL", d.OIDC.Issuer)
+		}
+		s.csp = strings.Replace(cspPage, "form-action 'self'", "form-action 'self' "+u.Scheme+"://"+u.Host, 1)
 	} else if d.LocalSigninOff {
 		return nil, errors.New("web: password sign-in is off and OpenID Connect is not configured: nobody could sign in")
 	}
@@ -279,7 +287,7 @@ const cspPage = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 func (s *server) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", cspPage)
+		h.Set("Content-Security-Policy", s.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
