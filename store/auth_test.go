@@ -253,6 +253,26 @@ func TestSigninLimits(t *testing.T) {
 	if counts["staff.lockout"] != 1 || counts["staff.unlock"] != 1 || counts["staff.sign_in_failed"] != p.PairLimit+2 {
 		t.Errorf("audit actions = %v, want 1 lockout, 1 unlock, %d failures", counts, p.PairLimit+2)
 	}
+	// OpenID Connect starts count against the client address; a finished
+	// sign-in takes its count back.
+	for i := range p.AddressLimit {
+		v, err := s.CountSigninStart(ctx, "203.0.113.50", p)
+		if err != nil || !v.Allowed {
+			t.Fatalf("OIDC start %d = %+v, %v", i+1, v, err)
+		}
+	}
+	if v, _ := s.CountSigninStart(ctx, "203.0.113.50", p); v.Allowed || v.Reason != store.SigninAddressLimit {
+		t.Errorf("OIDC start past the address limit = %+v, want refused", v)
+	}
+	if err := s.SigninStartDone(ctx, "203.0.113.50"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SigninStartDone(ctx, "203.0.113.50"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.CountSigninStart(ctx, "203.0.113.50", p); !v.Allowed {
+		t.Errorf("OIDC start after two finished sign-ins = %+v, want allowed", v)
+	}
 	// The address limit counts every attempt, before any password check.
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -375,3 +375,45 @@ func (s *Store) StaffForIdentity(ctx context.Context, subject, email string) (St
 	})
 	return st, err
 }
+
+// CountSigninStart counts an OpenID Connect sign-in started from a client
+// address against the address limit (each start stores a request, so a
+// flood must stop somewhere). A refusal is audited. SigninStartDone takes
+// the count back when the sign-in succeeds.
+func (s *Store) CountSigninStart(ctx context.Context, address string, p SigninPolicy) (SigninVerdict, error) {
+	addrKey := s.keys.blind("signin.address", address)
+	var v SigninVerdict
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		v = SigninVerdict{Allowed: true}
+		var now time.Time
+		if err := tx.QueryRow(ctx, `select now()`).Scan(&now); err != nil {
+			return fmt.Errorf("count sign-in start: %w", err)
+		}
+		ac, err := counter(ctx, tx, addrKey, "address", nil, p.Window, now)
+		if err != nil {
+			return err
+		}
+		ac.attempts++
+		if _, err := tx.Exec(ctx, `update signin_counters set window_start = $2, attempts = $3, last_at = $4 where key = $1`,
+			addrKey, ac.windowStart, ac.attempts, now); err != nil {
+			return fmt.Errorf("count sign-in start: %w", err)
+		}
+		if ac.attempts <= p.AddressLimit {
+			return nil
+		}
+		v = SigninVerdict{Reason: SigninAddressLimit, RetryAfter: ac.windowStart.Add(p.Window).Sub(now)}
+		return writeAudit(ctx, tx, AuditEntry{Actor: System, Action: "staff.sign_in_failed", ObjectType: "staff",
+			Detail: fmt.Sprintf("reason=%s method=oidc addr=%s", v.Reason, address)})
+	})
+	return v, err
+}
+
+// SigninStartDone stops counting a sign-in start from address against the
+// address limit (it ended in a sign-in).
+func (s *Store) SigninStartDone(ctx context.Context, address string) error {
+	if _, err := s.pool.Exec(ctx, `update signin_counters set attempts = greatest(attempts - 1, 0) where key = $1`,
+		s.keys.blind("signin.address", address)); err != nil {
+		return fmt.Errorf("settle sign-in start: %w", err)
+	}
+	return nil
+}

@@ -67,8 +67,9 @@ func (o *oidcClient) setup(ctx context.Context) (*oidc.Provider, *oauth2.Config,
 }
 
 // oidcStart is POST /signin/oidc: it checks the sign-in form's token,
-// records state, nonce and PKCE verifier against the browser's
-// pre-session, and sends the browser to the provider.
+// counts the start against the client address's limit, records state,
+// nonce and PKCE verifier against the browser's pre-session, and sends the
+// browser to the provider.
 func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	addr := s.clientAddress(r)
@@ -82,6 +83,17 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 		s.d.Metrics.SignIn("bad_request")
 		s.auditSignin(r, 0, store.SigninBadForm, addr)
 		s.showSignin(w, r, http.StatusForbidden, signinData{Next: next}, []pageError{{Message: "The sign-in form had expired. Try again."}})
+		return
+	}
+	v, err := s.d.Store.CountSigninStart(r.Context(), addr, *s.d.SigninPolicy)
+	if err != nil {
+		s.signinDBFail(w, r, err)
+		return
+	}
+	if !v.Allowed {
+		s.d.Metrics.SignIn("rate_limited")
+		s.refuseSignin(w, r, http.StatusTooManyRequests, signinData{Next: next}, int(v.RetryAfter.Seconds())+1,
+			"Too many sign-ins from this address. Wait 15 minutes and try again.")
 		return
 	}
 	_, oc, err := s.oidc.setup(r.Context())
@@ -191,6 +203,9 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if st.Disabled {
 		refuse(st.ID, store.SigninDisabled, "disabled")
 		return
+	}
+	if err := s.d.Store.SigninStartDone(r.Context(), addr); err != nil {
+		s.log.Error("web: settle sign-in start", slog.String("error", err.Error()))
 	}
 	s.startSession(w, r, st, "oidc", req.Next)
 }
