@@ -6,9 +6,11 @@
 //
 // Pages are server-rendered with html/template from an embed.FS parsed once
 // at start-up; they work without JavaScript and load one stylesheet from
-// /static. Every page but sign-in and health needs a session (store
-// sessions, sliding idle expiry); every form carries a CSRF token; every view
-// of personal data and every action is audited by the store. Outcome emails
+// /static. Staff sign in with a password (limits kept in the store, counted
+// before hashing) or with OpenID Connect (NHSmail). Every page but sign-in
+// and health needs a session (store sessions, idle and absolute expiry);
+// every form carries a CSRF token and cross-origin POSTs are refused; every
+// view of personal data, every search, refusal and action is audited. Outcome emails
 // are composed with the daemon's notify.Composer and queued in the same
 // store transaction as the decision.
 //
