@@ -593,32 +593,32 @@ func TestStaffSessions(t *testing.T) {
 	if _, err := s.CreateStaff(ctx, "admin@nhs.net", "x", store.RoleViewer, store.System); !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("CreateStaff(same email) = %v, want ErrDuplicate", err)
 	}
-	token, sess, err := s.CreateSession(ctx, st.ID, time.Hour)
+	token, sess, err := s.CreateSession(ctx, st.ID, time.Hour, "")
 	if err != nil || token == "" || sess.CSRFToken == "" {
 		t.Fatalf("CreateSession = %q, %+v, %v", token, sess, err)
 	}
-	got, err := s.Session(ctx, token, time.Hour)
+	got, err := s.Session(ctx, token, time.Hour, 0)
 	if err != nil || got.Staff.ID != st.ID || got.Staff.Role != store.RoleAdmin || got.CSRFToken != sess.CSRFToken {
 		t.Fatalf("Session = %+v, %v", got, err)
 	}
-	if _, err := s.Session(ctx, token+"x", time.Hour); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Session(ctx, token+"x", time.Hour, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session(wrong token) = %v", err)
 	}
 	disabled := true
 	if err := s.UpdateStaff(ctx, st.ID, store.StaffUpdate{Disabled: &disabled}, store.System); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Session(ctx, token, time.Hour); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Session(ctx, token, time.Hour, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session(disabled) = %v", err)
 	}
-	if _, _, err := s.CreateSession(ctx, st.ID, time.Hour); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.CreateSession(ctx, st.ID, time.Hour, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("CreateSession(disabled) = %v", err)
 	}
 	enabled := false
 	_ = s.UpdateStaff(ctx, st.ID, store.StaffUpdate{Disabled: &enabled}, store.System)
-	short, _, _ := s.CreateSession(ctx, st.ID, time.Millisecond)
+	short, _, _ := s.CreateSession(ctx, st.ID, time.Millisecond, "")
 	time.Sleep(20 * time.Millisecond)
-	if _, err := s.Session(ctx, short, 0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Session(ctx, short, 0, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session(expired) = %v", err)
 	}
 	if n, err := s.DeleteExpiredSessions(ctx); err != nil || n != 1 {

@@ -488,7 +488,7 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if !ok {
 		return
 	}
-	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f}
+	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}
 	rt, canEmail := s.replyContext(r.Context(), det)
 	if canEmail {
 		var err error
@@ -566,7 +566,7 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		return
 	}
 	if err := s.d.Store.RejectTriage(r.Context(), store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID),
-		Reason: strings.Join(codes, "+"), Email: e}); err != nil {
+		Reason: strings.Join(codes, "+"), Email: e, Detail: "email=queued"}); err != nil {
 		s.storeFail(w, r, sess, err)
 		return
 	}
@@ -589,8 +589,9 @@ func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.S
 	if !ok {
 		return
 	}
-	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: string(vocab.StatusNotOptOut)}
+	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: string(vocab.StatusNotOptOut), Detail: "reply=no"}
 	if r.PostForm.Get("reply") == "yes" {
+		dec.Detail = "reply=yes"
 		rt, canEmail := s.replyContext(r.Context(), det)
 		if !canEmail {
 			s.fail(w, r, sess, http.StatusConflict, "This item has no conversation with an address, so no reply can be sent. Close it without a reply.")

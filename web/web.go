@@ -6,9 +6,11 @@
 //
 // Pages are server-rendered with html/template from an embed.FS parsed once
 // at start-up; they work without JavaScript and load one stylesheet from
-// /static. Every page but sign-in and health needs a session (store
-// sessions, sliding idle expiry); every form carries a CSRF token; every view
-// of personal data and every action is audited by the store. Outcome emails
+// /static. Staff sign in with a password (limits kept in the store, counted
+// before hashing) or with OpenID Connect (NHSmail). Every page but sign-in
+// and health needs a session (store sessions, idle and absolute expiry);
+// every form carries a CSRF token and cross-origin POSTs are refused; every
+// view of personal data, every search, refusal and action is audited. Outcome emails
 // are composed with the daemon's notify.Composer and queued in the same
 // store transaction as the decision.
 //
@@ -31,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -53,13 +56,8 @@ var assets embed.FS
 // DefaultSessionIdle is how long a session lasts without a request (OPTOUT_SESSION_IDLE).
 const DefaultSessionIdle = 30 * time.Minute
 
-// Sign-in rate limits: failed attempts per account and per client address
-// in a 15-minute window.
-const (
-	signinWindow     = 15 * time.Minute
-	accountFailLimit = 5
-	addressFailLimit = 20
-)
+// DefaultSessionMax is how long a session lasts at most, however busy (OPTOUT_SESSION_MAX).
+const DefaultSessionMax = 12 * time.Hour
 
 // maxFormBytes bounds a posted form.
 const maxFormBytes = 64 << 10
@@ -85,6 +83,24 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// SessionIdle ends sessions idle this long (OPTOUT_SESSION_IDLE). Default DefaultSessionIdle.
 	SessionIdle time.Duration
+	// SessionMax ends sessions this long after sign-in, however busy
+	// (OPTOUT_SESSION_MAX). Default DefaultSessionMax.
+	SessionMax time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (OPTOUT_TRUSTED_PROXIES). Empty: none.
+	TrustedProxies []netip.Prefix
+	// HashSlots bounds concurrent password hashes. Default DefaultHashSlots.
+	HashSlots int
+	// SigninPolicy bounds password sign-in attempts. Default store.DefaultSigninPolicy.
+	SigninPolicy *store.SigninPolicy
+	// LocalSigninOff switches password sign-in off (OPTOUT_LOCAL_SIGNIN=off):
+	// staff sign in with OpenID Connect only.
+	LocalSigninOff bool
+	// MetricsElsewhere leaves /metrics off this handler: it is served on its
+	// own address (OPTOUT_METRICS_ADDR) with MetricsHandler.
+	MetricsElsewhere bool
+	// OIDC, when set, offers "Sign in with NHSmail" (OpenID Connect).
+	OIDC *OIDCConfig
 }
 
 type server struct {
@@ -94,9 +110,10 @@ type server struct {
 	cssPath   string
 	css       []byte
 	london    *time.Location
-	byAccount *limiter
-	byAddress *limiter
+	slots     hashSlots
 	dummyHash string
+	oidc      *oidcClient
+	csp       string // cspPage, with the identity provider allowed as a form target
 }
 
 // New checks d, parses the templates and returns the handler of every route:
@@ -124,16 +141,37 @@ func New(d Deps) (http.Handler, error) {
 	if d.SessionIdle <= 0 {
 		d.SessionIdle = DefaultSessionIdle
 	}
-	if d.Gatherer == nil && d.Metrics != nil {
+	if d.SessionMax <= 0 {
+		d.SessionMax = DefaultSessionMax
+	}
+	if d.HashSlots <= 0 {
+		d.HashSlots = DefaultHashSlots
+	}
+	if d.SigninPolicy == nil {
+		d.SigninPolicy = &store.DefaultSigninPolicy
+	}
+	if d.Gatherer == nil && d.Metrics != nil && !d.MetricsElsewhere {
 		d.Gatherer = d.Metrics.Registry()
 	}
 	london, err := time.LoadLocation("Europe/London")
 	if err != nil {
 		return nil, fmt.Errorf("web: load Europe/London time zone: %w", err)
 	}
-	s := &server{d: d, log: d.Logger, london: london,
-		byAccount: newLimiter(accountFailLimit, signinWindow, d.Now),
-		byAddress: newLimiter(addressFailLimit, signinWindow, d.Now)}
+	s := &server{d: d, log: d.Logger, london: london, slots: make(hashSlots, d.HashSlots), csp: cspPage}
+	if d.OIDC != nil {
+		if s.oidc, err = newOIDCClient(*d.OIDC); err != nil {
+			return nil, err
+		}
+		// "Sign in with NHSmail" posts to us and is redirected to the
+		// provider: browsers hold that redirect to form-action too.
+		u, err := url.Parse(d.OIDC.Issuer)
+		if err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;'") {
+			return nil, fmt.Errorf("web: OpenID Connect issuer %q is not a URL", d.OIDC.Issuer)
+		}
+		s.csp = strings.Replace(cspPage, "form-action 'self'", "form-action 'self' "+u.Scheme+"://"+u.Host, 1)
+	} else if d.LocalSigninOff {
+		return nil, errors.New("web: password sign-in is off and OpenID Connect is not configured: nobody could sign in")
+	}
 	if s.css, err = assets.ReadFile("static/app.css"); err != nil {
 		return nil, fmt.Errorf("web: read stylesheet: %w", err)
 	}
@@ -154,6 +192,7 @@ func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
 		"date":     func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006") },
 		"datetime": func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04") },
+		"seconds":  func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04:05 MST") },
 		"reason":   vocab.Reason.Text,
 		"role":     func(r store.Role) string { return string(r) },
 	}
@@ -200,7 +239,7 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.d.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{Timeout: 10 * time.Second}))
+		mux.Handle("GET /metrics", MetricsHandler(s.d.Gatherer))
 	}
 	mux.HandleFunc("GET "+s.cssPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
@@ -209,6 +248,10 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /signin", s.signinPage)
 	mux.HandleFunc("POST /signin", s.signin)
+	if s.oidc != nil {
+		mux.HandleFunc("POST /signin/oidc", s.oidcStart)
+		mux.HandleFunc("GET /signin/oidc/callback", s.oidcCallback)
+	}
 	mux.Handle("POST /signout", s.auth(store.RoleViewer, s.signout))
 	mux.Handle("GET /{$}", s.auth(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ *store.Session) {
 		http.Redirect(w, r, "/queue", http.StatusSeeOther)
@@ -225,7 +268,19 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
 	mux.Handle("GET /audit", s.auth(store.RoleAdmin, s.audit))
-	return s.recoverer(s.headers(mux))
+	mux.Handle("GET /audit.csv", s.auth(store.RoleAdmin, s.auditCSV))
+	// Every state-changing request must come from our own pages: a POST
+	// whose Sec-Fetch-Site or Origin names another site gets 403, whatever
+	// token it carries.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	return s.recoverer(s.headers(cop.Handler(mux)))
+}
+
+// MetricsHandler serves the Prometheus metrics of g (on the page's own
+// address, or on OPTOUT_METRICS_ADDR).
+func MetricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 }
 
 // cspPage is the Content-Security-Policy of every page: our stylesheet,
@@ -235,15 +290,15 @@ const cspPage = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 func (s *server) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", cspPage)
+		h.Set("Content-Security-Policy", s.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+		if s.overHTTPS(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -317,9 +372,25 @@ func secureCookies(r *http.Request) bool {
 	return !loopback.HostPort(r.Host)
 }
 
-func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: secureCookies(r), SameSite: http.SameSiteStrictMode})
+// cookieName is a cookie's name for this request: with the __Host- prefix
+// whenever cookies are Secure, so the browser keeps them to this host and
+// path / and no sibling subdomain can set or shadow them.
+func (s *server) cookieName(r *http.Request, base string) string {
+	if secureCookies(r) {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func (s *server) setCookie(w http.ResponseWriter, r *http.Request, base, value string, maxAge int) {
+	// SameSite=Lax for the pre-session: the identity provider's redirect
+	// back to us is a cross-site top-level GET that must carry it.
+	same := http.SameSiteStrictMode
+	if base == presessionCookie {
+		same = http.SameSiteLaxMode
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(r, base), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secureCookies(r), SameSite: same})
 }
 
 // auth wraps h: it requires a live session with at least role, and a
@@ -328,10 +399,10 @@ func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 func (s *server) auth(role store.Role, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		c, err := r.Cookie(sessionCookie)
+		c, err := r.Cookie(s.cookieName(r, sessionCookie))
 		var sess store.Session
 		if err == nil && c.Value != "" && len(c.Value) < 100 {
-			sess, err = s.d.Store.Session(r.Context(), c.Value, s.d.SessionIdle)
+			sess, err = s.d.Store.Session(r.Context(), c.Value, s.d.SessionIdle, s.d.SessionMax)
 		} else {
 			err = store.ErrNotFound
 		}
@@ -350,6 +421,7 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 			return
 		}
 		if rank(sess.Staff.Role) < rank(role) {
+			s.refuse(r, &sess, http.StatusForbidden, "role")
 			s.fail(w, r, &sess, http.StatusForbidden, "Your account cannot do this. Ask an administrator if you need it.")
 			return
 		}
@@ -360,6 +432,7 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 				return
 			}
 			if !tokenEqual(r.PostForm.Get("csrf"), sess.CSRFToken) {
+				s.refuse(r, &sess, http.StatusForbidden, "csrf")
 				s.fail(w, r, &sess, http.StatusForbidden, "The form had expired or did not come from this site. Go back, reload the page and try again.")
 				return
 			}
