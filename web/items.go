@@ -56,21 +56,6 @@ var notices = map[string]string{
 	"assigned": "The item is assigned to you.",
 }
 
-type queueRow struct {
-	Item     store.TriageItem
-	Due      due
-	Assignee string
-}
-
-type queueData struct {
-	Rows    []queueRow
-	Reasons []option
-	Reason  string
-	State   string
-	Mine    bool
-	Count   int
-}
-
 type option struct{ Value, Text string }
 
 func reasonOptions() []option {
@@ -94,36 +79,6 @@ func (s *server) staffNames(ctx context.Context, me *store.Session) map[int64]st
 	}
 	names[me.Staff.ID] = "You"
 	return names
-}
-
-func (s *server) queue(w http.ResponseWriter, r *http.Request, sess *store.Session) {
-	q := r.URL.Query()
-	d := queueData{Reasons: reasonOptions(), Reason: q.Get("reason"), State: q.Get("state"), Mine: q.Get("mine") == "1"}
-	if _, ok := reasonTexts[d.Reason]; !ok {
-		d.Reason = ""
-	}
-	if d.State != "closed" && d.State != "all" {
-		d.State = "open"
-	}
-	f := store.TriageFilter{Reason: d.Reason, State: d.State, Limit: 500}
-	if d.Mine {
-		f.AssignedTo = sess.Staff.ID
-	}
-	items, err := s.d.Store.ListTriage(r.Context(), f)
-	if err != nil {
-		s.storeFail(w, r, sess, err)
-		return
-	}
-	names := s.staffNames(r.Context(), sess)
-	for _, it := range items {
-		row := queueRow{Item: it, Due: s.dueOf(it)}
-		if it.AssignedTo != 0 {
-			row.Assignee = names[it.AssignedTo]
-		}
-		d.Rows = append(d.Rows, row)
-	}
-	d.Count = len(d.Rows)
-	s.render(w, r, http.StatusOK, "queue", page{Title: "Triage queue", Nav: "queue", Session: sess, Notice: notices[q.Get("done")], Data: d})
 }
 
 // fieldDef is one field of the correction form, in the leaflet's order.

@@ -102,7 +102,8 @@ type server struct {
 //
 //	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css
 //	GET  /signin          POST /signin, /signout
-//	GET  /queue           ?reason=&state=open|closed|all&mine=1
+//	GET  /queue           ?reason=&state=open|closed|all&assignee=me|none|ID&due=overdue|week&sort=&page=
+//	                      POST /queue (search by reference, NHS number or sender)
 //	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign
 //	GET  /attachments/{id}
 //	GET  /people          POST /people (find), /people/optin
@@ -213,6 +214,7 @@ func (s *server) routes() http.Handler {
 		http.Redirect(w, r, "/queue", http.StatusSeeOther)
 	}))
 	mux.Handle("GET /queue", s.auth(store.RoleViewer, s.queue))
+	mux.Handle("POST /queue", s.auth(store.RoleViewer, s.searchQueue))
 	mux.Handle("GET /items/{id}", s.auth(store.RoleViewer, s.item))
 	mux.Handle("POST /items/{id}/check", s.auth(store.RoleTriager, s.check))
 	mux.Handle("POST /items/{id}/accept", s.auth(store.RoleTriager, s.accept))
@@ -381,6 +383,9 @@ type page struct {
 	Notice  string // a confirmation shown at the top
 	Errors  []pageError
 	Data    any
+	// Next and Prev are the URLs of the next and previous page of a list,
+	// linked from the head as rel="next" and rel="prev".
+	Next, Prev string
 }
 
 // pageError is one entry of the error summary; Field is the id of the input it is about ("" for none).
