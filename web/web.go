@@ -108,6 +108,7 @@ type server struct {
 //	GET  /attachments/{id}
 //	GET  /people          POST /people (find), /people/optin
 //	GET  /audit           (admins)
+//	GET  /outbox          POST /outbox/{id}/retry, cancel, address
 func New(d Deps) (http.Handler, error) {
 	if d.Store == nil {
 		return nil, errors.New("web: a store is required")
@@ -226,6 +227,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
 	mux.Handle("GET /audit", s.auth(store.RoleAdmin, s.audit))
+	mux.Handle("GET /outbox", s.auth(store.RoleViewer, s.outgoing))
+	mux.Handle("POST /outbox/{id}/{action}", s.auth(store.RoleTriager, s.outboxAction))
 	return s.recoverer(s.headers(mux))
 }
 
