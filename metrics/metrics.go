@@ -51,7 +51,7 @@ var (
 	// parts: where a panic was recovered.
 	parts = set("extract", "pipeline", "poller", "outbox", "web", "purge")
 	// outboxStates: store.OutboxState values.
-	outboxStates = []store.OutboxState{store.OutboxPending, store.OutboxSending, store.OutboxSent, store.OutboxFailed, store.OutboxUndeliverable, store.OutboxCancelled}
+	outboxStates = []store.OutboxState{store.OutboxPending, store.OutboxSending, store.OutboxSent, store.OutboxFailed, store.OutboxUndeliverable}
 	// signinResults: how a sign-in attempt ended.
 	signinResults = set("ok", "bad_credentials", "rate_limited", "bad_request")
 	// webActions: staff actions on the triage page.
@@ -414,7 +414,7 @@ func newStoreCollector(src Source, timeout time.Duration, log *slog.Logger, now 
 		triageOpen: prometheus.NewDesc("optout_triage_open_items", "Open triage items, by reason.", []string{"reason"}, nil),
 		triageAge: prometheus.NewDesc("optout_triage_oldest_open_age_seconds",
 			"Age of the oldest open triage item (0 when none); the resident must have an answer within one calendar month.", nil, nil),
-		// state: pending|sending|sent|failed|undeliverable|cancelled
+		// state: pending|sending|sent|failed|undeliverable (cancelled emails are not counted)
 		outbox:    prometheus.NewDesc("optout_notify_outbox_messages", "Outbox emails, by state.", []string{"state"}, nil),
 		outboxAge: prometheus.NewDesc("optout_notify_outbox_oldest_pending_age_seconds", "Age of the oldest email waiting to be sent (0 when none).", nil, nil),
 		scrapeError: prometheus.NewCounter(prometheus.CounterOpts{
