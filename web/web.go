@@ -109,6 +109,7 @@ type server struct {
 //	GET  /people          POST /people (find), /people/optin
 //	GET  /audit           (admins)
 //	GET  /outbox          POST /outbox/{id}/retry, cancel, address
+//	GET  /staff           POST /staff (add), /staff/{id}/role, disable, enable, password, unlock (admins)
 func New(d Deps) (http.Handler, error) {
 	if d.Store == nil {
 		return nil, errors.New("web: a store is required")
@@ -227,6 +228,9 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
 	mux.Handle("GET /audit", s.auth(store.RoleAdmin, s.audit))
+	mux.Handle("GET /staff", s.auth(store.RoleAdmin, s.staffPage))
+	mux.Handle("POST /staff", s.auth(store.RoleAdmin, s.addStaff))
+	mux.Handle("POST /staff/{id}/{action}", s.auth(store.RoleAdmin, s.staffAction))
 	mux.Handle("GET /outbox", s.auth(store.RoleViewer, s.outgoing))
 	mux.Handle("POST /outbox/{id}/{action}", s.auth(store.RoleTriager, s.outboxAction))
 	return s.recoverer(s.headers(mux))
