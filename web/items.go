@@ -137,6 +137,9 @@ type fieldRow struct {
 	Value   string
 	Checked bool
 	Error   string
+	// DescribedBy lists the ids of the hint, the "As read" value and the
+	// error shown with the field, for its aria-describedby.
+	DescribedBy string
 }
 
 func fieldRows(read *form.Fields, edit form.Fields, problems []form.Problem) []fieldRow {
@@ -198,7 +201,8 @@ type messageView struct {
 
 type attachmentView struct {
 	store.AttachmentInfo
-	PDF bool
+	PDF   bool
+	Label string // the file name, or "Attachment N (type)" when it has none
 }
 
 type itemData struct {
@@ -262,6 +266,20 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		d.Checked = true
 	}
 	d.Fields = fieldRows(read, current, problems)
+	for i := range d.Fields {
+		f := &d.Fields[i]
+		var ids []string
+		if f.Hint != "" && f.Kind != "checkbox" {
+			ids = append(ids, "f-"+f.Key+"-hint")
+		}
+		if d.HasForm {
+			ids = append(ids, "f-"+f.Key+"-read")
+		}
+		if f.Error != "" {
+			ids = append(ids, "f-"+f.Key+"-error")
+		}
+		f.DescribedBy = strings.Join(ids, " ")
+	}
 	var errs []pageError
 	for _, p := range problems {
 		if p.Severity == form.SeverityError {
@@ -276,8 +294,12 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		}
 	}
 	d.CheckedOK = d.Checked && len(errs) == 0
-	for _, a := range det.Attachments {
-		d.Attachments = append(d.Attachments, attachmentView{AttachmentInfo: a, PDF: isPDFType(a.ContentType, a.Name)})
+	for i, a := range det.Attachments {
+		label := strings.TrimSpace(a.Name)
+		if label == "" {
+			label = fmt.Sprintf("Attachment %d (%s)", i+1, a.ContentType)
+		}
+		d.Attachments = append(d.Attachments, attachmentView{AttachmentInfo: a, PDF: isPDFType(a.ContentType, a.Name), Label: label})
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)

@@ -178,3 +178,15 @@ func TestQueueFiltersSearch(t *testing.T) {
 		}
 	}
 }
+
+// TestFavicon: the icon is served from the binary, so browsers get no 404.
+func TestFavicon(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, path := range []string{"/favicon.ico", "/favicon.svg"} {
+		resp, body := e.anon().get(path)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(body, "<svg") {
+			t.Errorf("GET %s = %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}

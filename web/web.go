@@ -92,6 +92,7 @@ type server struct {
 	pages     map[string]*template.Template
 	cssPath   string
 	css       []byte
+	icon      []byte
 	london    *time.Location
 	byAccount *limiter
 	byAddress *limiter
@@ -100,7 +101,7 @@ type server struct {
 
 // New checks d, parses the templates and returns the handler of every route:
 //
-//	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css
+//	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css, /favicon.ico, /favicon.svg
 //	GET  /signin          POST /signin, /signout
 //	GET  /queue           ?reason=&state=open|closed|all&assignee=me|none|ID&due=overdue|week&sort=&page=
 //	                      POST /queue (search by reference, NHS number or sender)
@@ -138,6 +139,9 @@ func New(d Deps) (http.Handler, error) {
 		byAddress: newLimiter(addressFailLimit, signinWindow, d.Now)}
 	if s.css, err = assets.ReadFile("static/app.css"); err != nil {
 		return nil, fmt.Errorf("web: read stylesheet: %w", err)
+	}
+	if s.icon, err = assets.ReadFile("static/favicon.svg"); err != nil {
+		return nil, fmt.Errorf("web: read favicon: %w", err)
 	}
 	sum := sha256.Sum256(s.css)
 	s.cssPath = "/static/app." + hex.EncodeToString(sum[:6]) + ".css"
@@ -209,6 +213,8 @@ func (s *server) routes() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		w.Write(s.css) //nolint:errcheck // the client went away
 	})
+	mux.HandleFunc("GET /favicon.ico", s.favicon)
+	mux.HandleFunc("GET /favicon.svg", s.favicon)
 	mux.HandleFunc("GET /signin", s.signinPage)
 	mux.HandleFunc("POST /signin", s.signin)
 	mux.Handle("POST /signout", s.auth(store.RoleViewer, s.signout))
@@ -234,6 +240,14 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /outbox", s.auth(store.RoleViewer, s.outgoing))
 	mux.Handle("POST /outbox/{id}/{action}", s.auth(store.RoleTriager, s.outboxAction))
 	return s.recoverer(s.headers(mux))
+}
+
+// favicon serves the service's icon (an SVG from the binary) for both the
+// icon link in each page and browsers' default /favicon.ico request.
+func (s *server) favicon(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(s.icon) //nolint:errcheck // the client went away
 }
 
 // cspPage is the Content-Security-Policy of every page: our stylesheet,
@@ -390,6 +404,10 @@ type page struct {
 	Notice  string // a confirmation shown at the top
 	Errors  []pageError
 	Data    any
+	// TitleError prefixes the title with "Error:": only when the staff
+	// member's own submission of this page's form had errors (GOV.UK
+	// pattern), never for problems found in a resident's form.
+	TitleError bool
 	// Next and Prev are the URLs of the next and previous page of a list,
 	// linked from the head as rel="next" and rel="prev".
 	Next, Prev string
@@ -409,6 +427,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	p.CSS = s.cssPath
+	p.TitleError = len(p.Errors) > 0 && r.Method == http.MethodPost
 	if p.Session != nil {
 		p.CSRF = p.Session.CSRFToken
 	}
