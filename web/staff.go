@@ -45,10 +45,10 @@ var roleOptions = []option{
 }
 
 var staffNotices = map[string]string{
-	"role":     "The role is changed and the account's sessions are ended.",
-	"disable":  "The account is disabled and its sessions are ended.",
-	"enable":   "The account is enabled.",
-	"unlock":   "The account can try to sign in again.",
+	"role":    "The role is changed and the account's sessions are ended.",
+	"disable": "The account is disabled and its sessions are ended.",
+	"enable":  "The account is enabled.",
+	"unlock":  "The account can try to sign in again.",
 }
 
 // newPassword makes a random initial password: 100 bits in five groups of
