@@ -62,7 +62,8 @@ func TestBrowserAccessibility(t *testing.T) {
 		{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 not really")},
 		{Name: "", ContentType: "image/png", Data: []byte("\x89PNG\r\n\x1a\n")}}})
 	closed, _ := e.seed(item{Fields: goodFields(validNHS[0])})
-	e.seedMany(120, store.ReasonUnreadable)
+	e.seedMany(300, store.ReasonInvalidForm, store.ReasonUnreadable, store.ReasonPhotoOfForm, store.ReasonInvalidForm,
+		store.ReasonUnverifiedSender, store.ReasonNoFormAgain, store.ReasonInvalidForm, store.ReasonUndeliverable)
 	e.queueMail(store.MailAccepted)
 	failed := e.queueMail(store.MailRejected)
 	if err := e.st.FailOutbox(ctx, failed, "550 5.7.1 refused"); err != nil {
@@ -117,10 +118,12 @@ func TestBrowserAccessibility(t *testing.T) {
 		{"outgoing mail", "/outbox", "table.table"},
 		{"staff", "/staff", "#add-staff"},
 		{"find a person", "/people", "#q"},
+		{"dashboard", "/dashboard", "svg"},
 	}
 	for _, p := range pages {
 		do("open "+p.name, chromedp.Navigate(e.srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
 		checkAxe(t, b, string(src), p.name)
+		browser.Screenshot(t, b, out, "triage-"+strings.ReplaceAll(p.name, " ", "-"))
 	}
 	do("find a person", chromedp.Navigate(e.srv.URL+"/people"), chromedp.WaitVisible(chromedp.CSS("#q")),
 		chromedp.SendKeys(chromedp.CSS("#q"), validNHS[0]), chromedp.Click(chromedp.CSS("main form button[type=submit]")),

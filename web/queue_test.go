@@ -13,12 +13,15 @@ import (
 )
 
 // seedMany puts n open items without mail in the queue in one statement,
-// with answer dates a minute apart, and returns their ids in that order.
-func (e *env) seedMany(n int, reason string) []int64 {
+// received three hours apart up to now, each due 30 days after
+// receipt, with reasons taken in turn from reasons; it returns their ids
+// in that order (which is also answer-date order).
+func (e *env) seedMany(n int, reasons ...string) []int64 {
 	e.t.Helper()
 	rows, err := e.st.Pool().Query(context.Background(), `insert into triage (reason, created_at, due_by)
-		select $2, now() - interval '1 day' + g * interval '1 second', now() + interval '20 days' + g * interval '1 minute'
-		from generate_series(1, $1) g order by g returning id`, n, reason)
+		select ($2::text[])[1 + g % cardinality($2::text[])], now() - ($1 - g) * interval '3 hours',
+			now() - ($1 - g) * interval '3 hours' + interval '30 days'
+		from generate_series(1, $1) g order by g returning id`, n, reasons)
 	if err != nil {
 		e.t.Fatalf("seed %d items: %v", n, err)
 	}

@@ -110,6 +110,7 @@ type server struct {
 //	GET  /people          POST /people (find), /people/optin
 //	GET  /audit           (admins)
 //	GET  /outbox          POST /outbox/{id}/retry, cancel, address
+//	GET  /dashboard       weekly counts for 26 weeks (SVG chart and table)
 //	GET  /staff           POST /staff (add), /staff/{id}/role, disable, enable, password, unlock (admins)
 func New(d Deps) (http.Handler, error) {
 	if d.Store == nil {
@@ -238,6 +239,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /staff", s.auth(store.RoleAdmin, s.addStaff))
 	mux.Handle("POST /staff/{id}/{action}", s.auth(store.RoleAdmin, s.staffAction))
 	mux.Handle("GET /outbox", s.auth(store.RoleViewer, s.outgoing))
+	mux.Handle("GET /dashboard", s.auth(store.RoleViewer, s.dashboard))
 	mux.Handle("POST /outbox/{id}/{action}", s.auth(store.RoleTriager, s.outboxAction))
 	return s.recoverer(s.headers(mux))
 }
