@@ -15,7 +15,7 @@ const dashboardWeeks = 26
 // The chart's size in SVG units (it scales to the page's width).
 const (
 	chartW, chartH         = 960.0, 320.0
-	chartLeft, chartRight  = 56.0, 16.0
+	chartLeft, chartRight  = 56.0, 40.0
 	chartTop, chartBottom  = 16.0, 40.0
 	chartPlotW, chartPlotH = chartW - chartLeft - chartRight, chartH - chartTop - chartBottom
 	chartLabelEvery        = 4 // weeks between labels on the time axis
