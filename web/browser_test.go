@@ -62,7 +62,7 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 	browser.Screenshot(t, b, out, "triage-queue")
 
 	// The queue puts the item due soonest first (issue 9).
-	if s := text("table.table tbody tr:first-child td:first-child"); s != fmt.Sprintf("Item %d", second) {
+	if s := text(`table.table tbody tr:first-child td[data-label="Item"]`); s != fmt.Sprintf("Item %d", second) {
 		t.Errorf("the first queue entry is %q, want item %d (due in 3 days)", s, second)
 	}
 	do("open the oldest item",

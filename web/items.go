@@ -48,12 +48,14 @@ func (s *server) dueOf(t store.TriageItem) due {
 
 // notices are the confirmations a redirect can ask for (?done=...).
 var notices = map[string]string{
-	"accepted": "The opt-out is recorded and the outcome email is queued.",
-	"dup":      "This person was already opted out. The form is recorded and the outcome email is queued.",
-	"noemail":  "The opt-out is recorded. There is no conversation with an address, so no email was queued.",
-	"rejected": "The form is rejected and the email asking for a corrected form is queued.",
-	"closed":   "The item is closed.",
-	"assigned": "The item is assigned to you.",
+	"accepted":       "The opt-out is recorded and the outcome email is queued.",
+	"dup":            "This person was already opted out. The form is recorded and the outcome email is queued.",
+	"noemail":        "The opt-out is recorded. There is no conversation with an address, so no email was queued.",
+	"rejected":       "The form is rejected and the email asking for a corrected form is queued.",
+	"closed":         "The item is closed.",
+	"assigned":       "The item is assigned to you.",
+	"assigned-other": "The item is assigned.",
+	"noted":          "The note is kept with the item. It is never emailed.",
 }
 
 type option struct{ Value, Text string }
@@ -223,6 +225,9 @@ type itemData struct {
 	Attachments   []attachmentView
 	RejectReasons []rejectReason
 	CanEmail      bool
+	Notes         []noteView
+	Closure       *closureView // who closed it, when, why; nil while open
+	Assignable    []option     // staff it can be assigned to
 }
 
 func itemID(r *http.Request) (int64, bool) {
@@ -303,6 +308,9 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
+	}
+	if err := s.itemWork(ctx, sess, &d); err != nil {
+		return d, nil, err
 	}
 	return d, errs, nil
 }
@@ -586,6 +594,15 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		return
 	}
 	to := sess.Staff.ID
+	if v := r.PostForm.Get("to"); v != "" && v != "me" {
+		other, err := strconv.ParseInt(v, 10, 64)
+		st, serr := s.d.Store.StaffByID(r.Context(), other)
+		if err != nil || serr != nil || st.Disabled {
+			s.fail(w, r, sess, http.StatusUnprocessableEntity, "Choose an enabled member of staff to assign the item to. Go back and try again.")
+			return
+		}
+		to = other
+	}
 	if r.PostForm.Get("unassign") == "yes" {
 		to = 0
 	}
@@ -595,8 +612,12 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	}
 	s.d.Metrics.Action("assign")
 	done := "assigned"
-	if to == 0 {
+	switch to {
+	case 0:
 		done = ""
+	case sess.Staff.ID:
+	default:
+		done = "assigned-other"
 	}
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done="+done, http.StatusSeeOther)
 }

@@ -131,7 +131,7 @@ func TestOutgoingMailPage(t *testing.T) {
 	}
 	// The sealed column holds no address in clear.
 	var clear int
-	if err := e.st.Pool().QueryRow(ctx, `select count(*) from outbox where position('fixed@' in convert_from(recipient, 'latin1')) > 0`).Scan(&clear); err != nil || clear != 0 {
+	if err := e.st.Pool().QueryRow(ctx, `select count(*) from outbox where position('fixed@'::bytea in recipient) > 0`).Scan(&clear); err != nil || clear != 0 {
 		t.Errorf("corrected address in clear in the outbox: %d, %v", clear, err)
 	}
 	for action, n := range map[string]int{"outbox.retry_now": 1, "outbox.cancel": 1, "outbox.correct_address": 1} {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -49,6 +50,8 @@ type queueData struct {
 	Searched  bool
 	SearchBy  string // "reference" | "NHS number" | "sender address"
 	Truncated bool   // the search found more than it shows
+	CanClose  bool   // triagers can close ticked items in bulk
+	Here      string // this page's URL, to come back to after a bulk close
 
 	names map[int64]string // staff names by id, read once per request
 }
@@ -147,7 +150,13 @@ func (s *server) queue(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 		d.Page = n
 	}
 	sq.Offset = (d.Page - 1) * queuePageSize
-	s.showQueue(w, r, sess, d, sq, notices[q.Get("done")])
+	notice := notices[q.Get("done")]
+	if n, ok := strings.CutPrefix(q.Get("done"), "bulk"); ok {
+		if k, err := strconv.Atoi(n); err == nil && k >= 0 {
+			notice = fmt.Sprintf("%d item%s closed. No email was sent.", k, map[bool]string{true: "", false: "s"}[k == 1])
+		}
+	}
+	s.showQueue(w, r, sess, d, sq, notice)
 }
 
 // searchQueue finds items by reference code, NHS number or the sender's
@@ -197,6 +206,8 @@ func (s *server) showQueue(w http.ResponseWriter, r *http.Request, sess *store.S
 		d.Rows = append(d.Rows, row)
 	}
 	d.Total = res.Total
+	d.CanClose = rank(sess.Staff.Role) >= rank(store.RoleTriager) && d.State != "closed"
+	d.Here = d.link(d.Page)
 	p := page{Title: "Triage queue", Nav: "queue", Session: sess, Notice: notice, Data: &d}
 	if d.Searched {
 		d.Truncated = d.Total > len(d.Rows)

@@ -105,7 +105,8 @@ type server struct {
 //	GET  /signin          POST /signin, /signout
 //	GET  /queue           ?reason=&state=open|closed|all&assignee=me|none|ID&due=overdue|week&sort=&page=
 //	                      POST /queue (search by reference, NHS number or sender)
-//	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign
+//	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign, note
+//	                      POST /queue/close (bulk close as spam or duplicate)
 //	GET  /attachments/{id}
 //	GET  /people          POST /people (find), /people/optin
 //	GET  /audit           (admins)
@@ -163,6 +164,8 @@ func (s *server) parseTemplates() error {
 		"datetime": func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04") },
 		"reason":   reasonText,
 		"role":     func(r store.Role) string { return string(r) },
+		// rankTriager reports whether the session's role may act on items.
+		"rankTriager": func(sess *store.Session) bool { return sess != nil && rank(sess.Staff.Role) >= rank(store.RoleTriager) },
 	}
 	names, err := fs.Glob(assets, "templates/*.html")
 	if err != nil {
@@ -224,12 +227,14 @@ func (s *server) routes() http.Handler {
 	}))
 	mux.Handle("GET /queue", s.auth(store.RoleViewer, s.queue))
 	mux.Handle("POST /queue", s.auth(store.RoleViewer, s.searchQueue))
+	mux.Handle("POST /queue/close", s.auth(store.RoleTriager, s.bulkClose))
 	mux.Handle("GET /items/{id}", s.auth(store.RoleViewer, s.item))
 	mux.Handle("POST /items/{id}/check", s.auth(store.RoleTriager, s.check))
 	mux.Handle("POST /items/{id}/accept", s.auth(store.RoleTriager, s.accept))
 	mux.Handle("POST /items/{id}/reject", s.auth(store.RoleTriager, s.reject))
 	mux.Handle("POST /items/{id}/close", s.auth(store.RoleTriager, s.closeItem))
 	mux.Handle("POST /items/{id}/assign", s.auth(store.RoleTriager, s.assign))
+	mux.Handle("POST /items/{id}/note", s.auth(store.RoleTriager, s.addNote))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))

@@ -19,3 +19,21 @@ create index outbox_attention on outbox (id) where state in ('failed', 'undelive
 alter table outbox drop constraint outbox_state_check;
 alter table outbox add constraint outbox_state_check
 	check (state in ('pending', 'sending', 'sent', 'failed', 'undeliverable', 'cancelled'));
+
+-- Why a closed item was closed: the reason codes staff chose (never
+-- personal values) and, for a bulk close, the staff's words (sealed).
+alter table triage add column close_reason text not null default '';
+alter table triage add column close_note bytea;
+
+-- Internal notes staff keep on an item: never emailed, kept in order,
+-- sealed (staff may quote the resident). Append-only like the audit.
+create table triage_notes (
+	id         bigint generated always as identity primary key,
+	triage_id  bigint not null references triage (id),
+	staff_id   bigint not null references staff (id),
+	at         timestamptz not null default now(),
+	body       bytea not null               -- sealed
+);
+create index triage_notes_item on triage_notes (triage_id, id);
+create trigger triage_notes_append_only before update or delete on triage_notes
+	for each row execute function reject_change();
