@@ -29,9 +29,6 @@ var queueOrders = map[QueueSort]string{
 	QueueReceivedLast:  "t.created_at desc, t.id desc",
 }
 
-// Valid reports whether q is one of the queue's orders.
-func (q QueueSort) Valid() bool { _, ok := queueOrders[q]; return ok }
-
 // QueueDue filters the queue by answer date.
 type QueueDue string
 
