@@ -417,3 +417,32 @@ func (s *Store) SigninStartDone(ctx context.Context, address string) error {
 	}
 	return nil
 }
+
+// LockedStaff reports which of the accounts in list are locked from some
+// address, or slowed down, by failed sign-ins under policy p (see
+// SigninPolicy), for the staff page's "Unlock" button. It reads only the
+// counters.
+func (s *Store) LockedStaff(ctx context.Context, list []Staff, p SigninPolicy) (map[int64]bool, error) {
+	keys := make([][]byte, len(list))
+	byKey := make(map[string]int64, len(list))
+	for i, st := range list {
+		keys[i] = s.keys.blind("signin.account", NormaliseAddress(st.Email))
+		byKey[string(keys[i])] = st.ID
+	}
+	rows, err := s.pool.Query(ctx, `select distinct account from signin_counters
+		where account = any($1) and (locked_until > now() or (kind = 'account' and attempts >= $2 and window_start > now() - $3::interval))`,
+		keys, p.SlowAfter, p.AccountWindow)
+	if err != nil {
+		return nil, fmt.Errorf("read sign-in locks: %w", err)
+	}
+	defer rows.Close()
+	locked := map[int64]bool{}
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("read sign-in locks: %w", err)
+		}
+		locked[byKey[string(k)]] = true
+	}
+	return locked, rows.Err()
+}

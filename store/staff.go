@@ -124,12 +124,19 @@ type StaffUpdate struct {
 }
 
 // UpdateStaff changes an account. Disabling it, or changing its password or
-// role, ends its sessions. Audited (never with the hash).
+// role, ends its sessions. Disabling or demoting the last enabled
+// administrator fails with ErrLastAdmin, checked in the same transaction.
+// Audited (never with the hash).
 func (s *Store) UpdateStaff(ctx context.Context, id int64, u StaffUpdate, actor Actor) error {
 	if u.Role != nil && !u.Role.Valid() {
 		return fmt.Errorf("update staff %d: role %q is not viewer, triager or admin", id, *u.Role)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if (u.Disabled != nil && *u.Disabled) || (u.Role != nil && *u.Role != RoleAdmin) {
+			if err := keepAnAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `update staff set password_hash = coalesce($2, password_hash), role = coalesce($3, role),
 			disabled = coalesce($4, disabled), updated_at = now() where id = $1`, id, u.PasswordHash, u.Role, u.Disabled)
 		if err != nil {
@@ -153,6 +160,26 @@ func (s *Store) UpdateStaff(ctx context.Context, id int64, u StaffUpdate, actor 
 		}
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "staff.update", ObjectType: "staff", ObjectID: id, Detail: detail})
 	})
+}
+
+// ErrLastAdmin: the change would leave no enabled administrator.
+var ErrLastAdmin = errors.New("the last enabled administrator cannot be disabled or given another role; make another administrator first")
+
+// keepAnAdmin locks every enabled administrator (so two changes in flight
+// serialise) and returns ErrLastAdmin when id is the only one.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, id int64) error {
+	rows, err := tx.Query(ctx, `select id from staff where role = 'admin' and not disabled order by id for update`)
+	if err != nil {
+		return fmt.Errorf("update staff %d: count administrators: %w", id, err)
+	}
+	admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("update staff %d: count administrators: %w", id, err)
+	}
+	if len(admins) == 1 && admins[0] == id {
+		return fmt.Errorf("update staff %d: %w", id, ErrLastAdmin)
+	}
+	return nil
 }
 
 // Session is a signed-in staff session, with its account.

@@ -454,6 +454,11 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 				return err
 			}
 		}
+		if d.Reason != "" {
+			if _, err := tx.Exec(ctx, `update triage set close_reason = left($2, 200) where id = $1`, t.ID, d.Reason); err != nil {
+				return fmt.Errorf("%s triage item %d: %w", outcome, t.ID, err)
+			}
+		}
 		if outcome == "closed" && d.Reason != "" {
 			outcome = "closed." + d.Reason
 		}

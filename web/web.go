@@ -109,6 +109,7 @@ type server struct {
 	pages     map[string]*template.Template
 	cssPath   string
 	css       []byte
+	icon      []byte
 	london    *time.Location
 	slots     hashSlots
 	dummyHash string
@@ -118,13 +119,18 @@ type server struct {
 
 // New checks d, parses the templates and returns the handler of every route:
 //
-//	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css
+//	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css, /favicon.ico, /favicon.svg
 //	GET  /signin          POST /signin, /signout
-//	GET  /queue           ?reason=&state=open|closed|all&mine=1
-//	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign
+//	GET  /queue           ?reason=&state=open|closed|all&assignee=me|none|ID&due=overdue|week&sort=&page=
+//	                      POST /queue (search by reference, NHS number or sender)
+//	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign, note
+//	                      POST /queue/close (bulk close as spam or duplicate)
 //	GET  /attachments/{id}
 //	GET  /people          POST /people (find), /people/optin
 //	GET  /audit           (admins)
+//	GET  /outbox          POST /outbox/{id}/retry, cancel, address
+//	GET  /dashboard       weekly counts for 26 weeks (SVG chart and table)
+//	GET  /staff           POST /staff (add), /staff/{id}/role, disable, enable, password, unlock (admins)
 func New(d Deps) (http.Handler, error) {
 	if d.Store == nil {
 		return nil, errors.New("web: a store is required")
@@ -175,6 +181,9 @@ func New(d Deps) (http.Handler, error) {
 	if s.css, err = assets.ReadFile("static/app.css"); err != nil {
 		return nil, fmt.Errorf("web: read stylesheet: %w", err)
 	}
+	if s.icon, err = assets.ReadFile("static/favicon.svg"); err != nil {
+		return nil, fmt.Errorf("web: read favicon: %w", err)
+	}
 	sum := sha256.Sum256(s.css)
 	s.cssPath = "/static/app." + hex.EncodeToString(sum[:6]) + ".css"
 	if err := s.parseTemplates(); err != nil {
@@ -195,6 +204,8 @@ func (s *server) parseTemplates() error {
 		"seconds":  func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04:05 MST") },
 		"reason":   vocab.Reason.Text,
 		"role":     func(r store.Role) string { return string(r) },
+		// rankTriager reports whether the session's role may act on items.
+		"rankTriager": func(sess *store.Session) bool { return sess != nil && rank(sess.Staff.Role) >= rank(store.RoleTriager) },
 	}
 	names, err := fs.Glob(assets, "templates/*.html")
 	if err != nil {
@@ -246,6 +257,8 @@ func (s *server) routes() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		w.Write(s.css) //nolint:errcheck // the client went away
 	})
+	mux.HandleFunc("GET /favicon.ico", s.favicon)
+	mux.HandleFunc("GET /favicon.svg", s.favicon)
 	mux.HandleFunc("GET /signin", s.signinPage)
 	mux.HandleFunc("POST /signin", s.signin)
 	if s.oidc != nil {
@@ -257,17 +270,26 @@ func (s *server) routes() http.Handler {
 		http.Redirect(w, r, "/queue", http.StatusSeeOther)
 	}))
 	mux.Handle("GET /queue", s.auth(store.RoleViewer, s.queue))
+	mux.Handle("POST /queue", s.auth(store.RoleViewer, s.searchQueue))
+	mux.Handle("POST /queue/close", s.auth(store.RoleTriager, s.bulkClose))
 	mux.Handle("GET /items/{id}", s.auth(store.RoleViewer, s.item))
 	mux.Handle("POST /items/{id}/check", s.auth(store.RoleTriager, s.check))
 	mux.Handle("POST /items/{id}/accept", s.auth(store.RoleTriager, s.accept))
 	mux.Handle("POST /items/{id}/reject", s.auth(store.RoleTriager, s.reject))
 	mux.Handle("POST /items/{id}/close", s.auth(store.RoleTriager, s.closeItem))
 	mux.Handle("POST /items/{id}/assign", s.auth(store.RoleTriager, s.assign))
+	mux.Handle("POST /items/{id}/note", s.auth(store.RoleTriager, s.addNote))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
 	mux.Handle("GET /audit", s.auth(store.RoleAdmin, s.audit))
+	mux.Handle("GET /staff", s.auth(store.RoleAdmin, s.staffPage))
+	mux.Handle("POST /staff", s.auth(store.RoleAdmin, s.addStaff))
+	mux.Handle("POST /staff/{id}/{action}", s.auth(store.RoleAdmin, s.staffAction))
+	mux.Handle("GET /outbox", s.auth(store.RoleViewer, s.outgoing))
+	mux.Handle("GET /dashboard", s.auth(store.RoleViewer, s.dashboard))
+	mux.Handle("POST /outbox/{id}/{action}", s.auth(store.RoleTriager, s.outboxAction))
 	mux.Handle("GET /audit.csv", s.auth(store.RoleAdmin, s.auditCSV))
 	// Every state-changing request must come from our own pages: a POST
 	// whose Sec-Fetch-Site or Origin names another site gets 403, whatever
@@ -281,6 +303,14 @@ func (s *server) routes() http.Handler {
 // address, or on OPTOUT_METRICS_ADDR).
 func MetricsHandler(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{Timeout: 10 * time.Second})
+}
+
+// favicon serves the service's icon (an SVG from the binary) for both the
+// icon link in each page and browsers' default /favicon.ico request.
+func (s *server) favicon(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(s.icon) //nolint:errcheck // the client went away
 }
 
 // cspPage is the Content-Security-Policy of every page: our stylesheet,
@@ -455,6 +485,13 @@ type page struct {
 	Notice  string // a confirmation shown at the top
 	Errors  []pageError
 	Data    any
+	// TitleError prefixes the title with "Error:": only when the staff
+	// member's own submission of this page's form had errors (GOV.UK
+	// pattern), never for problems found in a resident's form.
+	TitleError bool
+	// Next and Prev are the URLs of the next and previous page of a list,
+	// linked from the head as rel="next" and rel="prev".
+	Next, Prev string
 }
 
 // pageError is one entry of the error summary; Field is the id of the input it is about ("" for none).
@@ -471,6 +508,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	p.CSS = s.cssPath
+	p.TitleError = len(p.Errors) > 0 && r.Method == http.MethodPost
 	if p.Session != nil {
 		p.CSRF = p.Session.CSRFToken
 	}
