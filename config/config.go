@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -78,8 +79,18 @@ type Config struct {
 	MaxAttachment int64
 	TemplateDir   string
 	SessionIdle   time.Duration
+	SessionMax    time.Duration
 	LogFormat     string
 	LogLevel      string
+
+	TrustedProxies []netip.Prefix
+	LocalSignin    string // "on" or "off"
+	MetricsAddr    string
+
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCRedirectURL  string
 }
 
 // Setting describes one configuration variable.
@@ -215,6 +226,43 @@ func phone(p func(c *Config) *string) func(*Config, string) error {
 	}
 }
 
+// prefixes accepts comma-separated CIDRs or single addresses.
+func prefixes(p func(c *Config) *[]netip.Prefix) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []netip.Prefix
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			pr, err := netip.ParsePrefix(f)
+			if err != nil {
+				a, aerr := netip.ParseAddr(f)
+				if aerr != nil {
+					return fmt.Errorf("must be comma-separated CIDRs such as 10.0.0.0/8 or addresses: %q is neither", f)
+				}
+				pr = netip.PrefixFrom(a, a.BitLen())
+			}
+			out = append(out, pr.Masked())
+		}
+		*p(c) = out
+		return nil
+	}
+}
+
+// serviceURL accepts the address of a service the daemon talks to (the
+// OpenID provider, our own redirect): https://, or http:// on loopback for tests.
+func serviceURL(p func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.Host(u.Hostname()))) {
+			return errors.New("must be an https:// URL (http:// only for loopback addresses)")
+		}
+		*p(c) = v
+		return nil
+	}
+}
+
 // Settings lists every configuration variable, in the README's order.
 var Settings = []Setting{
 	{"DATABASE_URL", "", true, "PostgreSQL connection URL (`postgres://user@host:5432/db?sslmode=verify-full`). Required.", str(func(c *Config) *string { return &c.DatabaseURL })},
@@ -263,6 +311,14 @@ var Settings = []Setting{
 	{"OPTOUT_MAX_ATTACHMENT_SIZE", "35MB", false, "Largest attachment read (NHSmail's own maximum is 35 MB).", size(func(c *Config) *int64 { return &c.MaxAttachment })},
 	{"OPTOUT_TEMPLATE_DIR", "", false, "Directory of reply templates that override the built-in ones (same file names).", str(func(c *Config) *string { return &c.TemplateDir })},
 	{"OPTOUT_SESSION_IDLE", "30m", false, "Staff sessions end after this much idle time.", duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
+	{"OPTOUT_SESSION_MAX", "12h", false, "Staff sessions end this long after sign-in, however busy.", duration(func(c *Config) *time.Duration { return &c.SessionMax })},
+	{"OPTOUT_TRUSTED_PROXIES", "", false, "Reverse proxies in front of the triage page (comma-separated CIDRs or addresses): only from these are `X-Forwarded-For` (the client address sign-in limits count) and `X-Forwarded-Proto` (HSTS, cookies) believed. Empty: none.", prefixes(func(c *Config) *[]netip.Prefix { return &c.TrustedProxies })},
+	{"OPTOUT_LOCAL_SIGNIN", "on", false, "`on`: staff may sign in with a password set by `optoutd staff`; `off`: NHSmail (OpenID Connect) only.", oneOf(func(c *Config) *string { return &c.LocalSignin }, "on", "off")},
+	{"OPTOUT_METRICS_ADDR", "", false, "When set, `/metrics` is served on this address only (for example `127.0.0.1:9090`), not on OPTOUT_HTTP_ADDR.", str(func(c *Config) *string { return &c.MetricsAddr })},
+	{"OPTOUT_OIDC_ISSUER", "", false, "OpenID Connect issuer for \"Sign in with NHSmail\" (Entra ID: `https://login.microsoftonline.com/<tenant>/v2.0`). Empty: password sign-in only.", serviceURL(func(c *Config) *string { return &c.OIDCIssuer })},
+	{"OPTOUT_OIDC_CLIENT_ID", "", false, "OpenID Connect client (application) id of the triage page.", str(func(c *Config) *string { return &c.OIDCClientID })},
+	{"OPTOUT_OIDC_CLIENT_SECRET", "", true, "OpenID Connect client secret.", str(func(c *Config) *string { return &c.OIDCClientSecret })},
+	{"OPTOUT_OIDC_REDIRECT_URL", "", false, "Where the provider sends staff back: the page's public address plus `/signin/oidc/callback`.", serviceURL(func(c *Config) *string { return &c.OIDCRedirectURL })},
 	{"OPTOUT_LOG_FORMAT", "json", false, "`json` or `text`.", oneOf(func(c *Config) *string { return &c.LogFormat }, "json", "text")},
 	{"OPTOUT_LOG_LEVEL", "info", false, "`debug`, `info`, `warn` or `error`.", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 }
@@ -373,6 +429,9 @@ func (c *Config) RequireDaemon() error {
 			errs = append(errs, fmt.Errorf("%s_TLS=none is allowed only for loopback addresses; use implicit or starttls", name))
 		}
 	}
+	if err := c.checkWebSignin(); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.IMAPAuth {
 	case "plain", "login":
 		if c.IMAPPassword == "" {
@@ -384,6 +443,24 @@ func (c *Config) RequireDaemon() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkWebSignin checks the sign-in settings together: OpenID Connect is
+// all or nothing, and password sign-in may be off only when it is on.
+func (c *Config) checkWebSignin() error {
+	set := 0
+	for _, v := range []string{c.OIDCIssuer, c.OIDCClientID, c.OIDCRedirectURL} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 0 && set != 3 {
+		return errors.New("OpenID Connect needs OPTOUT_OIDC_ISSUER, OPTOUT_OIDC_CLIENT_ID and OPTOUT_OIDC_REDIRECT_URL together")
+	}
+	if c.LocalSignin == "off" && set == 0 {
+		return errors.New("OPTOUT_LOCAL_SIGNIN=off needs OpenID Connect (OPTOUT_OIDC_ISSUER and the rest), or nobody could sign in")
+	}
+	return nil
 }
 
 func missing(req map[string]string) error {

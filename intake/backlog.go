@@ -111,8 +111,8 @@ type Preview struct {
 	Action  vocab.Action
 	Folder  vocab.Folder // where it would go; vocab.FolderInbox when it stays
 	Kind    string       // what it looks like (extract.Kind); "" when not read
-	Replies []string     // the reply kinds it would queue (notify.Kind)
-	Reasons []string     // the triage reasons it would raise
+	Replies []string     // the reply kinds it would queue (vocab.Kind)
+	Reasons []string     // the triage reasons it would raise (vocab.Reason)
 }
 
 // preview finds what Process (or hold) would do with m, with read-only

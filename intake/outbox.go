@@ -79,7 +79,7 @@ func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string) error
 var _ notify.Canceller = (*Outbox)(nil)
 
 // MarkCancelled ends a row the worker refused to send (a machine
-// recipient): failed, without a triage item (see store.CancelOutbox).
+// recipient): cancelled, without a triage item (see store.RefuseOutbox).
 func (o *Outbox) MarkCancelled(ctx context.Context, id int64, errText string) error {
-	return o.db(o.Store.CancelOutbox(ctx, id, errText))
+	return o.db(o.Store.RefuseOutbox(ctx, id, errText))
 }

@@ -54,7 +54,9 @@ var (
 	// signinResults: how a sign-in attempt ended.
 	signinResults = set[string]("ok", "bad_credentials", "rate_limited", "bad_request")
 	// webActions: staff actions on the triage page.
-	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in")
+	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in",
+		"outbox_retry", "outbox_cancel", "outbox_address", "staff_add", "staff_role", "staff_disable", "staff_enable",
+		"staff_password", "staff_unlock", "note", "bulk_close")
 	// heldActions: why a message was held back (vocab.HeldActions).
 	heldActions = set(vocab.HeldActions()...)
 )
@@ -174,7 +176,7 @@ func New(reg *prometheus.Registry) (*Metrics, error) {
 		}, []string{"result"}), // result: ok|bad_credentials|rate_limited|bad_request
 		webActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "optout_web_actions_total", Help: "Staff actions on the triage page that succeeded.",
-		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in
+		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in|outbox_retry|outbox_cancel|outbox_address|staff_add|staff_role|staff_disable|staff_enable|staff_password|staff_unlock|note|bulk_close
 		held: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "optout_intake_held_messages_total",
 			Help: "Messages held back unanswered (old, from before the start, or answered by hand), left in the inbox for `optoutd backlog`.",
@@ -429,7 +431,7 @@ func newStoreCollector(src Source, timeout time.Duration, log *slog.Logger, now 
 		triageOpen: prometheus.NewDesc("optout_triage_open_items", "Open triage items, by reason.", []string{"reason"}, nil),
 		triageAge: prometheus.NewDesc("optout_triage_oldest_open_age_seconds",
 			"Age of the oldest open triage item (0 when none); the resident must have an answer within one calendar month.", nil, nil),
-		// state: pending|sending|sent|failed|undeliverable
+		// state: pending|sending|sent|failed|undeliverable (cancelled emails are not counted)
 		outbox:    prometheus.NewDesc("optout_notify_outbox_messages", "Outbox emails, by state.", []string{"state"}, nil),
 		outboxAge: prometheus.NewDesc("optout_notify_outbox_oldest_pending_age_seconds", "Age of the oldest email waiting to be sent (0 when none).", nil, nil),
 		scrapeError: prometheus.NewCounter(prometheus.CounterOpts{

@@ -10,10 +10,10 @@ import (
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
-// TestCancelOutbox: a row the sender refuses (a machine recipient) ends
+// TestRefuseOutbox: a row the sender refuses (a machine recipient) ends
 // failed with its reason, raises no triage item, is not claimed again, and
 // cannot be cancelled twice.
-func TestCancelOutbox(t *testing.T) {
+func TestRefuseOutbox(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, 4)
 	ctx := context.Background()
@@ -26,8 +26,8 @@ func TestCancelOutbox(t *testing.T) {
 		t.Fatalf("claimed %d, want 1", len(claimed))
 	}
 	const reason = "not sent: the recipient is a machine (mailer-daemon)"
-	if err := s.CancelOutbox(ctx, id, reason); err != nil {
-		t.Fatalf("CancelOutbox: %v", err)
+	if err := s.RefuseOutbox(ctx, id, reason); err != nil {
+		t.Fatalf("RefuseOutbox: %v", err)
 	}
 	rows, err := s.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID})
 	if err != nil || len(rows) != 1 {
@@ -42,7 +42,7 @@ func TestCancelOutbox(t *testing.T) {
 	if again, _ := s.ClaimOutbox(ctx, 10, 0); len(again) != 0 {
 		t.Errorf("a cancelled row was claimed again")
 	}
-	if err := s.CancelOutbox(ctx, id, reason); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("CancelOutbox twice = %v, want ErrNotFound", err)
+	if err := s.RefuseOutbox(ctx, id, reason); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RefuseOutbox twice = %v, want ErrNotFound", err)
 	}
 }

@@ -86,3 +86,9 @@ func SchemaVersion(ctx context.Context, pool *pgxpool.Pool, schema string) (appl
 	}
 	return int(v), len(names), nil
 }
+
+// schemaCurrent reports whether every embedded migration is applied.
+func schemaCurrent(ctx context.Context, pool *pgxpool.Pool, schema string) bool {
+	applied, available, err := SchemaVersion(ctx, pool, schema)
+	return err == nil && applied >= available
+}

@@ -21,6 +21,7 @@ const (
 	OutboxSent          OutboxState = "sent"          // accepted by the SMTP server
 	OutboxFailed        OutboxState = "failed"        // permanently refused; a triage item was raised
 	OutboxUndeliverable OutboxState = "undeliverable" // bounced; a triage item was raised
+	OutboxCancelled     OutboxState = "cancelled"     // staff decided it must not be sent
 )
 
 // OutboxMessage is one email to send, opened for the sender. To, Subject and
@@ -183,14 +184,14 @@ func (s *Store) FailOutbox(ctx context.Context, id int64, errText string) error 
 	return s.endOutbox(ctx, `id = $1 and state in ('pending', 'sending')`, id, OutboxFailed, vocab.ReasonSendFailed, errText)
 }
 
-// CancelOutbox ends an email the sender refused to send because its
+// RefuseOutbox ends an email the sender refused to send because its
 // recipient is a machine (a bounce address, a no-reply sender, our own
-// address): the row is failed with errText (no personal data) and audited
-// as outbox.cancelled, but no triage item is raised, since nobody needs to
-// act on it. ErrNotFound when the row is not waiting to be sent.
-func (s *Store) CancelOutbox(ctx context.Context, id int64, errText string) error {
+// address): the row is cancelled with errText (no personal data) and
+// audited as outbox.cancelled, but no triage item is raised, since nobody
+// needs to act on it. ErrNotFound when the row is not waiting to be sent.
+func (s *Store) RefuseOutbox(ctx context.Context, id int64, errText string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `update outbox set state = 'failed', last_error = left($2, 500)
+		tag, err := tx.Exec(ctx, `update outbox set state = 'cancelled', last_error = left($2, 500)
 			where id = $1 and state in ('pending', 'sending')`, id, errText)
 		if err != nil {
 			return fmt.Errorf("cancel outbox %d: %w", id, err)
@@ -281,4 +282,157 @@ func (s *Store) OutboxStats(ctx context.Context) (counts map[OutboxState]int, ol
 		}
 	}
 	return counts, oldestPending, rows.Err()
+}
+
+// OutgoingMail is an email waiting, retrying or refused, for the outgoing
+// mail page: who it goes to and how its delivery went, never its text.
+// To is personal data: never log it.
+type OutgoingMail struct {
+	ID          int64
+	Kind        vocab.Kind
+	Reference   string
+	To          string
+	State       OutboxState
+	Attempts    int
+	LastError   string
+	NextAttempt time.Time
+	CreatedAt   time.Time
+}
+
+// ListOutgoing lists the emails that are not sent yet (pending, retrying,
+// sending) or were refused (failed, undeliverable), oldest first, up to
+// limit, with the true number of them. The view of their addresses is
+// audited.
+func (s *Store) ListOutgoing(ctx context.Context, limit int, actor Actor) ([]OutgoingMail, int, error) {
+	if limit <= 0 {
+		limit = 200
+	}
+	rows, err := s.pool.Query(ctx, `select o.id, o.kind, coalesce(c.reference, ''), o.recipient, c.address, o.state, o.attempts,
+			o.last_error, o.next_attempt_at, o.created_at, count(*) over ()
+		from outbox o left join conversations c on c.id = o.conversation_id
+		where o.state in ('pending', 'sending', 'failed', 'undeliverable') order by o.id limit $1`, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list outgoing mail: %w", err)
+	}
+	total := 0
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutgoingMail, error) {
+		var m OutgoingMail
+		var to, convTo []byte
+		if err := r.Scan(&m.ID, &m.Kind, &m.Reference, &to, &convTo, &m.State, &m.Attempts, &m.LastError, &m.NextAttempt, &m.CreatedAt, &total); err != nil {
+			return m, err
+		}
+		var err error
+		if to != nil {
+			m.To, err = s.keys.openString("outbox.recipient", to)
+		} else if convTo != nil {
+			m.To, err = s.keys.openString("conversations.address", convTo)
+		}
+		return m, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list outgoing mail: %w", err)
+	}
+	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "outbox.view", ObjectType: "outbox", Detail: fmt.Sprintf("rows=%d", len(out))})
+	return out, total, err
+}
+
+// RetryOutboxNow makes an email that is waiting, failed or undeliverable
+// due now; the sender picks it up on its next pass. A failed or
+// undeliverable email's triage item stays open for staff to close.
+// Audited. ErrConflict when it is sent, cancelled or being sent.
+func (s *Store) RetryOutboxNow(ctx context.Context, id int64, actor Actor) error {
+	return s.changeOutbox(ctx, id, actor, "outbox.retry_now", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `update outbox set state = 'pending', next_attempt_at = now() where id = $1`, id)
+		return err
+	})
+}
+
+// CancelOutbox stops an email that is waiting, failed or undeliverable
+// from ever being sent. Audited. ErrConflict when it is sent, cancelled or
+// being sent.
+func (s *Store) CancelOutbox(ctx context.Context, id int64, actor Actor) error {
+	return s.changeOutbox(ctx, id, actor, "outbox.cancel", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `update outbox set state = 'cancelled' where id = $1`, id)
+		return err
+	})
+}
+
+// CorrectOutboxAddress sends an email that is waiting, failed or
+// undeliverable to a corrected address instead, now: the address is
+// sealed like every other, its blind index replaces the old one, and the
+// To header of the stored message is rewritten to match. Audited (never
+// with the address).
+func (s *Store) CorrectOutboxAddress(ctx context.Context, id int64, address string, actor Actor) error {
+	address = NormaliseAddress(address)
+	if address == "" || strings.ContainsAny(address, "\r\n<>,; ") || !strings.Contains(address, "@") {
+		return errors.New("correct outbox address: the new address is not a single email address")
+	}
+	sealedTo, err := s.keys.sealString("outbox.recipient", address)
+	if err != nil {
+		return err
+	}
+	return s.changeOutbox(ctx, id, actor, "outbox.correct_address", func(tx pgx.Tx) error {
+		var sealedBody []byte
+		if err := tx.QueryRow(ctx, `select body from outbox_content where id = $1`, id).Scan(&sealedBody); err != nil {
+			return err
+		}
+		body, err := s.keys.openString("outbox.body", sealedBody)
+		if err != nil {
+			return err
+		}
+		if sealedBody, err = s.keys.sealString("outbox.body", replaceToHeader(body, address)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `update outbox_content set body = $2 where id = $1`, id, sealedBody); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `update outbox set recipient = $2, recipient_hash = $3, state = 'pending', next_attempt_at = now()
+			where id = $1`, id, sealedTo, s.keys.AddressHash(address))
+		return err
+	})
+}
+
+// replaceToHeader rewrites the To field of a composed message's header
+// (the composer writes it on one line) to address.
+func replaceToHeader(raw, address string) string {
+	head, rest, ok := strings.Cut(raw, "\r\n\r\n")
+	if !ok {
+		return raw
+	}
+	lines := strings.Split(head, "\r\n")
+	for i, l := range lines {
+		if len(l) >= 3 && strings.EqualFold(l[:3], "to:") {
+			lines[i] = "To: <" + address + ">"
+			break
+		}
+	}
+	return strings.Join(lines, "\r\n") + "\r\n\r\n" + rest
+}
+
+// changeOutbox locks an actionable outbox row, runs change and audits it,
+// in one transaction.
+func (s *Store) changeOutbox(ctx context.Context, id int64, actor Actor, action string, change func(pgx.Tx) error) error {
+	if actor == System {
+		return fmt.Errorf("%s: a staff actor is required", action)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var state OutboxState
+		var ref string
+		err := tx.QueryRow(ctx, `select o.state, coalesce(c.reference, '') from outbox o left join conversations c on c.id = o.conversation_id
+			where o.id = $1 for update of o`, id).Scan(&state, &ref)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("outbox email %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %d: %w", action, id, err)
+		}
+		if state != OutboxPending && state != OutboxFailed && state != OutboxUndeliverable {
+			return fmt.Errorf("%s %d: the email is %s: %w", action, id, state, ErrConflict)
+		}
+		if err := change(tx); err != nil {
+			return fmt.Errorf("%s %d: %w", action, id, err)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: action, ObjectType: "outbox", ObjectID: id, Reference: ref,
+			Detail: "was=" + string(state)})
+	})
 }

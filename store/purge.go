@@ -13,6 +13,7 @@ type PurgeResult struct {
 	Messages    int64 // raw messages deleted
 	Attachments int64 // attachments deleted
 	Sessions    int64 // expired staff sessions deleted
+	Signin      int64 // sign-in counters and requests past their windows deleted
 }
 
 // Purge deletes the raw messages and attachments of messages received
@@ -41,6 +42,9 @@ func (s *Store) Purge(ctx context.Context, before time.Time, actor Actor) (Purge
 			return fmt.Errorf("purge expired sessions: %w", err)
 		}
 		r.Sessions = tag.RowsAffected()
+		if r.Signin, err = deleteOldSigninRows(ctx, tx, DefaultSigninPolicy); err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "retention.purge",
 			Detail: fmt.Sprintf("before=%s messages=%d attachments=%d sessions=%d", before.UTC().Format(time.RFC3339), r.Messages, r.Attachments, r.Sessions)})
 	})

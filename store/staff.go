@@ -124,12 +124,19 @@ type StaffUpdate struct {
 }
 
 // UpdateStaff changes an account. Disabling it, or changing its password or
-// role, ends its sessions. Audited (never with the hash).
+// role, ends its sessions. Disabling or demoting the last enabled
+// administrator fails with ErrLastAdmin, checked in the same transaction.
+// Audited (never with the hash).
 func (s *Store) UpdateStaff(ctx context.Context, id int64, u StaffUpdate, actor Actor) error {
 	if u.Role != nil && !u.Role.Valid() {
 		return fmt.Errorf("update staff %d: role %q is not viewer, triager or admin", id, *u.Role)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if (u.Disabled != nil && *u.Disabled) || (u.Role != nil && *u.Role != RoleAdmin) {
+			if err := keepAnAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `update staff set password_hash = coalesce($2, password_hash), role = coalesce($3, role),
 			disabled = coalesce($4, disabled), updated_at = now() where id = $1`, id, u.PasswordHash, u.Role, u.Disabled)
 		if err != nil {
@@ -153,6 +160,26 @@ func (s *Store) UpdateStaff(ctx context.Context, id int64, u StaffUpdate, actor 
 		}
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "staff.update", ObjectType: "staff", ObjectID: id, Detail: detail})
 	})
+}
+
+// ErrLastAdmin: the change would leave no enabled administrator.
+var ErrLastAdmin = errors.New("the last enabled administrator cannot be disabled or given another role; make another administrator first")
+
+// keepAnAdmin locks every enabled administrator (so two changes in flight
+// serialise) and returns ErrLastAdmin when id is the only one.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, id int64) error {
+	rows, err := tx.Query(ctx, `select id from staff where role = 'admin' and not disabled order by id for update`)
+	if err != nil {
+		return fmt.Errorf("update staff %d: count administrators: %w", id, err)
+	}
+	admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("update staff %d: count administrators: %w", id, err)
+	}
+	if len(admins) == 1 && admins[0] == id {
+		return fmt.Errorf("update staff %d: %w", id, ErrLastAdmin)
+	}
+	return nil
 }
 
 // Session is a signed-in staff session, with its account.
@@ -180,8 +207,8 @@ func randomToken() (string, []byte, error) {
 
 // CreateSession starts a session for an enabled account, valid for idle
 // from now. It returns the cookie token (only its SHA-256 is stored) and
-// the session. Audited as a sign-in.
-func (s *Store) CreateSession(ctx context.Context, staffID int64, idle time.Duration) (token string, sess Session, err error) {
+// the session. Audited as a sign-in, with detail (how and from where).
+func (s *Store) CreateSession(ctx context.Context, staffID int64, idle time.Duration, detail string) (token string, sess Session, err error) {
 	token, _, err = randomToken()
 	if err != nil {
 		return "", sess, err
@@ -205,24 +232,27 @@ func (s *Store) CreateSession(ctx context.Context, staffID int64, idle time.Dura
 		if err != nil {
 			return fmt.Errorf("start session: %w", err)
 		}
-		return writeAudit(ctx, tx, AuditEntry{Actor: Actor(staffID), Action: "staff.sign_in", ObjectType: "staff", ObjectID: staffID})
+		return writeAudit(ctx, tx, AuditEntry{Actor: Actor(staffID), Action: "staff.sign_in", ObjectType: "staff", ObjectID: staffID, Detail: detail})
 	})
 	return token, sess, err
 }
 
 // Session returns the live session for a cookie token and, when idle > 0,
-// extends it to idle from now (sliding expiry). Expired sessions and
+// extends it to idle from now (sliding expiry), never beyond max after it
+// started (when max > 0: the absolute lifetime). Expired sessions and
 // disabled accounts return ErrNotFound.
-func (s *Store) Session(ctx context.Context, token string, idle time.Duration) (Session, error) {
+func (s *Store) Session(ctx context.Context, token string, idle, max time.Duration) (Session, error) {
 	var sess Session
 	var csrf, sealed []byte
 	st := &sess.Staff
 	err := s.pool.QueryRow(ctx, `update staff_sessions ss set last_seen = now(),
-			expires_at = case when $2::interval > '0'::interval then now() + $2::interval else ss.expires_at end
+			expires_at = least(case when $2::interval > '0'::interval then now() + $2::interval else ss.expires_at end,
+				case when $3::interval > '0'::interval then ss.created_at + $3::interval else 'infinity' end)
 		from staff st
 		where ss.token_hash = $1 and ss.expires_at > now() and st.id = ss.staff_id and not st.disabled
+			and ($3::interval <= '0'::interval or ss.created_at + $3::interval > now())
 		returning ss.id, ss.csrf_secret, ss.created_at, ss.last_seen, ss.expires_at,
-			st.id, st.email, st.password_hash, st.role, st.disabled, st.created_at`, tokenHash(token), idle).
+			st.id, st.email, st.password_hash, st.role, st.disabled, st.created_at`, tokenHash(token), idle, max).
 		Scan(&sess.ID, &csrf, &sess.CreatedAt, &sess.LastSeen, &sess.ExpiresAt,
 			&st.ID, &sealed, &st.PasswordHash, &st.Role, &st.Disabled, &st.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -265,6 +295,7 @@ type AuditEntry struct {
 	ObjectID   int64  // 0 when none
 	Reference  string // conversation reference code, when there is one
 	Detail     string
+	ChainSeq   int64 // place in the tamper-evident chain (set by the database)
 }
 
 // execer is a pool, connection or transaction.
@@ -295,7 +326,9 @@ type AuditFilter struct {
 	Actor     *Actor
 	Action    string
 	Reference string
-	Limit     int // default 100
+	From      time.Time // only entries at or after
+	Until     time.Time // only entries before
+	Limit     int       // default 100
 }
 
 // ListAudit lists audit entries, newest first.
@@ -308,16 +341,24 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 		a := f.Actor.String()
 		actor = &a
 	}
-	rows, err := s.pool.Query(ctx, `select id, at, actor, action, object_type, coalesce(object_id, 0), reference, detail from audit
+	var from, until *time.Time
+	if !f.From.IsZero() {
+		from = &f.From
+	}
+	if !f.Until.IsZero() {
+		until = &f.Until
+	}
+	rows, err := s.pool.Query(ctx, `select id, at, actor, action, object_type, coalesce(object_id, 0), reference, detail, coalesce(chain_seq, 0) from audit
 		where ($1 = 0 or id < $1) and ($2::text is null or actor = $2) and ($3 = '' or action = $3) and ($4 = '' or reference = $4)
-		order by id desc limit $5`, f.BeforeID, actor, f.Action, f.Reference, f.Limit)
+			and ($6::timestamptz is null or at >= $6) and ($7::timestamptz is null or at < $7)
+		order by id desc limit $5`, f.BeforeID, actor, f.Action, f.Reference, f.Limit, from, until)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
 		var actor string
-		err := r.Scan(&e.ID, &e.At, &actor, &e.Action, &e.ObjectType, &e.ObjectID, &e.Reference, &e.Detail)
+		err := r.Scan(&e.ID, &e.At, &actor, &e.Action, &e.ObjectType, &e.ObjectID, &e.Reference, &e.Detail, &e.ChainSeq)
 		e.Actor, _ = ParseActor(actor)
 		return e, err
 	})

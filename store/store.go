@@ -116,7 +116,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database (check DATABASE_URL and that PostgreSQL is running): %w", err)
 	}
-	if opts.Migrate {
+	// An up-to-date schema is left alone, so the daemon can run as a role
+	// that may not change it (see RuntimeGrants).
+	if opts.Migrate && !schemaCurrent(ctx, pool, opts.Schema) {
 		if err := Migrate(ctx, pool, opts.Schema); err != nil {
 			pool.Close()
 			return nil, err

@@ -582,6 +582,46 @@ func TestTriageAcceptReject(t *testing.T) {
 	}
 }
 
+// TestLastAdminKept: two administrators disabling or demoting each other
+// at once leave one enabled; the store refuses the second change.
+func TestLastAdminKept(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, 4)
+	ctx := context.Background()
+	a, err := s.CreateStaff(ctx, "a@nhs.net", "x", store.RoleAdmin, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.CreateStaff(ctx, "b@nhs.net", "x", store.RoleAdmin, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := store.RoleViewer
+	disabled := true
+	errs := make(chan error, 2)
+	go func() { errs <- s.UpdateStaff(ctx, a.ID, store.StaffUpdate{Role: &viewer}, store.Actor(b.ID)) }()
+	go func() { errs <- s.UpdateStaff(ctx, b.ID, store.StaffUpdate{Disabled: &disabled}, store.Actor(a.ID)) }()
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) || !(errors.Is(e1, store.ErrLastAdmin) || errors.Is(e2, store.ErrLastAdmin)) {
+		t.Fatalf("concurrent demote and disable = %v, %v; want exactly one ErrLastAdmin", e1, e2)
+	}
+	list, _ := s.ListStaff(ctx)
+	admins := 0
+	for _, st := range list {
+		if st.Role == store.RoleAdmin && !st.Disabled {
+			admins++
+		}
+	}
+	if admins != 1 {
+		t.Errorf("enabled admins = %d, want 1", admins)
+	}
+	// Changing a password or promoting is never blocked.
+	hash := "y"
+	if err := s.UpdateStaff(ctx, a.ID, store.StaffUpdate{PasswordHash: &hash}, store.System); err != nil {
+		t.Errorf("password change = %v", err)
+	}
+}
+
 func TestStaffSessions(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, 4)
@@ -593,32 +633,39 @@ func TestStaffSessions(t *testing.T) {
 	if _, err := s.CreateStaff(ctx, "admin@nhs.net", "x", store.RoleViewer, store.System); !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("CreateStaff(same email) = %v, want ErrDuplicate", err)
 	}
-	token, sess, err := s.CreateSession(ctx, st.ID, time.Hour)
+	token, sess, err := s.CreateSession(ctx, st.ID, time.Hour, "")
 	if err != nil || token == "" || sess.CSRFToken == "" {
 		t.Fatalf("CreateSession = %q, %+v, %v", token, sess, err)
 	}
-	got, err := s.Session(ctx, token, time.Hour)
+	got, err := s.Session(ctx, token, time.Hour, 0)
 	if err != nil || got.Staff.ID != st.ID || got.Staff.Role != store.RoleAdmin || got.CSRFToken != sess.CSRFToken {
 		t.Fatalf("Session = %+v, %v", got, err)
 	}
-	if _, err := s.Session(ctx, token+"x", time.Hour); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Session(ctx, token+"x", time.Hour, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session(wrong token) = %v", err)
 	}
 	disabled := true
+	// The last administrator cannot be disabled (issue 9): add a second one first.
+	if err := s.UpdateStaff(ctx, st.ID, store.StaffUpdate{Disabled: &disabled}, store.System); !errors.Is(err, store.ErrLastAdmin) {
+		t.Fatalf("disable the last admin = %v, want ErrLastAdmin", err)
+	}
+	if _, err := s.CreateStaff(ctx, "second@nhs.net", "x", store.RoleAdmin, store.System); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.UpdateStaff(ctx, st.ID, store.StaffUpdate{Disabled: &disabled}, store.System); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Session(ctx, token, time.Hour); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Session(ctx, token, time.Hour, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session(disabled) = %v", err)
 	}
-	if _, _, err := s.CreateSession(ctx, st.ID, time.Hour); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.CreateSession(ctx, st.ID, time.Hour, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("CreateSession(disabled) = %v", err)
 	}
 	enabled := false
 	_ = s.UpdateStaff(ctx, st.ID, store.StaffUpdate{Disabled: &enabled}, store.System)
-	short, _, _ := s.CreateSession(ctx, st.ID, time.Millisecond)
+	short, _, _ := s.CreateSession(ctx, st.ID, time.Millisecond, "")
 	time.Sleep(20 * time.Millisecond)
-	if _, err := s.Session(ctx, short, 0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Session(ctx, short, 0, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Session(expired) = %v", err)
 	}
 	if n, err := s.DeleteExpiredSessions(ctx); err != nil || n != 1 {

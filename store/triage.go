@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -206,14 +207,17 @@ func (s *Store) AssignTriage(ctx context.Context, id, assignee int64, actor Acto
 		if assignee != 0 {
 			to = &assignee
 		}
-		tag, err := tx.Exec(ctx, `update triage set assigned_to = $2 where id = $1 and state = 'open'`, id, to)
+		var from int64
+		err := tx.QueryRow(ctx, `with old as (select id, coalesce(assigned_to, 0) as was from triage where id = $1 and state = 'open' for update)
+			update triage t set assigned_to = $2 from old where t.id = old.id returning old.was`, id, to).Scan(&from)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("open triage item %d: %w", id, ErrNotFound)
+		}
 		if err != nil {
 			return fmt.Errorf("assign triage item %d: %w", id, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("open triage item %d: %w", id, ErrNotFound)
-		}
-		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.assign", ObjectType: "triage", ObjectID: id, Detail: fmt.Sprintf("assignee=%d", assignee)})
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.assign", ObjectType: "triage", ObjectID: id,
+			Detail: fmt.Sprintf("assignee=%d from=%d", assignee, from)})
 	})
 }
 
@@ -233,6 +237,10 @@ type Decision struct {
 	// Accepted and Duplicate are the outcome emails for Accept; the one
 	// matching the register's answer is queued.
 	Accepted, Duplicate *Email
+	// Detail is added to the decision's audit entry: what staff decided,
+	// as codes and field names, never personal values (for example
+	// "corrected=nhs_number,postcode" or "reply=yes").
+	Detail string
 }
 
 // lockOpenTriage locks an open item and returns it.
@@ -251,12 +259,23 @@ func lockOpenTriage(ctx context.Context, tx pgx.Tx, id int64) (TriageItem, error
 	return t, nil
 }
 
-func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome string) error {
+func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome, detail string) error {
 	if _, err := tx.Exec(ctx, `update triage set state = 'closed', closed_by = $2, closed_at = now(), outcome = $3 where id = $1`,
 		t.ID, int64(actor), outcome); err != nil {
 		return fmt.Errorf("close triage item %d: %w", t.ID, err)
 	}
-	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + outcome, ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference})
+	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + outcome, ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference, Detail: detail})
+}
+
+// auditDetail joins the parts of a decision's audit detail that are set.
+func auditDetail(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" && !strings.HasSuffix(p, "=") {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func (s *Store) sealOptional(e *Email, kind vocab.Kind) (*sealedEmail, error) {
@@ -382,7 +401,7 @@ func (s *Store) AcceptTriage(ctx context.Context, d Decision) (vocab.SubmissionS
 				return fmt.Errorf("accept triage item %d: %w", t.ID, err)
 			}
 		}
-		return closeTriage(ctx, tx, t, d.Actor, "accepted")
+		return closeTriage(ctx, tx, t, d.Actor, "accepted", auditDetail("status="+string(status), d.Detail))
 	})
 	return status, err
 }
@@ -435,10 +454,15 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 				return err
 			}
 		}
+		if d.Reason != "" {
+			if _, err := tx.Exec(ctx, `update triage set close_reason = left($2, 200) where id = $1`, t.ID, d.Reason); err != nil {
+				return fmt.Errorf("%s triage item %d: %w", outcome, t.ID, err)
+			}
+		}
 		if outcome == "closed" && d.Reason != "" {
 			outcome = "closed." + d.Reason
 		}
-		if err := closeTriage(ctx, tx, t, d.Actor, outcome); err != nil {
+		if err := closeTriage(ctx, tx, t, d.Actor, outcome, auditDetail("reason="+d.Reason, d.Detail)); err != nil {
 			return err
 		}
 		return nil

@@ -34,3 +34,20 @@ func BenchmarkItemPage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQueuePage1200 measures the first queue page with 1,200 open
+// items (50 shown, the true total counted). Recorded in docs/web.md.
+func BenchmarkQueuePage1200(b *testing.B) {
+	e := newEnv(b)
+	e.seedMany(1200, "invalid_form")
+	c := e.signIn(e.viewer)
+	for _, path := range []string{"/queue", "/queue?page=24&sort=received-desc"} {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				if resp, _ := c.get(path); resp.StatusCode != 200 {
+					b.Fatalf("GET %s = %d", path, resp.StatusCode)
+				}
+			}
+		})
+	}
+}

@@ -62,12 +62,16 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 	}
 	browser.Screenshot(t, b, out, "triage-queue")
 
+	// The queue puts the item due soonest first (issue 9).
+	if s := text(`table.table tbody tr:first-child td[data-label="Item"]`); s != fmt.Sprintf("Item %d", second) {
+		t.Errorf("the first queue entry is %q, want item %d (due in 3 days)", s, second)
+	}
 	do("open the oldest item",
-		chromedp.Click(chromedp.CSS("table.table tbody tr:first-child a")),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`table.table a[href="/items/%d"]`, first))),
 		chromedp.WaitVisible(chromedp.CSS("#f-nhs_number")),
 	)
 	if h := text("h1"); !strings.HasPrefix(h, fmt.Sprintf("Item %d", first)) {
-		t.Fatalf("the first queue entry opened %q, want item %d (the oldest)", h, first)
+		t.Fatalf("the queue entry opened %q, want item %d (the oldest)", h, first)
 	}
 	if s := text(".error-summary"); !strings.Contains(s, "NHS number") {
 		t.Errorf("error summary = %q, want the NHS number problem", s)

@@ -49,7 +49,8 @@ type env struct {
 	viewer, triager, admin store.Staff
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts the page; tune, when given, changes its Deps first.
+func newEnv(t testing.TB, tune ...func(*web.Deps)) *env {
 	t.Helper()
 	pool, schema := pgtest.Schema(t, 6)
 	ctx := context.Background()
@@ -72,13 +73,17 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatalf("NewComposer: %v", err)
 	}
-	h, err := web.New(web.Deps{Store: e.st, Composer: comp, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+	d := web.Deps{Store: e.st, Composer: comp, Metrics: m, Logger: slog.New(slog.DiscardHandler),
 		Ready: func(context.Context) error {
 			if err, _ := e.ready.Load().(error); err != nil {
 				return err
 			}
 			return nil
-		}})
+		}}
+	for _, f := range tune {
+		f(&d)
+	}
+	h, err := web.New(d)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}

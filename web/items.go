@@ -49,27 +49,14 @@ func (s *server) dueOf(t store.TriageItem) due {
 
 // notices are the confirmations a redirect can ask for (?done=...).
 var notices = map[string]string{
-	"accepted": "The opt-out is recorded and the outcome email is queued.",
-	"dup":      "This person was already opted out. The form is recorded and the outcome email is queued.",
-	"noemail":  "The opt-out is recorded. There is no conversation with an address, so no email was queued.",
-	"rejected": "The form is rejected and the email asking for a corrected form is queued.",
-	"closed":   "The item is closed.",
-	"assigned": "The item is assigned to you.",
-}
-
-type queueRow struct {
-	Item     store.TriageItem
-	Due      due
-	Assignee string
-}
-
-type queueData struct {
-	Rows    []queueRow
-	Reasons []option
-	Reason  vocab.Reason
-	State   string
-	Mine    bool
-	Count   int
+	"accepted":       "The opt-out is recorded and the outcome email is queued.",
+	"dup":            "This person was already opted out. The form is recorded and the outcome email is queued.",
+	"noemail":        "The opt-out is recorded. There is no conversation with an address, so no email was queued.",
+	"rejected":       "The form is rejected and the email asking for a corrected form is queued.",
+	"closed":         "The item is closed.",
+	"assigned":       "The item is assigned to you.",
+	"assigned-other": "The item is assigned.",
+	"noted":          "The note is kept with the item. It is never emailed.",
 }
 
 type option struct{ Value, Text string }
@@ -95,36 +82,6 @@ func (s *server) staffNames(ctx context.Context, me *store.Session) map[int64]st
 	}
 	names[me.Staff.ID] = "You"
 	return names
-}
-
-func (s *server) queue(w http.ResponseWriter, r *http.Request, sess *store.Session) {
-	q := r.URL.Query()
-	d := queueData{Reasons: reasonOptions(), Reason: vocab.Reason(q.Get("reason")), State: q.Get("state"), Mine: q.Get("mine") == "1"}
-	if !d.Reason.Valid() {
-		d.Reason = ""
-	}
-	if d.State != "closed" && d.State != "all" {
-		d.State = "open"
-	}
-	f := store.TriageFilter{Reason: d.Reason, State: d.State, Limit: 500}
-	if d.Mine {
-		f.AssignedTo = sess.Staff.ID
-	}
-	items, err := s.d.Store.ListTriage(r.Context(), f)
-	if err != nil {
-		s.storeFail(w, r, sess, err)
-		return
-	}
-	names := s.staffNames(r.Context(), sess)
-	for _, it := range items {
-		row := queueRow{Item: it, Due: s.dueOf(it)}
-		if it.AssignedTo != 0 {
-			row.Assignee = names[it.AssignedTo]
-		}
-		d.Rows = append(d.Rows, row)
-	}
-	d.Count = len(d.Rows)
-	s.render(w, r, http.StatusOK, "queue", page{Title: "Triage queue", Nav: "queue", Session: sess, Notice: notices[q.Get("done")], Data: d})
 }
 
 // fieldDef is one field of the correction form, in the leaflet's order.
@@ -183,6 +140,9 @@ type fieldRow struct {
 	Value   string
 	Checked bool
 	Error   string
+	// DescribedBy lists the ids of the hint, the "As read" value and the
+	// error shown with the field, for its aria-describedby.
+	DescribedBy string
 }
 
 func fieldRows(read *form.Fields, edit form.Fields, problems []form.Problem) []fieldRow {
@@ -244,7 +204,8 @@ type messageView struct {
 
 type attachmentView struct {
 	store.AttachmentInfo
-	PDF bool
+	PDF   bool
+	Label string // the file name, or "Attachment N (type)" when it has none
 }
 
 type itemData struct {
@@ -265,6 +226,9 @@ type itemData struct {
 	Attachments   []attachmentView
 	RejectReasons []rejectReason
 	CanEmail      bool
+	Notes         []noteView
+	Closure       *closureView // who closed it, when, why; nil while open
+	Assignable    []option     // staff it can be assigned to
 }
 
 func itemID(r *http.Request) (int64, bool) {
@@ -308,6 +272,20 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		d.Checked = true
 	}
 	d.Fields = fieldRows(read, current, problems)
+	for i := range d.Fields {
+		f := &d.Fields[i]
+		var ids []string
+		if f.Hint != "" && f.Kind != "checkbox" {
+			ids = append(ids, "f-"+f.Key+"-hint")
+		}
+		if d.HasForm {
+			ids = append(ids, "f-"+f.Key+"-read")
+		}
+		if f.Error != "" {
+			ids = append(ids, "f-"+f.Key+"-error")
+		}
+		f.DescribedBy = strings.Join(ids, " ")
+	}
 	var errs []pageError
 	for _, p := range problems {
 		if p.Severity == form.SeverityError {
@@ -322,11 +300,18 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		}
 	}
 	d.CheckedOK = d.Checked && len(errs) == 0
-	for _, a := range det.Attachments {
-		d.Attachments = append(d.Attachments, attachmentView{AttachmentInfo: a, PDF: isPDFType(a.ContentType, a.Name)})
+	for i, a := range det.Attachments {
+		label := strings.TrimSpace(a.Name)
+		if label == "" {
+			label = fmt.Sprintf("Attachment %d (%s)", i+1, a.ContentType)
+		}
+		d.Attachments = append(d.Attachments, attachmentView{AttachmentInfo: a, PDF: isPDFType(a.ContentType, a.Name), Label: label})
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
+	}
+	if err := s.itemWork(ctx, sess, &d); err != nil {
+		return d, nil, err
 	}
 	return d, errs, nil
 }
@@ -488,7 +473,7 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if !ok {
 		return
 	}
-	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f}
+	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}
 	rt, canEmail := s.replyContext(r.Context(), det)
 	if canEmail {
 		var err error
@@ -566,7 +551,7 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		return
 	}
 	if err := s.d.Store.RejectTriage(r.Context(), store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID),
-		Reason: strings.Join(codes, "+"), Email: e}); err != nil {
+		Reason: strings.Join(codes, "+"), Email: e, Detail: "email=queued"}); err != nil {
 		s.storeFail(w, r, sess, err)
 		return
 	}
@@ -589,8 +574,9 @@ func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.S
 	if !ok {
 		return
 	}
-	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: string(vocab.StatusNotOptOut)}
+	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: string(vocab.StatusNotOptOut), Detail: "reply=no"}
 	if r.PostForm.Get("reply") == "yes" {
+		dec.Detail = "reply=yes"
 		rt, canEmail := s.replyContext(r.Context(), det)
 		if !canEmail {
 			s.fail(w, r, sess, http.StatusConflict, "This item has no conversation with an address, so no reply can be sent. Close it without a reply.")
@@ -618,6 +604,15 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		return
 	}
 	to := sess.Staff.ID
+	if v := r.PostForm.Get("to"); v != "" && v != "me" {
+		other, err := strconv.ParseInt(v, 10, 64)
+		st, serr := s.d.Store.StaffByID(r.Context(), other)
+		if err != nil || serr != nil || st.Disabled {
+			s.fail(w, r, sess, http.StatusUnprocessableEntity, "Choose an enabled member of staff to assign the item to. Go back and try again.")
+			return
+		}
+		to = other
+	}
 	if r.PostForm.Get("unassign") == "yes" {
 		to = 0
 	}
@@ -627,8 +622,12 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	}
 	s.d.Metrics.Action("assign")
 	done := "assigned"
-	if to == 0 {
+	switch to {
+	case 0:
 		done = ""
+	case sess.Staff.ID:
+	default:
+		done = "assigned-other"
 	}
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done="+done, http.StatusSeeOther)
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -103,29 +104,36 @@ func FuzzVerifyPassword(f *testing.F) {
 	})
 }
 
-func TestLimiter(t *testing.T) {
-	now := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
-	l := newLimiter(3, time.Minute, func() time.Time { return now })
-	for i := range 3 {
-		if ok, _ := l.allowed("a"); !ok {
-			t.Fatalf("attempt %d refused, want allowed", i+1)
+func TestClientAddress(t *testing.T) {
+	s := &server{d: Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}}
+	tests := []struct {
+		name, remote, xff, proto string
+		want                     string
+		https                    bool
+	}{
+		{"direct client, forged header ignored", "203.0.113.9:5000", "198.51.100.1", "https", "203.0.113.9", false},
+		{"through the trusted proxy", "10.1.2.3:443", "198.51.100.1", "https", "198.51.100.1", true},
+		{"client-written hops are not believed", "10.1.2.3:443", "1.1.1.1, 198.51.100.1", "http", "198.51.100.1", false},
+		{"two trusted proxies", "10.1.2.3:443", "198.51.100.1, 10.9.9.9", "", "198.51.100.1", false},
+		{"garbled hop stops the walk", "10.1.2.3:443", "198.51.100.1, junk", "", "10.1.2.3", false},
+		{"trusted proxy without the header", "[::1]:443", "", "", "::1", false},
+		{"IPv4-mapped peer", "[::ffff:10.1.2.3]:443", "192.0.2.4", "", "192.0.2.4", false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("POST", "/signin", nil)
+		r.RemoteAddr = tt.remote
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
 		}
-		l.fail("a")
-	}
-	if ok, wait := l.allowed("a"); ok || wait != time.Minute {
-		t.Errorf("after 3 failures allowed = %v, wait %v; want refused for a minute", ok, wait)
-	}
-	if ok, _ := l.allowed("b"); !ok {
-		t.Error("another key is refused")
-	}
-	now = now.Add(time.Minute)
-	if ok, _ := l.allowed("a"); !ok {
-		t.Error("refused after the window ended")
-	}
-	l.fail("a")
-	l.reset("a")
-	if len(l.seen) != 0 {
-		t.Errorf("reset left %d keys", len(l.seen))
+		if tt.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tt.proto)
+		}
+		if got := s.clientAddress(r); got != tt.want {
+			t.Errorf("%s: clientAddress = %q, want %q", tt.name, got, tt.want)
+		}
+		if got := s.overHTTPS(r); got != tt.https {
+			t.Errorf("%s: overHTTPS = %v, want %v", tt.name, got, tt.https)
+		}
 	}
 }
 

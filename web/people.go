@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -98,6 +96,16 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 		}
 		d.People = append(d.People, personView{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn})
 	}
+	if notice == "" { // a search by staff, not the page shown again after an opt back in
+		found := len(d.People)
+		if d.Conversation != nil && found == 0 {
+			found = 1
+		}
+		if err := s.d.Store.AuditSearch(ctx, actor, q, found); err != nil {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+	}
 	s.render(w, r, http.StatusOK, "people", page{Title: "Find a person", Nav: "people", Session: sess, Notice: notice, Data: d})
 }
 
@@ -166,60 +174,3 @@ func (s *server) optInEmail(ctx context.Context, nhs string) (*store.Email, erro
 	// Not threaded: the person may write from a new thread months later.
 	return s.email(vocab.KindOptedIn, replyTo{to: c.Address, ref: c.Reference}, "", nil)
 }
-
-type auditRow struct {
-	store.AuditEntry
-	Who string
-}
-
-type auditData struct {
-	Rows   []auditRow
-	Action string
-	Ref    string
-	Older  string // query for the next page, "" at the end
-}
-
-func (s *server) audit(w http.ResponseWriter, r *http.Request, sess *store.Session) {
-	q := r.URL.Query()
-	d := auditData{Action: strings.TrimSpace(q.Get("action")), Ref: strings.TrimSpace(q.Get("ref"))}
-	f := store.AuditFilter{Action: d.Action, Limit: 100}
-	if d.Ref != "" {
-		if ref, ok := store.FindReference(d.Ref); ok {
-			f.Reference = ref
-		} else {
-			f.Reference = "-"
-		}
-	}
-	if b, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && b > 0 {
-		f.BeforeID = b
-	}
-	entries, err := s.d.Store.ListAudit(r.Context(), f)
-	if err != nil {
-		s.storeFail(w, r, sess, err)
-		return
-	}
-	names := s.staffNames(r.Context(), sess)
-	for _, e := range entries {
-		who := "The service"
-		if e.Actor != store.System {
-			who = names[int64(e.Actor)]
-			if who == "" {
-				who = e.Actor.String()
-			}
-		}
-		d.Rows = append(d.Rows, auditRow{AuditEntry: e, Who: who})
-	}
-	if len(entries) == f.Limit {
-		v := map[string][]string{"before": {strconv.FormatInt(entries[len(entries)-1].ID, 10)}}
-		if d.Action != "" {
-			v["action"] = []string{d.Action}
-		}
-		if d.Ref != "" {
-			v["ref"] = []string{d.Ref}
-		}
-		d.Older = "?" + encodeQuery(v)
-	}
-	s.render(w, r, http.StatusOK, "audit", page{Title: "Audit log", Nav: "audit", Session: sess, Data: d})
-}
-
-func encodeQuery(v map[string][]string) string { return url.Values(v).Encode() }

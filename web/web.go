@@ -6,9 +6,11 @@
 //
 // Pages are server-rendered with html/template from an embed.FS parsed once
 // at start-up; they work without JavaScript and load one stylesheet from
-// /static. Every page but sign-in and health needs a session (store
-// sessions, sliding idle expiry); every form carries a CSRF token; every view
-// of personal data and every action is audited by the store. Outcome emails
+// /static. Staff sign in with a password (limits kept in the store, counted
+// before hashing) or with OpenID Connect (NHSmail). Every page but sign-in
+// and health needs a session (store sessions, idle and absolute expiry);
+// every form carries a CSRF token and cross-origin POSTs are refused; every
+// view of personal data, every search, refusal and action is audited. Outcome emails
 // are composed with the daemon's notify.Composer and queued in the same
 // store transaction as the decision.
 //
@@ -31,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -53,13 +56,8 @@ var assets embed.FS
 // DefaultSessionIdle is how long a session lasts without a request (OPTOUT_SESSION_IDLE).
 const DefaultSessionIdle = 30 * time.Minute
 
-// Sign-in rate limits: failed attempts per account and per client address
-// in a 15-minute window.
-const (
-	signinWindow     = 15 * time.Minute
-	accountFailLimit = 5
-	addressFailLimit = 20
-)
+// DefaultSessionMax is how long a session lasts at most, however busy (OPTOUT_SESSION_MAX).
+const DefaultSessionMax = 12 * time.Hour
 
 // maxFormBytes bounds a posted form.
 const maxFormBytes = 64 << 10
@@ -85,6 +83,24 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// SessionIdle ends sessions idle this long (OPTOUT_SESSION_IDLE). Default DefaultSessionIdle.
 	SessionIdle time.Duration
+	// SessionMax ends sessions this long after sign-in, however busy
+	// (OPTOUT_SESSION_MAX). Default DefaultSessionMax.
+	SessionMax time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (OPTOUT_TRUSTED_PROXIES). Empty: none.
+	TrustedProxies []netip.Prefix
+	// HashSlots bounds concurrent password hashes. Default DefaultHashSlots.
+	HashSlots int
+	// SigninPolicy bounds password sign-in attempts. Default store.DefaultSigninPolicy.
+	SigninPolicy *store.SigninPolicy
+	// LocalSigninOff switches password sign-in off (OPTOUT_LOCAL_SIGNIN=off):
+	// staff sign in with OpenID Connect only.
+	LocalSigninOff bool
+	// MetricsElsewhere leaves /metrics off this handler: it is served on its
+	// own address (OPTOUT_METRICS_ADDR) with MetricsHandler.
+	MetricsElsewhere bool
+	// OIDC, when set, offers "Sign in with NHSmail" (OpenID Connect).
+	OIDC *OIDCConfig
 }
 
 type server struct {
@@ -93,21 +109,28 @@ type server struct {
 	pages     map[string]*template.Template
 	cssPath   string
 	css       []byte
+	icon      []byte
 	london    *time.Location
-	byAccount *limiter
-	byAddress *limiter
+	slots     hashSlots
 	dummyHash string
+	oidc      *oidcClient
+	csp       string // cspPage, with the identity provider allowed as a form target
 }
 
 // New checks d, parses the templates and returns the handler of every route:
 //
-//	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css
+//	GET  /healthz, /readyz, /metrics, /static/app.<hash>.css, /favicon.ico, /favicon.svg
 //	GET  /signin          POST /signin, /signout
-//	GET  /queue           ?reason=&state=open|closed|all&mine=1
-//	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign
+//	GET  /queue           ?reason=&state=open|closed|all&assignee=me|none|ID&due=overdue|week&sort=&page=
+//	                      POST /queue (search by reference, NHS number or sender)
+//	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign, note
+//	                      POST /queue/close (bulk close as spam or duplicate)
 //	GET  /attachments/{id}
 //	GET  /people          POST /people (find), /people/optin
 //	GET  /audit           (admins)
+//	GET  /outbox          POST /outbox/{id}/retry, cancel, address
+//	GET  /dashboard       weekly counts for 26 weeks (SVG chart and table)
+//	GET  /staff           POST /staff (add), /staff/{id}/role, disable, enable, password, unlock (admins)
 func New(d Deps) (http.Handler, error) {
 	if d.Store == nil {
 		return nil, errors.New("web: a store is required")
@@ -124,18 +147,42 @@ func New(d Deps) (http.Handler, error) {
 	if d.SessionIdle <= 0 {
 		d.SessionIdle = DefaultSessionIdle
 	}
-	if d.Gatherer == nil && d.Metrics != nil {
+	if d.SessionMax <= 0 {
+		d.SessionMax = DefaultSessionMax
+	}
+	if d.HashSlots <= 0 {
+		d.HashSlots = DefaultHashSlots
+	}
+	if d.SigninPolicy == nil {
+		d.SigninPolicy = &store.DefaultSigninPolicy
+	}
+	if d.Gatherer == nil && d.Metrics != nil && !d.MetricsElsewhere {
 		d.Gatherer = d.Metrics.Registry()
 	}
 	london, err := time.LoadLocation("Europe/London")
 	if err != nil {
 		return nil, fmt.Errorf("web: load Europe/London time zone: %w", err)
 	}
-	s := &server{d: d, log: d.Logger, london: london,
-		byAccount: newLimiter(accountFailLimit, signinWindow, d.Now),
-		byAddress: newLimiter(addressFailLimit, signinWindow, d.Now)}
+	s := &server{d: d, log: d.Logger, london: london, slots: make(hashSlots, d.HashSlots), csp: cspPage}
+	if d.OIDC != nil {
+		if s.oidc, err = newOIDCClient(*d.OIDC); err != nil {
+			return nil, err
+		}
+		// "Sign in with NHSmail" posts to us and is redirected to the
+		// provider: browsers hold that redirect to form-action too.
+		u, err := url.Parse(d.OIDC.Issuer)
+		if err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;'") {
+			return nil, fmt.Errorf("web: OpenID Connect issuer %q is not a URL", d.OIDC.Issuer)
+		}
+		s.csp = strings.Replace(cspPage, "form-action 'self'", "form-action 'self' "+u.Scheme+"://"+u.Host, 1)
+	} else if d.LocalSigninOff {
+		return nil, errors.New("web: password sign-in is off and OpenID Connect is not configured: nobody could sign in")
+	}
 	if s.css, err = assets.ReadFile("static/app.css"); err != nil {
 		return nil, fmt.Errorf("web: read stylesheet: %w", err)
+	}
+	if s.icon, err = assets.ReadFile("static/favicon.svg"); err != nil {
+		return nil, fmt.Errorf("web: read favicon: %w", err)
 	}
 	sum := sha256.Sum256(s.css)
 	s.cssPath = "/static/app." + hex.EncodeToString(sum[:6]) + ".css"
@@ -154,8 +201,11 @@ func (s *server) parseTemplates() error {
 	funcs := template.FuncMap{
 		"date":     func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006") },
 		"datetime": func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04") },
+		"seconds":  func(t time.Time) string { return t.In(s.london).Format("2 Jan 2006 15:04:05 MST") },
 		"reason":   vocab.Reason.Text,
 		"role":     func(r store.Role) string { return string(r) },
+		// rankTriager reports whether the session's role may act on items.
+		"rankTriager": func(sess *store.Session) bool { return sess != nil && rank(sess.Staff.Role) >= rank(store.RoleTriager) },
 	}
 	names, err := fs.Glob(assets, "templates/*.html")
 	if err != nil {
@@ -200,32 +250,67 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.d.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{Timeout: 10 * time.Second}))
+		mux.Handle("GET /metrics", MetricsHandler(s.d.Gatherer))
 	}
 	mux.HandleFunc("GET "+s.cssPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		w.Write(s.css) //nolint:errcheck // the client went away
 	})
+	mux.HandleFunc("GET /favicon.ico", s.favicon)
+	mux.HandleFunc("GET /favicon.svg", s.favicon)
 	mux.HandleFunc("GET /signin", s.signinPage)
 	mux.HandleFunc("POST /signin", s.signin)
+	if s.oidc != nil {
+		mux.HandleFunc("POST /signin/oidc", s.oidcStart)
+		mux.HandleFunc("GET /signin/oidc/callback", s.oidcCallback)
+	}
 	mux.Handle("POST /signout", s.auth(store.RoleViewer, s.signout))
 	mux.Handle("GET /{$}", s.auth(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ *store.Session) {
 		http.Redirect(w, r, "/queue", http.StatusSeeOther)
 	}))
 	mux.Handle("GET /queue", s.auth(store.RoleViewer, s.queue))
+	mux.Handle("POST /queue", s.auth(store.RoleViewer, s.searchQueue))
+	mux.Handle("POST /queue/close", s.auth(store.RoleTriager, s.bulkClose))
 	mux.Handle("GET /items/{id}", s.auth(store.RoleViewer, s.item))
 	mux.Handle("POST /items/{id}/check", s.auth(store.RoleTriager, s.check))
 	mux.Handle("POST /items/{id}/accept", s.auth(store.RoleTriager, s.accept))
 	mux.Handle("POST /items/{id}/reject", s.auth(store.RoleTriager, s.reject))
 	mux.Handle("POST /items/{id}/close", s.auth(store.RoleTriager, s.closeItem))
 	mux.Handle("POST /items/{id}/assign", s.auth(store.RoleTriager, s.assign))
+	mux.Handle("POST /items/{id}/note", s.auth(store.RoleTriager, s.addNote))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
 	mux.Handle("GET /audit", s.auth(store.RoleAdmin, s.audit))
-	return s.recoverer(s.headers(mux))
+	mux.Handle("GET /staff", s.auth(store.RoleAdmin, s.staffPage))
+	mux.Handle("POST /staff", s.auth(store.RoleAdmin, s.addStaff))
+	mux.Handle("POST /staff/{id}/{action}", s.auth(store.RoleAdmin, s.staffAction))
+	mux.Handle("GET /outbox", s.auth(store.RoleViewer, s.outgoing))
+	mux.Handle("GET /dashboard", s.auth(store.RoleViewer, s.dashboard))
+	mux.Handle("POST /outbox/{id}/{action}", s.auth(store.RoleTriager, s.outboxAction))
+	mux.Handle("GET /audit.csv", s.auth(store.RoleAdmin, s.auditCSV))
+	// Every state-changing request must come from our own pages: a POST
+	// whose Sec-Fetch-Site or Origin names another site gets 403, whatever
+	// token it carries.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	return s.recoverer(s.headers(cop.Handler(mux)))
+}
+
+// MetricsHandler serves the Prometheus metrics of g (on the page's own
+// address, or on OPTOUT_METRICS_ADDR).
+func MetricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{Timeout: 10 * time.Second})
+}
+
+// favicon serves the service's icon (an SVG from the binary) for both the
+// icon link in each page and browsers' default /favicon.ico request.
+func (s *server) favicon(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(s.icon) //nolint:errcheck // the client went away
 }
 
 // cspPage is the Content-Security-Policy of every page: our stylesheet,
@@ -235,15 +320,15 @@ const cspPage = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 func (s *server) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", cspPage)
+		h.Set("Content-Security-Policy", s.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+		if s.overHTTPS(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -317,9 +402,25 @@ func secureCookies(r *http.Request) bool {
 	return !loopback.HostPort(r.Host)
 }
 
-func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: secureCookies(r), SameSite: http.SameSiteStrictMode})
+// cookieName is a cookie's name for this request: with the __Host- prefix
+// whenever cookies are Secure, so the browser keeps them to this host and
+// path / and no sibling subdomain can set or shadow them.
+func (s *server) cookieName(r *http.Request, base string) string {
+	if secureCookies(r) {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func (s *server) setCookie(w http.ResponseWriter, r *http.Request, base, value string, maxAge int) {
+	// SameSite=Lax for the pre-session: the identity provider's redirect
+	// back to us is a cross-site top-level GET that must carry it.
+	same := http.SameSiteStrictMode
+	if base == presessionCookie {
+		same = http.SameSiteLaxMode
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(r, base), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secureCookies(r), SameSite: same})
 }
 
 // auth wraps h: it requires a live session with at least role, and a
@@ -328,10 +429,10 @@ func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 func (s *server) auth(role store.Role, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		c, err := r.Cookie(sessionCookie)
+		c, err := r.Cookie(s.cookieName(r, sessionCookie))
 		var sess store.Session
 		if err == nil && c.Value != "" && len(c.Value) < 100 {
-			sess, err = s.d.Store.Session(r.Context(), c.Value, s.d.SessionIdle)
+			sess, err = s.d.Store.Session(r.Context(), c.Value, s.d.SessionIdle, s.d.SessionMax)
 		} else {
 			err = store.ErrNotFound
 		}
@@ -350,6 +451,7 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 			return
 		}
 		if rank(sess.Staff.Role) < rank(role) {
+			s.refuse(r, &sess, http.StatusForbidden, "role")
 			s.fail(w, r, &sess, http.StatusForbidden, "Your account cannot do this. Ask an administrator if you need it.")
 			return
 		}
@@ -360,6 +462,7 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 				return
 			}
 			if !tokenEqual(r.PostForm.Get("csrf"), sess.CSRFToken) {
+				s.refuse(r, &sess, http.StatusForbidden, "csrf")
 				s.fail(w, r, &sess, http.StatusForbidden, "The form had expired or did not come from this site. Go back, reload the page and try again.")
 				return
 			}
@@ -382,6 +485,13 @@ type page struct {
 	Notice  string // a confirmation shown at the top
 	Errors  []pageError
 	Data    any
+	// TitleError prefixes the title with "Error:": only when the staff
+	// member's own submission of this page's form had errors (GOV.UK
+	// pattern), never for problems found in a resident's form.
+	TitleError bool
+	// Next and Prev are the URLs of the next and previous page of a list,
+	// linked from the head as rel="next" and rel="prev".
+	Next, Prev string
 }
 
 // pageError is one entry of the error summary; Field is the id of the input it is about ("" for none).
@@ -398,6 +508,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	p.CSS = s.cssPath
+	p.TitleError = len(p.Errors) > 0 && r.Method == http.MethodPost
 	if p.Session != nil {
 		p.CSRF = p.Session.CSRFToken
 	}

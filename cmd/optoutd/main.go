@@ -35,12 +35,13 @@ func commands() []command {
 		{"healthcheck", "GET /readyz (or /healthz with --live) on OPTOUT_HTTP_ADDR; exit 0 when healthy (container HEALTHCHECK)", runHealthcheck},
 		{"extract", "read emails or form files and print the forms found and their problems", runExtract},
 		{"enquiry", "read emails or text files and say whether each is a plain opt-out request or what in it needs a person", runEnquiry},
-		{"migrate", "apply pending database migrations (DATABASE_URL) and print the schema version", runMigrate},
+		{"migrate", "apply pending database migrations (DATABASE_URL) and print the schema version (--print-grants ROLE: print the runtime role's GRANTs)", runMigrate},
+		{"audit", "audit verify: check the audit log's hash chain and report the first broken link", runAudit},
 		{"purge", "delete raw messages and attachments past retention (--retention-days, default OPTOUT_RETENTION)", runPurge},
 		{"export", "write register changes for the care record: --since DATE --format csv [--out FILE]", runExport},
 		{"rekey", "re-encrypt stored values under the first OPTOUT_DATA_KEY key (resumable)", runRekey},
 		{"genkey", "print fresh OPTOUT_DATA_KEY, OPTOUT_INDEX_KEY and OPTOUT_TOKEN_KEY values", runGenkey},
-		{"staff", "manage triage page accounts: add --email E --role viewer|triager|admin (password on stdin), list, disable, enable, password", runStaff},
+		{"staff", "manage triage page accounts: add --email E --role viewer|triager|admin (password on stdin), list, disable, enable, password, unlock", runStaff},
 		{"config", "check the configuration in the environment (--markdown: print the settings table)", runConfig},
 		{"pdf-worker", "", runPDFWorker}, // hidden (no usage): the child process of extract/pdfworker.Pool
 	}

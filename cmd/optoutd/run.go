@@ -69,15 +69,20 @@ func runRun(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	var httpErr error
+	var httpErr, metricsErr error
 	wg.Go(func() {
 		defer cancel()
 		httpErr = serveHTTP(ctx, ln, a.handler, log)
 	})
+	wg.Go(func() {
+		if metricsErr = a.serveMetrics(ctx); metricsErr != nil {
+			cancel()
+		}
+	})
 	runErr := a.service.Run(ctx)
 	cancel()
 	wg.Wait()
-	if err := errors.Join(runErr, httpErr); err != nil {
+	if err := errors.Join(runErr, httpErr, metricsErr); err != nil {
 		return err
 	}
 	log.Info("optoutd stopped")

@@ -22,13 +22,14 @@ const staffUsage = `usage:
   optoutd staff list
   optoutd staff disable --email ADDRESS | --id N
   optoutd staff enable --email ADDRESS | --id N
-  optoutd staff password --email ADDRESS                          (new password from stdin, or a prompt)`
+  optoutd staff password --email ADDRESS                          (new password from stdin, or a prompt)
+  optoutd staff unlock ADDRESS | --email ADDRESS | --id N        (clear sign-in locks and slow-down)`
 
 func staffUsageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format+"\n"+staffUsage, args...)}
 }
 
-// runStaff is `optoutd staff add|list|disable|enable|password`: it manages
+// runStaff is `optoutd staff add|list|disable|enable|password|unlock`: it manages
 // the triage page's staff accounts. Passwords are read from standard input
 // (one line) or, on a terminal, from a prompt without echo; never from a flag.
 func runStaff(ctx context.Context, args []string) error {
@@ -51,6 +52,7 @@ type staffStore interface {
 	StaffByID(ctx context.Context, id int64) (store.Staff, error)
 	ListStaff(ctx context.Context) ([]store.Staff, error)
 	UpdateStaff(ctx context.Context, id int64, u store.StaffUpdate, actor store.Actor) error
+	UnlockStaff(ctx context.Context, id int64, actor store.Actor) (int64, error)
 }
 
 func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reader, stdout, stderr io.Writer,
@@ -63,7 +65,9 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if fs.NArg() > 0 {
+	if sub == "unlock" && fs.NArg() == 1 && *email == "" && strings.Contains(fs.Arg(0), "@") {
+		*email = fs.Arg(0)
+	} else if fs.NArg() > 0 {
 		return staffUsageError("staff %s: unexpected argument %q (passwords are never given as arguments)", sub, fs.Arg(0))
 	}
 	switch sub {
@@ -113,6 +117,30 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", st.ID, st.Email, st.Role, state, st.CreatedAt.Format("2006-01-02"))
 		}
 		return tw.Flush()
+	case "unlock":
+		if *email == "" && *id == 0 {
+			return staffUsageError("staff unlock: give the account's email address or --id")
+		}
+		s, closeFn, err := open()
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		var st store.Staff
+		if *id != 0 {
+			st, err = s.StaffByID(ctx, *id)
+		} else {
+			st, err = s.StaffByEmail(ctx, *email)
+		}
+		if err != nil {
+			return fmt.Errorf("staff unlock: %w (see `optoutd staff list`)", err)
+		}
+		n, err := s.UnlockStaff(ctx, st.ID, store.System)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "staff account %d: unlocked (%d sign-in counters cleared)\n", st.ID, n)
+		return nil
 	case "disable", "enable", "password":
 		if *email == "" && *id == 0 {
 			return staffUsageError("staff %s: give --email or --id", sub)

@@ -12,7 +12,10 @@ import (
 )
 
 // fakeStaff is an in-memory staffStore.
-type fakeStaff struct{ list []store.Staff }
+type fakeStaff struct {
+	list     []store.Staff
+	unlocked []int64
+}
 
 func (f *fakeStaff) CreateStaff(_ context.Context, email, hash string, role store.Role, _ store.Actor) (store.Staff, error) {
 	for _, s := range f.list {
@@ -57,6 +60,14 @@ func (f *fakeStaff) UpdateStaff(_ context.Context, id int64, u store.StaffUpdate
 	return nil
 }
 
+func (f *fakeStaff) UnlockStaff(_ context.Context, id int64, _ store.Actor) (int64, error) {
+	if id < 1 || int(id) > len(f.list) {
+		return 0, store.ErrNotFound
+	}
+	f.unlocked = append(f.unlocked, id)
+	return 2, nil
+}
+
 func TestStaffCommands(t *testing.T) {
 	fs := &fakeStaff{}
 	open := func() (staffStore, func(), error) { return fs, func() {}, nil }
@@ -84,6 +95,10 @@ func TestStaffCommands(t *testing.T) {
 		{"disable unknown", "", []string{"disable", "--email", "nobody@nhs.net"}, 1, ""},
 		{"disable needs a target", "", []string{"disable"}, 2, ""},
 		{"list shows disabled", "", []string{"list"}, 0, "disabled"},
+		{"unlock by email", "", []string{"unlock", "Lead@NHS.net"}, 0, "unlocked"},
+		{"unlock by id", "", []string{"unlock", "--id", "1"}, 0, "unlocked"},
+		{"unlock needs a target", "", []string{"unlock"}, 2, ""},
+		{"unlock takes an email, not a word", "", []string{"unlock", "lead"}, 2, ""},
 		{"unknown", "", []string{"promote"}, 2, ""},
 	}
 	for _, tc := range tests {
@@ -99,6 +114,9 @@ func TestStaffCommands(t *testing.T) {
 		if code != tc.wantCode || !strings.Contains(out, tc.wantOut) {
 			t.Errorf("%s: staff %v = %q, exit %d (%v); want exit %d and %q", tc.name, tc.args, out, code, err, tc.wantCode, tc.wantOut)
 		}
+	}
+	if len(fs.unlocked) != 2 || fs.unlocked[0] != 1 {
+		t.Errorf("unlocked accounts = %v, want account 1 twice", fs.unlocked)
 	}
 	ok, err := web.VerifyPassword(fs.list[0].PasswordHash, "a very long password")
 	if !ok || err != nil {

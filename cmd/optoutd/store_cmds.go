@@ -46,8 +46,21 @@ func openStore(ctx context.Context, migrate bool) (*store.Store, *config.Config,
 
 func runMigrate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	grants := fs.String("print-grants", "", "print (do not run) the GRANTs that let `ROLE` run the daemon with least privilege, then exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *grants != "" {
+		c, err := config.Load(os.Getenv)
+		if err != nil {
+			return err
+		}
+		sql, err := store.RuntimeGrants(c.DBSchema, *grants)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		fmt.Print(sql)
+		return nil
 	}
 	s, cfg, err := openStore(ctx, true)
 	if err != nil {

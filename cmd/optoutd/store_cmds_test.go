@@ -104,6 +104,7 @@ func TestGenkeyPrintsEveryRequiredKey(t *testing.T) {
 		"OPTOUT_IMAP_ADDR": "outlook.office365.com:993", "OPTOUT_IMAP_USER": "joined-up.care-record@nhs.net",
 		"OPTOUT_IMAP_PASSWORD": "imap-secret", "OPTOUT_SMTP_ADDR": "send.nhs.net:587",
 		"OPTOUT_SMTP_USER": "joined-up.care-record@nhs.net", "OPTOUT_SMTP_PASSWORD": "smtp-secret",
+		"OPTOUT_FORM_URL": "https://nclhealthandcare.org.uk/digital/the-london-care-record/",
 	}
 	_, errOut, code = runBin(t, 20*time.Second, env, "config")
 	if code == 0 {

@@ -290,14 +290,45 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	}
 	a.maxAge = readyMaxAge(icfg.PollSchedule, opts.now())
 
-	a.handler, err = web.New(web.Deps{
+	a.handler, err = web.New(webDeps(cfg, web.Deps{
 		Store: a.store, Composer: a.composer, Logger: log.With(slog.String("part", "web")),
-		Metrics: a.metrics, Gatherer: a.registry, Now: opts.now, Ready: a.ready, SessionIdle: cfg.SessionIdle,
-	})
+		Metrics: a.metrics, Gatherer: a.registry, Now: opts.now, Ready: a.ready,
+	}))
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// webDeps adds the triage page's settings (sessions, proxies, sign-in,
+// metrics address) to d.
+func webDeps(cfg *config.Config, d web.Deps) web.Deps {
+	d.SessionIdle, d.SessionMax = cfg.SessionIdle, cfg.SessionMax
+	d.TrustedProxies = cfg.TrustedProxies
+	d.LocalSigninOff = cfg.LocalSignin == "off"
+	if cfg.MetricsAddr != "" {
+		d.MetricsElsewhere, d.Gatherer = true, nil
+	}
+	if cfg.OIDCIssuer != "" {
+		d.OIDC = &web.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret, RedirectURL: cfg.OIDCRedirectURL}
+	}
+	return d
+}
+
+// serveMetrics serves /metrics on OPTOUT_METRICS_ADDR, when set, until ctx
+// ends; without it, it returns at once (/metrics is on the page's address).
+func (a *app) serveMetrics(ctx context.Context) error {
+	if a.cfg.MetricsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen on OPTOUT_METRICS_ADDR %s: %w", a.cfg.MetricsAddr, err)
+	}
+	a.log.Info("metrics listening", slog.String("addr", ln.Addr().String()))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", web.MetricsHandler(a.registry))
+	return serveHTTP(ctx, ln, mux, a.log)
 }
 
 // tokenSource builds the OAuth 2.0 token source for IMAP (and SMTP
