@@ -22,6 +22,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/ncl-icb/optout-intake/internal/loopback"
+	"github.com/ncl-icb/optout-intake/notify"
 )
 
 // Config is every setting of optoutd, parsed. Fields are documented by the
@@ -271,8 +272,8 @@ var Settings = []Setting{
 	{"OPTOUT_INDEX_KEY", "", true, "BASE64 32-byte key for the NHS-number blind index. Make one with `optoutd genkey`; never change it without `optoutd rekey`. Required.", str(func(c *Config) *string { return &c.IndexKey })},
 	{"OPTOUT_TOKEN_KEY", "", true, "BASE64 32-byte key that signs the tokens in our Message-IDs, so replies cannot be spoofed into a conversation. Make one with `optoutd genkey`. Required.", str(func(c *Config) *string { return &c.TokenKey })},
 	{"OPTOUT_ADDRESS", "", false, "The mailbox's own address: From and Reply-To of every reply; mail from it is never answered. Required.", str(func(c *Config) *string { return &c.Address })},
-	{"OPTOUT_FROM_NAME", "NCL London Care Record opt-out team", false, "Display name on our replies.", str(func(c *Config) *string { return &c.FromName })},
-	{"OPTOUT_SECURE_MARKER", "[secure]", false, "Marker put in every outgoing subject; NHSmail encrypts messages whose subject carries it.", str(func(c *Config) *string { return &c.SecureMark })},
+	{"OPTOUT_FROM_NAME", notify.DefaultDisplayName, false, "Display name on our replies.", str(func(c *Config) *string { return &c.FromName })},
+	{"OPTOUT_SECURE_MARKER", notify.DefaultSecureMarker, false, "Marker put in every outgoing subject; NHSmail encrypts messages whose subject carries it.", str(func(c *Config) *string { return &c.SecureMark })},
 	{"OPTOUT_FORM_URL", "", false, "Web page of the opt-out form, given in the instructions and acknowledgements (an `https://` address; NCL's is `https://nclhealthandcare.org.uk/digital/the-london-care-record/`). Required.", httpsURL(func(c *Config) *string { return &c.FormURL })},
 	{"OPTOUT_ENQUIRY_PHONE", "", false, "Telephone number for residents who cannot use email or need another format or language; when set, the instructions and acknowledgements say they can call it. Empty: they are asked to reply, or have someone write for them.", phone(func(c *Config) *string { return &c.EnquiryPhone })},
 	{"OPTOUT_IMAP_ADDR", "", false, "IMAP server `host:port` (NHSmail: `outlook.office365.com:993`). Required.", str(func(c *Config) *string { return &c.IMAPAddr })},

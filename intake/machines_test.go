@@ -71,7 +71,7 @@ func TestMachineCorpusNeverAnswered(t *testing.T) {
 // TestOutboxRefusesMachineRecipients queues replies straight into the
 // outbox, as a future code path or a stored conversation address might,
 // to a machine and to our own address: the worker sends none of them,
-// ends each row failed with the reason, and raises no triage item.
+// ends each row cancelled with the reason, and raises no triage item.
 func TestOutboxRefusesMachineRecipients(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
@@ -97,12 +97,12 @@ func TestOutboxRefusesMachineRecipients(t *testing.T) {
 	if len(sent) != 1 || !slices.Equal(sent[0].to, []string{residentAddr}) {
 		t.Errorf("sent %d messages, want one, to the resident", len(sent))
 	}
-	rows, err := r.st.ListOutbox(ctx, store.OutboxFilter{State: store.OutboxFailed})
+	rows, err := r.st.ListOutbox(ctx, store.OutboxFilter{State: store.OutboxCancelled})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) != len(targets)-1 {
-		t.Errorf("%d outbox rows failed, want %d", len(rows), len(targets)-1)
+		t.Errorf("%d outbox rows cancelled, want %d", len(rows), len(targets)-1)
 	}
 	for _, row := range rows {
 		if !strings.HasPrefix(row.LastError, "not sent: the recipient is a machine (") || row.Attempts != 1 {

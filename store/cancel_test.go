@@ -33,8 +33,8 @@ func TestRefuseOutbox(t *testing.T) {
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("ListOutbox = %d rows, %v", len(rows), err)
 	}
-	if rows[0].State != store.OutboxFailed || rows[0].LastError != reason {
-		t.Errorf("row = %s %q, want failed %q", rows[0].State, rows[0].LastError, reason)
+	if rows[0].State != store.OutboxCancelled || rows[0].LastError != reason {
+		t.Errorf("row = %s %q, want cancelled %q", rows[0].State, rows[0].LastError, reason)
 	}
 	if items, _ := s.ListTriage(ctx, store.TriageFilter{}); len(items) != 0 {
 		t.Errorf("open triage = %d items, want none", len(items))
