@@ -376,16 +376,26 @@ func (p *Processor) extract(ctx context.Context, raw []byte) read {
 		msg, res := p.x.Email(ctx, raw)
 		ch <- read{msg: msg, res: res}
 	}()
+	timedOut := func() read {
+		p.metrics.Failed("extract_timeout")
+		return read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}, failed: true}
+	}
 	select {
 	case r := <-ch:
+		// A reader that honours ctx may return early, with part of the
+		// message read, once the deadline passes: such a result goes to a
+		// person like any timeout, never answered on what was half read.
+		// (When both cases are ready, select picks either.)
+		if ctx.Err() != nil {
+			return timedOut()
+		}
 		if r.msg == nil {
 			r.msg = &message.Message{}
 		}
 		return r
 	case <-ctx.Done():
-		p.metrics.Failed("extract_timeout")
 		// The reader goroutine ends on its own (it honours ctx and its limits).
-		return read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}, failed: true}
+		return timedOut()
 	}
 }
 
