@@ -190,7 +190,8 @@ var (
 
 	// formMentions name the form without asking for it ("the opt-out
 	// form"): enough for a plain sentence, not a request on their own.
-	formMentions = table(false, `(?:opt ?out|optout) form`, `the form`)
+	// "Please find my form attached" (the form was not found: no_form).
+	formMentions = table(false, `(?:opt ?out|optout) form`, `the form`, `(?:find|attached|attach|enclosed|here is|here's) (?:is )?(?:my|our|his|her) (?:completed |filled in |signed )?form`)
 )
 
 // requestCue, in the same clause before an opt-out phrase, makes it a
@@ -242,7 +243,7 @@ var fillerPhrases = func() []*regexp.Regexp {
 // 476 5919", "DOB: 14/03/1978", "I live at 2 Example Road"): the detail
 // (group 1) must be made of numbers, words the resident capitalised, and
 // detailWords, so "my GP is useless and shared everything" is not one.
-var detailPhrase = regexp.MustCompile(`^(?:(?:my|our|his|her) )?(?:nhs (?:number|no)|date of birth|dob|d o b|(?:i was )?born(?: on| in)?|post ?code|(?:postal |home )?address|gp(?: practice| surgery)?|surgery|doctor|practice|e ?mail(?: address)?|phone(?: number)?|mobile(?: number)?|telephone(?: number)?|tel|full name|name|first name|last name|surname|my name is|reference(?: number| code)?|ref|(?:i )?live (?:at|in))(?: (?:number|no))?(?: is| are)?(?: :)?((?: \S+){1,14})$`)
+var detailPhrase = regexp.MustCompile(`^(?:(?:my|our|his|her) )?(?:nhs (?:number|no)|date of birth|dob|d o b|(?:(?:i )?was )?born(?: on| in)?|post ?code|(?:postal |home )?address|gp(?: practice| surgery)?|surgery|doctor|practice|e ?mail(?: address)?|phone(?: number)?|mobile(?: number)?|telephone(?: number)?|tel|full name|name|first name|last name|surname|my name is|reference(?: number| code)?|ref|(?:i )?live (?:at|in))(?: (?:number|no))?(?: is| are)?(?: :)?((?: \S+){1,14})$`)
 
 // detailWords may stand in a detail besides numbers and capitalised words.
 var detailWords = wordSet(`the at of on in and road street avenue lane close way drive gardens grove place square flat house

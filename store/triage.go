@@ -18,7 +18,7 @@ type TriageItem struct {
 	Reason         vocab.Reason
 	State          string // "open" or "closed"
 	CreatedAt      time.Time
-	DueBy          time.Time // one calendar month from receipt (UK GDPR)
+	DueBy          time.Time // the law's deadline for what it asks; by default one calendar month from receipt (UK GDPR)
 	AssignedTo     int64     // staff id, 0 when unassigned
 	SubmissionID   int64
 	LedgerID       int64
@@ -28,16 +28,22 @@ type TriageItem struct {
 	ClosedBy       int64
 	ClosedAt       *time.Time
 	Outcome        string
+	// RegisterState is the current register state of the person the
+	// conversation had already recorded when the item was raised ("" when
+	// none): an "asks to opt back in" item shows it, and ConfirmOptBackIn
+	// records the change for that person.
+	RegisterState RegisterState
 }
 
 const triageCols = `t.id, t.reason, t.state, t.created_at, t.due_by, coalesce(t.assigned_to, 0), coalesce(t.submission_id, 0),
 	coalesce(t.ledger_id, 0), coalesce(t.conversation_id, 0), coalesce(t.outbox_id, 0), coalesce(c.reference, ''),
-	coalesce(t.closed_by, 0), t.closed_at, t.outcome`
+	coalesce(t.closed_by, 0), t.closed_at, t.outcome,
+	coalesce((select r.state from register r where r.id = t.register_id), '')`
 
 func scanTriage(row pgx.Row) (TriageItem, error) {
 	var t TriageItem
 	err := row.Scan(&t.ID, &t.Reason, &t.State, &t.CreatedAt, &t.DueBy, &t.AssignedTo, &t.SubmissionID, &t.LedgerID,
-		&t.ConversationID, &t.OutboxID, &t.Reference, &t.ClosedBy, &t.ClosedAt, &t.Outcome)
+		&t.ConversationID, &t.OutboxID, &t.Reference, &t.ClosedBy, &t.ClosedAt, &t.Outcome, &t.RegisterState)
 	return t, err
 }
 
@@ -94,6 +100,23 @@ func (s *Store) TriageStats(ctx context.Context) (open map[string]int, oldest *t
 		}
 	}
 	return open, oldest, rows.Err()
+}
+
+// TriageOverdue returns the number of open items past their due date at
+// now, by reason, for metrics.
+func (s *Store) TriageOverdue(ctx context.Context, now time.Time) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `select reason, count(*) from triage where state = 'open' and due_by < $1 group by reason`, now)
+	if err != nil {
+		return nil, fmt.Errorf("count overdue triage: %w", err)
+	}
+	out := map[string]int{}
+	var reason string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&reason, &n}, func() error { out[reason] = n; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("count overdue triage: %w", err)
+	}
+	return out, nil
 }
 
 // AttachmentInfo describes a kept attachment without its bytes.
