@@ -441,12 +441,6 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, h st
 	if r.res.Kind == extract.KindContact {
 		in.PersonalData = HasPersonalData(h.Subject) || HasPersonalData(msg.Body)
 		in.Photos = countPhotos(msg)
-		if in.Photos == 0 {
-			// The resident's own words: enquiry leaves out quoted replies
-			// (the same StripQuoted extract uses), signatures, footers and
-			// pasted leaflet text.
-			in.Enquiry = enquiry.Read(h.Subject, msg.Body)
-		}
 	}
 	in.Received, in.EnquiryDays = m.InternalDate, p.cfg.EnquiryDays
 	if in.Received.IsZero() {
@@ -477,6 +471,18 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, h st
 			replies = n
 		}
 		in.RecentReplies = replies
+	}
+	if r.res.Kind == extract.KindContact && in.Photos == 0 {
+		// The resident's own words: enquiry leaves out quoted replies (the
+		// same StripQuoted extract uses), signatures, footers and pasted
+		// leaflet text. A subject that carries the conversation's
+		// reference is our own subject replied to ("RE: Your opt-out has
+		// been recorded – reference …"): not the resident's words.
+		subject := h.Subject
+		if conv != nil && strings.Contains(strings.ToUpper(subject), conv.Reference) {
+			subject = ""
+		}
+		in.Enquiry = enquiry.Read(subject, msg.Body)
 	}
 	if in.Conv != nil && in.Conv.done() && r.res.Kind == extract.KindContact && len(r.res.Forms) == 0 {
 		// The once-a-week acknowledgement after completion (Decide).

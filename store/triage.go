@@ -467,3 +467,126 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 		return nil
 	})
 }
+
+// ConfirmOptBackIn records, from an open triage item (an "asks to opt back
+// in" item, or any item whose conversation had recorded the person: see
+// TriageItem.RegisterState), that the person opts back in: the register
+// change, its history, the confirmation in.Email (KindOptedIn by default; To
+// "" is the address of the conversation the opt-out came from) and the
+// audit entry, as RecordOptIn makes them, and the item closes, all in one
+// transaction. in.NHSNumber is not used: the person is the item's.
+// ErrConflict when the item has no recorded person, the person is already
+// opted in, or the item is closed.
+func (s *Store) ConfirmOptBackIn(ctx context.Context, triageID int64, in OptIn) (HistoryEntry, error) {
+	var h HistoryEntry
+	if in.Actor == System {
+		return h, errors.New("confirm opt back in: a staff actor is required")
+	}
+	se, err := s.sealOptional(in.Email, vocab.KindOptedIn)
+	if err != nil {
+		return h, err
+	}
+	if se == nil {
+		se = &sealedEmail{}
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, triageID)
+		if err != nil {
+			return err
+		}
+		var regID *int64
+		if err := tx.QueryRow(ctx, `select register_id from triage where id = $1`, t.ID).Scan(&regID); err != nil {
+			return fmt.Errorf("confirm opt back in on triage item %d: %w", t.ID, err)
+		}
+		if regID == nil {
+			return fmt.Errorf("confirm opt back in on triage item %d: its conversation recorded no one: %w", t.ID, ErrConflict)
+		}
+		if h, err = recordOptIn(ctx, tx, `r.id = $1`, *regID, in, *se); err != nil {
+			return err
+		}
+		return closeTriage(ctx, tx, t, in.Actor, "opted_in")
+	})
+	return h, err
+}
+
+// Upload is a file staff saved from a message the service could not open
+// (a protected one: they read it in Outlook) and uploaded on its triage
+// item, with the form the extractor read from it (intake.UploadForm reads
+// it as any attachment is read).
+type Upload struct {
+	TriageID   int64
+	Actor      Actor
+	Attachment NewAttachment
+	Form       form.Form
+}
+
+// AttachUpload keeps an uploaded file (sealed like any attachment, with
+// the item's message) and records its form as a submission of the item's
+// conversation waiting for staff, tied to the item (a form uploaded
+// before on the item is superseded), in one transaction, audited. Staff
+// then accept or reject the item as usual: AcceptTriage reads the
+// submission's fields. It returns the submission's id. ErrConflict when
+// the item is closed or has no message.
+func (s *Store) AttachUpload(ctx context.Context, u Upload) (int64, error) {
+	if u.Actor == System {
+		return 0, errors.New("attach upload: a staff actor is required")
+	}
+	name, err := s.keys.sealString("attachments.name", u.Attachment.Name)
+	if err != nil {
+		return 0, err
+	}
+	data, err := s.keys.Seal("attachments.data", u.Attachment.Data)
+	if err != nil {
+		return 0, err
+	}
+	source, err := s.keys.sealString("submissions.source", u.Form.Source)
+	if err != nil {
+		return 0, err
+	}
+	fields, probs, err := s.sealFields("submissions.fields", u.Form.Fields, u.Form.Problems)
+	if err != nil {
+		return 0, err
+	}
+	ct := u.Attachment.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	var subID int64
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, u.TriageID)
+		if err != nil {
+			return err
+		}
+		if t.LedgerID == 0 {
+			return fmt.Errorf("attach upload to triage item %d: it has no message: %w", t.ID, ErrConflict)
+		}
+		var conv *int64
+		if t.ConversationID != 0 {
+			conv = &t.ConversationID
+		}
+		err = tx.QueryRow(ctx, `with att as (
+				insert into attachments (ledger_id, name, content_type, size, data) values ($1, $2, $3, $4, $5) returning id)
+			insert into submissions (conversation_id, ledger_id, seq, attachment_id, source, format, fields, problems, nhs_index, channel, status)
+			select $6, $1, (select coalesce(max(seq), 0) + 1 from submissions where ledger_id = $1), att.id, $7, $8, $9, $10, $11,
+				case when exists (select 1 from conversations where id = $6 and ledger_id = $1) then $12 else $13 end, $14
+			from att returning id`,
+			t.LedgerID, name, ct, int64(len(u.Attachment.Data)), data, conv, source, string(u.Form.Format), fields, probs,
+			s.keys.NHSIndex(u.Form.Fields.NHSNumber), string(vocab.ChannelUnsolicited), string(vocab.ChannelSecureReply),
+			string(vocab.StatusTriage)).Scan(&subID)
+		if err != nil {
+			return fmt.Errorf("attach upload to triage item %d: %w", t.ID, err)
+		}
+		if t.SubmissionID != 0 {
+			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = $4`,
+				t.SubmissionID, string(vocab.StatusSuperseded), u.Actor.String(), string(vocab.StatusTriage)); err != nil {
+				return fmt.Errorf("attach upload to triage item %d: supersede the earlier form: %w", t.ID, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `update triage set submission_id = $2 where id = $1`, t.ID, subID); err != nil {
+			return fmt.Errorf("attach upload to triage item %d: %w", t.ID, err)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: u.Actor, Action: "triage.upload", ObjectType: "submission", ObjectID: subID,
+			Reference: t.Reference, Detail: "format=" + string(u.Form.Format)})
+	})
+	return subID, err
+}
