@@ -194,6 +194,13 @@ var (
 	formMentions = table(false, `(?:opt ?out|optout) form`, `the form`, `(?:find|attached|attach|enclosed|here is|here's) (?:is )?(?:my|our|his|her) (?:completed |filled in |signed )?form`)
 )
 
+// nextSteps is "what do I need to do?" and its kin: in a message that asks
+// to opt out it asks for the next steps (a plain request, answered by the
+// instructions), not a question the instructions leave open. Read
+// rewrites it to "next steps" (a contact phrase) before the tables run, so
+// the question table's "what do…" and "please tell me what…" do not take it.
+var nextSteps = regexp.MustCompile(`\b(?:(?:please |kindly |can you |could you )?(?:tell|let) me (?:know )?)?what (?:do|should|must|shall) (?:i|we) (?:need to |have to )?do(?: next| now| to opt out)?\b|\b(?:(?:please |kindly |can you |could you )?(?:tell|let) me (?:know )?)what (?:i|we) (?:need to|have to|should|must) do(?: next| now| to opt out)?\b|\bhow do (?:i|we) (?:do|go about) (?:this|that|it)\b`)
+
 // requestCue, in the same clause before an opt-out phrase, makes it a
 // request ("I would like to opt out", "how do I opt her out", "please").
 var requestCue = regexp.MustCompile(`\b(?:want|wants|wanting|wish|wishes|like|love|request|requesting|ask|asking|please|pls|plz|kindly|need|needs|can i|could i|may i|can we|could we|how do|how can|how to|help|decided|decide|intend|going to|plan|planning|would|i'd|we'd|hereby|let me|allow me|(?:a|another|other|any) way to)\b`)
