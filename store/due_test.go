@@ -36,16 +36,24 @@ func TestTriageDueByAndOverdue(t *testing.T) {
 		}
 		return d2.Item
 	}
-	complaint := raise(vocab.ReasonComplaint, due)
+	other := raise(vocab.ReasonOptBackIn, time.Time{})
+	complaint := raise(vocab.ReasonComplaint, due) // raised later, due sooner
 	if !complaint.DueBy.Equal(due) {
 		t.Errorf("complaint due %v, want %v", complaint.DueBy, due)
 	}
 	if complaint.RegisterState != store.OptedOut {
 		t.Errorf("item register state %q, want opted_out", complaint.RegisterState)
 	}
-	other := raise(vocab.ReasonOptBackIn, time.Time{})
 	if d := other.DueBy.Sub(other.CreatedAt); d < 27*24*time.Hour || d > 32*24*time.Hour {
 		t.Errorf("default due date %v after creation, want one calendar month", d)
+	}
+	byDue, err := s.ListTriage(ctx, store.TriageFilter{ByDue: true})
+	if err != nil || len(byDue) != 2 || byDue[0].ID != complaint.ID {
+		t.Errorf("ListTriage by due = %v (%v), want the complaint first", byDue, err)
+	}
+	overdue, err := s.ListTriage(ctx, store.TriageFilter{Overdue: true})
+	if err != nil || len(overdue) != 1 || overdue[0].ID != complaint.ID {
+		t.Errorf("ListTriage overdue = %v (%v), want the complaint", overdue, err)
 	}
 	late, err := s.TriageOverdue(ctx, time.Now())
 	if err != nil {

@@ -52,11 +52,15 @@ type TriageFilter struct {
 	Reason     vocab.Reason
 	State      string
 	AssignedTo int64 // 0: anyone
-	Limit      int   // default 100
-	Offset     int
+	// ByDue lists the items due soonest first (default: oldest first).
+	ByDue bool
+	// Overdue keeps only the items past their due date.
+	Overdue bool
+	Limit   int // default 100
+	Offset  int
 }
 
-// ListTriage lists queue items, oldest first.
+// ListTriage lists queue items, oldest first (or due soonest first).
 func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, error) {
 	if f.State == "" {
 		f.State = "open"
@@ -65,8 +69,8 @@ func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, e
 		f.Limit = 100
 	}
 	rows, err := s.pool.Query(ctx, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
-		where ($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2) and ($3 = 0 or t.assigned_to = $3)
-		order by t.created_at, t.id limit $4 offset $5`, f.State, f.Reason, f.AssignedTo, f.Limit, f.Offset)
+		where ($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2) and ($3 = 0 or t.assigned_to = $3) and (not $6 or t.due_by < now())
+		order by case when $7 then t.due_by end, t.created_at, t.id limit $4 offset $5`, f.State, f.Reason, f.AssignedTo, f.Limit, f.Offset, f.Overdue, f.ByDue)
 	if err != nil {
 		return nil, fmt.Errorf("list triage: %w", err)
 	}
