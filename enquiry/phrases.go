@@ -190,8 +190,16 @@ var (
 
 	// formMentions name the form without asking for it ("the opt-out
 	// form"): enough for a plain sentence, not a request on their own.
-	formMentions = table(false, `(?:opt ?out|optout) form`, `the form`)
+	// "Please find my form attached" (the form was not found: no_form).
+	formMentions = table(false, `(?:opt ?out|optout) form`, `the form`, `(?:find|attached|attach|enclosed|here is|here's) (?:is )?(?:my|our|his|her) (?:completed |filled in |signed )?form`)
 )
+
+// nextSteps is "what do I need to do?" and its kin: in a message that asks
+// to opt out it asks for the next steps (a plain request, answered by the
+// instructions), not a question the instructions leave open. Read
+// rewrites it to "next steps" (a contact phrase) before the tables run, so
+// the question table's "what do…" and "please tell me what…" do not take it.
+var nextSteps = regexp.MustCompile(`\b(?:(?:please |kindly |can you |could you )?(?:tell|let) me (?:know )?)?what (?:do|should|must|shall) (?:i|we) (?:need to |have to )?do(?: next| now| to opt out)?\b|\b(?:(?:please |kindly |can you |could you )?(?:tell|let) me (?:know )?)what (?:i|we) (?:need to|have to|should|must) do(?: next| now| to opt out)?\b|\bhow do (?:i|we) (?:do|go about) (?:this|that|it)\b`)
 
 // requestCue, in the same clause before an opt-out phrase, makes it a
 // request ("I would like to opt out", "how do I opt her out", "please").
@@ -242,7 +250,7 @@ var fillerPhrases = func() []*regexp.Regexp {
 // 476 5919", "DOB: 14/03/1978", "I live at 2 Example Road"): the detail
 // (group 1) must be made of numbers, words the resident capitalised, and
 // detailWords, so "my GP is useless and shared everything" is not one.
-var detailPhrase = regexp.MustCompile(`^(?:(?:my|our|his|her) )?(?:nhs (?:number|no)|date of birth|dob|d o b|(?:i was )?born(?: on| in)?|post ?code|(?:postal |home )?address|gp(?: practice| surgery)?|surgery|doctor|practice|e ?mail(?: address)?|phone(?: number)?|mobile(?: number)?|telephone(?: number)?|tel|full name|name|first name|last name|surname|my name is|reference(?: number| code)?|ref|(?:i )?live (?:at|in))(?: (?:number|no))?(?: is| are)?(?: :)?((?: \S+){1,14})$`)
+var detailPhrase = regexp.MustCompile(`^(?:(?:my|our|his|her) )?(?:nhs (?:number|no)|date of birth|dob|d o b|(?:(?:i )?was )?born(?: on| in)?|post ?code|(?:postal |home )?address|gp(?: practice| surgery)?|surgery|doctor|practice|e ?mail(?: address)?|phone(?: number)?|mobile(?: number)?|telephone(?: number)?|tel|full name|name|first name|last name|surname|my name is|reference(?: number| code)?|ref|(?:i )?live (?:at|in))(?: (?:number|no))?(?: is| are)?(?: :)?((?: \S+){1,14})$`)
 
 // detailWords may stand in a detail besides numbers and capitalised words.
 var detailWords = wordSet(`the at of on in and road street avenue lane close way drive gardens grove place square flat house

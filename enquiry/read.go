@@ -124,7 +124,7 @@ func Read(subject, body string) Result {
 
 	words := 0
 	for _, s := range sentences(own) {
-		n := normalize(s.text)
+		n := nextSteps.ReplaceAllString(normalize(s.text), "next steps")
 		if n == "" {
 			continue
 		}

@@ -1,6 +1,9 @@
 package intake
 
 import (
+	"time"
+
+	"github.com/ncl-icb/optout-intake/enquiry"
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
@@ -41,7 +44,20 @@ type Conversation struct {
 	Ref         string
 	State       vocab.ConversationState
 	NoFormCount int // no_form replies already sent in it
+	// LastAfterCompletion is when the last after_completion
+	// acknowledgement was queued in it (zero: never); read only for a
+	// completed or closed conversation.
+	LastAfterCompletion time.Time
 }
+
+// done reports whether the conversation is completed or closed.
+func (c *Conversation) done() bool {
+	return c.State == vocab.StateCompleted || c.State == vocab.StateClosed
+}
+
+// AfterCompletionEvery is how often, at most, a conversation's messages
+// after completion are acknowledged (KindAfterCompletion).
+const AfterCompletionEvery = 7 * 24 * time.Hour
 
 // Input is everything Decide looks at for one message. It holds no personal
 // values: only what the message is and how it relates to what we know.
@@ -83,6 +99,16 @@ type Input struct {
 	// address.
 	SenderIsOwner bool
 
+	// Enquiry is what the resident's own words ask for (enquiry.Read),
+	// read for a message of kind contact without a form or a photo of one.
+	// The zero value reads as a plain request.
+	Enquiry enquiry.Result
+	// Received is when the message arrived: due dates and the
+	// once-a-week acknowledgement count from it.
+	Received time.Time
+	// EnquiryDays is OPTOUT_ENQUIRY_DAYS (<= 0: enquiry.DefaultEnquiryDays).
+	EnquiryDays int
+
 	// Policy for forms that arrive outside the secure exchange.
 	Policy Policy
 	// RecentReplies counts replies queued to the reply address within the
@@ -112,10 +138,25 @@ type Input struct {
 //     conversation, or a first email under policy process) → receipt and a
 //     photo_of_form triage item (staff key the form in), never no_form or
 //     instructions; a first email under policy ask → as a form under ask;
-//   - in a conversation, without a form → one no_form reply per conversation,
-//     then triage;
-//   - no conversation, without a form → new conversation and instructions
-//     (the stored copy redacted when the body holds personal data);
+//   - a protected (encrypted) message in a conversation, or a first email
+//     under policy process → receipt and a protected triage item (staff
+//     open it in Outlook and upload the form), never no_form or
+//     instructions; a first email under policy ask → as a form under ask;
+//   - without a form, a message whose own words need a person (a question,
+//     complaint, request for someone else, another format or language,
+//     rights request, opt back in, chase: Input.Enquiry) → a triage item
+//     under its first intent, due by the law's deadline, and the enquiry
+//     acknowledgement (with the instructions when it also asks to opt out
+//     and no form was asked for yet); in a completed or closed
+//     conversation, a mere question or thanks is after completion (below);
+//   - in a completed or closed conversation, without a form or a request →
+//     an after_completion triage item and an acknowledgement at most once
+//     per conversation per AfterCompletionEvery;
+//   - in a conversation, a plain request without a form → one no_form
+//     reply per conversation, then triage;
+//   - no conversation, a plain request without a form → new conversation
+//     and instructions (the stored copy redacted when the body holds
+//     personal data);
 //   - no conversation, with forms → policy process: as in a conversation,
 //     channel unsolicited; policy ask: instructions and the unsolicited note,
 //     triage, the forms not read;
@@ -153,6 +194,8 @@ func decide(in Input) *store.Plan {
 	}
 	hasForms := len(in.Forms) > 0
 	photo := !hasForms && in.Photos > 0
+	protected := !hasForms && !photo && in.Kind == extract.KindProtected
+	asks := needsPerson(in.Enquiry)
 
 	var p *store.Plan
 	switch {
@@ -160,14 +203,25 @@ func decide(in Input) *store.Plan {
 		p = planForms(in, vocab.ChannelSecureReply)
 	case in.Conv != nil && photo:
 		p = planPhoto()
+	case in.Conv != nil && protected:
+		p = planProtected(in.Conv)
+	case in.Conv != nil && in.Conv.done() && (!asks || in.Enquiry.Primary() == enquiry.Question):
+		p = planAfterCompletion(in)
+	case in.Conv != nil && asks:
+		p = planEnquiry(in, in.Conv.State == vocab.StateInstructionsSent)
 	case in.Conv != nil:
-		if in.Conv.NoFormCount == 0 && in.Conv.State != vocab.StateCompleted && in.Conv.State != vocab.StateClosed {
+		if in.Conv.NoFormCount == 0 {
 			p = &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormReply: true,
 				Emails: []*store.Email{{Kind: vocab.KindNoForm}}}
 		} else {
 			p = toTriage(vocab.ActionNoFormAgain, vocab.ReasonNoFormAgain)
 		}
-	case !hasForms && !photo:
+	case !hasForms && !photo && !protected && asks:
+		p = planEnquiry(in, true)
+		p.NewConversation = &store.NewConversation{}
+		p.ConversationState = vocab.StateInstructionsSent
+		p.RedactBody = in.PersonalData // staff read the words; NHS numbers and dates are asked for in the reply
+	case !hasForms && !photo && !protected:
 		p = &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: &store.NewConversation{},
 			ConversationState: vocab.StateInstructionsSent, RedactBody: in.PersonalData,
 			Emails: []*store.Email{{Kind: vocab.KindInstructions}}}
@@ -178,6 +232,9 @@ func decide(in Input) *store.Plan {
 			Triage:            []*store.NewTriage{{Reason: vocab.ReasonUnsolicitedForm}}}
 	case photo:
 		p = planPhoto()
+		p.NewConversation = &store.NewConversation{}
+	case protected:
+		p = planProtected(nil)
 		p.NewConversation = &store.NewConversation{}
 	default:
 		p = planForms(in, vocab.ChannelUnsolicited)
@@ -206,11 +263,73 @@ func planPhoto() *store.Plan {
 		Triage:            []*store.NewTriage{{Reason: vocab.ReasonPhotoOfForm}}}
 }
 
-// planForms plans a message carrying forms: a receipt, and per form either
-// an accepted submission with its outcome emails (the store queues the
-// accepted or the duplicate one, as the register answers) or a triage item.
+// needsPerson reports whether the resident's own words need a person: an
+// intent was found, other than the Question that an empty text reads as
+// (a message with no words of its own, say a form that could not be
+// found, is answered as a plain request: no_form or the instructions).
+func needsPerson(r enquiry.Result) bool {
+	if len(r.Intents) == 0 {
+		return false
+	}
+	return !(r.Words == 0 && len(r.Intents) == 1 && r.Intents[0] == enquiry.Question)
+}
+
+// reasonOf is the triage reason an intent raises: the same code (TestIntentsAreReasons).
+func reasonOf(i enquiry.Intent) vocab.Reason { return vocab.Reason(i) }
+
+// planEnquiry plans a message that needs a person: one triage item filed
+// under its first intent and due by the earliest deadline of its intents,
+// and the acknowledgement, followed by the instructions when it also asks
+// to opt out and withInstructions (no form has been asked for yet, or it
+// is a first contact). One acknowledgement per message.
+func planEnquiry(in Input, withInstructions bool) *store.Plan {
+	e := in.Enquiry
+	kind := vocab.KindEnquiry
+	if e.AlsoOptOut && withInstructions {
+		kind = vocab.KindEnquiryInstructions
+	}
+	return &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionEnquiry,
+		Emails: []*store.Email{{Kind: kind, PerMessage: true}},
+		Triage: []*store.NewTriage{{Reason: reasonOf(e.Primary()), DueBy: e.DueBy(in.Received, in.EnquiryDays)}}}
+}
+
+// planProtected plans an encrypted message the service cannot open: the
+// resident did what was asked, so a receipt goes out at once, and staff
+// open it in Outlook and upload the form (UploadForm). conv is nil for a
+// first email.
+func planProtected(conv *Conversation) *store.Plan {
+	p := &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionProtected,
+		Emails: []*store.Email{receipt()},
+		Triage: []*store.NewTriage{{Reason: vocab.ReasonProtected}}}
+	if conv == nil || !conv.done() {
+		p.ConversationState = vocab.StateFormReceived
+	}
+	return p
+}
+
+// planAfterCompletion plans a message without a form or a request in a
+// completed or closed conversation (a thank-you, a question): a triage
+// item, due as a question, and an acknowledgement unless one was queued in
+// the conversation within AfterCompletionEvery of this message.
+func planAfterCompletion(in Input) *store.Plan {
+	p := &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAfterCompletion,
+		Triage: []*store.NewTriage{{Reason: vocab.ReasonAfterCompletion,
+			DueBy: enquiry.DueBy(enquiry.Question, in.Received, in.EnquiryDays)}}}
+	last := in.Conv.LastAfterCompletion
+	if last.IsZero() || !in.Received.Before(last.Add(AfterCompletionEvery)) {
+		p.Emails = []*store.Email{{Kind: vocab.KindAfterCompletion, PerMessage: true}}
+	}
+	return p
+}
+
+// planForms plans a message carrying forms: per form either an accepted
+// submission with its outcome emails (the store queues the accepted or the
+// duplicate one, as the register answers; each says the form was received)
+// or a triage item. A receipt goes first only when some form waits for
+// staff: a message whose forms are all settled now gets one email per form
+// and no receipt a second before it (issue 16 item 5).
 func planForms(in Input, ch vocab.Channel) *store.Plan {
-	p := &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Emails: []*store.Email{receipt()}}
+	p := &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms}
 	allValid := true
 	for _, f := range in.Forms {
 		if f.Valid {
@@ -228,6 +347,7 @@ func planForms(in Input, ch vocab.Channel) *store.Plan {
 	} else {
 		p.ConversationState = vocab.StateFormReceived
 		p.Folder = vocab.FolderTriage
+		p.Emails = []*store.Email{receipt()}
 	}
 	return p
 }

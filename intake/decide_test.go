@@ -3,7 +3,9 @@ package intake
 import (
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/ncl-icb/optout-intake/enquiry"
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
@@ -29,6 +31,8 @@ func inConv(in Input, m Match, owner bool, c Conversation) Input {
 }
 
 func with(in Input, f func(*Input)) Input { f(&in); return in }
+
+func with2(p Plan, f func(*Plan)) Plan { f(&p); return p }
 
 func photos(in Input, n int) Input { in.Photos = n; return in }
 
@@ -110,10 +114,58 @@ func photoPlan(newConv bool) Plan {
 		Triage:            []PlannedTriage{{vocab.ReasonPhotoOfForm, -1}}}
 }
 
+// afterCompletion is the plan for a message without a form or a request in
+// a completed or closed conversation, acknowledged or not (once a week).
+func afterCompletion(ack bool) Plan {
+	p := Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAfterCompletion,
+		Triage: []PlannedTriage{{vocab.ReasonAfterCompletion, -1}}}
+	if ack {
+		p.Replies = []PlannedReply{{vocab.KindAfterCompletion, -1}}
+	}
+	return p
+}
+
+// enquiryPlan is the plan for a message that needs a person: the
+// acknowledgement kind k and a triage item under reason r.
+func enquiryPlan(newConv bool, k vocab.Kind, r vocab.Reason) Plan {
+	p := Plan{Folder: vocab.FolderTriage, Action: vocab.ActionEnquiry, NewConversation: newConv,
+		Replies: []PlannedReply{{k, -1}}, Triage: []PlannedTriage{{r, -1}}}
+	if newConv {
+		p.ConversationState = vocab.StateInstructionsSent
+	}
+	return p
+}
+
+// protectedPlan is the plan for an encrypted message: a receipt and a
+// protected triage item.
+func protectedPlan(newConv bool, st vocab.ConversationState) Plan {
+	return Plan{Folder: vocab.FolderTriage, Action: vocab.ActionProtected, NewConversation: newConv,
+		ConversationState: st, Replies: []PlannedReply{{vocab.KindReceipt, -1}},
+		Triage: []PlannedTriage{{vocab.ReasonProtected, -1}}}
+}
+
+// asks is a message whose own words (words of them) ask for intents,
+// also asking to opt out when also.
+func asks(in Input, words int, also bool, intents ...enquiry.Intent) Input {
+	in.Enquiry = enquiry.Result{Intents: intents, AlsoOptOut: also, Words: words}
+	return in
+}
+
+// plain is a plain request: it only asks to opt out or to be contacted.
+func plain(in Input) Input {
+	in.Enquiry = enquiry.Result{Plain: true, Words: 6}
+	return in
+}
+
 func TestDecide(t *testing.T) {
 	open := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateInstructionsSent}
 	asked := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateInstructionsSent, NoFormCount: 1}
 	done := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateCompleted}
+	closed := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateClosed, NoFormCount: 1}
+	received := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	ackedAgo := func(c Conversation, d time.Duration) Conversation { c.LastAfterCompletion = received.Add(-d); return c }
+	at := func(in Input) Input { in.Received = received; return in }
+
 	tests := []struct {
 		name string
 		in   Input
@@ -132,11 +184,11 @@ func TestDecide(t *testing.T) {
 				ConversationState: vocab.StateInstructionsSent, Replies: []PlannedReply{{vocab.KindInstructions, -1}}},
 		},
 		{
-			name: "reply by token with a valid form: receipt, record, outcome",
+			name: "reply by token with a valid form: record, one outcome email that confirms receipt",
 			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, true, open),
 			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
 				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
-				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				Replies:           []PlannedReply{{vocab.KindAccepted, 0}}, // one email: the outcome says the form was received (issue 16.5)
 				ConversationState: vocab.StateCompleted},
 		},
 		{
@@ -144,7 +196,7 @@ func TestDecide(t *testing.T) {
 			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, false, open),
 			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
 				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
-				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				Replies:           []PlannedReply{{vocab.KindAccepted, 0}}, // one email: the outcome says the form was received (issue 16.5)
 				ConversationState: vocab.StateCompleted},
 		},
 		{
@@ -152,7 +204,7 @@ func TestDecide(t *testing.T) {
 			in:   inConv(person(extract.KindSubmission, validForm), MatchSubject, true, open),
 			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
 				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
-				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				Replies:           []PlannedReply{{vocab.KindAccepted, 0}}, // one email: the outcome says the form was received (issue 16.5)
 				ConversationState: vocab.StateCompleted},
 		},
 		{
@@ -190,16 +242,16 @@ func TestDecide(t *testing.T) {
 			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionNoFormAgain, Triage: []PlannedTriage{{vocab.ReasonNoFormAgain, -1}}},
 		},
 		{
-			name: "a note after completion goes to staff, no no_form reply",
+			name: "a note after completion goes to staff with an acknowledgement, no no_form reply",
 			in:   inConv(person(extract.KindContact), MatchToken, true, done),
-			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionNoFormAgain, Triage: []PlannedTriage{{vocab.ReasonNoFormAgain, -1}}},
+			want: afterCompletion(true),
 		},
 		{
 			name: "unsolicited form, policy process: read, channel unsolicited",
 			in:   person(extract.KindSubmission, validForm),
 			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelUnsolicited, NewConversation: true,
 				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
-				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				Replies:           []PlannedReply{{vocab.KindAccepted, 0}}, // one email: the outcome says the form was received (issue 16.5)
 				ConversationState: vocab.StateCompleted},
 		},
 		{
@@ -275,10 +327,10 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "two replies that would cross a custom limit: none sent",
-			in: inConv(with(person(extract.KindSubmission, validForm), func(in *Input) { in.RecentReplies, in.ReplyLimit = 2, 3 }),
+			in: inConv(with(person(extract.KindSubmission, validForm, validForm), func(in *Input) { in.RecentReplies, in.ReplyLimit = 2, 3 }),
 				MatchToken, true, open),
 			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionForms + vocab.ActionRateLimited, Channel: vocab.ChannelSecureReply,
-				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}, {1, vocab.StatusAccepted}},
 				Triage:            []PlannedTriage{{vocab.ReasonRateLimited, -1}},
 				ConversationState: vocab.StateCompleted},
 		},
@@ -322,7 +374,7 @@ func TestDecide(t *testing.T) {
 			in:   inConv(photos(person(extract.KindSubmission, validForm), 1), MatchToken, true, open),
 			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
 				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
-				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				Replies:           []PlannedReply{{vocab.KindAccepted, 0}}, // one email: the outcome says the form was received (issue 16.5)
 				ConversationState: vocab.StateCompleted},
 		},
 		{
@@ -341,6 +393,173 @@ func TestDecide(t *testing.T) {
 			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionPhoto + vocab.ActionRateLimited,
 				ConversationState: vocab.StateFormReceived,
 				Triage:            []PlannedTriage{{vocab.ReasonPhotoOfForm, -1}, {vocab.ReasonRateLimited, -1}}},
+		},
+		// Issue 14 item 1: a message without a form is read for what it asks.
+		{
+			name: "first contact, a plain request: instructions as before",
+			in:   plain(person(extract.KindContact)),
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionInstructions, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent, Replies: []PlannedReply{{vocab.KindInstructions, -1}}},
+		},
+		{
+			name: "first contact, a question: acknowledgement and a question item, no instructions",
+			in:   asks(person(extract.KindContact), 30, false, enquiry.Question),
+			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonQuestion),
+		},
+		{
+			name: "first contact, a complaint that also asks to opt out: acknowledgement with the instructions",
+			in:   asks(person(extract.KindContact), 40, true, enquiry.Complaint, enquiry.Question),
+			want: enquiryPlan(true, vocab.KindEnquiryInstructions, vocab.ReasonComplaint),
+		},
+		{
+			name: "first contact with personal data that needs a person: stored copy redacted as for any first contact",
+			in:   with(asks(person(extract.KindContact), 30, false, enquiry.RightsRequest), func(in *Input) { in.PersonalData = true }),
+			want: with2(enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonRightsRequest), func(p *Plan) { p.RedactBody = true }),
+		},
+		{
+			name: "first contact for someone else",
+			in:   asks(person(extract.KindContact), 30, true, enquiry.Proxy),
+			want: enquiryPlan(true, vocab.KindEnquiryInstructions, vocab.ReasonProxy),
+		},
+		{
+			name: "first contact in another language",
+			in:   asks(person(extract.KindContact), 12, false, enquiry.FormatOrLanguage),
+			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonFormatOrLanguage),
+		},
+		{
+			name: "first contact chasing a form",
+			in:   asks(person(extract.KindContact), 12, false, enquiry.StatusChase),
+			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonStatusChase),
+		},
+		{
+			name: "first contact asking to opt back in: acknowledgement only, never the instructions",
+			in:   asks(person(extract.KindContact), 12, false, enquiry.OptBackIn),
+			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonOptBackIn),
+		},
+		{
+			name: "in an open conversation, a question: acknowledgement, item, not no_form",
+			in:   inConv(asks(person(extract.KindContact), 20, false, enquiry.Question), MatchToken, true, open),
+			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonQuestion),
+		},
+		{
+			name: "in an open conversation, a proxy asking to opt out: with the instructions",
+			in:   inConv(asks(person(extract.KindContact), 20, true, enquiry.Proxy), MatchToken, true, asked),
+			want: enquiryPlan(false, vocab.KindEnquiryInstructions, vocab.ReasonProxy),
+		},
+		{
+			name: "a form waiting for staff, a chase: acknowledgement without the instructions",
+			in: inConv(asks(person(extract.KindContact), 20, true, enquiry.StatusChase), MatchToken, true,
+				Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateFormReceived}),
+			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonStatusChase),
+		},
+		{
+			name: "in a conversation, a plain request: no_form as before",
+			in:   inConv(plain(person(extract.KindContact)), MatchToken, true, open),
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormSent: true,
+				Replies: []PlannedReply{{vocab.KindNoForm, -1}}},
+		},
+		{
+			name: "in a conversation, a plain request after no_form: no_form_again as before",
+			in:   inConv(plain(person(extract.KindContact)), MatchToken, true, asked),
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionNoFormAgain, Triage: []PlannedTriage{{vocab.ReasonNoFormAgain, -1}}},
+		},
+		{
+			name: "in a conversation, no words of its own (a form not found): no_form, not a question",
+			in:   inConv(asks(person(extract.KindContact), 0, false, enquiry.Question), MatchToken, true, open),
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormSent: true,
+				Replies: []PlannedReply{{vocab.KindNoForm, -1}}},
+		},
+		{
+			name: "a question at the reply limit: item and the limit, no acknowledgement",
+			in:   with(asks(person(extract.KindContact), 20, false, enquiry.Question), func(in *Input) { in.RecentReplies = 10 }),
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionEnquiry + vocab.ActionRateLimited, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent,
+				Triage:            []PlannedTriage{{vocab.ReasonQuestion, -1}, {vocab.ReasonRateLimited, -1}}},
+		},
+		// Issue 11 item 2: opt back in.
+		{
+			name: "opt back in after an accepted form: acknowledgement and an opt_back_in item, not after_completion",
+			in:   inConv(asks(person(extract.KindContact), 15, false, enquiry.OptBackIn), MatchToken, true, done),
+			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonOptBackIn),
+		},
+		{
+			name: "opt back in in a closed conversation after no_form: never no_form_again",
+			in:   inConv(asks(person(extract.KindContact), 15, false, enquiry.OptBackIn), MatchSubject, true, closed),
+			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonOptBackIn),
+		},
+		{
+			name: "a complaint after completion: its own reason",
+			in:   inConv(asks(person(extract.KindContact), 25, false, enquiry.Complaint, enquiry.Question), MatchToken, true, done),
+			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonComplaint),
+		},
+		// Issue 11 item 3: after completion, at most one acknowledgement a week.
+		{
+			name: "a thank-you after completion: acknowledged, to staff",
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, done)),
+			want: afterCompletion(true),
+		},
+		{
+			name: "a second thank-you two days later: to staff, not acknowledged again",
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, ackedAgo(done, 48*time.Hour))),
+			want: afterCompletion(false),
+		},
+		{
+			name: "six days and 23 hours later: still not acknowledged",
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, ackedAgo(done, 7*24*time.Hour-time.Hour))),
+			want: afterCompletion(false),
+		},
+		{
+			name: "a week later: acknowledged again",
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, ackedAgo(done, 7*24*time.Hour))),
+			want: afterCompletion(true),
+		},
+		{
+			name: "a plain request in a closed conversation after no_form: after completion, never no_form_again",
+			in:   at(inConv(plain(person(extract.KindContact)), MatchToken, true, closed)),
+			want: afterCompletion(true),
+		},
+		// Issue 11 item 1: protected (encrypted) messages.
+		{
+			name: "protected reply in a conversation: receipt and a protected item, never no_form",
+			in:   inConv(person(extract.KindProtected), MatchToken, true, open),
+			want: protectedPlan(false, vocab.StateFormReceived),
+		},
+		{
+			name: "protected reply after a no_form: receipt, never no_form_again",
+			in:   inConv(person(extract.KindProtected), MatchToken, true, asked),
+			want: protectedPlan(false, vocab.StateFormReceived),
+		},
+		{
+			name: "protected reply after completion: receipt, the state stays",
+			in:   inConv(person(extract.KindProtected), MatchToken, true, done),
+			want: protectedPlan(false, ""),
+		},
+		{
+			name: "protected first email, policy process: new conversation, receipt, item, never the instructions",
+			in:   person(extract.KindProtected),
+			want: protectedPlan(true, vocab.StateFormReceived),
+		},
+		{
+			name: "protected first email, policy ask: as a form under ask",
+			in:   with(person(extract.KindProtected), func(in *Input) { in.Policy = PolicyAsk }),
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionUnsolicitedAsk, NewConversation: true,
+				ConversationState: vocab.StateInstructionsSent,
+				Replies:           []PlannedReply{{vocab.KindInstructions, -1}, {vocab.KindUnsolicited, -1}},
+				Triage:            []PlannedTriage{{vocab.ReasonUnsolicitedForm, -1}}},
+		},
+		{
+			name: "protected from another sender quoting the reference: unverified, unanswered",
+			in:   inConv(person(extract.KindProtected), MatchSubject, false, open),
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionOtherSender, Triage: []PlannedTriage{{vocab.ReasonUnverifiedSender, -1}}},
+		},
+		// Issue 16 item 5: one email where one will do.
+		{
+			name: "two valid forms: one outcome email each, no receipt",
+			in:   inConv(person(extract.KindSubmission, validForm, validForm), MatchToken, true, open),
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}, {1, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindAccepted, 0}, {vocab.KindAccepted, 1}},
+				ConversationState: vocab.StateCompleted},
 		},
 	}
 	for _, tt := range tests {
@@ -379,7 +598,8 @@ func TestDecideNeverAnswersLoops(t *testing.T) {
 // not_optout and opted_in are staff decisions).
 func TestDecideReplyKinds(t *testing.T) {
 	auto := map[vocab.Kind]bool{vocab.KindInstructions: true, vocab.KindReceipt: true, vocab.KindAccepted: true,
-		vocab.KindNoForm: true, vocab.KindUnsolicited: true}
+		vocab.KindNoForm: true, vocab.KindUnsolicited: true, vocab.KindEnquiry: true, vocab.KindEnquiryInstructions: true,
+		vocab.KindAfterCompletion: true}
 	for _, policy := range []Policy{PolicyProcess, PolicyAsk} {
 		for _, forms := range [][]form.Form{nil, {validForm}, {invalidForm}, {validForm, invalidForm}} {
 			for _, conv := range []*Conversation{nil, {State: vocab.StateInstructionsSent}, {State: vocab.StateCompleted, NoFormCount: 1}} {
@@ -415,6 +635,9 @@ func FuzzDecide(f *testing.F) {
 	f.Fuzz(func(t *testing.T, flags uint32, nforms, recent, limit uint8) {
 		bit := func(i uint) bool { return flags&(1<<i) != 0 }
 		kinds := []extract.Kind{extract.KindContact, extract.KindSubmission, extract.KindAuto, extract.KindUnreadable}
+		if bit(13) {
+			kinds[0] = extract.KindProtected
+		}
 		in := Input{
 			Kind: kinds[flags>>20&3], HasSender: bit(0), FromUs: bit(1), OurMarker: bit(2), Auto: bit(3),
 			BounceOfOurs: bit(4), TooLarge: bit(5), ExtractFailed: bit(6), PersonalData: bit(7),
@@ -432,6 +655,9 @@ func FuzzDecide(f *testing.F) {
 			if bit(11) {
 				in.Match = MatchSubject
 			}
+		}
+		if bit(15) {
+			in.Enquiry = enquiry.Result{Intents: enquiry.Intents()[flags>>26&3 : flags>>26&3+1], AlsoOptOut: bit(25), Words: int(recent)}
 		}
 		for i := range int(nforms % 5) {
 			in.Forms = append(in.Forms, form.Form{Valid: flags>>(16+uint(i))&1 == 1})
@@ -461,8 +687,59 @@ func FuzzDecide(f *testing.F) {
 		if in.Photos > 0 && len(in.Forms) == 0 && (p.Action == vocab.ActionNoForm || p.Action == vocab.ActionNoFormAgain || p.Action == vocab.ActionInstructions) {
 			t.Fatalf("Decide(%+v) answers a photo of the form as though no form came: %+v", in, p)
 		}
+		if in.Kind == extract.KindProtected && len(in.Forms) == 0 && (p.Action == vocab.ActionNoForm || p.Action == vocab.ActionNoFormAgain || p.Action == vocab.ActionInstructions) {
+			t.Fatalf("Decide(%+v) answers a protected message as though no form came: %+v", in, p)
+		}
+		if len(p.Replies) > 2 && len(in.Forms) == 0 {
+			t.Fatalf("Decide(%+v) sends more than two replies to a message without a form: %+v", in, p)
+		}
 		if p.Folder == vocab.FolderTriage && len(p.Triage) == 0 {
 			t.Fatalf("Decide(%+v) sends a message to Triage without a triage item: %+v", in, p)
 		}
 	})
+}
+
+// TestDecideDueBy checks the due dates the items carry: the law's deadline
+// for what the message asks (enquiry.DueBy), the default (zero: the store's
+// received + one month) for the others.
+func TestDecideDueBy(t *testing.T) {
+	received := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC) // a Thursday
+	london, _ := time.LoadLocation("Europe/London")
+	endOf := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 23, 59, 59, 0, london) }
+	done := Conversation{State: vocab.StateCompleted}
+	tests := []struct {
+		name string
+		in   Input
+		want time.Time
+	}{
+		{"complaint: 3 working days", asks(person(extract.KindContact), 20, false, enquiry.Complaint), endOf(2026, 12, 8)},
+		{"rights request: a calendar month", asks(person(extract.KindContact), 20, false, enquiry.RightsRequest), endOf(2027, 1, 4)},
+		{"question: OPTOUT_ENQUIRY_DAYS working days", with(asks(person(extract.KindContact), 20, false, enquiry.Question), func(in *Input) { in.EnquiryDays = 5 }), endOf(2026, 12, 10)},
+		{"complaint and question: the earlier", asks(person(extract.KindContact), 20, false, enquiry.Complaint, enquiry.Question), endOf(2026, 12, 8)},
+		{"after completion: as a question", inConv(asks(person(extract.KindContact), 2, false, enquiry.Question), MatchToken, true, done), endOf(2026, 12, 17)},
+		{"protected: the default", inConv(person(extract.KindProtected), MatchToken, true, done), time.Time{}},
+		{"invalid form: the default", inConv(person(extract.KindSubmission, invalidForm), MatchToken, true, done), time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Received = received
+			p := Decide(tt.in)
+			if len(p.Triage) != 1 {
+				t.Fatalf("Decide() raised %d items, want 1", len(p.Triage))
+			}
+			if got := p.Triage[0].DueBy; !got.Equal(tt.want) {
+				t.Errorf("Decide() item due by %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestIntentsAreReasons checks that every intent the enquiry reader finds
+// is a triage reason with words for staff (the item is filed under it).
+func TestIntentsAreReasons(t *testing.T) {
+	for _, i := range enquiry.Intents() {
+		if r := reasonOf(i); !r.Valid() || r.Text() == string(r) {
+			t.Errorf("intent %q is not a listed triage reason with words", i)
+		}
+	}
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
-// Decide is pure: a reply in a known thread carrying one valid form gets a
-// receipt and an outcome, and its form is recorded.
+// Decide is pure: a reply in a known thread carrying one valid form gets one
+// email, the outcome (which confirms the form was received), and its form is
+// recorded.
 func ExampleDecide() {
 	plan := intake.Decide(intake.Input{
 		Kind:          extract.KindSubmission,
@@ -29,6 +30,5 @@ func ExampleDecide() {
 	}
 	// Output:
 	// processed forms 1
-	// receipt
 	// accepted
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/enquiry"
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/extract/message"
@@ -52,6 +53,11 @@ type ProcessorConfig struct {
 	// ExtractTimeout bounds reading one message; past it the message goes
 	// to triage. Default DefaultExtractTimeout.
 	ExtractTimeout time.Duration
+	// EnquiryDays is OPTOUT_ENQUIRY_DAYS: the working days within which a
+	// message that needs a person is answered (complaints and rights
+	// requests have the law's own deadlines). Default
+	// enquiry.DefaultEnquiryDays.
+	EnquiryDays int
 	// DropAttachments stops the attachments of a message whose forms go to
 	// triage being kept as separate (sealed) files for the triage page;
 	// the raw message, which holds them too, is kept either way.
@@ -485,6 +491,10 @@ func (p *Processor) decide(ctx context.Context, m mailbox.Msg, h store.MessageHe
 		in.PersonalData = HasPersonalData(h.Subject) || HasPersonalData(msg.Body)
 		in.Photos = countPhotos(msg)
 	}
+	in.Received, in.EnquiryDays = m.InternalDate, p.cfg.EnquiryDays
+	if in.Received.IsZero() {
+		in.Received = p.now()
+	}
 	if !r.failed && !m.TooLarge {
 		p.countForms(r.res, in.Photos)
 	}
@@ -510,6 +520,28 @@ func (p *Processor) decide(ctx context.Context, m mailbox.Msg, h store.MessageHe
 			replies = n
 		}
 		in.RecentReplies = replies
+	}
+	if r.res.Kind == extract.KindContact && in.Photos == 0 {
+		// The resident's own words: enquiry leaves out quoted replies (the
+		// same StripQuoted extract uses), signatures, footers and pasted
+		// leaflet text. A subject that carries the conversation's
+		// reference is our own subject replied to ("RE: Your opt-out has
+		// been recorded – reference …"): not the resident's words.
+		subject := h.Subject
+		if conv != nil && strings.Contains(strings.ToUpper(subject), conv.Reference) {
+			subject = ""
+		}
+		in.Enquiry = enquiry.Read(subject, msg.Body)
+	}
+	if in.Conv != nil && in.Conv.done() && r.res.Kind == extract.KindContact && len(r.res.Forms) == 0 {
+		// The once-a-week acknowledgement after completion (Decide).
+		at, ok, err := p.st.LastReplyAt(ctx, in.Conv.ID, vocab.KindAfterCompletion)
+		if err := p.db(err); err != nil {
+			return decided{}, err
+		}
+		if ok {
+			in.Conv.LastAfterCompletion = at
+		}
 	}
 	if conv != nil && sameAddress(conv.Address, p.cfg.Address) {
 		in.FromUs = true // never answer our own address, whoever wrote
@@ -609,10 +641,15 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 	}
 	// An accepted form without a usable NHS number (the form rules should
 	// prevent it) still reaches a person.
+	// Its outcome then waits for staff, so the receipt goes first.
 	for _, s := range plan.Submissions {
 		if s.Status == vocab.StatusAccepted && store.NormaliseNHS(s.Form.Fields.NHSNumber) == "" {
 			s.Status, s.Accepted, s.Duplicate = vocab.StatusTriage, nil, nil
 			plan.Triage = append(plan.Triage, &store.NewTriage{Reason: vocab.ReasonInvalidForm, Submission: s})
+			plan.Folder, plan.ConversationState = vocab.FolderTriage, vocab.StateFormReceived
+			if !slices.ContainsFunc(plan.Emails, func(e *store.Email) bool { return e.Kind == vocab.KindReceipt }) && !strings.HasSuffix(string(plan.Action), string(vocab.ActionRateLimited)) {
+				plan.Emails = append(plan.Emails, receipt())
+			}
 		}
 	}
 	// Attachments are kept (sealed, apart from the raw message) when a

@@ -84,7 +84,9 @@ func TestDuplicateFormGetsDuplicateReply(t *testing.T) {
 	for _, m := range r.sent() {
 		got = append(got, m.kind())
 	}
-	want := []string{"instructions", "receipt", "accepted", "instructions", "receipt", "duplicate"}
+	// No receipts: each form is settled in the pass that reads it, so its
+	// outcome email is the receipt too (issue 16 item 5).
+	want := []string{"instructions", "accepted", "instructions", "duplicate"}
 	if !slices.Equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
 	}
@@ -241,7 +243,7 @@ func TestUnsolicitedPolicy(t *testing.T) {
 		triage   []vocab.Reason
 		register int
 	}{
-		{PolicyProcess, []string{"receipt", "accepted"}, nil, 1},
+		{PolicyProcess, []string{"accepted"}, nil, 1}, // one email: the outcome confirms receipt (issue 16 item 5)
 		{PolicyAsk, []string{"instructions", "unsolicited"}, []vocab.Reason{vocab.ReasonUnsolicitedForm}, 0},
 	} {
 		t.Run(string(tt.policy), func(t *testing.T) {

@@ -391,6 +391,12 @@ type Source interface {
 	OutboxStats(ctx context.Context) (counts map[store.OutboxState]int, oldestPending *time.Time, err error)
 }
 
+// OverdueSource is what the collector also reads when src has it (as
+// *store.Store does): the open triage items past their due date, by reason.
+type OverdueSource interface {
+	TriageOverdue(ctx context.Context, now time.Time) (map[string]int, error)
+}
+
 // DefaultCollectTimeout bounds the store queries of one scrape.
 const DefaultCollectTimeout = 2 * time.Second
 
@@ -419,6 +425,7 @@ type storeCollector struct {
 	now         func() time.Time
 	triageOpen  *prometheus.Desc
 	triageAge   *prometheus.Desc
+	triageLate  *prometheus.Desc
 	outbox      *prometheus.Desc
 	outboxAge   *prometheus.Desc
 	scrapeError prometheus.Counter
@@ -431,6 +438,10 @@ func newStoreCollector(src Source, timeout time.Duration, log *slog.Logger, now 
 		triageOpen: prometheus.NewDesc("optout_triage_open_items", "Open triage items, by reason.", []string{"reason"}, nil),
 		triageAge: prometheus.NewDesc("optout_triage_oldest_open_age_seconds",
 			"Age of the oldest open triage item (0 when none); the resident must have an answer within one calendar month.", nil, nil),
+		// reason: as triageOpen; one series per listed reason, 0 when none is late
+		triageLate: prometheus.NewDesc("optout_triage_overdue_items",
+			"Open triage items past their due date (the law's deadline for what the resident asked: 3 working days for a complaint, a calendar month for a rights request, OPTOUT_ENQUIRY_DAYS for other enquiries, a calendar month otherwise), by reason.",
+			[]string{"reason"}, nil),
 		// state: pending|sending|sent|failed|undeliverable (cancelled emails are not counted)
 		outbox:    prometheus.NewDesc("optout_notify_outbox_messages", "Outbox emails, by state.", []string{"state"}, nil),
 		outboxAge: prometheus.NewDesc("optout_notify_outbox_oldest_pending_age_seconds", "Age of the oldest email waiting to be sent (0 when none).", nil, nil),
@@ -444,6 +455,9 @@ func newStoreCollector(src Source, timeout time.Duration, log *slog.Logger, now 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.triageOpen
 	ch <- c.triageAge
+	if _, ok := c.src.(OverdueSource); ok {
+		ch <- c.triageLate
+	}
 	ch <- c.outbox
 	ch <- c.outboxAge
 	c.scrapeError.Describe(ch)
@@ -475,6 +489,26 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.triageOpen, prometheus.GaugeValue, float64(n), reason)
 		}
 		ch <- prometheus.MustNewConstMetric(c.triageAge, prometheus.GaugeValue, age(oldest))
+	}
+	if ov, ok := c.src.(OverdueSource); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		late, err := ov.TriageOverdue(ctx, now)
+		cancel()
+		if err != nil {
+			c.scrapeError.Inc()
+			c.log.Warn("metrics: read overdue triage items", slog.String("error", err.Error()))
+		} else {
+			byLabel := map[string]int{}
+			for r := range reasons {
+				byLabel[r] = 0
+			}
+			for reason, n := range late {
+				byLabel[allowed(labelSafe(reason), reasons)] += n
+			}
+			for reason, n := range byLabel {
+				ch <- prometheus.MustNewConstMetric(c.triageLate, prometheus.GaugeValue, float64(n), reason)
+			}
+		}
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), c.timeout)
 	counts, pending, err := c.src.OutboxStats(ctx)

@@ -239,3 +239,48 @@ optout_extract_pdf_worker_timeouts_total 1
 		t.Errorf("nil Metrics: CollectPDFWorkers = %v, want nil", err)
 	}
 }
+
+// overdueSource is a fakeSource that also reports overdue items.
+type overdueSource struct {
+	fakeSource
+	late map[string]int
+}
+
+func (o *overdueSource) TriageOverdue(context.Context, time.Time) (map[string]int, error) {
+	return o.late, o.err
+}
+
+func TestCollectOverdue(t *testing.T) {
+	m, reg := newTest(t)
+	src := &overdueSource{late: map[string]int{"complaint": 2, "Jane Doe": 1}}
+	if err := m.CollectFrom(src, 100*time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := scrapeValues(t, reg, "optout_triage_overdue_items")
+	if got[`reason="complaint"`] != 2 || got[`reason="other"`] != 1 || got[`reason="question"`] != 0 || len(got) != len(reasons) {
+		t.Errorf("optout_triage_overdue_items = %v, want complaint 2, other 1 and every listed reason", got)
+	}
+}
+
+// scrapeValues returns the values of one gauge family by its label pairs.
+func scrapeValues(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			out[strings.Join(labels, ",")] = m.GetGauge().GetValue()
+		}
+	}
+	return out
+}

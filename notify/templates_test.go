@@ -50,6 +50,7 @@ func TestTemplatesWording(t *testing.T) {
 		{vocab.KindEnquiry, []string{"A member of our team will read your message and reply", "not made any change", "Reply", "cannot use email", "another language", "020 7946 0999"}},
 		{vocab.KindEnquiryInstructions, []string{"A member of our team will read your message and reply", "You also asked about opting out", "How to opt out",
 			"https://forms.example.nhs.uk/opt-out", "Do not start a new email", "attach", "type your answer", "cannot use email", "lasting power of attorney", "020 7946 0999", "What happens next"}},
+		{vocab.KindAfterCompletion, []string{"We have your message", "will reply\nif anything is needed"}},
 	}
 	if len(tests) != len(vocab.Kinds()) {
 		t.Fatalf("test covers %d kinds, want all %d", len(tests), len(vocab.Kinds()))

@@ -116,3 +116,19 @@ func (s *Store) ConversationByReferenceReplies(ctx context.Context, ref string, 
 	}
 	return c, n, nil
 }
+
+// LastReplyAt returns when the latest email of kind k was queued in
+// conversation convID, and false when none was: intake decides from it
+// whether a message after completion is acknowledged again (at most once a
+// week).
+func (s *Store) LastReplyAt(ctx context.Context, convID int64, k vocab.Kind) (time.Time, bool, error) {
+	var at *time.Time
+	err := s.pool.QueryRow(ctx, `select max(created_at) from outbox where conversation_id = $1 and kind = $2`, convID, string(k)).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read last %s reply of conversation %d: %w", k, convID, err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return *at, true, nil
+}

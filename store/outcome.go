@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -73,6 +74,10 @@ type NewTriage struct {
 	// Submission is the form it is about (one of Plan.Submissions), nil
 	// for the message as a whole.
 	Submission *NewSubmission
+	// DueBy is when it must be answered (the law's deadline for what the
+	// message asks, see package enquiry); zero means the default, one
+	// calendar month from receipt.
+	DueBy time.Time
 }
 
 // Plan is everything one email causes: intake.Decide draws it up, the
@@ -441,8 +446,15 @@ const (
 			insert into outbox_content (id, subject, body) select id, $7::bytea, $8::bytea from o)
 		select id from o`
 
-	sqlRaiseTriage = `insert into triage (submission_id, ledger_id, conversation_id, reason, due_by)
-		select $1, $2, $3, $4, received_at + interval '1 month' from ledger where id = $2
+	// The item's due date is the plan's, or one calendar month from
+	// receipt; register_id is the person the conversation already
+	// recorded (its latest accepted or duplicate form), if any.
+	sqlRaiseTriage = `insert into triage (submission_id, ledger_id, conversation_id, reason, due_by, register_id)
+		select $1, $2, $3, $4, coalesce($5::timestamptz, received_at + interval '1 month'),
+			(select r.id from submissions sb join register r on r.nhs_index = sb.nhs_index
+			 where $3::bigint is not null and sb.conversation_id = $3 and sb.status in ('accepted', 'duplicate')
+			 order by sb.id desc limit 1)
+		from ledger where id = $2
 		on conflict do nothing returning id`
 )
 
@@ -573,7 +585,11 @@ func (s *Store) completeOnce(ctx context.Context, p *Plan, so *sealedPlan) (Outc
 			if n := position(p.Submissions, t.Submission); n > 0 {
 				subID = &subIDs[n-1]
 			}
-			queue(row(&res.Triage), sqlRaiseTriage, subID, p.LedgerID, conv, string(t.Reason))
+			var due *time.Time
+			if !t.DueBy.IsZero() {
+				due = &t.DueBy
+			}
+			queue(row(&res.Triage), sqlRaiseTriage, subID, p.LedgerID, conv, string(t.Reason), due)
 		}
 		for _, a := range p.Audit {
 			var obj *int64

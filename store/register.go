@@ -132,13 +132,27 @@ func (s *Store) RecordOptIn(ctx context.Context, in OptIn) (HistoryEntry, error)
 		}
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		h, err = recordOptIn(ctx, tx, `r.nhs_index = $1`, idx, in, se)
+		return err
+	})
+	return h, err
+}
+
+// recordOptIn is RecordOptIn's transaction, for the register row that where
+// (a condition on r, with $1 = arg) selects: the row is locked, turned
+// opted_in, its history appended, the confirmation queued (se, when
+// in.Email is set) and the change audited.
+func recordOptIn(ctx context.Context, tx pgx.Tx, where string, arg any, in OptIn, se sealedEmail) (HistoryEntry, error) {
+	var h HistoryEntry
+	err := func() error {
 		var regID int64
 		var state RegisterState
 		var conv *int64
 		var ref string
 		err := tx.QueryRow(ctx, `select r.id, r.state, sb.conversation_id, coalesce(c.reference, '')
 			from register r left join submissions sb on sb.id = r.submission_id left join conversations c on c.id = sb.conversation_id
-			where r.nhs_index = $1 for update of r`, idx).Scan(&regID, &state, &conv, &ref)
+			where `+where+` for update of r`, arg).Scan(&regID, &state, &conv, &ref)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("record opt in: %w", ErrNotFound)
 		}
@@ -169,7 +183,7 @@ func (s *Store) RecordOptIn(ctx context.Context, in OptIn) (HistoryEntry, error)
 			}
 		}
 		return writeAudit(ctx, tx, AuditEntry{Actor: in.Actor, Action: "register.opt_in", ObjectType: "register", ObjectID: regID, Reference: ref})
-	})
+	}()
 	return h, err
 }
 

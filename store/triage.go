@@ -19,7 +19,7 @@ type TriageItem struct {
 	Reason         vocab.Reason
 	State          string // "open" or "closed"
 	CreatedAt      time.Time
-	DueBy          time.Time // one calendar month from receipt (UK GDPR)
+	DueBy          time.Time // the law's deadline for what it asks; by default one calendar month from receipt (UK GDPR)
 	AssignedTo     int64     // staff id, 0 when unassigned
 	SubmissionID   int64
 	LedgerID       int64
@@ -29,16 +29,22 @@ type TriageItem struct {
 	ClosedBy       int64
 	ClosedAt       *time.Time
 	Outcome        string
+	// RegisterState is the current register state of the person the
+	// conversation had already recorded when the item was raised ("" when
+	// none): an "asks to opt back in" item shows it, and ConfirmOptBackIn
+	// records the change for that person.
+	RegisterState RegisterState
 }
 
 const triageCols = `t.id, t.reason, t.state, t.created_at, t.due_by, coalesce(t.assigned_to, 0), coalesce(t.submission_id, 0),
 	coalesce(t.ledger_id, 0), coalesce(t.conversation_id, 0), coalesce(t.outbox_id, 0), coalesce(c.reference, ''),
-	coalesce(t.closed_by, 0), t.closed_at, t.outcome`
+	coalesce(t.closed_by, 0), t.closed_at, t.outcome,
+	coalesce((select r.state from register r where r.id = t.register_id), '')`
 
 func scanTriage(row pgx.Row) (TriageItem, error) {
 	var t TriageItem
 	err := row.Scan(&t.ID, &t.Reason, &t.State, &t.CreatedAt, &t.DueBy, &t.AssignedTo, &t.SubmissionID, &t.LedgerID,
-		&t.ConversationID, &t.OutboxID, &t.Reference, &t.ClosedBy, &t.ClosedAt, &t.Outcome)
+		&t.ConversationID, &t.OutboxID, &t.Reference, &t.ClosedBy, &t.ClosedAt, &t.Outcome, &t.RegisterState)
 	return t, err
 }
 
@@ -47,11 +53,15 @@ type TriageFilter struct {
 	Reason     vocab.Reason
 	State      string
 	AssignedTo int64 // 0: anyone
-	Limit      int   // default 100
-	Offset     int
+	// ByDue lists the items due soonest first (default: oldest first).
+	ByDue bool
+	// Overdue keeps only the items past their due date.
+	Overdue bool
+	Limit   int // default 100
+	Offset  int
 }
 
-// ListTriage lists queue items, oldest first.
+// ListTriage lists queue items, oldest first (or due soonest first).
 func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, error) {
 	if f.State == "" {
 		f.State = "open"
@@ -60,8 +70,8 @@ func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, e
 		f.Limit = 100
 	}
 	rows, err := s.pool.Query(ctx, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
-		where ($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2) and ($3 = 0 or t.assigned_to = $3)
-		order by t.created_at, t.id limit $4 offset $5`, f.State, f.Reason, f.AssignedTo, f.Limit, f.Offset)
+		where ($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2) and ($3 = 0 or t.assigned_to = $3) and (not $6 or t.due_by < now())
+		order by case when $7 then t.due_by end, t.created_at, t.id limit $4 offset $5`, f.State, f.Reason, f.AssignedTo, f.Limit, f.Offset, f.Overdue, f.ByDue)
 	if err != nil {
 		return nil, fmt.Errorf("list triage: %w", err)
 	}
@@ -95,6 +105,23 @@ func (s *Store) TriageStats(ctx context.Context) (open map[string]int, oldest *t
 		}
 	}
 	return open, oldest, rows.Err()
+}
+
+// TriageOverdue returns the number of open items past their due date at
+// now, by reason, for metrics.
+func (s *Store) TriageOverdue(ctx context.Context, now time.Time) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `select reason, count(*) from triage where state = 'open' and due_by < $1 group by reason`, now)
+	if err != nil {
+		return nil, fmt.Errorf("count overdue triage: %w", err)
+	}
+	out := map[string]int{}
+	var reason string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&reason, &n}, func() error { out[reason] = n; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("count overdue triage: %w", err)
+	}
+	return out, nil
 }
 
 // AttachmentInfo describes a kept attachment without its bytes.
@@ -467,4 +494,127 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 		}
 		return nil
 	})
+}
+
+// ConfirmOptBackIn records, from an open triage item (an "asks to opt back
+// in" item, or any item whose conversation had recorded the person: see
+// TriageItem.RegisterState), that the person opts back in: the register
+// change, its history, the confirmation in.Email (KindOptedIn by default; To
+// "" is the address of the conversation the opt-out came from) and the
+// audit entry, as RecordOptIn makes them, and the item closes, all in one
+// transaction. in.NHSNumber is not used: the person is the item's.
+// ErrConflict when the item has no recorded person, the person is already
+// opted in, or the item is closed.
+func (s *Store) ConfirmOptBackIn(ctx context.Context, triageID int64, in OptIn) (HistoryEntry, error) {
+	var h HistoryEntry
+	if in.Actor == System {
+		return h, errors.New("confirm opt back in: a staff actor is required")
+	}
+	se, err := s.sealOptional(in.Email, vocab.KindOptedIn)
+	if err != nil {
+		return h, err
+	}
+	if se == nil {
+		se = &sealedEmail{}
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, triageID)
+		if err != nil {
+			return err
+		}
+		var regID *int64
+		if err := tx.QueryRow(ctx, `select register_id from triage where id = $1`, t.ID).Scan(&regID); err != nil {
+			return fmt.Errorf("confirm opt back in on triage item %d: %w", t.ID, err)
+		}
+		if regID == nil {
+			return fmt.Errorf("confirm opt back in on triage item %d: its conversation recorded no one: %w", t.ID, ErrConflict)
+		}
+		if h, err = recordOptIn(ctx, tx, `r.id = $1`, *regID, in, *se); err != nil {
+			return err
+		}
+		return closeTriage(ctx, tx, t, in.Actor, "opted_in", "")
+	})
+	return h, err
+}
+
+// Upload is a file staff saved from a message the service could not open
+// (a protected one: they read it in Outlook) and uploaded on its triage
+// item, with the form the extractor read from it (intake.UploadForm reads
+// it as any attachment is read).
+type Upload struct {
+	TriageID   int64
+	Actor      Actor
+	Attachment NewAttachment
+	Form       form.Form
+}
+
+// AttachUpload keeps an uploaded file (sealed like any attachment, with
+// the item's message) and records its form as a submission of the item's
+// conversation waiting for staff, tied to the item (a form uploaded
+// before on the item is superseded), in one transaction, audited. Staff
+// then accept or reject the item as usual: AcceptTriage reads the
+// submission's fields. It returns the submission's id. ErrConflict when
+// the item is closed or has no message.
+func (s *Store) AttachUpload(ctx context.Context, u Upload) (int64, error) {
+	if u.Actor == System {
+		return 0, errors.New("attach upload: a staff actor is required")
+	}
+	name, err := s.keys.sealString("attachments.name", u.Attachment.Name)
+	if err != nil {
+		return 0, err
+	}
+	data, err := s.keys.Seal("attachments.data", u.Attachment.Data)
+	if err != nil {
+		return 0, err
+	}
+	source, err := s.keys.sealString("submissions.source", u.Form.Source)
+	if err != nil {
+		return 0, err
+	}
+	fields, probs, err := s.sealFields("submissions.fields", u.Form.Fields, u.Form.Problems)
+	if err != nil {
+		return 0, err
+	}
+	ct := u.Attachment.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	var subID int64
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, u.TriageID)
+		if err != nil {
+			return err
+		}
+		if t.LedgerID == 0 {
+			return fmt.Errorf("attach upload to triage item %d: it has no message: %w", t.ID, ErrConflict)
+		}
+		var conv *int64
+		if t.ConversationID != 0 {
+			conv = &t.ConversationID
+		}
+		err = tx.QueryRow(ctx, `with att as (
+				insert into attachments (ledger_id, name, content_type, size, data) values ($1, $2, $3, $4, $5) returning id)
+			insert into submissions (conversation_id, ledger_id, seq, attachment_id, source, format, fields, problems, nhs_index, channel, status)
+			select $6, $1, (select coalesce(max(seq), 0) + 1 from submissions where ledger_id = $1), att.id, $7, $8, $9, $10, $11,
+				case when exists (select 1 from conversations where id = $6 and ledger_id = $1) then $12 else $13 end, $14
+			from att returning id`,
+			t.LedgerID, name, ct, int64(len(u.Attachment.Data)), data, conv, source, string(u.Form.Format), fields, probs,
+			s.keys.NHSIndex(u.Form.Fields.NHSNumber), string(vocab.ChannelUnsolicited), string(vocab.ChannelSecureReply),
+			string(vocab.StatusTriage)).Scan(&subID)
+		if err != nil {
+			return fmt.Errorf("attach upload to triage item %d: %w", t.ID, err)
+		}
+		if t.SubmissionID != 0 {
+			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = $4`,
+				t.SubmissionID, string(vocab.StatusSuperseded), u.Actor.String(), string(vocab.StatusTriage)); err != nil {
+				return fmt.Errorf("attach upload to triage item %d: supersede the earlier form: %w", t.ID, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `update triage set submission_id = $2 where id = $1`, t.ID, subID); err != nil {
+			return fmt.Errorf("attach upload to triage item %d: %w", t.ID, err)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: u.Actor, Action: "triage.upload", ObjectType: "submission", ObjectID: subID,
+			Reference: t.Reference, Detail: "format=" + string(u.Form.Format)})
+	})
+	return subID, err
 }

@@ -51,6 +51,25 @@ const (
 	ReasonPhotoOfForm      Reason = "photo_of_form"     // no form read, but a photo or scan of it attached: staff key it in
 	ReasonRateLimited      Reason = "rate_limited"      // the sender reached the reply limit: not answered
 	ReasonOther            Reason = "other"             // anything else
+
+	// The reasons of a message that needs a person (issue 14): each is
+	// also the code of the enquiry.Intent that raises it, so the queue
+	// shows the words the rules use (intake checks the two lists agree).
+	ReasonComplaint        Reason = "complaint"          // a complaint or concern, a possible data-protection incident
+	ReasonRightsRequest    Reason = "rights_request"     // UK GDPR access, erasure or rectification, or FOI
+	ReasonOptBackIn        Reason = "opt_back_in"        // asks to opt back in or withdraw an opt-out
+	ReasonProxy            Reason = "proxy"              // written for someone else
+	ReasonFormatOrLanguage Reason = "format_or_language" // needs another format or language
+	ReasonStatusChase      Reason = "status_chase"       // asks about a form or request already sent
+	ReasonQuestion         Reason = "question"           // a question the instructions do not answer
+
+	// ReasonProtected is a message whose content is encrypted (extract's
+	// kind "protected"): staff open it in Outlook, where it is readable,
+	// and upload the decrypted form.
+	ReasonProtected Reason = "protected"
+	// ReasonAfterCompletion is a message in a completed or closed
+	// conversation that carries no form and no request (a thank-you).
+	ReasonAfterCompletion Reason = "after_completion"
 )
 
 // reasonTexts are the reasons in the words the triage page prints.
@@ -67,6 +86,15 @@ var reasonTexts = map[Reason]string{
 	ReasonPhotoOfForm:      "Photo of the form: key it in",
 	ReasonRateLimited:      "Sender reached the reply limit",
 	ReasonOther:            "Other",
+	ReasonComplaint:        "Complaint or concern: acknowledge within 3 working days",
+	ReasonRightsRequest:    "Rights request (access, erasure, correction): answer within a calendar month",
+	ReasonOptBackIn:        "Asks to opt back in",
+	ReasonProxy:            "Written for someone else",
+	ReasonFormatOrLanguage: "Needs another format or language",
+	ReasonStatusChase:      "Asks about a form already sent",
+	ReasonQuestion:         "Question",
+	ReasonProtected:        "Encrypted message: open it in Outlook",
+	ReasonAfterCompletion:  "Message after the opt-out was completed",
 }
 
 // Reasons returns every triage reason, in a fixed order.
@@ -75,6 +103,8 @@ func Reasons() []Reason {
 		ReasonInvalidForm, ReasonUnreadable, ReasonNoFormAgain, ReasonUnsolicitedForm, ReasonUnverifiedSender,
 		ReasonTooLarge, ReasonSendFailed, ReasonUndeliverable, ReasonProcessingFailed, ReasonPhotoOfForm,
 		ReasonRateLimited, ReasonOther,
+		ReasonComplaint, ReasonRightsRequest, ReasonOptBackIn, ReasonProxy, ReasonFormatOrLanguage, ReasonStatusChase,
+		ReasonQuestion, ReasonProtected, ReasonAfterCompletion,
 	}
 }
 
@@ -114,6 +144,11 @@ const (
 	// KindEnquiryInstructions is KindEnquiry for a message that also asks
 	// to opt out: the acknowledgement followed by the instructions.
 	KindEnquiryInstructions Kind = "enquiry_instructions"
+	// KindAfterCompletion answers a message in a completed or closed
+	// conversation that carries no form and no request: we have it, and a
+	// member of the team will reply if anything is needed. At most one per
+	// conversation per AfterCompletionEvery.
+	KindAfterCompletion Kind = "after_completion"
 )
 
 // Kinds returns every kind, in a fixed order.
@@ -121,7 +156,7 @@ func Kinds() []Kind {
 	return []Kind{
 		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
 		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
-		KindEnquiry, KindEnquiryInstructions,
+		KindEnquiry, KindEnquiryInstructions, KindAfterCompletion,
 	}
 }
 
@@ -192,19 +227,22 @@ type Action string
 
 // The ledger actions.
 const (
-	ActionAuto           Action = "auto"                        // automatic mail: recorded, never answered
-	ActionOwnMail        Action = "own_mail"                    // our own mail (address or marker header)
-	ActionBounce         Action = "bounce"                      // a bounce of one of our replies
-	ActionTooLarge       Action = "too_large"                   // over the size limit
-	ActionFailed         Action = "extract_failed"              // reading crashed or timed out
-	ActionUnreadable     Action = "unreadable"                  // could not be read at all
-	ActionOtherSender    Action = "reference_from_other_sender" // a reference code from another address
-	ActionInstructions   Action = "instructions"                // a first contact answered with the instructions
-	ActionUnsolicitedAsk Action = "unsolicited_ask"             // a form outside the exchange, policy ask
-	ActionForms          Action = "forms"                       // forms read and recorded or raised
-	ActionNoForm         Action = "no_form"                     // a reply without a form: asked again
-	ActionNoFormAgain    Action = "no_form_again"               // a second reply without a form: to staff
-	ActionPhoto          Action = "photo_of_form"               // a photo or scan of the form: to staff
+	ActionAuto            Action = "auto"                        // automatic mail: recorded, never answered
+	ActionOwnMail         Action = "own_mail"                    // our own mail (address or marker header)
+	ActionBounce          Action = "bounce"                      // a bounce of one of our replies
+	ActionTooLarge        Action = "too_large"                   // over the size limit
+	ActionFailed          Action = "extract_failed"              // reading crashed or timed out
+	ActionUnreadable      Action = "unreadable"                  // could not be read at all
+	ActionOtherSender     Action = "reference_from_other_sender" // a reference code from another address
+	ActionInstructions    Action = "instructions"                // a first contact answered with the instructions
+	ActionUnsolicitedAsk  Action = "unsolicited_ask"             // a form outside the exchange, policy ask
+	ActionForms           Action = "forms"                       // forms read and recorded or raised
+	ActionNoForm          Action = "no_form"                     // a reply without a form: asked again
+	ActionNoFormAgain     Action = "no_form_again"               // a second reply without a form: to staff
+	ActionPhoto           Action = "photo_of_form"               // a photo or scan of the form: to staff
+	ActionEnquiry         Action = "enquiry"                     // a message that needs a person: acknowledged, to staff
+	ActionProtected       Action = "protected"                   // an encrypted message: receipt, to staff
+	ActionAfterCompletion Action = "after_completion"            // a message after completion: to staff (acknowledged once a week)
 
 	// Held back, never answered on its own (recorded under FolderInbox:
 	// left in the inbox for staff and `optoutd backlog`).
@@ -223,6 +261,7 @@ func Actions() []Action {
 	return []Action{
 		ActionAuto, ActionOwnMail, ActionBounce, ActionTooLarge, ActionFailed, ActionUnreadable, ActionOtherSender,
 		ActionInstructions, ActionUnsolicitedAsk, ActionForms, ActionNoForm, ActionNoFormAgain, ActionPhoto,
+		ActionEnquiry, ActionProtected, ActionAfterCompletion,
 		ActionHeldOld, ActionHeldBeforeStart, ActionHeldAnswered,
 	}
 }

@@ -317,8 +317,7 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		kind vocab.Kind
 		note string
 	}{
-		{demoAmelia, vocab.KindReceipt, "Receipt to Amelia, at once:"},
-		{demoAmelia, vocab.KindAccepted, "Outcome to Amelia: her form is valid, so the opt-out is recorded and confirmed:"},
+		{demoAmelia, vocab.KindAccepted, "One email to Amelia, at once: her form is valid, so it confirms receipt and the recorded opt-out together:"},
 		{demoHarriet, vocab.KindReceipt, "Receipt to Harriet (her outcome email waits for a member of staff):"},
 	} {
 		m, ok := findMail(sent, want.to, want.kind)
@@ -330,6 +329,9 @@ func (d *demo) walkThrough(ctx context.Context) error {
 	}
 	if m, ok := findMail(sent, demoHarriet, vocab.KindAccepted); ok {
 		return fmt.Errorf("demo: an invalid form was accepted (%s)", m.subject)
+	}
+	if m, ok := findMail(sent, demoAmelia, vocab.KindReceipt); ok {
+		return fmt.Errorf("demo: a receipt went beside the outcome (%s)", m.subject)
 	}
 	items, err := d.app.store.ListTriage(ctx, store.TriageFilter{Limit: 100})
 	if err != nil {

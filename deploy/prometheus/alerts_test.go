@@ -38,6 +38,10 @@ func (source) TriageStats(context.Context) (map[string]int, *time.Time, error) {
 	return map[string]int{"invalid_form": 1}, new(time.Time), nil
 }
 
+func (source) TriageOverdue(context.Context, time.Time) (map[string]int, error) {
+	return map[string]int{"complaint": 1}, nil
+}
+
 func (source) OutboxStats(context.Context) (map[store.OutboxState]int, *time.Time, error) {
 	return map[store.OutboxState]int{}, nil, nil
 }
