@@ -136,32 +136,42 @@ func runOnce(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError("once takes no arguments")
 	}
+	return runWithin(ctx, *timeout, func(ctx context.Context, a *app) error {
+		// A cron job runs again soon: try the mailbox three times (about
+		// three seconds of backoff), not the daemon's five.
+		a.session.Attempts = 3
+		res, err := a.service.Once(ctx)
+		a.log.Info("once done", slog.Int("fetched", res.Fetched), slog.Int("processed", res.Processed),
+			slog.Int("already_done", res.AlreadyDone), slog.Int("failed", res.Failed), slog.Int("moved", res.Moved),
+			slog.Bool("skipped_locked", res.Skipped))
+		fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d\n",
+			res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved)
+		if err != nil {
+			return fmt.Errorf("poll or outbox pass failed: %w", err)
+		}
+		if res.Failed > 0 {
+			return fmt.Errorf("%d messages failed and are kept for a retry (see `optoutd reprocess --failed`)", res.Failed)
+		}
+		return nil
+	})
+}
+
+// runWithin is how the commands that do one job and exit (once,
+// reprocess) start: it loads the daemon's configuration, builds the
+// service and runs job with it, all within timeout, then closes the
+// service.
+func runWithin(ctx context.Context, timeout time.Duration, job func(context.Context, *app) error) error {
 	cfg, err := loadDaemonConfig(os.Getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, os.Stderr)
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	a, err := build(ctx, cfg, log, buildOptions{})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	// A cron job runs again soon: try the mailbox three times (about three
-	// seconds of backoff), not the daemon's five.
-	a.session.Attempts = 3
-	res, err := a.service.Once(ctx)
-	log.Info("once done", slog.Int("fetched", res.Fetched), slog.Int("processed", res.Processed),
-		slog.Int("already_done", res.AlreadyDone), slog.Int("failed", res.Failed), slog.Int("moved", res.Moved),
-		slog.Bool("skipped_locked", res.Skipped))
-	fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d\n",
-		res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved)
-	if err != nil {
-		return fmt.Errorf("poll or outbox pass failed: %w", err)
-	}
-	if res.Failed > 0 {
-		return fmt.Errorf("%d messages failed and are kept for a retry (see `optoutd reprocess --failed`)", res.Failed)
-	}
-	return nil
+	return job(ctx, a)
 }
