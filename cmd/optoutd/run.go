@@ -30,6 +30,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseFileArgs parses the flags of a command that reads the files named
+// after them (extract, enquiry), as parseFlags does; naming no file prints
+// the usage and is a usage error that says which files (kinds) to name.
+func parseFileArgs(fs *flag.FlagSet, args []string, kinds string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return usageError("no file given: name one or more %s files", kinds)
+	}
+	return nil
+}
+
 // runRun is `optoutd run`: the daemon. It polls the mailbox (on the cron
 // schedule and on IMAP IDLE), sends the outbox, purges on schedule and
 // serves the triage page, /metrics, /healthz and /readyz, until SIGTERM or
