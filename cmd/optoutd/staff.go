@@ -126,14 +126,9 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 			return err
 		}
 		defer closeFn()
-		var st store.Staff
-		if *id != 0 {
-			st, err = s.StaffByID(ctx, *id)
-		} else {
-			st, err = s.StaffByEmail(ctx, *email)
-		}
+		st, err := findStaff(ctx, s, sub, *id, *email)
 		if err != nil {
-			return fmt.Errorf("staff unlock: %w (see `optoutd staff list`)", err)
+			return err
 		}
 		n, err := s.UnlockStaff(ctx, st.ID, store.System)
 		if err != nil {
@@ -161,14 +156,9 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 			return err
 		}
 		defer closeFn()
-		var st store.Staff
-		if *id != 0 {
-			st, err = s.StaffByID(ctx, *id)
-		} else {
-			st, err = s.StaffByEmail(ctx, *email)
-		}
+		st, err := findStaff(ctx, s, sub, *id, *email)
 		if err != nil {
-			return fmt.Errorf("staff %s: %w (see `optoutd staff list`)", sub, err)
+			return err
 		}
 		if err := s.UpdateStaff(ctx, st.ID, u, store.System); err != nil {
 			return err
@@ -177,6 +167,22 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 		return nil
 	}
 	return staffUsageError("staff: unknown subcommand %q", sub)
+}
+
+// findStaff finds the account a staff subcommand names: by id when one is
+// given, else by email.
+func findStaff(ctx context.Context, s staffStore, sub string, id int64, email string) (store.Staff, error) {
+	var st store.Staff
+	var err error
+	if id != 0 {
+		st, err = s.StaffByID(ctx, id)
+	} else {
+		st, err = s.StaffByEmail(ctx, email)
+	}
+	if err != nil {
+		return store.Staff{}, fmt.Errorf("staff %s: %w (see `optoutd staff list`)", sub, err)
+	}
+	return st, nil
 }
 
 // readNewPassword reads a password: on a terminal, twice at a prompt
