@@ -1,6 +1,7 @@
 package message
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -253,14 +254,7 @@ func isComplaint(f facts) bool {
 // alone is not enough: a person may write "Out of office: ..." themselves.
 func isExchangeAutoSubject(h textproto.Header, subject string) bool {
 	s := strings.ToLower(strings.TrimSpace(subject))
-	found := false
-	for _, p := range autoSubjects {
-		if strings.HasPrefix(s, p) {
-			found = true
-			break
-		}
-	}
-	if !found {
+	if !slices.ContainsFunc(autoSubjects, func(p string) bool { return strings.HasPrefix(s, p) }) {
 		return false
 	}
 	return h.Has("X-Auto-Response-Suppress") || (h.Has("Thread-Topic") && h.Has("X-Ms-Has-Attach"))
