@@ -46,15 +46,8 @@ func runEnquiry(_ context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: optoutd enquiry [--json] [--words] FILE...\n\nreads emails (.eml) or text files and says what each asks for")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exitError{code: 2, err: fmt.Errorf("read flags: %w", err)}
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return &exitError{code: 2, err: errors.New("no file given: name one or more .eml or .txt files")}
+	if err := parseFileArgs(fs, args, ".eml or .txt"); err != nil {
+		return err
 	}
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {

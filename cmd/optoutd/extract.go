@@ -47,15 +47,8 @@ func runExtract(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: optoutd extract [--json] [--timeout 10s] FILE...\n\nreads emails (.eml) or form files (.pdf, .docx, .json, .csv, .txt)")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &exitError{code: 2, err: fmt.Errorf("read flags: %w", err)}
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return &exitError{code: 2, err: errors.New("no file given: name one or more .eml, .pdf, .docx, .json, .csv or .txt files")}
+	if err := parseFileArgs(fs, args, ".eml, .pdf, .docx, .json, .csv or .txt"); err != nil {
+		return err
 	}
 	if *timeout <= 0 {
 		return &exitError{code: 2, err: errors.New("--timeout must be positive, for example 10s")}

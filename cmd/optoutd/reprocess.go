@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/store"
@@ -38,29 +37,19 @@ func runReprocess(ctx context.Context, args []string) error {
 	default:
 		return usageError("give one reference code or --failed (not both); run `optoutd reprocess -h`")
 	}
-	cfg, err := loadDaemonConfig(os.Getenv)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, os.Stderr)
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	a, err := build(ctx, cfg, log, buildOptions{})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	res, err := a.service.Poller().Reprocess(ctx, ref)
-	what := "failed messages"
-	if ref != "" {
-		what = "messages of " + ref
-	}
-	fmt.Printf("%s: processed %d, failed again %d, skipped (already done) %d\n", what, res.Processed, res.Failed, res.Skipped)
-	if err != nil {
-		return err
-	}
-	if res.Failed > 0 {
-		return fmt.Errorf("%d messages failed again; their errors are in the ledger and the logs", res.Failed)
-	}
-	return nil
+	return runWithin(ctx, *timeout, func(ctx context.Context, a *app) error {
+		res, err := a.service.Poller().Reprocess(ctx, ref)
+		what := "failed messages"
+		if ref != "" {
+			what = "messages of " + ref
+		}
+		fmt.Printf("%s: processed %d, failed again %d, skipped (already done) %d\n", what, res.Processed, res.Failed, res.Skipped)
+		if err != nil {
+			return err
+		}
+		if res.Failed > 0 {
+			return fmt.Errorf("%d messages failed again; their errors are in the ledger and the logs", res.Failed)
+		}
+		return nil
+	})
 }

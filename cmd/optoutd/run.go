@@ -30,6 +30,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseFileArgs parses the flags of a command that reads the files named
+// after them (extract, enquiry), as parseFlags does; naming no file prints
+// the usage and is a usage error that says which files (kinds) to name.
+func parseFileArgs(fs *flag.FlagSet, args []string, kinds string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return usageError("no file given: name one or more %s files", kinds)
+	}
+	return nil
+}
+
 // runRun is `optoutd run`: the daemon. It polls the mailbox (on the cron
 // schedule and on IMAP IDLE), sends the outbox, purges on schedule and
 // serves the triage page, /metrics, /healthz and /readyz, until SIGTERM or
@@ -141,35 +155,51 @@ func runOnce(ctx context.Context, args []string) error {
 	if *asJSON && !*dryRun {
 		return usageError("--json goes with --dry-run")
 	}
+	if *dryRun {
+		cfg, err := loadDaemonConfig(os.Getenv)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		return dryRunOnce(ctx, cfg, newLogger(cfg, os.Stderr), os.Stdout, *asJSON)
+	}
+	return runWithin(ctx, *timeout, func(ctx context.Context, a *app) error {
+		// A cron job runs again soon: try the mailbox three times (about
+		// three seconds of backoff), not the daemon's five.
+		a.session.Attempts = 3
+		res, err := a.service.Once(ctx)
+		a.log.Info("once done", slog.Int("fetched", res.Fetched), slog.Int("processed", res.Processed),
+			slog.Int("already_done", res.AlreadyDone), slog.Int("failed", res.Failed), slog.Int("moved", res.Moved),
+			slog.Int("held", res.Held), slog.Bool("skipped_locked", res.Skipped))
+		fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d, held back %d\n",
+			res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved, res.Held)
+		if err != nil {
+			return fmt.Errorf("poll or outbox pass failed: %w", err)
+		}
+		if res.Failed > 0 {
+			return fmt.Errorf("%d messages failed and are kept for a retry (see `optoutd reprocess --failed`)", res.Failed)
+		}
+		return nil
+	})
+}
+
+// runWithin is how the commands that do one job and exit (once,
+// reprocess) start: it loads the daemon's configuration, builds the
+// service and runs job with it, all within timeout, then closes the
+// service.
+func runWithin(ctx context.Context, timeout time.Duration, job func(context.Context, *app) error) error {
 	cfg, err := loadDaemonConfig(os.Getenv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, os.Stderr)
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if *dryRun {
-		return dryRunOnce(ctx, cfg, log, os.Stdout, *asJSON)
-	}
 	a, err := build(ctx, cfg, log, buildOptions{})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	// A cron job runs again soon: try the mailbox three times (about three
-	// seconds of backoff), not the daemon's five.
-	a.session.Attempts = 3
-	res, err := a.service.Once(ctx)
-	log.Info("once done", slog.Int("fetched", res.Fetched), slog.Int("processed", res.Processed),
-		slog.Int("already_done", res.AlreadyDone), slog.Int("failed", res.Failed), slog.Int("moved", res.Moved),
-		slog.Int("held", res.Held), slog.Bool("skipped_locked", res.Skipped))
-	fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d, held back %d\n",
-		res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved, res.Held)
-	if err != nil {
-		return fmt.Errorf("poll or outbox pass failed: %w", err)
-	}
-	if res.Failed > 0 {
-		return fmt.Errorf("%d messages failed and are kept for a retry (see `optoutd reprocess --failed`)", res.Failed)
-	}
-	return nil
+	return job(ctx, a)
 }

@@ -121,20 +121,11 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 		if *email == "" && *id == 0 {
 			return staffUsageError("staff unlock: give the account's email address or --id")
 		}
-		s, closeFn, err := open()
+		s, st, closeFn, err := openStaffAccount(ctx, open, sub, *id, *email)
 		if err != nil {
 			return err
 		}
 		defer closeFn()
-		var st store.Staff
-		if *id != 0 {
-			st, err = s.StaffByID(ctx, *id)
-		} else {
-			st, err = s.StaffByEmail(ctx, *email)
-		}
-		if err != nil {
-			return fmt.Errorf("staff unlock: %w (see `optoutd staff list`)", err)
-		}
 		n, err := s.UnlockStaff(ctx, st.ID, store.System)
 		if err != nil {
 			return err
@@ -156,20 +147,11 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 			disabled := sub == "disable"
 			u.Disabled = &disabled
 		}
-		s, closeFn, err := open()
+		s, st, closeFn, err := openStaffAccount(ctx, open, sub, *id, *email)
 		if err != nil {
 			return err
 		}
 		defer closeFn()
-		var st store.Staff
-		if *id != 0 {
-			st, err = s.StaffByID(ctx, *id)
-		} else {
-			st, err = s.StaffByEmail(ctx, *email)
-		}
-		if err != nil {
-			return fmt.Errorf("staff %s: %w (see `optoutd staff list`)", sub, err)
-		}
 		if err := s.UpdateStaff(ctx, st.ID, u, store.System); err != nil {
 			return err
 		}
@@ -177,6 +159,26 @@ func staffCommand(ctx context.Context, sub string, args []string, stdin io.Reade
 		return nil
 	}
 	return staffUsageError("staff: unknown subcommand %q", sub)
+}
+
+// openStaffAccount opens the store and finds the account a staff
+// subcommand names: by id when one is given, else by email. Call closeFn
+// when done with the store.
+func openStaffAccount(ctx context.Context, open func() (staffStore, func(), error), sub string, id int64, email string) (s staffStore, st store.Staff, closeFn func(), err error) {
+	s, closeFn, err = open()
+	if err != nil {
+		return nil, store.Staff{}, nil, err
+	}
+	if id != 0 {
+		st, err = s.StaffByID(ctx, id)
+	} else {
+		st, err = s.StaffByEmail(ctx, email)
+	}
+	if err != nil {
+		closeFn()
+		return nil, store.Staff{}, nil, fmt.Errorf("staff %s: %w (see `optoutd staff list`)", sub, err)
+	}
+	return s, st, closeFn, nil
 }
 
 // readNewPassword reads a password: on a terminal, twice at a prompt

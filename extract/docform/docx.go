@@ -4,20 +4,19 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/xml"
-	"errors"
-	"io"
 	"strconv"
 	"strings"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
 )
 
-// Limits on a .docx file, against zip bombs and hostile XML.
+// Limits on a Word or OpenDocument file, against zip bombs and hostile XML
+// (office.go applies them to both).
 const (
 	maxDOCXEntries  = 2000     // files in the zip
-	maxDOCXDocument = 32 << 20 // uncompressed word/document.xml
-	maxXMLDepth     = 256      // element nesting in document.xml
-	maxXMLTokens    = 4 << 20  // XML tokens in document.xml
+	maxDOCXDocument = 32 << 20 // uncompressed main part (word/document.xml, content.xml)
+	maxXMLDepth     = 256      // element nesting in the main part
+	maxXMLTokens    = 4 << 20  // XML tokens in the main part
 	minDOCXLabels   = 3        // form labels a document needs to count as a form
 )
 
@@ -45,46 +44,19 @@ func ReadDOCX(data []byte) ([]form.Form, error) {
 		}
 		return nil, unreadable("doc_legacy_format", "The file is in the old Word .doc format; ask for a .docx or PDF.")
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := wordDoc.openZip(data)
 	if err != nil {
-		return nil, unreadable("docx_invalid", "The file is not a valid Word .docx document; ask for the form again or as a PDF.")
-	}
-	if len(zr.File) > maxDOCXEntries {
-		return nil, unreadable("docx_invalid", "The Word file holds too many parts to be a form.")
+		return nil, err
 	}
 	doc := mainDocument(zr)
 	if doc == nil {
 		return nil, unreadable("docx_invalid", "The file is a zip archive but not a Word document; ask for the form again or as a PDF.")
 	}
-	if doc.UncompressedSize64 > maxDOCXDocument {
-		return nil, unreadable("docx_too_large", "The Word document's text is larger than a form can be.")
-	}
-	rc, err := doc.Open()
+	xmlData, err := wordDoc.readPart(doc, maxDOCXDocument)
 	if err != nil {
-		return nil, unreadable("docx_invalid", "The Word document's text part cannot be opened; the file may be damaged.")
+		return nil, err
 	}
-	defer rc.Close()
-	xmlData, err := io.ReadAll(io.LimitReader(rc, maxDOCXDocument+1))
-	if err != nil {
-		return nil, unreadable("docx_invalid", "The Word document's text part is damaged; ask for the form again or as a PDF.")
-	}
-	if len(xmlData) > maxDOCXDocument {
-		return nil, unreadable("docx_too_large", "The Word document's text is larger than a form can be.")
-	}
-	blocks, err := docxBlocks(xmlData)
-	if err != nil {
-		var ue *form.UnreadableError
-		if errors.As(err, &ue) {
-			return nil, err
-		}
-		return nil, unreadable("docx_invalid", "The Word document's text is not well-formed XML; the file may be damaged.")
-	}
-	var r reader
-	r.read(blocksToEntries(blocks))
-	if len(r.labels) < minDOCXLabels {
-		return nil, ErrNoForm
-	}
-	return []form.Form{{Format: form.FormatDOCX, Fields: r.fields, Problems: []form.Problem{}}}, nil
+	return wordDoc.readForm(docxBlocks(xmlData))
 }
 
 // mainDocument finds the main document part: word/document.xml, or the part
@@ -98,21 +70,20 @@ func mainDocument(zr *zip.Reader) *zip.File {
 		return f
 	}
 	ct := byName["[Content_Types].xml"]
-	if ct == nil || ct.UncompressedSize64 > 1<<20 {
+	if ct == nil {
 		return nil
 	}
-	rc, err := ct.Open()
+	ctData, err := wordDoc.readPart(ct, 1<<20)
 	if err != nil {
 		return nil
 	}
-	defer rc.Close()
 	var types struct {
 		Override []struct {
 			PartName    string `xml:"PartName,attr"`
 			ContentType string `xml:"ContentType,attr"`
 		} `xml:"Override"`
 	}
-	if err := xml.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&types); err != nil {
+	if err := xml.Unmarshal(ctData, &types); err != nil {
 		return nil
 	}
 	for _, o := range types.Override {
@@ -139,72 +110,37 @@ type sdtState struct {
 // docxBlocks turns document.xml into paragraphs and tables, with check boxes
 // of every kind written as markTicked or markEmpty.
 func docxBlocks(data []byte) ([]block, error) {
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = false
 	var (
-		blocks   []block
-		paras    []*strings.Builder // open paragraphs (text boxes nest them)
-		tblDepth int
-		table    [][]string
-		row      []string
-		cell     []string
-		sdts     []*sdtState
-		suppress int // open elements whose text is not the resident's
-		inText   bool
-		pending  string // a mark to write at the start of the next paragraph
-		depth    int
-		tokens   int
+		b       blockBuilder
+		sdts    []*sdtState
+		inText  bool
+		pending string // a mark to write at the start of the next paragraph
 		// Legacy form field check box (w:ffData/w:checkBox).
 		inFFCheck              bool
 		ffDefault, ffChecked   string
 		ffHasDefault, ffHasChk bool
 	)
 	write := func(s string) {
-		if len(paras) == 0 {
+		if !b.write(s) {
 			pending += s
-			return
-		}
-		p := paras[len(paras)-1]
-		if p.Len() < 64<<10 {
-			p.WriteString(s)
 		}
 	}
-	var suppressed []bool // per open element: did it raise suppress?
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for tok, err := range wordDoc.tokens(data) {
 		if err != nil {
 			return nil, err
 		}
-		tokens++
-		if tokens > maxXMLTokens {
-			return nil, unreadable("docx_too_large", "The Word document is too complex to be a form.")
-		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
-			if depth > maxXMLDepth {
-				return nil, unreadable("docx_too_deep", "The Word document is nested too deeply to be a form.")
-			}
 			raise := false
 			switch t.Name.Local {
 			case "tbl":
-				tblDepth++
-				if tblDepth == 1 {
-					table = nil
-				}
+				b.startTable()
 			case "tr":
-				if tblDepth == 1 {
-					row = nil
-				}
+				b.startRow()
 			case "tc":
-				if tblDepth == 1 {
-					cell = nil
-				}
+				b.startCell()
 			case "p":
-				paras = append(paras, &strings.Builder{})
+				b.startPara()
 				if pending != "" {
 					write(pending + " ")
 					pending = ""
@@ -212,15 +148,15 @@ func docxBlocks(data []byte) ([]block, error) {
 			case "t":
 				inText = true
 			case "tab":
-				if len(paras) > 0 && suppress == 0 {
-					write("\t")
+				if b.suppress == 0 {
+					b.write("\t")
 				}
 			case "br", "cr":
-				if len(paras) > 0 && suppress == 0 {
-					write("\n")
+				if b.suppress == 0 {
+					b.write("\n")
 				}
 			case "sym":
-				if suppress == 0 {
+				if b.suppress == 0 {
 					if m := symMark(attr(t, "char")); m != "" {
 						write(m)
 					}
@@ -267,52 +203,24 @@ func docxBlocks(data []byte) ([]block, error) {
 			case "instrText", "delText", "delInstrText", "Fallback", "del":
 				raise = true
 			}
-			if raise {
-				suppress++
-			}
-			suppressed = append(suppressed, raise)
+			b.open(raise)
 		case xml.EndElement:
-			depth--
-			if len(suppressed) > 0 {
-				if suppressed[len(suppressed)-1] {
-					suppress--
-				}
-				suppressed = suppressed[:len(suppressed)-1]
-			}
+			b.close()
 			switch t.Name.Local {
 			case "t":
 				inText = false
 			case "p":
-				if len(paras) == 0 {
-					break
-				}
-				text := paras[len(paras)-1].String()
-				paras = paras[:len(paras)-1]
-				switch {
-				case tblDepth > 0:
-					cell = append(cell, text)
-				case len(paras) > 0:
-					// A text box inside a paragraph: its own block.
-					blocks = append(blocks, block{text: text})
-				default:
-					blocks = append(blocks, block{text: text})
+				// A text box inside a paragraph is a block of its own, or
+				// part of the cell it stands in.
+				if text, ok := b.endPara(); ok {
+					b.addText(text, b.tblDepth > 0)
 				}
 			case "tc":
-				if tblDepth == 1 {
-					row = append(row, strings.Join(cell, "\n"))
-					cell = nil
-				}
+				b.endCell()
 			case "tr":
-				if tblDepth == 1 {
-					table = append(table, row)
-					row = nil
-				}
+				b.endRow()
 			case "tbl":
-				tblDepth--
-				if tblDepth == 0 {
-					blocks = append(blocks, block{rows: table})
-					table = nil
-				}
+				b.endTable(true)
 			case "sdt":
 				if len(sdts) > 0 {
 					sdts = sdts[:len(sdts)-1]
@@ -334,15 +242,12 @@ func docxBlocks(data []byte) ([]block, error) {
 				}
 			}
 		case xml.CharData:
-			if inText && suppress == 0 && len(paras) > 0 {
+			if inText && b.suppress == 0 && len(b.paras) > 0 {
 				write(mapPrivateUse(string(t)))
 			}
 		}
 	}
-	if len(paras) > 0 || tblDepth > 0 {
-		return nil, errors.New("document.xml ends inside an element")
-	}
-	return blocks, nil
+	return b.done()
 }
 
 // attr returns the value of the attribute with the given local name.

@@ -4,8 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/xml"
-	"errors"
-	"io"
 	"strconv"
 	"strings"
 
@@ -31,32 +29,16 @@ func ReadODT(data []byte) ([]form.Form, error) {
 			return nil, err
 		}
 	} else if len(data) > maxDOCXDocument {
-		return nil, unreadable("odt_too_large", "The OpenDocument file's text is larger than a form can be.")
+		return nil, odtDoc.tooLarge()
 	}
-	blocks, err := odtBlocks(content)
-	if err != nil {
-		var ue *form.UnreadableError
-		if errors.As(err, &ue) {
-			return nil, err
-		}
-		return nil, unreadable("odt_invalid", "The OpenDocument file's text is not well-formed XML; the file may be damaged. Ask for the form again or as a PDF.")
-	}
-	var r reader
-	r.read(blocksToEntries(blocks))
-	if len(r.labels) < minDOCXLabels {
-		return nil, ErrNoForm
-	}
-	return []form.Form{{Format: form.FormatODT, Fields: r.fields, Problems: []form.Problem{}}}, nil
+	return odtDoc.readForm(odtBlocks(content))
 }
 
 // odtContent returns content.xml of a zipped OpenDocument file.
 func odtContent(data []byte) ([]byte, error) {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := odtDoc.openZip(data)
 	if err != nil {
-		return nil, unreadable("odt_invalid", "The file is not a valid OpenDocument file; ask for the form again or as a PDF.")
-	}
-	if len(zr.File) > maxDOCXEntries {
-		return nil, unreadable("odt_invalid", "The OpenDocument file holds too many parts to be a form.")
+		return nil, err
 	}
 	var content, manifest *zip.File
 	for _, f := range zr.File {
@@ -67,39 +49,15 @@ func odtContent(data []byte) ([]byte, error) {
 			manifest = f
 		}
 	}
-	if manifest != nil && manifest.UncompressedSize64 < 1<<20 {
-		if m, err := readZipPart(manifest, 1<<20); err == nil && bytes.Contains(m, []byte("encryption-data")) {
+	if manifest != nil {
+		if m, err := odtDoc.readPart(manifest, 1<<20); err == nil && bytes.Contains(m, []byte("encryption-data")) {
 			return nil, unreadable("odt_encrypted", "The OpenDocument file is password-protected; ask for it without a password, or as a PDF.")
 		}
 	}
 	if content == nil {
 		return nil, unreadable("odt_invalid", "The file is a zip archive but not an OpenDocument text; ask for the form again or as a PDF.")
 	}
-	if content.UncompressedSize64 > maxDOCXDocument {
-		return nil, unreadable("odt_too_large", "The OpenDocument file's text is larger than a form can be.")
-	}
-	b, err := readZipPart(content, maxDOCXDocument)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-// readZipPart reads one part of a zip, at most max bytes.
-func readZipPart(f *zip.File, max int64) ([]byte, error) {
-	rc, err := f.Open()
-	if err != nil {
-		return nil, unreadable("odt_invalid", "A part of the OpenDocument file cannot be opened; the file may be damaged.")
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, max+1))
-	if err != nil {
-		return nil, unreadable("odt_invalid", "A part of the OpenDocument file is damaged; ask for the form again or as a PDF.")
-	}
-	if int64(len(b)) > max {
-		return nil, unreadable("odt_too_large", "The OpenDocument file's text is larger than a form can be.")
-	}
-	return b, nil
+	return odtDoc.readPart(content, maxDOCXDocument)
 }
 
 // The OpenDocument namespaces the reader tells elements apart by.
@@ -127,50 +85,24 @@ func odtAttr(t xml.StartElement, space, local string) string {
 // paragraphs and tables, with check boxes and option buttons written as
 // markTicked or markEmpty.
 func odtBlocks(data []byte) ([]block, error) {
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = false
 	var (
-		blocks   []block
-		paras    []*strings.Builder
-		tblDepth int
-		table    [][]string
-		row      []string
-		cell     []string
+		b        blockBuilder
 		inBody   int
-		suppress int
-		depth    int
-		tokens   int
 		controls = map[string]string{} // form control id -> what it shows
 		fieldmk  string                // type of an open field:fieldmark
 		fmCheck  bool                  // its Checkbox_Checked parameter
 	)
 	write := func(s string) {
-		if len(paras) == 0 || suppress > 0 {
-			return
-		}
-		if p := paras[len(paras)-1]; p.Len() < 64<<10 {
-			p.WriteString(s)
+		if b.suppress == 0 {
+			b.write(s)
 		}
 	}
-	var suppressed []bool
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for tok, err := range odtDoc.tokens(data) {
 		if err != nil {
 			return nil, err
 		}
-		tokens++
-		if tokens > maxXMLTokens {
-			return nil, unreadable("odt_too_large", "The OpenDocument file is too complex to be a form.")
-		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
-			if depth > maxXMLDepth {
-				return nil, unreadable("odt_too_deep", "The OpenDocument file is nested too deeply to be a form.")
-			}
 			raise := false
 			switch t.Name.Space {
 			case nsOffice:
@@ -183,7 +115,7 @@ func odtBlocks(data []byte) ([]block, error) {
 			case nsText:
 				switch t.Name.Local {
 				case "p", "h":
-					paras = append(paras, &strings.Builder{})
+					b.startPara()
 				case "s":
 					n, err := strconv.Atoi(odtAttr(t, nsText, "c"))
 					if err != nil || n < 1 {
@@ -200,18 +132,11 @@ func odtBlocks(data []byte) ([]block, error) {
 			case nsTable:
 				switch t.Name.Local {
 				case "table":
-					tblDepth++
-					if tblDepth == 1 {
-						table = nil
-					}
+					b.startTable()
 				case "table-row":
-					if tblDepth == 1 {
-						row = nil
-					}
+					b.startRow()
 				case "table-cell":
-					if tblDepth == 1 {
-						cell = nil
-					}
+					b.startCell()
 				case "covered-table-cell":
 					raise = true
 				}
@@ -236,54 +161,31 @@ func odtBlocks(data []byte) ([]block, error) {
 					raise = true
 				}
 			}
-			if raise {
-				suppress++
-			}
-			suppressed = append(suppressed, raise)
+			b.open(raise)
 		case xml.EndElement:
-			depth--
-			if len(suppressed) > 0 {
-				if suppressed[len(suppressed)-1] {
-					suppress--
-				}
-				suppressed = suppressed[:len(suppressed)-1]
-			}
+			b.close()
 			switch t.Name.Space {
 			case nsOffice:
 				if t.Name.Local == "body" {
 					inBody--
 				}
 			case nsText:
-				if t.Name.Local != "p" && t.Name.Local != "h" || len(paras) == 0 {
+				if t.Name.Local != "p" && t.Name.Local != "h" {
 					break
 				}
-				text := paras[len(paras)-1].String()
-				paras = paras[:len(paras)-1]
-				switch {
-				case inBody == 0 || suppress > 0:
-				case tblDepth > 0 && len(paras) == 0:
-					cell = append(cell, text)
-				default:
-					blocks = append(blocks, block{text: text})
+				// Text outside the body or suppressed is dropped; a text
+				// box's paragraph inside a cell is a block of its own.
+				if text, ok := b.endPara(); ok && inBody > 0 && b.suppress == 0 {
+					b.addText(text, b.tblDepth > 0 && len(b.paras) == 0)
 				}
 			case nsTable:
 				switch t.Name.Local {
 				case "table-cell":
-					if tblDepth == 1 {
-						row = append(row, strings.Join(cell, "\n"))
-						cell = nil
-					}
+					b.endCell()
 				case "table-row":
-					if tblDepth == 1 {
-						table = append(table, row)
-						row = nil
-					}
+					b.endRow()
 				case "table":
-					tblDepth--
-					if tblDepth == 0 && inBody > 0 {
-						blocks = append(blocks, block{rows: table})
-						table = nil
-					}
+					b.endTable(inBody > 0)
 				}
 			case nsField:
 				if t.Name.Local == "fieldmark" {
@@ -298,15 +200,12 @@ func odtBlocks(data []byte) ([]block, error) {
 				}
 			}
 		case xml.CharData:
-			if len(paras) > 0 && inBody > 0 {
+			if len(b.paras) > 0 && inBody > 0 {
 				write(mapPrivateUse(string(t)))
 			}
 		}
 	}
-	if len(paras) > 0 || tblDepth > 0 {
-		return nil, errors.New("content.xml ends inside an element")
-	}
-	return blocks, nil
+	return b.done()
 }
 
 // odtControl records what a form control shows in the text: a check box or

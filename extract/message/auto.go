@@ -1,6 +1,7 @@
 package message
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -45,7 +46,27 @@ type facts struct {
 	dsnPart    bool   // a message/delivery-status part was seen
 	mbox       bool   // the file began with an mbox "From " line
 	envelope   string // that line's envelope sender ("" when none or empty)
-	body       string // the text body
+	opening    string // the text body's opening, as the phrase lists are matched against (see opening)
+}
+
+// opening returns the start of a body (its first 4 KiB) in lower case, with
+// runs of white space folded to one space: the text the phrase lists
+// (challengeTexts, autoReplyTexts, bounceOpenings) are looked for in.
+func opening(body string) string {
+	if len(body) > 4096 {
+		body = body[:4096]
+	}
+	return strings.ToLower(strings.Join(strings.Fields(body), " "))
+}
+
+// containsAny reports whether s contains any of subs.
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // classify returns the AutoReason for a message, or "" for mail a person
@@ -138,20 +159,7 @@ var challengeTexts = []string{
 // isChallenge reports a challenge-response filter's message: answering it
 // would confirm our address to a machine, and nobody reads our reply.
 func isChallenge(f facts) bool {
-	if f.h.Has("X-Bluebottle-Request") {
-		return true
-	}
-	body := f.body
-	if len(body) > 4096 {
-		body = body[:4096]
-	}
-	body = strings.ToLower(strings.Join(strings.Fields(body), " "))
-	for _, s := range challengeTexts {
-		if strings.Contains(body, s) {
-			return true
-		}
-	}
-	return false
+	return f.h.Has("X-Bluebottle-Request") || containsAny(f.opening, challengeTexts)
 }
 
 // autoReplySubjects mark the subject of an auto-reply that carries no
@@ -175,28 +183,7 @@ var autoReplyTexts = []string{
 // and its text say it is one. A person who writes "Out of office" in a
 // subject, or "this is an automated response" in a text, alone, is not one.
 func isTextAutoReply(f facts) bool {
-	subject := strings.ToLower(f.subject)
-	found := false
-	for _, s := range autoReplySubjects {
-		if strings.Contains(subject, s) {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return false
-	}
-	body := f.body
-	if len(body) > 4096 {
-		body = body[:4096]
-	}
-	body = strings.ToLower(strings.Join(strings.Fields(body), " "))
-	for _, s := range autoReplyTexts {
-		if strings.Contains(body, s) {
-			return true
-		}
-	}
-	return false
+	return containsAny(strings.ToLower(f.subject), autoReplySubjects) && containsAny(f.opening, autoReplyTexts)
 }
 
 // bounceSubjects are in the subjects of bounces in words only (lower case).
@@ -241,26 +228,7 @@ var daemonWords = []string{"daemon", "postmaster", "mailer", "bounce", "mailadmi
 // system (or from nobody). A person who writes "my email was
 // undeliverable" from an ordinary address is not one.
 func isTextBounce(f facts) bool {
-	if !daemonLike(f) {
-		return false
-	}
-	subject := strings.ToLower(f.subject)
-	for _, s := range bounceSubjects {
-		if strings.Contains(subject, s) {
-			return true
-		}
-	}
-	body := f.body
-	if len(body) > 4096 {
-		body = body[:4096]
-	}
-	body = strings.ToLower(strings.Join(strings.Fields(body), " "))
-	for _, s := range bounceOpenings {
-		if strings.Contains(body, s) {
-			return true
-		}
-	}
-	return false
+	return daemonLike(f) && (containsAny(strings.ToLower(f.subject), bounceSubjects) || containsAny(f.opening, bounceOpenings))
 }
 
 // daemonLike reports a From that looks like a mail system's: none at all,
@@ -270,18 +238,7 @@ func daemonLike(f facts) bool {
 		return true
 	}
 	local, _, _ := strings.Cut(strings.ToLower(f.from), "@")
-	for _, w := range daemonWords {
-		if strings.Contains(local, w) {
-			return true
-		}
-	}
-	name := strings.ToLower(f.fromName)
-	for _, w := range daemonNames {
-		if strings.Contains(name, w) {
-			return true
-		}
-	}
-	return false
+	return containsAny(local, daemonWords) || containsAny(strings.ToLower(f.fromName), daemonNames)
 }
 
 // isComplaint reports an abuse complaint in Microsoft's JMRP shape (not
@@ -297,14 +254,7 @@ func isComplaint(f facts) bool {
 // alone is not enough: a person may write "Out of office: ..." themselves.
 func isExchangeAutoSubject(h textproto.Header, subject string) bool {
 	s := strings.ToLower(strings.TrimSpace(subject))
-	found := false
-	for _, p := range autoSubjects {
-		if strings.HasPrefix(s, p) {
-			found = true
-			break
-		}
-	}
-	if !found {
+	if !slices.ContainsFunc(autoSubjects, func(p string) bool { return strings.HasPrefix(s, p) }) {
 		return false
 	}
 	return h.Has("X-Auto-Response-Suppress") || (h.Has("Thread-Topic") && h.Has("X-Ms-Has-Attach"))
@@ -328,7 +278,8 @@ func (p *parser) finish() {
 		}
 	}()
 	m.AutoReason = classify(facts{h: p.hdr, subject: m.Subject, from: m.From, fromName: m.FromName,
-		reportType: p.reportType, dsnPart: p.dsnPart, mbox: p.mbox, envelope: p.envelope, body: m.Body})
+		reportType: p.reportType, dsnPart: p.dsnPart, mbox: p.mbox, envelope: p.envelope,
+		opening: opening(m.Body)})
 	m.Auto = m.AutoReason != ""
 	switch m.AutoReason {
 	case ReasonDSN, ReasonDaemon, ReasonNullReturnPath, ReasonTextBounce:
