@@ -393,9 +393,32 @@ func (s *Store) sealEmail(e *Email) (sealedEmail, error) {
 // attachments (queued earlier in the same batch), 0 for none.
 const attachmentByPosition = `case when $5::int > 0 then (select id from attachments where ledger_id = $3 order by id offset $5::int - 1 limit 1) end`
 
+// optOutCTE is the one SQL that records an opt-out in the register, as two
+// common table expressions, reg and hist, for the statement of a form read
+// by the daemon (sqlRecordSubmission) and of a form accepted by staff
+// (AcceptTriage). The register row is inserted, or updated unless already
+// opted out (ON CONFLICT locks the row, so two transactions for one person
+// serialise and the second sees the first's opt-out); reg holds the row's
+// id only when it changed, and history follows that change. The arguments
+// are SQL expressions (placeholders) for the NHS number's blind index, the
+// sealed NHS number, the submission id, the reference, the actor and the
+// history's reason.
+func optOutCTE(index, number, submission, reference, actor, reason string) string {
+	return `reg as (
+			insert into register as r (nhs_index, nhs_number, state, since, submission_id)
+			values (` + index + `, ` + number + `, 'opted_out', now(), ` + submission + `)
+			on conflict (nhs_index) do update set state = 'opted_out', since = now(), submission_id = excluded.submission_id,
+				nhs_number = excluded.nhs_number, updated_at = now()
+			where r.state <> 'opted_out'
+			returning r.id),
+		hist as (
+			insert into register_history (register_id, state, at, submission_id, reference, actor, reason)
+			select id, 'opted_out', now(), ` + submission + `, ` + reference + `, ` + actor + `, ` + reason + ` from reg)`
+}
+
 // The outcome's SQL. Statements run pipelined in one batch, so every
 // later statement sees the earlier ones' rows.
-const (
+var (
 	sqlInsertAttachment = `insert into attachments (ledger_id, name, content_type, size, data) values ($1, $2, $3, $4, $5) returning id`
 
 	sqlInsertSubmission = `insert into submissions (id, conversation_id, ledger_id, seq, attachment_id, source, format, fields, problems, nhs_index, channel, status)
@@ -406,16 +429,7 @@ const (
 	// transactions for one person serialise and the second sees the
 	// first's opt-out); history follows the change; the submission's status
 	// says which happened, and the audit entry records it.
-	sqlRecordSubmission = `with reg as (
-			insert into register as r (nhs_index, nhs_number, state, since, submission_id)
-			values ($10, $13, 'opted_out', now(), $1)
-			on conflict (nhs_index) do update set state = 'opted_out', since = now(), submission_id = excluded.submission_id,
-				nhs_number = excluded.nhs_number, updated_at = now()
-			where r.state <> 'opted_out'
-			returning r.id),
-		hist as (
-			insert into register_history (register_id, state, at, submission_id, reference, actor, reason)
-			select id, 'opted_out', now(), $1, coalesce((select reference from conversations where id = $2), $14, ''), 'system', 'form' from reg),
+	sqlRecordSubmission = `with ` + optOutCTE("$10", "$13", "$1", "coalesce((select reference from conversations where id = $2), $14, '')", "'system'", "'form'") + `,
 		sub as (
 			insert into submissions (id, conversation_id, ledger_id, seq, attachment_id, source, format, fields, problems, nhs_index, channel, status, decided_by, decided_at)
 			values ($1, $2, $3, $4, ` + attachmentByPosition + `, $6, $7, $8, $9, $10, $11,

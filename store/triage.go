@@ -394,16 +394,7 @@ func (s *Store) AcceptTriage(ctx context.Context, d Decision) (vocab.SubmissionS
 			return err
 		}
 		idx := s.keys.NHSIndex(nhs)
-		err = tx.QueryRow(ctx, `with reg as (
-				insert into register as r (nhs_index, nhs_number, state, since, submission_id)
-				values ($1, $2, 'opted_out', now(), $3)
-				on conflict (nhs_index) do update set state = 'opted_out', since = now(), submission_id = excluded.submission_id,
-					nhs_number = excluded.nhs_number, updated_at = now()
-				where r.state <> 'opted_out'
-				returning r.id),
-			hist as (
-				insert into register_history (register_id, state, at, submission_id, reference, actor, reason)
-				select id, 'opted_out', now(), $3, $4, $5, 'triage' from reg)
+		err = tx.QueryRow(ctx, `with `+optOutCTE("$1", "$2", "$3", "$4", "$5", "'triage'")+`
 			update submissions set status = case when exists (select 1 from reg) then 'accepted' else 'duplicate' end,
 				decided_by = $5, decided_at = now(), nhs_index = $1, corrected = coalesce($6, corrected)
 			where id = $3 returning status`, idx, nhsSealed, subID, t.Reference, d.Actor.String(), corrected).Scan(&status)
