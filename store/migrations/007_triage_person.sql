@@ -6,11 +6,11 @@
 -- shows their register state and staff can record the opt back in from it.
 -- due_by was always set (received + one calendar month); items that need a
 -- person now carry the date the law sets (intake, package enquiry), and the
--- partial index serves the overdue gauge and the queue's due-date order.
+-- partial index triage_open_due (006) serves the overdue gauge and the
+-- queue's due-date order.
 set local search_path to {{.schema}};
 
 alter table triage add column register_id bigint references register (id);
-create index triage_open_due on triage (due_by) where state = 'open';
 
 -- The once-a-week acknowledgement after completion is decided from the
 -- last one queued in the conversation (store.LastReplyAt): a small partial
