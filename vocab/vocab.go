@@ -114,6 +114,9 @@ const (
 	// KindEnquiryInstructions is KindEnquiry for a message that also asks
 	// to opt out: the acknowledgement followed by the instructions.
 	KindEnquiryInstructions Kind = "enquiry_instructions"
+	// KindStaffReply carries a member of staff's own words, written on the
+	// item page, in the resident's secure conversation.
+	KindStaffReply Kind = "staff_reply"
 )
 
 // Kinds returns every kind, in a fixed order.
@@ -121,7 +124,7 @@ func Kinds() []Kind {
 	return []Kind{
 		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
 		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
-		KindEnquiry, KindEnquiryInstructions,
+		KindEnquiry, KindEnquiryInstructions, KindStaffReply,
 	}
 }
 
@@ -198,6 +201,7 @@ const (
 	ActionNoForm         Action = "no_form"                     // a reply without a form: asked again
 	ActionNoFormAgain    Action = "no_form_again"               // a second reply without a form: to staff
 	ActionPhoto          Action = "photo_of_form"               // a photo or scan of the form: to staff
+	ActionAnswer         Action = "answer_to_staff"             // the resident answered a staff reply: the waiting item reopens
 
 	// ActionRateLimited is appended to an action whose replies were
 	// withheld because the sender reached the reply limit.
@@ -210,5 +214,6 @@ func Actions() []Action {
 	return []Action{
 		ActionAuto, ActionOwnMail, ActionBounce, ActionTooLarge, ActionFailed, ActionUnreadable, ActionOtherSender,
 		ActionInstructions, ActionUnsolicitedAsk, ActionForms, ActionNoForm, ActionNoFormAgain, ActionPhoto,
+		ActionAnswer,
 	}
 }
