@@ -41,6 +41,9 @@ type Conversation struct {
 	Ref         string
 	State       vocab.ConversationState
 	NoFormCount int // no_form replies already sent in it
+	// Waiting is true when an open item of the conversation waits for the
+	// resident's answer to a staff reply.
+	Waiting bool
 }
 
 // Input is everything Decide looks at for one message. It holds no personal
@@ -112,6 +115,10 @@ type Input struct {
 //     conversation, or a first email under policy process) → receipt and a
 //     photo_of_form triage item (staff key the form in), never no_form or
 //     instructions; a first email under policy ask → as a form under ask;
+//   - in a conversation whose item waits for the resident's answer to a
+//     staff reply, without a form → Triage folder, no reply: the waiting
+//     item reopens (any plan in such a conversation, except automatic
+//     mail, reopens it);
 //   - in a conversation, without a form → one no_form reply per conversation,
 //     then triage;
 //   - no conversation, without a form → new conversation and instructions
@@ -127,6 +134,9 @@ func Decide(in Input) *store.Plan {
 		// An unverified reference (ActionOtherSender) ties nothing to the
 		// conversation.
 		p.ConversationID = in.Conv.ID
+		// The resident answered a staff reply: the waiting item comes back
+		// to the queue (automatic mail, bounces and our own mail do not).
+		p.ReopenWaiting = in.Conv.Waiting && p.Folder != vocab.FolderAuto
 	}
 	return p
 }
@@ -160,6 +170,10 @@ func decide(in Input) *store.Plan {
 		p = planForms(in, vocab.ChannelSecureReply)
 	case in.Conv != nil && photo:
 		p = planPhoto()
+	case in.Conv != nil && in.Conv.Waiting:
+		// An answer to a staff reply: the waiting item reopens (Decide sets
+		// ReopenWaiting) instead of a "no form" reply or a second item.
+		p = &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAnswer}
 	case in.Conv != nil:
 		if in.Conv.NoFormCount == 0 && in.Conv.State != vocab.StateCompleted && in.Conv.State != vocab.StateClosed {
 			p = &store.Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormReply: true,

@@ -549,7 +549,11 @@ func (p *Processor) correlate(ctx context.Context, h store.MessageHeader, in *In
 	if conv == nil {
 		return nil, 0, false, nil
 	}
-	in.Conv = &Conversation{ID: conv.ID, Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount}
+	waiting, err := p.st.WaitingOnResident(ctx, conv.ID)
+	if err = p.db(err); err != nil {
+		return nil, 0, false, err
+	}
+	in.Conv = &Conversation{ID: conv.ID, Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount, Waiting: waiting}
 	in.Match = match
 	in.SenderIsOwner = sameAddress(h.From, conv.Address)
 	return conv, replies, counted, nil

@@ -101,6 +101,10 @@ type Deps struct {
 	MetricsElsewhere bool
 	// OIDC, when set, offers "Sign in with NHSmail" (OpenID Connect).
 	OIDC *OIDCConfig
+	// ReplyWait is how long an item waits for the resident's answer to a
+	// staff reply before it comes back to the queue
+	// (OPTOUT_REPLY_WAIT_DAYS). Default store.DefaultReplyWait.
+	ReplyWait time.Duration
 }
 
 type server struct {
@@ -143,6 +147,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.ReplyWait <= 0 {
+		d.ReplyWait = store.DefaultReplyWait
 	}
 	if d.SessionIdle <= 0 {
 		d.SessionIdle = DefaultSessionIdle

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ncl-icb/optout-intake/vocab"
+)
+
+// DefaultReplyWait is how long an item waits for the resident's answer to a
+// staff reply before it comes back to the queue (OPTOUT_REPLY_WAIT_DAYS).
+const DefaultReplyWait = 10 * 24 * time.Hour
+
+// Closing decisions of an item answered outside email.
+const (
+	// OutcomeAnsweredOffline closes an item staff answered by phone or post.
+	OutcomeAnsweredOffline = "closed.answered_offline"
+	answeredOfflineReason  = "answered_offline"
+)
+
+// StaffReply queues a member of staff's reply (kind staff_reply, composed by
+// the caller with notify.Composer, threaded in the item's conversation) in
+// the outbox, sealed like every email, and sets the item waiting for the
+// resident, in one transaction, audited without the text. It returns the
+// outbox row's id. ErrConflict when the item is closed or has no
+// conversation.
+func (s *Store) StaffReply(ctx context.Context, id int64, e *Email, actor Actor) (int64, error) {
+	if actor == System || e == nil || e.MessageID == "" {
+		return 0, errors.New("staff reply: a staff actor and a composed email with its Message-ID are required")
+	}
+	e.Kind = vocab.KindStaffReply
+	// One row per reply: the key is the reply's own Message-ID.
+	e.Key = string(vocab.KindStaffReply) + "/msg/" + strings.Trim(e.MessageID, "<>")
+	se, err := s.sealEmail(e)
+	if err != nil {
+		return 0, err
+	}
+	var outboxID int64
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if t.ConversationID == 0 {
+			return fmt.Errorf("staff reply to triage item %d: the item has no conversation: %w", id, ErrConflict)
+		}
+		if outboxID, err = queueEmail(ctx, tx, se, t.ConversationID, 0, ""); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `update triage set waiting_since = now(), answer_ledger_id = null where id = $1`, id); err != nil {
+			return fmt.Errorf("staff reply to triage item %d: %w", id, err)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.staff_reply", ObjectType: "triage", ObjectID: id,
+			Reference: t.Reference, Detail: fmt.Sprintf("outbox=%d", outboxID)})
+	})
+	return outboxID, err
+}
+
+// WaitingOnResident reports whether an open item of the conversation waits
+// for the resident's answer to a staff reply (the intake then reopens it
+// rather than raising another).
+func (s *Store) WaitingOnResident(ctx context.Context, convID int64) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `select exists (select 1 from triage where conversation_id = $1 and state = 'open'
+		and waiting_since is not null)`, convID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("read waiting items of conversation %d: %w", convID, err)
+	}
+	return ok, nil
+}
+
+// sqlReopenWaiting reopens a conversation's waiting items when the
+// resident answers: they stop waiting and point at the answer.
+const sqlReopenWaiting = `update triage set waiting_since = null, answer_ledger_id = $2
+	where conversation_id = $1 and state = 'open' and waiting_since is not null`
+
+// ReplyWait is an item's wait for the resident: since when, and the
+// message that answered (0 while none).
+type ReplyWait struct {
+	Since          *time.Time
+	AnswerLedgerID int64
+}
+
+// ReplyWaitOf returns the wait of an item. Call it with TriageItemDetail,
+// whose audited view covers it.
+func (s *Store) ReplyWaitOf(ctx context.Context, id int64) (ReplyWait, error) {
+	var w ReplyWait
+	err := s.pool.QueryRow(ctx, `select waiting_since, coalesce(answer_ledger_id, 0) from triage where id = $1`, id).Scan(&w.Since, &w.AnswerLedgerID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return w, fmt.Errorf("triage item %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return w, fmt.Errorf("read the wait of triage item %d: %w", id, err)
+	}
+	return w, nil
+}
+
+// StaffReplies lists the staff replies queued in a conversation (their
+// outbox rows, oldest first) with their state, without their text.
+func (s *Store) StaffReplies(ctx context.Context, convID int64) ([]OutgoingMail, error) {
+	rows, err := s.pool.Query(ctx, `select id, state, attempts, last_error, next_attempt_at, created_at from outbox
+		where conversation_id = $1 and kind = $2 order by id`, convID, string(vocab.KindStaffReply))
+	if err != nil {
+		return nil, fmt.Errorf("list staff replies of conversation %d: %w", convID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutgoingMail, error) {
+		m := OutgoingMail{Kind: vocab.KindStaffReply}
+		err := r.Scan(&m.ID, &m.State, &m.Attempts, &m.LastError, &m.NextAttempt, &m.CreatedAt)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list staff replies of conversation %d: %w", convID, err)
+	}
+	return out, nil
+}
+
+// MaxOfflineNoteRunes bounds the note of an item answered by phone or post.
+const MaxOfflineNoteRunes = 2000
+
+// AnswerOffline closes an item staff answered by phone or post, with their
+// note (sealed, like a bulk close's reason), without emailing anyone.
+// Audited without the note.
+func (s *Store) AnswerOffline(ctx context.Context, id int64, note string, actor Actor) error {
+	note = strings.TrimSpace(note)
+	if actor == System || note == "" || len([]rune(note)) > MaxOfflineNoteRunes {
+		return fmt.Errorf("close triage item %d as answered by phone or post: a staff actor and a note of 1 to %d characters are required", id, MaxOfflineNoteRunes)
+	}
+	sealed, err := s.keys.sealString("triage.close_note", note)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if t.SubmissionID != 0 {
+			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = 'triage'`,
+				t.SubmissionID, string(vocab.StatusNotOptOut), actor.String()); err != nil {
+				return fmt.Errorf("close triage item %d: %w", id, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `update triage set close_reason = $2, close_note = $3, waiting_since = null where id = $1`,
+			id, answeredOfflineReason, sealed); err != nil {
+			return fmt.Errorf("close triage item %d: %w", id, err)
+		}
+		return closeTriage(ctx, tx, t, actor, OutcomeAnsweredOffline, "")
+	})
+}
