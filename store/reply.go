@@ -152,3 +152,19 @@ func (s *Store) AnswerOffline(ctx context.Context, id int64, note string, actor 
 		return closeTriage(ctx, tx, t, actor, OutcomeAnsweredOffline, "")
 	})
 }
+
+// OutboxEmail returns one email of the outbox, opened (its recipient,
+// subject and text are personal data: never log them), for the page of the
+// item it bounced or failed on. The view is audited.
+func (s *Store) OutboxEmail(ctx context.Context, id int64, actor Actor) (OutboxMessage, error) {
+	m, err := s.scanOutbox(s.pool.QueryRow(ctx, `select `+outboxCols+` from outbox o join outbox_content oc on oc.id = o.id
+		left join conversations c on c.id = o.conversation_id where o.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, fmt.Errorf("outbox email %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return m, fmt.Errorf("read outbox email %d: %w", id, err)
+	}
+	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "outbox.view", ObjectType: "outbox", ObjectID: id, Reference: m.Reference})
+	return m, err
+}

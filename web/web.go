@@ -221,10 +221,15 @@ func (s *server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
+		if base == "layout" || base == "item_actions" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(assets, "templates/layout.html", n)
+		files := []string{"templates/layout.html", n}
+		if base == "item" {
+			// The per-reason actions of an item, in their own file.
+			files = append(files, "templates/item_actions.html")
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(assets, files...)
 		if err != nil {
 			return fmt.Errorf("web: parse template %s: %w", n, err)
 		}
@@ -286,6 +291,10 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /items/{id}/close", s.auth(store.RoleTriager, s.closeItem))
 	mux.Handle("POST /items/{id}/assign", s.auth(store.RoleTriager, s.assign))
 	mux.Handle("POST /items/{id}/note", s.auth(store.RoleTriager, s.addNote))
+	mux.Handle("POST /items/{id}/reply", s.auth(store.RoleTriager, s.staffReply))
+	mux.Handle("POST /items/{id}/answered", s.auth(store.RoleTriager, s.answeredOffline))
+	mux.Handle("POST /items/{id}/bounce/{action}", s.auth(store.RoleTriager, s.bounceAction))
+	mux.Handle("GET /items/{id}/raw", s.auth(store.RoleViewer, s.rawDownload))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))

@@ -1,4 +1,4 @@
--- 010_staff_reply (issue 14 item 3, issue 9 item 4): staff write back from
+-- 007_staff_reply (issue slot 010; renumber at merge) (issue 14 item 3, issue 9 item 4): staff write back from
 -- the item page. A staff reply is an outbox row like any other (sealed,
 -- threaded, kind staff_reply); the item then waits for the resident.
 set local search_path to {{.schema}};

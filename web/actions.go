@@ -1,0 +1,193 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
+)
+
+// itemActions are an item's own facts and actions, by reason
+// (templates/item_actions.html): the bounced email and how to send it
+// again, both addresses of a reference from another address, what is known
+// of a message that could not be read, and the staff reply.
+type itemActions struct {
+	ItemID int64
+	CanAct bool
+	// Bounce is the email that bounced or failed (undeliverable,
+	// send_failed); nil for other reasons.
+	Bounce *bounceView
+	// Senders are the two addresses of a reference from another address.
+	Senders *sendersView
+	// Raw is what is known of a message too large, unreadable or whose
+	// processing failed, and whether it can be downloaded.
+	Raw *rawView
+	// Reply is the staff reply block; nil when the item has no conversation.
+	Reply *replyView
+}
+
+// bounceView is the email that bounced: what it was, to whom, when, and
+// what the receiving server said. To is personal data (shown, never logged).
+type bounceView struct {
+	OutboxID  int64
+	KindText  string
+	Subject   string
+	To        string
+	Queued    time.Time
+	SentAt    *time.Time
+	State     string
+	Attempts  int
+	LastError string
+	CanResend bool // failed, undeliverable or waiting: not sent or being sent
+}
+
+// sendersView shows the sender of a message quoting a reference and the
+// address of the conversation the reference belongs to.
+type sendersView struct {
+	Sender      string
+	ConvAddress string
+	ConvRef     string
+}
+
+// rawView is what is known of a message that could not be read.
+type rawView struct {
+	Size       int64
+	ReceivedAt time.Time
+	Sender     string
+	Kept       bool // the original is kept and can be downloaded
+}
+
+// bounceReasons are the reasons of an item about one of our emails.
+func isBounce(r vocab.Reason) bool {
+	return r == vocab.ReasonUndeliverable || r == vocab.ReasonSendFailed
+}
+
+// itemActions fills d.Actions from the item's detail.
+func (s *server) itemActions(ctx context.Context, sess *store.Session, det store.TriageDetail, d *itemData) error {
+	a := &d.Actions
+	a.ItemID, a.CanAct = det.Item.ID, d.CanAct
+	actor := store.Actor(sess.Staff.ID)
+	var header store.MessageHeader
+	if det.Message != nil {
+		h, _, err := s.d.Store.MessageHeader(ctx, det.Message.ID)
+		if err != nil {
+			return err
+		}
+		header = h
+	}
+	switch r := det.Item.Reason; {
+	case isBounce(r) && det.Item.OutboxID != 0:
+		m, err := s.d.Store.OutboxEmail(ctx, det.Item.OutboxID, actor)
+		if err != nil {
+			return err
+		}
+		b := &bounceView{OutboxID: m.ID, KindText: mailKindTexts[m.Kind], Subject: m.Subject, To: m.To, Queued: m.CreatedAt,
+			SentAt: m.SentAt, State: outboxStateTexts[m.State], Attempts: m.Attempts, LastError: m.LastError,
+			CanResend: m.State == store.OutboxFailed || m.State == store.OutboxUndeliverable || m.State == store.OutboxPending}
+		if b.KindText == "" {
+			b.KindText = string(m.Kind)
+		}
+		a.Bounce = b
+	case r == vocab.ReasonUnverifiedSender:
+		sv := &sendersView{Sender: header.From}
+		if ref, ok := store.FindReference(header.Subject); ok {
+			if c, err := s.d.Store.ConversationByReference(ctx, ref); err == nil {
+				sv.ConvAddress, sv.ConvRef = c.Address, c.Reference
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		a.Senders = sv
+	case r == vocab.ReasonTooLarge || r == vocab.ReasonUnreadable || r == vocab.ReasonProcessingFailed:
+		if det.Message != nil {
+			a.Raw = &rawView{Size: det.Message.Size, ReceivedAt: det.Message.ReceivedAt, Sender: header.From, Kept: det.Message.HasRaw}
+		}
+	}
+	if det.Conversation != nil && det.Conversation.Address != "" && !isBounce(det.Item.Reason) {
+		rv, err := s.replyBlock(ctx, sess, det, d.CanAct)
+		if err != nil {
+			return err
+		}
+		a.Reply = rv
+	}
+	return nil
+}
+
+// bounceAction sends a bounced or failed email again, as it was or to a
+// corrected address (store.RetryOutboxNow, store.CorrectOutboxAddress:
+// both audited). The item stays open until staff close it.
+func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	if !isBounce(det.Item.Reason) || det.Item.OutboxID == 0 {
+		s.fail(w, r, sess, http.StatusConflict, "This item is not about an email of ours that bounced, so there is nothing to send again.")
+		return
+	}
+	actor := store.Actor(sess.Staff.ID)
+	var err error
+	var done string
+	switch r.PathValue("action") {
+	case "resend":
+		err, done = s.d.Store.RetryOutboxNow(r.Context(), det.Item.OutboxID, actor), "resent"
+	case "redirect":
+		addr, ok := parseAddress(r.PostForm.Get("address"))
+		if !ok {
+			s.itemWithErrors(w, r, sess, det.Item.ID, []pageError{{Field: "bounce-address",
+				Message: "Enter the corrected email address in the correct format, like name@example.com"}})
+			return
+		}
+		err, done = s.d.Store.CorrectOutboxAddress(r.Context(), det.Item.OutboxID, addr, actor), "redirected"
+	default:
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such action.")
+		return
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			s.fail(w, r, sess, http.StatusConflict, "This email has been sent, cancelled or is being sent right now, so nothing was changed. Go back to the item and reload it.")
+			return
+		}
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("item_" + r.PathValue("action"))
+	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
+}
+
+// rawDownload serves the original of an item's message as a download
+// (never shown in the browser), for messages the service could not read.
+// Reading it is audited (store.RawMessage).
+func (s *server) rawDownload(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	id, ok := itemID(r)
+	if !ok {
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such item.")
+		return
+	}
+	det, err := s.d.Store.TriageItemDetail(r.Context(), id, store.Actor(sess.Staff.ID))
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	if det.Message == nil || !det.Message.HasRaw {
+		s.fail(w, r, sess, http.StatusNotFound, "The original email is not kept (it was too large to download, or it was deleted after the retention period).")
+		return
+	}
+	raw, err := s.d.Store.RawMessage(r.Context(), det.Message.ID, store.Actor(sess.Staff.ID))
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("download")
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "item-" + strconv.FormatInt(id, 10) + ".eml"}))
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	w.Write(raw) //nolint:errcheck // the client went away
+}
