@@ -592,7 +592,10 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 	// Attachments are kept (sealed, apart from the raw message) when a
 	// person must look at a form: the triage page shows them one by one.
 	// An accepted form's file stays inside the kept raw message.
-	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto) && !p.cfg.DropAttachments {
+	// So is the attachment of a reference from another address: staff
+	// read it once they know who sent it.
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto || plan.Action == vocab.ActionOtherSender) &&
+		!p.cfg.DropAttachments {
 		byName := map[string]*store.NewAttachment{}
 		for _, a := range msg.Attachments {
 			att := &store.NewAttachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}

@@ -168,3 +168,85 @@ func (s *Store) OutboxEmail(ctx context.Context, id int64, actor Actor) (OutboxM
 	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "outbox.view", ObjectType: "outbox", ObjectID: id, Reference: m.Reference})
 	return m, err
 }
+
+// AttachToConversation ties an item raised for a reference from another
+// address (ReasonUnverifiedSender) to the conversation that reference
+// names, once staff decided the sender is the same resident: its kept
+// form can then be keyed, checked and accepted like any, with emails in
+// that conversation. Audited.
+func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, actor Actor) error {
+	if actor == System {
+		return errors.New("attach triage item to a conversation: a staff actor is required")
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
+			return fmt.Errorf("attach triage item %d to a conversation: only an unattached reference from another address can be: %w", id, ErrConflict)
+		}
+		var ref string
+		err = tx.QueryRow(ctx, `update triage t set conversation_id = c.id from conversations c where t.id = $1 and c.id = $2 returning c.reference`,
+			id, convID).Scan(&ref)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("conversation %d: %w", convID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("attach triage item %d to a conversation: %w", id, err)
+		}
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.attach_conversation", ObjectType: "triage", ObjectID: id,
+			Reference: ref, Detail: fmt.Sprintf("conversation=%d", convID)})
+	})
+}
+
+// NewContactFromTriage treats the message of an item raised for a
+// reference from another address as a new first contact: a new
+// conversation with the sender's address (and the reference the caller
+// drew, NewReference, for the composed email) opens, the instructions e
+// are queued in it, and the item is tied to it and closed, in one
+// transaction, audited. The caller composes e to the sender's address.
+func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref string, e *Email, actor Actor) error {
+	if actor == System || e == nil || NormaliseAddress(address) == "" || ref == "" {
+		return errors.New("new first contact from a triage item: a staff actor, the sender's address, a reference and the instructions are required")
+	}
+	sealedAddr, err := s.keys.sealString("conversations.address", NormaliseAddress(address))
+	if err != nil {
+		return err
+	}
+	if e.Kind == "" {
+		e.Kind = vocab.KindInstructions
+	}
+	e.To = "" // the new conversation's address
+	se, err := s.sealEmail(e)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
+			return fmt.Errorf("new first contact from triage item %d: only an unattached reference from another address can be: %w", id, ErrConflict)
+		}
+		var convID int64
+		if err := tx.QueryRow(ctx, `insert into conversations (reference, address, address_hash, state, ledger_id)
+			values ($1, $2, $3, $4, nullif($5::bigint, 0)) returning id`, ref, sealedAddr, s.keys.AddressHash(address),
+			string(vocab.StateInstructionsSent), t.LedgerID).Scan(&convID); err != nil {
+			return fmt.Errorf("new first contact from triage item %d: open the conversation: %w", id, err)
+		}
+		if _, err := queueEmail(ctx, tx, se, convID, 0, ""); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `update triage set conversation_id = $2 where id = $1`, id, convID); err != nil {
+			return fmt.Errorf("new first contact from triage item %d: %w", id, err)
+		}
+		t.Reference = ref
+		return closeTriage(ctx, tx, t, actor, OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))
+	})
+}
+
+// OutcomeNewContact closes an item whose message staff treated as a new
+// first contact.
+const OutcomeNewContact = "closed.new_contact"

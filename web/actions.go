@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -52,6 +53,7 @@ type sendersView struct {
 	Sender      string
 	ConvAddress string
 	ConvRef     string
+	CanDecide   bool // open, not yet tied to a conversation
 }
 
 // rawView is what is known of a message that could not be read.
@@ -102,6 +104,7 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 				return err
 			}
 		}
+		sv.CanDecide = d.CanAct && det.Item.ConversationID == 0
 		a.Senders = sv
 	case r == vocab.ReasonTooLarge || r == vocab.ReasonUnreadable || r == vocab.ReasonProcessingFailed:
 		if det.Message != nil {
@@ -157,6 +160,75 @@ func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *stor
 		return
 	}
 	s.d.Metrics.Action("item_" + r.PathValue("action"))
+	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
+}
+
+// senderAction decides an item raised for a reference from another
+// address: "attach" ties it to the conversation its subject's reference
+// names (the same resident: the kept form is then keyed, checked and
+// accepted as usual); "new" treats it as a new first contact, sending the
+// instructions to the sender's address in a new conversation and closing
+// the item. Both audited.
+func (s *server) senderAction(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	if det.Item.Reason != vocab.ReasonUnverifiedSender || det.Item.ConversationID != 0 || det.Message == nil {
+		s.fail(w, r, sess, http.StatusConflict, "This item is not an undecided reference from another address, so nothing was changed.")
+		return
+	}
+	h, _, err := s.d.Store.MessageHeader(r.Context(), det.Message.ID)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	actor := store.Actor(sess.Staff.ID)
+	var done string
+	switch r.PathValue("action") {
+	case "attach":
+		ref, ok := store.FindReference(h.Subject)
+		if !ok {
+			s.fail(w, r, sess, http.StatusConflict, "The email's subject no longer shows a reference, so it cannot be attached. Treat it as a new first contact instead.")
+			return
+		}
+		c, err := s.d.Store.ConversationByReference(r.Context(), ref)
+		if err == nil {
+			err = s.d.Store.AttachToConversation(r.Context(), det.Item.ID, c.ID, actor)
+		}
+		if err != nil {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+		done = "attached"
+	case "new":
+		if h.From == "" {
+			s.fail(w, r, sess, http.StatusConflict, "The sender's address is not known, so no instructions can be sent.")
+			return
+		}
+		ref, err := store.NewReference()
+		if err != nil {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+		raw, id, subject, err := s.d.Composer.Compose(notify.Reply{Kind: vocab.KindInstructions, To: h.From,
+			Data: notify.Data{Ref: ref}, InReplyTo: h.MessageID, References: h.References})
+		if err != nil {
+			s.composeFail(w, r, sess, det.Item.ID, err)
+			return
+		}
+		e := &store.Email{Kind: vocab.KindInstructions, Subject: subject, Body: string(raw), MessageID: id,
+			InReplyTo: h.MessageID, References: h.References}
+		if err := s.d.Store.NewContactFromTriage(r.Context(), det.Item.ID, h.From, ref, e, actor); err != nil {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+		done = "newcontact"
+	default:
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such action.")
+		return
+	}
+	s.d.Metrics.Action("sender_" + r.PathValue("action"))
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
 }
 

@@ -84,8 +84,16 @@ func (r *mailRig) receive(raw string) intake.Outcome {
 		r.t.Fatal(err)
 	}
 	irt := strings.Trim(m.Header.Get("In-Reply-To"), "<>")
-	h := store.MessageHeader{From: residentAddr, MessageID: strings.Trim(m.Header.Get("Message-ID"), "<>"), InReplyTo: irt,
-		References: []string{irt}, Subject: m.Header.Get("Subject"), Date: time.Now()}
+	from, err := mail.ParseAddress(m.Header.Get("From"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var refs []string
+	if irt != "" {
+		refs = []string{irt}
+	}
+	h := store.MessageHeader{From: from.Address, MessageID: strings.Trim(m.Header.Get("Message-ID"), "<>"), InReplyTo: irt,
+		References: refs, Subject: m.Header.Get("Subject"), Date: time.Now()}
 	out, err := r.proc.Process(context.Background(), mailbox.Msg{Mailbox: "INBOX", UIDValidity: 1, UID: mailbox.UID(n),
 		Size: int64(len(b)), InternalDate: time.Now(), MessageID: h.MessageID, Raw: b}, h)
 	if err != nil {
@@ -327,5 +335,103 @@ func TestBrowserStaffReply(t *testing.T) {
 	}
 	if !bytes.Contains(msgs[2].Raw, []byte("To: <resident.corrected@example.org>")) {
 		t.Error("the corrected email's To header is not the corrected address")
+	}
+}
+
+// TestOtherSenderAndRawDownload: a reference quoted from another address
+// (read by the intake processor) keeps its attachment and shows both
+// addresses; "attach to the conversation" ties it to the resident's
+// conversation and "treat as a new first contact" sends the instructions
+// to the sender in a new conversation, each audited. An unreadable item's
+// original downloads, audited.
+func TestOtherSenderAndRawDownload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rig := newMailRig(t, e)
+	ctx := context.Background()
+	_, ref := e.seed(item{Fields: goodFields(validNHS[1])})
+	conv, err := e.st.ConversationByReference(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const other = "daughter@example.net"
+	fromOther := func() int64 {
+		t.Helper()
+		o := rig.receive(fmt.Sprintf("From: Daughter <%s>\nTo: joined-up.care-record@nhs.net\nSubject: Re: [secure] opt-out %s\nMessage-ID: <other-%d@example.net>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nMy mother's form is attached.\n--b\nContent-Type: image/jpeg\nContent-Disposition: attachment; filename=\"form-photo.jpg\"\nContent-Transfer-Encoding: base64\n\n/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/\n--b--\n",
+			other, ref, uid.Add(1)))
+		if o.Action != store.LedgerAction(vocab.FolderTriage, vocab.ActionOtherSender) {
+			t.Fatalf("the message from another address = %+v, want %s", o, vocab.ActionOtherSender)
+		}
+		var id int64
+		if err := e.st.Pool().QueryRow(ctx, `select max(id) from triage where reason = $1`, string(vocab.ReasonUnverifiedSender)).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	c := e.signIn(e.triager)
+
+	first := fromOther()
+	resp, body := c.get(fmt.Sprintf("/items/%d", first))
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET item = %d", resp.StatusCode)
+	}
+	for _, want := range []string{other, residentAddr, "form-photo.jpg", `id="sender-attach"`, `id="sender-new"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the item page lacks %q", want)
+		}
+	}
+	resp, _ = c.post(fmt.Sprintf("/items/%d/sender/attach", first), nil)
+	if resp.StatusCode != 303 {
+		t.Fatalf("attach = %d, want 303", resp.StatusCode)
+	}
+	det, err := e.st.TriageItemDetail(ctx, first, store.System)
+	if err != nil || det.Item.ConversationID != conv.ID || det.Item.State != "open" {
+		t.Errorf("after attach the item is %+v (%v), want open in conversation %d", det.Item, err, conv.ID)
+	}
+	if !e.audited("triage.attach_conversation", first) {
+		t.Error("no audit row for attach")
+	}
+	if resp, _ := c.post(fmt.Sprintf("/items/%d/sender/attach", first), nil); resp.StatusCode != 409 {
+		t.Errorf("attach twice = %d, want 409", resp.StatusCode)
+	}
+
+	second := fromOther()
+	resp, _ = c.post(fmt.Sprintf("/items/%d/sender/new", second), nil)
+	if resp.StatusCode != 303 {
+		t.Fatalf("new first contact = %d, want 303", resp.StatusCode)
+	}
+	msgs := rig.send(1)
+	if to := msgs[0].To; len(to) != 1 || to[0] != other {
+		t.Errorf("the instructions went to %v, want the sender %s", to, other)
+	}
+	sent, err := mail.ReadMessage(bytes.NewReader(msgs[0].Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := sent.Header.Get("Subject")
+	newRef, ok := store.FindReference(subj)
+	if !strings.HasPrefix(subj, "[secure]") || !ok || newRef == ref {
+		t.Errorf("instructions subject = %q, want [secure] and a new reference", subj)
+	}
+	det, err = e.st.TriageItemDetail(ctx, second, store.System)
+	if err != nil || det.Item.State != "closed" || det.Item.Outcome != store.OutcomeNewContact {
+		t.Errorf("after new first contact the item is %+v (%v), want closed", det.Item, err)
+	}
+	if !e.audited("triage."+store.OutcomeNewContact, second) {
+		t.Error("no audit row for new first contact")
+	}
+
+	unreadable, _ := e.seed(item{NoForm: true, Reason: vocab.ReasonUnreadable, Body: "\x00\x01 garbled"})
+	_, body = c.get(fmt.Sprintf("/items/%d", unreadable))
+	if !strings.Contains(body, fmt.Sprintf(`href="/items/%d/raw"`, unreadable)) {
+		t.Error("the unreadable item offers no download of the original")
+	}
+	resp, body = c.get(fmt.Sprintf("/items/%d/raw", unreadable))
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(body, "garbled") {
+		t.Errorf("raw download = %d %q", resp.StatusCode, resp.Header.Get("Content-Disposition"))
+	}
+	det, _ = e.st.TriageItemDetail(ctx, unreadable, store.System)
+	if !e.audited("message.view", det.Message.ID) {
+		t.Error("no audit row for the download")
 	}
 }

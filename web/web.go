@@ -295,6 +295,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /items/{id}/answered", s.auth(store.RoleTriager, s.answeredOffline))
 	mux.Handle("POST /items/{id}/bounce/{action}", s.auth(store.RoleTriager, s.bounceAction))
 	mux.Handle("GET /items/{id}/raw", s.auth(store.RoleViewer, s.rawDownload))
+	mux.Handle("POST /items/{id}/sender/{action}", s.auth(store.RoleTriager, s.senderAction))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
