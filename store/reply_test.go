@@ -153,3 +153,44 @@ func TestAnswerOffline(t *testing.T) {
 		t.Errorf("answered offline audit = %+v, %v", audit, err)
 	}
 }
+
+// TestSnippets adds, changes, lists and deletes snippets, each audited,
+// and refuses empty or too long ones.
+func TestSnippets(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, 4)
+	ctx := context.Background()
+	admin, err := s.CreateStaff(ctx, "admin@nhs.net", "h", store.RoleAdmin, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := store.Actor(admin.ID)
+	long := string(make([]byte, store.MaxSnippetBodyRunes+1))
+	for _, tt := range []struct{ title, body string }{{"", "b"}, {"t", " "}, {"t", long}, {string(make([]byte, 101)), "b"}} {
+		if _, err := s.SaveSnippet(ctx, 0, tt.title, tt.body, actor); !errors.Is(err, store.ErrBadSnippet) {
+			t.Errorf("SaveSnippet(%d, %d chars) = %v, want ErrBadSnippet", len(tt.title), len(tt.body), err)
+		}
+	}
+	id, err := s.SaveSnippet(ctx, 0, " Paper form ", "We will post you a paper form.", actor)
+	if err != nil {
+		t.Fatalf("SaveSnippet: %v", err)
+	}
+	if _, err := s.SaveSnippet(ctx, id, "Paper form", "We will post you a paper form this week.", actor); err != nil {
+		t.Fatalf("SaveSnippet(change): %v", err)
+	}
+	list, err := s.Snippets(ctx)
+	if err != nil || len(list) != 1 || list[0].Title != "Paper form" || list[0].Body != "We will post you a paper form this week." {
+		t.Errorf("Snippets = %+v, %v", list, err)
+	}
+	if err := s.DeleteSnippet(ctx, id, actor); err != nil {
+		t.Fatalf("DeleteSnippet: %v", err)
+	}
+	if _, err := s.Snippet(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Snippet after delete = %v, want ErrNotFound", err)
+	}
+	for _, action := range []string{"snippet.add", "snippet.change", "snippet.delete"} {
+		if a, err := s.ListAudit(ctx, store.AuditFilter{Action: action}); err != nil || len(a) != 1 || a[0].ObjectID != id {
+			t.Errorf("audit %s = %+v, %v", action, a, err)
+		}
+	}
+}

@@ -26,6 +26,7 @@ type replyView struct {
 	Answer    *messageView
 	AnswerAt  time.Time
 	Text      string // the reply being written, kept after an error
+	Snippets  []option
 }
 
 // replyRow is one staff reply already queued.
@@ -37,6 +38,15 @@ type replyRow struct {
 
 func (s *server) replyBlock(ctx context.Context, sess *store.Session, det store.TriageDetail, canAct bool) (*replyView, error) {
 	rv := &replyView{CanReply: canAct}
+	if canAct {
+		list, err := s.d.Store.Snippets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, sn := range list {
+			rv.Snippets = append(rv.Snippets, option{strconv.FormatInt(sn.ID, 10), sn.Title})
+		}
+	}
 	rows, err := s.d.Store.StaffReplies(ctx, det.Conversation.ID)
 	if err != nil {
 		return nil, err
@@ -134,4 +144,37 @@ func (s *server) answeredOffline(w http.ResponseWriter, r *http.Request, sess *s
 	}
 	s.d.Metrics.Action("answered_offline")
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done=answered", http.StatusSeeOther)
+}
+
+// insertSnippet adds the chosen snippet to the reply being written and
+// shows the item again with it, to edit before sending (no script needed).
+func (s *server) insertSnippet(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	id, ok := itemID(r)
+	if !ok {
+		s.fail(w, r, sess, http.StatusNotFound, "There is no such item.")
+		return
+	}
+	text := strings.TrimSpace(strings.ToValidUTF8(r.PostForm.Get("reply"), ""))
+	snID, err := strconv.ParseInt(r.PostForm.Get("snippet"), 10, 64)
+	var sn store.Snippet
+	if err == nil {
+		sn, err = s.d.Store.Snippet(r.Context(), snID)
+	}
+	d, perrs, derr := s.itemPage(r.Context(), sess, id, nil, nil)
+	if derr != nil {
+		s.storeFail(w, r, sess, derr)
+		return
+	}
+	status := http.StatusOK
+	if err != nil {
+		status, perrs = http.StatusUnprocessableEntity, append([]pageError{{Field: "snippet", Message: "Choose a snippet to insert"}}, perrs...)
+	} else if text == "" {
+		text = sn.Body
+	} else {
+		text += "\n\n" + sn.Body
+	}
+	if d.Actions.Reply != nil {
+		d.Actions.Reply.Text = text
+	}
+	s.render(w, r, status, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess, Errors: perrs, Data: d})
 }

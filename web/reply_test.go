@@ -150,6 +150,16 @@ func TestBrowserStaffReply(t *testing.T) {
 		return strings.Trim(m.Header.Get("Message-ID"), "<>")
 	}()
 
+	// An admin keeps a snippet; the triager inserts it into the reply.
+	admin := e.signIn(e.admin)
+	if resp, body := admin.post("/snippets", map[string][]string{"title": {"What is shared"},
+		"body": {"The London Care Record shares what your care team needs."}}); resp.StatusCode != 303 {
+		t.Fatalf("add a snippet = %d:\n%.2000s", resp.StatusCode, body)
+	}
+	if resp, _ := e.signIn(e.triager).post("/snippets", map[string][]string{"title": {"x"}, "body": {"y"}}); resp.StatusCode != 403 {
+		t.Errorf("a triager adding a snippet = %d, want 403", resp.StatusCode)
+	}
+
 	b := browser.New(t, browser.Options{Timeout: 90 * time.Second})
 	out := browser.OutputDir(t)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -189,9 +199,17 @@ func TestBrowserStaffReply(t *testing.T) {
 	checkAxe(t, b, string(axe), "item with the reply form")
 	do("an empty reply is refused", chromedp.Click(chromedp.CSS("#send-reply")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
 	checkAxe(t, b, string(axe), "item with a reply error")
-	answer := "Thank you for your question.\n\nThe hospital sees what is needed for your care; mental health notes are shared only with your consent."
+	do("insert the snippet", chromedp.Click(chromedp.CSS("#insert-snippet")), chromedp.WaitVisible(chromedp.CSS("#reply")))
+	reply := "The London Care Record shares what your care team needs."
+	if got, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById('reply').value`)); err != nil || got != reply {
+		t.Errorf("the reply after inserting the snippet = %q, %v; want the snippet", got, err)
+	}
+	answer := reply + "\n\nThe hospital sees what is needed for your care; mental health notes are shared only with your consent."
+	// Add a paragraph after the snippet (typing keys lands at the start of the field).
+	if _, err := chromedp.Run(b, chromedp.Evaluate[chromedp.Void](`document.getElementById('reply').value += "\n\nThe hospital sees what is needed for your care; mental health notes are shared only with your consent."`)); err != nil {
+		t.Fatal(err)
+	}
 	do("write back",
-		chromedp.SendKeys(chromedp.CSS("#reply"), answer),
 		chromedp.Click(chromedp.CSS("#send-reply")),
 		chromedp.WaitVisible(chromedp.CSS("#waiting")),
 	)

@@ -9,3 +9,14 @@ set local search_path to {{.schema}};
 alter table triage add column waiting_since timestamptz;
 alter table triage add column answer_ledger_id bigint references ledger (id);
 create index triage_waiting on triage (conversation_id) where state = 'open' and waiting_since is not null;
+
+-- Snippets: standard passages admins keep for staff replies (no personal
+-- data: they are the same for every resident). Staff insert one into a
+-- reply on the item page and edit it there.
+create table reply_snippets (
+	id         bigint generated always as identity primary key,
+	title      text not null check (length(title) between 1 and 100),
+	body       text not null check (length(body) between 1 and 5000),
+	updated_by bigint not null references staff (id),
+	updated_at timestamptz not null default now()
+);
