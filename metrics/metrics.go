@@ -57,7 +57,7 @@ var (
 	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in",
 		"outbox_retry", "outbox_cancel", "outbox_address", "staff_add", "staff_role", "staff_disable", "staff_enable",
 		"staff_password", "staff_unlock", "note", "bulk_close",
-		"reply", "answered_offline", "item_resend", "item_redirect", "download", "sender_attach", "sender_new", "snippet")
+		"reply", "answered_offline", "item_resend", "item_redirect", "download", "sender_attach", "sender_new", "snippet", "send_held")
 )
 
 func set[T ~string](vs ...T) map[string]bool {
@@ -174,7 +174,7 @@ func New(reg *prometheus.Registry) (*Metrics, error) {
 		}, []string{"result"}), // result: ok|bad_credentials|rate_limited|bad_request
 		webActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "optout_web_actions_total", Help: "Staff actions on the triage page that succeeded.",
-		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in|outbox_retry|outbox_cancel|outbox_address|staff_add|staff_role|staff_disable|staff_enable|staff_password|staff_unlock|note|bulk_close|reply|answered_offline|item_resend|item_redirect|download|sender_attach|sender_new|snippet
+		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in|outbox_retry|outbox_cancel|outbox_address|staff_add|staff_role|staff_disable|staff_enable|staff_password|staff_unlock|note|bulk_close|reply|answered_offline|item_resend|item_redirect|download|sender_attach|sender_new|snippet|send_held
 	}
 	cs := []prometheus.Collector{m.messages, m.messageDuration, m.failures, m.forms, m.extractDuration, m.pollDuration,
 		m.polls, m.fetched, m.lastPoll, m.imapErrors, m.smtpErrors, m.dbErrors, m.oauthFailures, m.outboxRetried,

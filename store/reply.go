@@ -250,3 +250,40 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 // OutcomeNewContact closes an item whose message staff treated as a new
 // first contact.
 const OutcomeNewContact = "closed.new_contact"
+
+// OutcomeRepliesSent closes a rate_limited item whose held replies staff sent.
+const OutcomeRepliesSent = "closed.replies_sent"
+
+// SendHeldReplies queues the replies a rate_limited item held back
+// (composed by the caller as the pipeline composes them) in the item's
+// conversation and closes the item, in one transaction, audited. Each
+// email is queued once (its key names the item).
+func (s *Store) SendHeldReplies(ctx context.Context, id int64, emails []*Email, actor Actor) error {
+	if actor == System || len(emails) == 0 {
+		return errors.New("send held replies: a staff actor and the replies are required")
+	}
+	sealed := make([]sealedEmail, len(emails))
+	for i, e := range emails {
+		e.To = "" // the conversation's address
+		e.Key = fmt.Sprintf("%s/held/%d/%d", e.Kind, id, i)
+		var err error
+		if sealed[i], err = s.sealEmail(e); err != nil {
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := lockOpenTriage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if t.Reason != vocab.ReasonRateLimited || t.ConversationID == 0 {
+			return fmt.Errorf("send held replies of triage item %d: only a rate_limited item in a conversation has any: %w", id, ErrConflict)
+		}
+		for _, se := range sealed {
+			if _, err := queueEmail(ctx, tx, se, t.ConversationID, 0, ""); err != nil {
+				return err
+			}
+		}
+		return closeTriage(ctx, tx, t, actor, OutcomeRepliesSent, fmt.Sprintf("emails=%d", len(sealed)))
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/notify"
@@ -30,6 +31,78 @@ type itemActions struct {
 	Raw *rawView
 	// Reply is the staff reply block; nil when the item has no conversation.
 	Reply *replyView
+	// Limited is what a rate_limited item held back; nil for other reasons.
+	Limited *limitedView
+}
+
+// limitedView is a sender who reached the reply limit: how many emails
+// went to their address in the window, and the replies held back.
+type limitedView struct {
+	Recent  int
+	Window  string // in words, e.g. "3 hours"
+	Held    []string // the held replies, in words
+	CanSend bool
+}
+
+// heldReply is one reply a rate_limited item held back.
+type heldReply struct {
+	kind      vocab.Kind
+	firstName string
+}
+
+// heldKinds are the replies the pipeline plans per action (intake.Decide),
+// before the reply limit withholds them; the outcome email of each form
+// recorded from the message is added to them.
+var heldKinds = map[vocab.Action][]vocab.Kind{
+	vocab.ActionInstructions:   {vocab.KindInstructions},
+	vocab.ActionNoForm:         {vocab.KindNoForm},
+	vocab.ActionForms:          {vocab.KindReceipt},
+	vocab.ActionPhoto:          {vocab.KindReceipt},
+	vocab.ActionUnsolicitedAsk: {vocab.KindInstructions, vocab.KindUnsolicited},
+}
+
+// heldReplies works out the replies a rate_limited item's message held
+// back, from the action the ledger recorded and the forms recorded from
+// it. ok is false when they cannot be worked out (staff write back instead).
+func (s *server) heldReplies(ctx context.Context, det store.TriageDetail, actor store.Actor) ([]heldReply, bool, error) {
+	if det.Message == nil || det.Conversation == nil {
+		return nil, false, nil
+	}
+	action := det.Message.Action
+	if i := strings.IndexByte(action, ':'); i >= 0 {
+		action = action[i+1:]
+	}
+	action, limited := strings.CutSuffix(action, string(vocab.ActionRateLimited))
+	kinds, known := heldKinds[vocab.Action(action)]
+	if !limited || !known {
+		return nil, false, nil
+	}
+	var out []heldReply
+	_, subs, err := s.d.Store.SubmissionsByReference(ctx, det.Conversation.Reference, actor)
+	if err != nil {
+		return nil, false, err
+	}
+	first := ""
+	for _, sb := range subs {
+		if sb.LedgerID == det.Message.ID && first == "" {
+			first = sb.Fields.FirstName
+		}
+	}
+	for _, k := range kinds {
+		out = append(out, heldReply{kind: k, firstName: first})
+	}
+	for _, sb := range subs {
+		if sb.LedgerID != det.Message.ID {
+			continue
+		}
+		switch sb.Status {
+		case vocab.StatusAccepted:
+			out = append(out, heldReply{kind: vocab.KindAccepted, firstName: sb.Fields.FirstName})
+		case vocab.StatusDuplicate:
+			out = append(out, heldReply{kind: vocab.KindDuplicate, firstName: sb.Fields.FirstName})
+		}
+	}
+	return out, true, nil
 }
 
 // bounceView is the email that bounced: what it was, to whom, when, and
@@ -106,6 +179,28 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 		}
 		sv.CanDecide = d.CanAct && det.Item.ConversationID == 0
 		a.Senders = sv
+	case r == vocab.ReasonRateLimited:
+		lv := &limitedView{Window: durationWords(s.d.ReplyWindow)}
+		if header.From != "" {
+			n, err := s.d.Store.CountRepliesTo(ctx, header.From, s.d.Now().Add(-s.d.ReplyWindow))
+			if err != nil {
+				return err
+			}
+			lv.Recent = n
+		}
+		held, ok, err := s.heldReplies(ctx, det, actor)
+		if err != nil {
+			return err
+		}
+		for _, h := range held {
+			t := mailKindTexts[h.kind]
+			if t == "" {
+				t = string(h.kind)
+			}
+			lv.Held = append(lv.Held, t)
+		}
+		lv.CanSend = ok && d.CanAct && len(held) > 0
+		a.Limited = lv
 	case r == vocab.ReasonTooLarge || r == vocab.ReasonUnreadable || r == vocab.ReasonProcessingFailed:
 		if det.Message != nil {
 			a.Raw = &rawView{Size: det.Message.Size, ReceivedAt: det.Message.ReceivedAt, Sender: header.From, Kept: det.Message.HasRaw}
@@ -232,6 +327,46 @@ func (s *server) senderAction(w http.ResponseWriter, r *http.Request, sess *stor
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
 }
 
+// sendHeld sends the replies a rate_limited item held back, composed as
+// the pipeline composes them (the web's composer, threaded under the
+// resident's message), and closes the item. Audited.
+func (s *server) sendHeld(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	actor := store.Actor(sess.Staff.ID)
+	held, ok, err := s.heldReplies(r.Context(), det, actor)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	if det.Item.Reason != vocab.ReasonRateLimited || !ok || len(held) == 0 {
+		s.fail(w, r, sess, http.StatusConflict, "The held replies of this item cannot be worked out. Write back to the resident instead.")
+		return
+	}
+	rt, canEmail := s.replyContext(r.Context(), det)
+	if !canEmail {
+		s.fail(w, r, sess, http.StatusConflict, "This item has no conversation with an address, so no reply can be sent.")
+		return
+	}
+	var emails []*store.Email
+	for _, h := range held {
+		e, err := s.email(h.kind, rt, h.firstName, nil)
+		if err != nil {
+			s.composeFail(w, r, sess, det.Item.ID, err)
+			return
+		}
+		emails = append(emails, e)
+	}
+	if err := s.d.Store.SendHeldReplies(r.Context(), det.Item.ID, emails, actor); err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("send_held")
+	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=heldsent", http.StatusSeeOther)
+}
+
 // rawDownload serves the original of an item's message as a download
 // (never shown in the browser), for messages the service could not read.
 // Reading it is audited (store.RawMessage).
@@ -262,4 +397,16 @@ func (s *server) rawDownload(w http.ResponseWriter, r *http.Request, sess *store
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
 	h.Set("Content-Length", strconv.Itoa(len(raw)))
 	w.Write(raw) //nolint:errcheck // the client went away
+}
+
+// durationWords says a duration in words staff read ("3 hours", "1 hour",
+// "45m0s" when it is not whole hours).
+func durationWords(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "hour"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + " hours"
+	}
+	return d.String()
 }

@@ -63,6 +63,7 @@ var notices = map[string]string{
 	"redirected":     "The email will be sent to the corrected address within a minute.",
 	"attached":       "The email is attached to the resident's conversation. Key in and check its form as usual.",
 	"newcontact":     "The instructions are queued to the sender's address, in a new conversation. The item is closed.",
+	"heldsent":       "The held replies are queued. The item is closed.",
 }
 
 type option struct{ Value, Text string }

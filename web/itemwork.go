@@ -24,6 +24,7 @@ var outcomeTexts = map[string]string{
 	"closed." + store.BulkDuplicate: "Closed as a duplicate",
 	store.OutcomeAnsweredOffline:    "Closed: answered by phone or post",
 	store.OutcomeNewContact:         "Closed: treated as a new first contact, the instructions sent to the sender",
+	store.OutcomeRepliesSent:        "Closed: the replies held by the reply limit were sent",
 }
 
 func outcomeText(code string) string {

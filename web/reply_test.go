@@ -36,7 +36,7 @@ type mailRig struct {
 	proc   *intake.Processor
 }
 
-func newMailRig(t *testing.T, e *env) *mailRig {
+func newMailRig(t *testing.T, e *env, tune ...func(*intake.ProcessorConfig)) *mailRig {
 	t.Helper()
 	sink, err := smtpsink.Start(smtpsink.Config{})
 	if err != nil {
@@ -53,7 +53,11 @@ func newMailRig(t *testing.T, e *env) *mailRig {
 		t.Fatalf("NewComposer: %v", err)
 	}
 	ob := &intake.Outbox{Store: e.st, From: comp.Address(), Metrics: intake.NopMetrics{}}
-	proc, err := intake.NewProcessor(e.st, extract.New(extract.Limits{}, nil), comp, signer, intake.ProcessorConfig{},
+	var pcfg intake.ProcessorConfig
+	for _, f := range tune {
+		f(&pcfg)
+	}
+	proc, err := intake.NewProcessor(e.st, extract.New(extract.Limits{}, nil), comp, signer, pcfg,
 		slog.New(slog.DiscardHandler), intake.NopMetrics{}, time.Now)
 	if err != nil {
 		t.Fatalf("NewProcessor: %v", err)
@@ -354,6 +358,22 @@ func TestBrowserStaffReply(t *testing.T) {
 	if !bytes.Contains(msgs[2].Raw, []byte("To: <resident.corrected@example.org>")) {
 		t.Error("the corrected email's To header is not the corrected address")
 	}
+
+	// The other reasons' blocks pass axe-core too.
+	rig.receive(fmt.Sprintf("From: <carer@example.net>\nTo: joined-up.care-record@nhs.net\nSubject: Re: [secure] %s\nMessage-ID: <carer-%d@example.net>\n\nI write for my father.\n", ref, uid.Add(1)))
+	var unverified int64
+	if err := e.st.Pool().QueryRow(ctx, `select id from triage where reason = $1`, string(vocab.ReasonUnverifiedSender)).Scan(&unverified); err != nil {
+		t.Fatal(err)
+	}
+	unreadable, _ := e.seed(item{NoForm: true, Reason: vocab.ReasonUnreadable})
+	for _, p := range []struct {
+		name string
+		id   int64
+		wait string
+	}{{"reference from another address", unverified, "#senders"}, {"unreadable item", unreadable, "#raw"}} {
+		do("open the "+p.name, chromedp.Navigate(itemURL(p.id)), chromedp.WaitVisible(chromedp.CSS(p.wait)))
+		checkAxe(t, b, string(axe), p.name)
+	}
 }
 
 // TestOtherSenderAndRawDownload: a reference quoted from another address
@@ -451,5 +471,59 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 	det, _ = e.st.TriageItemDetail(ctx, unreadable, store.System)
 	if !e.audited("message.view", det.Message.ID) {
 		t.Error("no audit row for the download")
+	}
+}
+
+// TestRateLimitedHeldReplies: a sender past the reply limit (read by the
+// intake processor) gets a rate_limited item showing the count and the
+// held reply; sending it queues the instructions the pipeline would have
+// sent, which reach the sink in the secure thread, and closes the item,
+// audited.
+func TestRateLimitedHeldReplies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rig := newMailRig(t, e, func(c *intake.ProcessorConfig) { c.ReplyLimit = 1 })
+	ctx := context.Background()
+	const sender = "busy@example.org"
+	first := func(n int) intake.Outcome {
+		return rig.receive(fmt.Sprintf("From: <%s>\nTo: joined-up.care-record@nhs.net\nSubject: opt out\nMessage-ID: <busy-%d-%d@example.org>\n\nPlease opt me out of the care record.\n",
+			sender, n, uid.Add(1)))
+	}
+	first(1)
+	o := first(2)
+	if !strings.HasSuffix(o.Action, string(vocab.ActionRateLimited)) {
+		t.Fatalf("the second first contact = %+v, want it rate limited", o)
+	}
+	var id int64
+	if err := e.st.Pool().QueryRow(ctx, `select id from triage where reason = $1`, string(vocab.ReasonRateLimited)).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(e.triager)
+	_, body := c.get(fmt.Sprintf("/items/%d", id))
+	for _, want := range []string{"1 email went to this sender's address in the last 3 hours", "Secure email instructions", `id="send-held"`} {
+		if !strings.Contains(body, want) {
+			i := strings.Index(body, `id="limited"`)
+			t.Errorf("the rate limited item page lacks %q:\n%.800s", want, body[max(i, 0):])
+		}
+	}
+	rig.send(1) // the first contact's instructions
+	resp, _ := c.post(fmt.Sprintf("/items/%d/held", id), nil)
+	if resp.StatusCode != 303 {
+		t.Fatalf("send held = %d, want 303", resp.StatusCode)
+	}
+	msgs := rig.send(2)
+	m, err := mail.ReadMessage(bytes.NewReader(msgs[1].Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := m.Header.Get(notify.MarkerHeader); !strings.Contains(k, "kind=instructions") || msgs[1].To[0] != sender ||
+		!strings.HasPrefix(m.Header.Get("Subject"), "[secure]") || !strings.Contains(m.Header.Get("In-Reply-To"), "busy-2-") {
+		t.Errorf("the held reply = %s to %v, subject %q, In-Reply-To %q", k, msgs[1].To, m.Header.Get("Subject"), m.Header.Get("In-Reply-To"))
+	}
+	if !e.audited("triage."+store.OutcomeRepliesSent, id) {
+		t.Error("no audit row for sending the held replies")
+	}
+	if resp, _ := c.post(fmt.Sprintf("/items/%d/held", id), nil); resp.StatusCode != 409 {
+		t.Errorf("sending the held replies twice = %d, want 409", resp.StatusCode)
 	}
 }

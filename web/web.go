@@ -105,6 +105,10 @@ type Deps struct {
 	// staff reply before it comes back to the queue
 	// (OPTOUT_REPLY_WAIT_DAYS). Default store.DefaultReplyWait.
 	ReplyWait time.Duration
+	// ReplyWindow is the window of the per-sender reply limit
+	// (OPTOUT_REPLY_WINDOW), for the count a rate_limited item shows.
+	// Default 3 hours (the pipeline's default).
+	ReplyWindow time.Duration
 }
 
 type server struct {
@@ -147,6 +151,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.ReplyWindow <= 0 {
+		d.ReplyWindow = 3 * time.Hour
 	}
 	if d.ReplyWait <= 0 {
 		d.ReplyWait = store.DefaultReplyWait
@@ -297,6 +304,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /items/{id}/raw", s.auth(store.RoleViewer, s.rawDownload))
 	mux.Handle("POST /items/{id}/sender/{action}", s.auth(store.RoleTriager, s.senderAction))
 	mux.Handle("POST /items/{id}/reply/snippet", s.auth(store.RoleTriager, s.insertSnippet))
+	mux.Handle("POST /items/{id}/held", s.auth(store.RoleTriager, s.sendHeld))
 	mux.Handle("GET /snippets", s.auth(store.RoleAdmin, s.snippetsPage))
 	mux.Handle("POST /snippets", s.auth(store.RoleAdmin, s.snippetAction))
 	mux.Handle("POST /snippets/{id}/{action}", s.auth(store.RoleAdmin, s.snippetAction))
