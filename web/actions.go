@@ -39,7 +39,7 @@ type itemActions struct {
 // went to their address in the window, and the replies held back.
 type limitedView struct {
 	Recent  int
-	Window  string // in words, e.g. "3 hours"
+	Window  string   // in words, e.g. "3 hours"
 	Held    []string // the held replies, in words
 	CanSend bool
 }
