@@ -76,6 +76,7 @@ type Config struct {
 	ReplyLimit    int
 	ReplyWindow   time.Duration
 	EnquiryDays   int
+	ReplyWaitDays int
 	MaxMessage    int64
 	MaxAttachment int64
 	TemplateDir   string
@@ -308,6 +309,7 @@ var Settings = []Setting{
 	{"OPTOUT_REPLY_LIMIT", "10", false, "At most this many replies per sender address per window (loop and abuse protection).", integer(func(c *Config) *int { return &c.ReplyLimit }, 1)},
 	{"OPTOUT_REPLY_WINDOW", "3h", false, "The window of OPTOUT_REPLY_LIMIT.", duration(func(c *Config) *time.Duration { return &c.ReplyWindow })},
 	{"OPTOUT_ENQUIRY_DAYS", "10", false, "Working days (England and Wales) within which a message that needs a person (a question, a request made for someone else, another format, an opt back in, a chase) is answered; complaints are acknowledged within 3 working days and rights requests answered within one calendar month, as the law sets.", integer(func(c *Config) *int { return &c.EnquiryDays }, 1)},
+	{"OPTOUT_REPLY_WAIT_DAYS", "10", false, "Days an item waits for the resident's answer to a staff reply before it comes back to the triage queue unanswered (an answer brings it back at once).", integer(func(c *Config) *int { return &c.ReplyWaitDays }, 1)},
 	{"OPTOUT_MAX_MESSAGE_SIZE", "50MB", false, "Messages larger than this go to triage without being downloaded whole.", size(func(c *Config) *int64 { return &c.MaxMessage })},
 	{"OPTOUT_MAX_ATTACHMENT_SIZE", "35MB", false, "Largest attachment read (NHSmail's own maximum is 35 MB).", size(func(c *Config) *int64 { return &c.MaxAttachment })},
 	{"OPTOUT_TEMPLATE_DIR", "", false, "Directory of reply templates that override the built-in ones (same file names).", str(func(c *Config) *string { return &c.TemplateDir })},

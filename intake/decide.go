@@ -48,6 +48,9 @@ type Conversation struct {
 	// acknowledgement was queued in it (zero: never); read only for a
 	// completed or closed conversation.
 	LastAfterCompletion time.Time
+	// Waiting is true when an open item of the conversation waits for the
+	// resident's answer to a staff reply.
+	Waiting bool
 }
 
 // done reports whether the conversation is completed or closed.
@@ -138,6 +141,10 @@ type Input struct {
 //     conversation, or a first email under policy process) → receipt and a
 //     photo_of_form triage item (staff key the form in), never no_form or
 //     instructions; a first email under policy ask → as a form under ask;
+//   - in a conversation whose item waits for the resident's answer to a
+//     staff reply, without a form → Triage folder, no reply: the waiting
+//     item reopens (any plan in such a conversation, except automatic
+//     mail, reopens it);
 //   - a protected (encrypted) message in a conversation, or a first email
 //     under policy process → receipt and a protected triage item (staff
 //     open it in Outlook and upload the form), never no_form or
@@ -168,6 +175,9 @@ func Decide(in Input) *store.Plan {
 		// An unverified reference (ActionOtherSender) ties nothing to the
 		// conversation.
 		p.ConversationID = in.Conv.ID
+		// The resident answered a staff reply: the waiting item comes back
+		// to the queue (automatic mail, bounces and our own mail do not).
+		p.ReopenWaiting = in.Conv.Waiting && p.Folder != vocab.FolderAuto
 	}
 	return p
 }
@@ -203,6 +213,10 @@ func decide(in Input) *store.Plan {
 		p = planForms(in, vocab.ChannelSecureReply)
 	case in.Conv != nil && photo:
 		p = planPhoto()
+	case in.Conv != nil && in.Conv.Waiting:
+		// An answer to a staff reply: the waiting item reopens (Decide sets
+		// ReopenWaiting) instead of a "no form" reply or a second item.
+		p = &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAnswer}
 	case in.Conv != nil && protected:
 		p = planProtected(in.Conv)
 	case in.Conv != nil && in.Conv.done() && (!asks || in.Enquiry.Primary() == enquiry.Question):

@@ -50,6 +50,7 @@ type Plan struct {
 	NoFormSent        bool
 	RedactBody        bool
 	MarkUndeliverable bool
+	ReopenWaiting     bool
 }
 
 // PlannedSubmission is one form recorded, by its index in Input.Forms.
@@ -76,7 +77,7 @@ type PlannedTriage struct {
 func summary(p *store.Plan) Plan {
 	out := Plan{Folder: p.Folder, Action: p.Action, NewConversation: p.NewConversation != nil,
 		ConversationState: p.ConversationState, NoFormSent: p.NoFormReply, RedactBody: p.RedactBody,
-		MarkUndeliverable: p.MarkUndeliverable}
+		MarkUndeliverable: p.MarkUndeliverable, ReopenWaiting: p.ReopenWaiting}
 	index := map[*store.NewSubmission]int{}
 	for i, s := range p.Submissions {
 		index[s] = i
@@ -166,6 +167,7 @@ func TestDecide(t *testing.T) {
 	ackedAgo := func(c Conversation, d time.Duration) Conversation { c.LastAfterCompletion = received.Add(-d); return c }
 	at := func(in Input) Input { in.Received = received; return in }
 
+	waiting := Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateInstructionsSent, Waiting: true}
 	tests := []struct {
 		name string
 		in   Input
@@ -560,6 +562,29 @@ func TestDecide(t *testing.T) {
 				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}, {1, vocab.StatusAccepted}},
 				Replies:           []PlannedReply{{vocab.KindAccepted, 0}, {vocab.KindAccepted, 1}},
 				ConversationState: vocab.StateCompleted},
+		},
+		{
+			name: "answer to a staff reply without a form: the waiting item reopens, no reply",
+			in:   inConv(person(extract.KindContact), MatchToken, true, waiting),
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAnswer, ReopenWaiting: true},
+		},
+		{
+			name: "answer to a staff reply with a valid form: recorded as usual, and the item reopens",
+			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, true, waiting),
+			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
+				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
+				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				ConversationState: vocab.StateCompleted, ReopenWaiting: true},
+		},
+		{
+			name: "an auto-reply to a staff reply does not reopen the item",
+			in:   inConv(with(person(extract.KindContact), func(in *Input) { in.Auto = true }), MatchToken, true, waiting),
+			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto},
+		},
+		{
+			name: "another sender quoting a waiting conversation's reference does not reopen it",
+			in:   inConv(person(extract.KindContact), MatchSubject, false, waiting),
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionOtherSender, Triage: []PlannedTriage{{vocab.ReasonUnverifiedSender, -1}}},
 		},
 	}
 	for _, tt := range tests {

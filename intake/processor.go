@@ -611,7 +611,11 @@ func (p *Processor) correlate(ctx context.Context, h store.MessageHeader, in *In
 	if conv == nil {
 		return nil, 0, false, nil
 	}
-	in.Conv = &Conversation{ID: conv.ID, Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount}
+	waiting, err := p.st.WaitingOnResident(ctx, conv.ID)
+	if err = p.db(err); err != nil {
+		return nil, 0, false, err
+	}
+	in.Conv = &Conversation{ID: conv.ID, Ref: conv.Reference, State: conv.State, NoFormCount: conv.NoFormCount, Waiting: waiting}
 	in.Match = match
 	in.SenderIsOwner = sameAddress(h.From, conv.Address)
 	return conv, replies, counted, nil
@@ -655,7 +659,10 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 	// Attachments are kept (sealed, apart from the raw message) when a
 	// person must look at a form: the triage page shows them one by one.
 	// An accepted form's file stays inside the kept raw message.
-	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto) && !p.cfg.DropAttachments {
+	// So is the attachment of a reference from another address: staff
+	// read it once they know who sent it.
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto || plan.Action == vocab.ActionOtherSender) &&
+		!p.cfg.DropAttachments {
 		byName := map[string]*store.NewAttachment{}
 		for _, a := range msg.Attachments {
 			att := &store.NewAttachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}

@@ -56,7 +56,8 @@ var (
 	// webActions: staff actions on the triage page.
 	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in",
 		"outbox_retry", "outbox_cancel", "outbox_address", "staff_add", "staff_role", "staff_disable", "staff_enable",
-		"staff_password", "staff_unlock", "note", "bulk_close")
+		"staff_password", "staff_unlock", "note", "bulk_close",
+		"reply", "answered_offline", "item_resend", "item_redirect", "download", "sender_attach", "sender_new", "snippet", "send_held")
 	// heldActions: why a message was held back (vocab.HeldActions).
 	heldActions = set(vocab.HeldActions()...)
 )
@@ -176,7 +177,7 @@ func New(reg *prometheus.Registry) (*Metrics, error) {
 		}, []string{"result"}), // result: ok|bad_credentials|rate_limited|bad_request
 		webActions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "optout_web_actions_total", Help: "Staff actions on the triage page that succeeded.",
-		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in|outbox_retry|outbox_cancel|outbox_address|staff_add|staff_role|staff_disable|staff_enable|staff_password|staff_unlock|note|bulk_close
+		}, []string{"action"}), // action: accept|reject|close|assign|check|opt_in|outbox_retry|outbox_cancel|outbox_address|staff_add|staff_role|staff_disable|staff_enable|staff_password|staff_unlock|note|bulk_close|reply|answered_offline|item_resend|item_redirect|download|sender_attach|sender_new|snippet|send_held
 		held: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "optout_intake_held_messages_total",
 			Help: "Messages held back unanswered (old, from before the start, or answered by hand), left in the inbox for `optoutd backlog`.",

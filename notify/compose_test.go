@@ -22,10 +22,19 @@ func testReply(k vocab.Kind) Reply {
 		Kind: k,
 		To:   "Resident <resident@example.org>",
 		Data: Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Zoë",
-			Reasons: []string{"The declaration box was not ticked.", "The postcode is missing."}},
+			Reasons: []string{"The declaration box was not ticked.", "The postcode is missing."},
+			Text:    staffText(k)},
 		InReplyTo:  "<CAF+resident.1@mail.example.org>",
 		References: []string{"<root.0@nhs.net>"},
 	}
+}
+
+// staffText is the staff's words of a staff_reply in the golden files.
+func staffText(k vocab.Kind) string {
+	if k != vocab.KindStaffReply {
+		return ""
+	}
+	return "Thank you for your question. Yes: your GP can still see your record.\n\nSubject: not a header\n.\nA line that is far longer than seventy-six characters, so quoted-printable must wrap it softly."
 }
 
 // TestComposeGolden renders every kind with a fixed clock and random
@@ -118,7 +127,7 @@ func TestComposeHeaders(t *testing.T) {
 				t.Errorf("To = %v, want the bare resident address", to)
 			}
 			subject, _ := h.Subject()
-			wantSubject, body, _ := tmpl.Render(k, Data{Ref: r.Data.Ref, FirstName: r.Data.FirstName, Reasons: r.Data.Reasons,
+			wantSubject, body, _ := tmpl.Render(k, Data{Ref: r.Data.Ref, FirstName: r.Data.FirstName, Reasons: r.Data.Reasons, Text: r.Data.Text,
 				TeamName: DefaultDisplayName, Mailbox: "joined-up.care-record@nhs.net", FormURL: DefaultFormURL})
 			check("Subject", subject, "[secure] "+wantSubject)
 			if !strings.Contains(h.Get("Subject"), "[secure]") {

@@ -31,7 +31,14 @@ type Data struct {
 	// another format or language, can call (OPTOUT_ENQUIRY_PHONE); "" when
 	// there is none, and templates then say what to do instead.
 	EnquiryPhone string
+	// Text is staff_reply only: a member of staff's own words, several
+	// lines; control characters other than line breaks are removed and
+	// its length capped (MaxTextRunes). It is personal data.
+	Text string
 }
+
+// MaxTextRunes bounds Data.Text, the staff's words in a staff_reply.
+const MaxTextRunes = 10_000
 
 // Limits on what goes into a template, so a hostile form cannot fill a reply.
 const (
@@ -172,7 +179,8 @@ func sampleData() []Data {
 	return []Data{
 		{Ref: "NCL-TEST-0000", FirstName: "Sam", TeamName: "NCL Care Record opt-out team",
 			Mailbox: "optout@example.nhs.net", Reasons: []string{"The form was not signed.", "The declaration box was not ticked."},
-			FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999"},
+			FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999",
+			Text: "Thank you for your question.\n\nYes, you can opt out by post."},
 		{Ref: "NCL-TEST-0001", FormURL: "https://forms.example.nhs.uk/opt-out"},
 	}
 }
@@ -251,6 +259,7 @@ func (d Data) clean() Data {
 		Mailbox:      oneLine(d.Mailbox),
 		FormURL:      oneLine(d.FormURL),
 		EnquiryPhone: oneLine(d.EnquiryPhone),
+		Text:         cleanText(d.Text),
 	}
 	for i, r := range d.Reasons {
 		if i == maxReasons {
@@ -261,6 +270,30 @@ func (d Data) clean() Data {
 		}
 	}
 	return c
+}
+
+// cleanText keeps the lines of s (normalised to \n, each cleaned by
+// oneLine, so no control character or header-like break survives), keeps
+// at most two empty lines in a row and caps it at MaxTextRunes.
+func cleanText(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n").Replace(s)
+	var out []string
+	empty := 0
+	for _, l := range strings.Split(s, "\n") {
+		l = oneLine(l)
+		if l == "" {
+			if empty++; empty > 1 || len(out) == 0 {
+				continue
+			}
+		} else {
+			empty = 0
+		}
+		out = append(out, l)
+	}
+	return truncateRunes(strings.TrimSpace(strings.Join(out, "\n")), MaxTextRunes)
 }
 
 // oneLine replaces control characters and line breaks with spaces, collapses

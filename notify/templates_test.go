@@ -51,13 +51,15 @@ func TestTemplatesWording(t *testing.T) {
 		{vocab.KindEnquiryInstructions, []string{"A member of our team will read your message and reply", "You also asked about opting out", "How to opt out",
 			"https://forms.example.nhs.uk/opt-out", "Do not start a new email", "attach", "type your answer", "cannot use email", "lasting power of attorney", "020 7946 0999", "What happens next"}},
 		{vocab.KindAfterCompletion, []string{"We have your message", "will reply\nif anything is needed"}},
+		{vocab.KindStaffReply, []string{"Yes, you can opt out by post.\n\nWe will send you a paper form.", "Reply", "020 7946 0999"}},
 	}
 	if len(tests) != len(vocab.Kinds()) {
 		t.Fatalf("test covers %d kinds, want all %d", len(tests), len(vocab.Kinds()))
 	}
 	d := Data{Ref: "NCL-7K3Q-9XWD", FirstName: "Sam", TeamName: DefaultDisplayName,
 		Reasons: []string{"The form was not signed.", "The declaration box was not ticked."},
-		FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999"}
+		FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999",
+		Text: "Yes, you can opt out by post.\r\n\r\n\r\nWe will send you a paper form.\x00"}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
 			subject, body, err := tmpl.Render(tt.kind, d)
@@ -291,5 +293,25 @@ func write(t *testing.T, dir, name, text string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCleanText checks staff's words keep their lines but lose control
+// characters, runs of empty lines and any excess length.
+func TestCleanText(t *testing.T) {
+	long := strings.Repeat("a", MaxTextRunes+10)
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"one", "one"},
+		{"one\r\ntwo", "one\ntwo"},
+		{"\n\none\n\n\n\ntwo\n\n", "one\n\ntwo"},
+		{"Bcc: x@example.org\rSubject: y", "Bcc: x@example.org\nSubject: y"},
+		{"tab\there\x1b[31m", "tab here [31m"},
+		{long, long[:MaxTextRunes]},
+	}
+	for _, tt := range tests {
+		if got := cleanText(tt.in); got != tt.want {
+			t.Errorf("cleanText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -112,6 +112,9 @@ type Plan struct {
 	// MarkUndeliverable asks the caller to mark the outbox row of our
 	// bounced email undeliverable (MarkUndeliverable, its own transaction).
 	MarkUndeliverable bool
+	// ReopenWaiting reopens the conversation's items that wait for the
+	// resident's answer to a staff reply: this message is the answer.
+	ReopenWaiting bool
 
 	Attachments []*NewAttachment
 	Submissions []*NewSubmission
@@ -613,6 +616,9 @@ func (s *Store) completeOnce(ctx context.Context, p *Plan, so *sealedPlan) (Outc
 			queue(exec, `insert into audit (actor, action, object_type, object_id, reference, detail)
 				values ($1, $2, $3, $4, coalesce(nullif($5, ''), (select reference from conversations where id = $6), ''), $7)`,
 				a.Actor.String(), a.Action, a.ObjectType, obj, a.Reference, convID, a.Detail)
+		}
+		if convID != 0 && p.ReopenWaiting {
+			queue(exec, sqlReopenWaiting, convID, p.LedgerID)
 		}
 		if convID != 0 && (p.ConversationState != "" || p.NoFormReply) {
 			queue(exec, `update conversations set state = coalesce(nullif($2, ''), state), no_form_count = no_form_count + $3, updated_at = now() where id = $1`,

@@ -42,7 +42,10 @@ const (
 // QueueQuery selects one page of the triage queue. Zero fields match
 // everything; State "" means open items.
 type QueueQuery struct {
-	State      string // "open" (default), "closed" or "all"
+	// State is "open" (default: open items, less those waiting for the
+	// resident's answer for less than ReplyWait), "waiting" (those), "closed"
+	// or "all".
+	State      string
 	Reason     string
 	AssignedTo int64 // a staff id; 0: anyone
 	Unassigned bool  // only items assigned to nobody
@@ -55,6 +58,10 @@ type QueueQuery struct {
 	Reference string
 	NHSNumber string
 	Sender    string
+	// ReplyWait is how long an item waits for the resident's answer to a
+	// staff reply before it comes back to the open queue
+	// (OPTOUT_REPLY_WAIT_DAYS); 0: it never leaves it.
+	ReplyWait time.Duration
 	Sort      QueueSort // default QueueDueFirst
 	Limit     int       // default 50, at most 500
 	Offset    int
@@ -69,7 +76,8 @@ type QueuePage struct {
 
 // sqlQueueWhere is the queue's filter; $1.. are the QueueQuery fields in
 // the order queueArgs gives them.
-const sqlQueueWhere = `($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2)
+const sqlQueueWhere = `($1 = 'all' or t.state = $1 or ($1 = 'waiting' and t.state = 'open' and t.waiting_since >= $10))
+	and ($1 <> 'open' or t.waiting_since is null or t.waiting_since < $10) and ($2 = '' or t.reason = $2)
 	and ($3::bigint = 0 or t.assigned_to = $3) and (not $4 or t.assigned_to is null)
 	and ($5 = '' or ($5 = 'overdue' and t.due_by < $6) or ($5 = 'week' and t.due_by >= $6 and t.due_by < $6 + interval '7 days'))
 	and ($7 = '' or c.reference = $7)
@@ -111,10 +119,10 @@ func (s *Store) QueueTriage(ctx context.Context, q QueueQuery) (QueuePage, error
 		}
 		sender = s.keys.AddressHash(q.Sender)
 	}
-	args := []any{q.State, q.Reason, q.AssignedTo, q.Unassigned, string(q.Due), q.Now, q.Reference, nhs, sender}
+	args := []any{q.State, q.Reason, q.AssignedTo, q.Unassigned, string(q.Due), q.Now, q.Reference, nhs, sender, q.Now.Add(-q.ReplyWait)}
 	rows, err := s.pool.Query(ctx, `select `+triageCols+`, count(*) over ()
 		from triage t left join conversations c on c.id = t.conversation_id
-		where `+sqlQueueWhere+` order by `+order+` limit $10 offset $11`, append(args, q.Limit, q.Offset)...)
+		where `+sqlQueueWhere+` order by `+order+` limit $11 offset $12`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return QueuePage{}, fmt.Errorf("list triage queue: %w", err)
 	}

@@ -149,6 +149,9 @@ const (
 	// member of the team will reply if anything is needed. At most one per
 	// conversation per AfterCompletionEvery.
 	KindAfterCompletion Kind = "after_completion"
+	// KindStaffReply carries a member of staff's own words, written on the
+	// item page, in the resident's secure conversation.
+	KindStaffReply Kind = "staff_reply"
 )
 
 // Kinds returns every kind, in a fixed order.
@@ -156,7 +159,7 @@ func Kinds() []Kind {
 	return []Kind{
 		KindInstructions, KindReceipt, KindAccepted, KindDuplicate, KindRejected,
 		KindNoForm, KindNotOptOut, KindOptedIn, KindUnsolicited,
-		KindEnquiry, KindEnquiryInstructions, KindAfterCompletion,
+		KindEnquiry, KindEnquiryInstructions, KindAfterCompletion, KindStaffReply,
 	}
 }
 
@@ -243,6 +246,7 @@ const (
 	ActionEnquiry         Action = "enquiry"                     // a message that needs a person: acknowledged, to staff
 	ActionProtected       Action = "protected"                   // an encrypted message: receipt, to staff
 	ActionAfterCompletion Action = "after_completion"            // a message after completion: to staff (acknowledged once a week)
+	ActionAnswer          Action = "answer_to_staff"             // the resident answered a staff reply: the waiting item reopens
 
 	// Held back, never answered on its own (recorded under FolderInbox:
 	// left in the inbox for staff and `optoutd backlog`).
@@ -261,7 +265,7 @@ func Actions() []Action {
 	return []Action{
 		ActionAuto, ActionOwnMail, ActionBounce, ActionTooLarge, ActionFailed, ActionUnreadable, ActionOtherSender,
 		ActionInstructions, ActionUnsolicitedAsk, ActionForms, ActionNoForm, ActionNoFormAgain, ActionPhoto,
-		ActionEnquiry, ActionProtected, ActionAfterCompletion,
+		ActionEnquiry, ActionProtected, ActionAfterCompletion, ActionAnswer,
 		ActionHeldOld, ActionHeldBeforeStart, ActionHeldAnswered,
 	}
 }

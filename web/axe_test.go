@@ -118,6 +118,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		{"audit", "/audit", "table.table"},
 		{"outgoing mail", "/outbox", "table.table"},
 		{"staff", "/staff", "#add-staff"},
+		{"snippets", "/snippets", "#add-snippet"},
 		{"find a person", "/people", "#q"},
 		{"dashboard", "/dashboard", "svg"},
 	}

@@ -57,6 +57,13 @@ var notices = map[string]string{
 	"assigned":       "The item is assigned to you.",
 	"assigned-other": "The item is assigned.",
 	"noted":          "The note is kept with the item. It is never emailed.",
+	"replied":        "Your reply is queued in the resident's secure conversation. The item waits for their answer.",
+	"answered":       "The item is closed as answered by phone or post.",
+	"resent":         "The email will be sent again within a minute.",
+	"redirected":     "The email will be sent to the corrected address within a minute.",
+	"attached":       "The email is attached to the resident's conversation. Key in and check its form as usual.",
+	"newcontact":     "The instructions are queued to the sender's address, in a new conversation. The item is closed.",
+	"heldsent":       "The held replies are queued. The item is closed.",
 }
 
 type option struct{ Value, Text string }
@@ -229,6 +236,7 @@ type itemData struct {
 	Notes         []noteView
 	Closure       *closureView // who closed it, when, why; nil while open
 	Assignable    []option     // staff it can be assigned to
+	Actions       itemActions  // the reason's own facts and actions (item_actions.html)
 }
 
 func itemID(r *http.Request) (int64, bool) {
@@ -311,6 +319,9 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
 	}
 	if err := s.itemWork(ctx, sess, &d); err != nil {
+		return d, nil, err
+	}
+	if err := s.itemActions(ctx, sess, det, &d); err != nil {
 		return d, nil, err
 	}
 	return d, errs, nil
@@ -534,6 +545,11 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	}
 	det, ok := s.detail(w, r, sess)
 	if !ok {
+		return
+	}
+	if isBounce(det.Item.Reason) {
+		// Rejecting would send another email to the address that bounced.
+		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
 		return
 	}
 	rt, canEmail := s.replyContext(r.Context(), det)

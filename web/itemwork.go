@@ -22,6 +22,9 @@ var outcomeTexts = map[string]string{
 	"closed.not_optout":             "Closed: not an opt-out request",
 	"closed." + store.BulkSpam:      "Closed as spam",
 	"closed." + store.BulkDuplicate: "Closed as a duplicate",
+	store.OutcomeAnsweredOffline:    "Closed: answered by phone or post",
+	store.OutcomeNewContact:         "Closed: treated as a new first contact, the instructions sent to the sender",
+	store.OutcomeRepliesSent:        "Closed: the replies held by the reply limit were sent",
 }
 
 func outcomeText(code string) string {
@@ -67,7 +70,7 @@ func (s *server) itemWork(ctx context.Context, sess *store.Session, d *itemData)
 		}
 		for _, code := range strings.Split(c.Reason, "+") {
 			switch {
-			case code == "" || code == store.BulkSpam || code == store.BulkDuplicate || code == "not_optout":
+			case code == "" || code == store.BulkSpam || code == store.BulkDuplicate || code == "not_optout" || code == "answered_offline":
 			case code == "other":
 				cv.Reasons = append(cv.Reasons, "Other: the staff member's own words, sent in the email")
 			default:

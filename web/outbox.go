@@ -34,6 +34,7 @@ var mailKindTexts = map[vocab.Kind]string{
 	vocab.KindNoForm:       "No form found",
 	vocab.KindNotOptOut:    "Not an opt-out request",
 	vocab.KindOptedIn:      "Opted back in",
+	vocab.KindStaffReply:   "A reply written by staff",
 }
 
 type outgoingRow struct {

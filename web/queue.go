@@ -82,7 +82,7 @@ func (s *server) queueFilters(ctx context.Context, q url.Values, sess *store.Ses
 	if !vocab.Reason(d.Reason).Valid() {
 		d.Reason = ""
 	}
-	if d.State != "closed" && d.State != "all" {
+	if d.State != "closed" && d.State != "all" && d.State != "waiting" {
 		d.State = "open"
 	}
 	if q.Get("mine") == "1" {
@@ -106,7 +106,7 @@ func (s *server) queueFilters(ctx context.Context, q url.Values, sess *store.Ses
 		d.Assignee = ""
 	}
 	sq := store.QueueQuery{State: d.State, Reason: d.Reason, Due: store.QueueDue(d.Due), Sort: store.QueueSort(d.Sort),
-		Now: s.d.Now(), Limit: queuePageSize}
+		Now: s.d.Now(), Limit: queuePageSize, ReplyWait: s.d.ReplyWait}
 	switch d.Assignee {
 	case "":
 	case "me":

@@ -101,6 +101,14 @@ type Deps struct {
 	MetricsElsewhere bool
 	// OIDC, when set, offers "Sign in with NHSmail" (OpenID Connect).
 	OIDC *OIDCConfig
+	// ReplyWait is how long an item waits for the resident's answer to a
+	// staff reply before it comes back to the queue
+	// (OPTOUT_REPLY_WAIT_DAYS). Default store.DefaultReplyWait.
+	ReplyWait time.Duration
+	// ReplyWindow is the window of the per-sender reply limit
+	// (OPTOUT_REPLY_WINDOW), for the count a rate_limited item shows.
+	// Default 3 hours (the pipeline's default).
+	ReplyWindow time.Duration
 }
 
 type server struct {
@@ -143,6 +151,12 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.ReplyWindow <= 0 {
+		d.ReplyWindow = 3 * time.Hour
+	}
+	if d.ReplyWait <= 0 {
+		d.ReplyWait = store.DefaultReplyWait
 	}
 	if d.SessionIdle <= 0 {
 		d.SessionIdle = DefaultSessionIdle
@@ -214,10 +228,15 @@ func (s *server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
+		if base == "layout" || base == "item_actions" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(assets, "templates/layout.html", n)
+		files := []string{"templates/layout.html", n}
+		if base == "item" {
+			// The per-reason actions of an item, in their own file.
+			files = append(files, "templates/item_actions.html")
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(assets, files...)
 		if err != nil {
 			return fmt.Errorf("web: parse template %s: %w", n, err)
 		}
@@ -279,6 +298,16 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /items/{id}/close", s.auth(store.RoleTriager, s.closeItem))
 	mux.Handle("POST /items/{id}/assign", s.auth(store.RoleTriager, s.assign))
 	mux.Handle("POST /items/{id}/note", s.auth(store.RoleTriager, s.addNote))
+	mux.Handle("POST /items/{id}/reply", s.auth(store.RoleTriager, s.staffReply))
+	mux.Handle("POST /items/{id}/answered", s.auth(store.RoleTriager, s.answeredOffline))
+	mux.Handle("POST /items/{id}/bounce/{action}", s.auth(store.RoleTriager, s.bounceAction))
+	mux.Handle("GET /items/{id}/raw", s.auth(store.RoleViewer, s.rawDownload))
+	mux.Handle("POST /items/{id}/sender/{action}", s.auth(store.RoleTriager, s.senderAction))
+	mux.Handle("POST /items/{id}/reply/snippet", s.auth(store.RoleTriager, s.insertSnippet))
+	mux.Handle("POST /items/{id}/held", s.auth(store.RoleTriager, s.sendHeld))
+	mux.Handle("GET /snippets", s.auth(store.RoleAdmin, s.snippetsPage))
+	mux.Handle("POST /snippets", s.auth(store.RoleAdmin, s.snippetAction))
+	mux.Handle("POST /snippets/{id}/{action}", s.auth(store.RoleAdmin, s.snippetAction))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))

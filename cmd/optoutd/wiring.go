@@ -306,6 +306,8 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 func webDeps(cfg *config.Config, d web.Deps) web.Deps {
 	d.SessionIdle, d.SessionMax = cfg.SessionIdle, cfg.SessionMax
 	d.TrustedProxies = cfg.TrustedProxies
+	d.ReplyWait = time.Duration(cfg.ReplyWaitDays) * 24 * time.Hour
+	d.ReplyWindow = cfg.ReplyWindow
 	d.LocalSigninOff = cfg.LocalSignin == "off"
 	if cfg.MetricsAddr != "" {
 		d.MetricsElsewhere, d.Gatherer = true, nil
