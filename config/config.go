@@ -62,6 +62,8 @@ type Config struct {
 	SMTPUser     string
 	SMTPPassword string
 	SMTPAuth     string
+	SMTPRate     int
+	SMTPDaily    int
 
 	HTTPAddr      string
 	PollSchedule  string
@@ -217,6 +219,8 @@ var Settings = []Setting{
 	{"OPTOUT_SMTP_USER", "", false, "SMTP user name; empty for no authentication.", str(func(c *Config) *string { return &c.SMTPUser })},
 	{"OPTOUT_SMTP_AUTH", "plain", false, "`plain` or `xoauth2` (uses the IMAP OAuth settings).", oneOf(func(c *Config) *string { return &c.SMTPAuth }, "plain", "xoauth2")},
 	{"OPTOUT_SMTP_PASSWORD", "", true, "SMTP password, for `plain`.", str(func(c *Config) *string { return &c.SMTPPassword })},
+	{"OPTOUT_SMTP_RATE", "30", false, "Most replies sent a minute, for the mailbox as a whole (every replica together), spread evenly with bursts of at most 5; `0` for no pacing. Exchange Online allows 30 a minute per mailbox.", integer(func(c *Config) *int { return &c.SMTPRate }, 0)},
+	{"OPTOUT_SMTP_DAILY_LIMIT", "10000", false, "Most recipients in any rolling 24 hours, counted from the replies the database records as sent; when reached, sending waits (nothing fails) and resumes as the window frees, instructions and outcomes before acknowledgements. `0` for none. Exchange Online allows 10,000 a day per mailbox.", integer(func(c *Config) *int { return &c.SMTPDaily }, 0)},
 	{"OPTOUT_HTTP_ADDR", "127.0.0.1:8080", false, "Address of the triage page, `/metrics`, `/healthz` and `/readyz`.", str(func(c *Config) *string { return &c.HTTPAddr })},
 	{"OPTOUT_POLL_SCHEDULE", "* * * * *", false, "Cron schedule of mailbox polls (IMAP IDLE picks mail up sooner where the server has it).", schedule(func(c *Config) *string { return &c.PollSchedule })},
 	{"OPTOUT_PURGE_SCHEDULE", "17 3 * * *", false, "Cron schedule of the retention purge.", schedule(func(c *Config) *string { return &c.PurgeSchedule })},

@@ -162,6 +162,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	if a.metrics, err = metrics.New(a.registry); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	if err := a.metrics.CollectSending(a.store, cfg.SMTPDaily, 0, log); err != nil {
+		return nil, fmt.Errorf("register sending metrics: %w", err)
+	}
 	if err := a.metrics.CollectFrom(a.store, 0, log); err != nil {
 		return nil, fmt.Errorf("register store metrics: %w", err)
 	}
@@ -257,6 +260,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 		PollSchedule:  cfg.PollSchedule,
 		PurgeSchedule: cfg.PurgeSchedule,
 		Retention:     cfg.Retention,
+		Send:          store.SendLimits{Rate: cfg.SMTPRate, Daily: cfg.SMTPDaily},
 	}
 	if opts.tune != nil {
 		opts.tune(&icfg)
