@@ -213,7 +213,7 @@ var Settings = []Setting{
 	{"OPTOUT_FOLDER_PROCESSED", "Processed", false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
 	{"OPTOUT_FOLDER_TRIAGE", "Triage", false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
 	{"OPTOUT_FOLDER_AUTO", "Auto", false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
-	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`), over an IMAP connection of its own so sending never waits for a poll; empty keeps no copy.", str(func(c *Config) *string { return &c.FolderSent })},
+	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`), over an IMAP connection of its own so sending never waits for a poll; empty keeps no copy. Leave it empty on NHSmail (Exchange Online), which files its own copy of every SMTP submission in Sent Items.", str(func(c *Config) *string { return &c.FolderSent })},
 	{"OPTOUT_SMTP_ADDR", "", false, "SMTP submission server `host:port` (NHSmail: `smtp.office365.com:587`). Required.", str(func(c *Config) *string { return &c.SMTPAddr })},
 	{"OPTOUT_SMTP_TLS", "starttls", false, "`starttls`, `implicit` (port 465), or `none` (loopback addresses only).", oneOf(func(c *Config) *string { return &c.SMTPTLS }, "implicit", "starttls", "none")},
 	{"OPTOUT_SMTP_USER", "", false, "SMTP user name; empty for no authentication.", str(func(c *Config) *string { return &c.SMTPUser })},

@@ -103,7 +103,8 @@ type Pacer interface {
 	// Pause stops every sender for delay(n), n counting the refusals
 	// about the sender in a row, and returns when sending resumes.
 	Pause(ctx context.Context, reason vocab.PauseReason, delay func(n int) time.Duration) (time.Time, error)
-	// Resume ends a pause after a message was accepted.
+	// Resume ends a pause after the server answered about the message
+	// itself (accepted it, or refused it for reasons of its own).
 	Resume(ctx context.Context) error
 }
 
@@ -398,9 +399,10 @@ func (w *Worker) runPaced(ctx context.Context, p Pacer) (sent int, err error) {
 		}
 		if ok {
 			sent++
-			if err := p.Resume(context.WithoutCancel(ctx)); err != nil {
-				return sent, fmt.Errorf("resume sending: %w", err)
-			}
+		}
+		// Sent, or refused for this email alone: the server works.
+		if err := p.Resume(context.WithoutCancel(ctx)); err != nil {
+			return sent, fmt.Errorf("resume sending: %w", err)
 		}
 	}
 	return sent, nil

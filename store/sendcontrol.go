@@ -300,3 +300,52 @@ func thousands(n int) string {
 	}
 	return s
 }
+
+// SMTPConnections is how many SMTP connections the whole deployment may
+// hold at once: Exchange Online refuses a mailbox's fourth (432 4.3.2).
+const SMTPConnections = 3
+
+// AcquireSMTPSlot waits (until ctx ends) for one of the SMTPConnections
+// slots: a session advisory lock on a connection of its own, held until
+// release is called or the process dies (PostgreSQL ends the session and
+// the lock with it). A sender holds a slot for as long as its SMTP
+// connection is open.
+func (s *Store) AcquireSMTPSlot(ctx context.Context) (release func(), err error) {
+	for {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("take an SMTP connection slot: connect to database: %w", err)
+		}
+		for slot := range SMTPConnections {
+			key := fmt.Sprintf("optout-smtp:%s:%d", s.schema, slot)
+			var ok bool
+			if err := conn.QueryRow(ctx, `select pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
+				conn.Release()
+				return nil, fmt.Errorf("take an SMTP connection slot: %w", err)
+			}
+			if ok {
+				var done bool
+				return func() {
+					if done {
+						return
+					}
+					done = true
+					uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					if _, err := conn.Exec(uctx, `select pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+						conn.Conn().Close(uctx) //nolint:errcheck // closing the session is what frees the lock
+					}
+					conn.Release()
+				}, nil
+			}
+		}
+		conn.Release()
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("take an SMTP connection slot: all %d are held: %w", SMTPConnections, ctx.Err())
+		case <-t.C:
+		}
+	}
+}

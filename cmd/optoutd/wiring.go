@@ -207,6 +207,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	}
 	scfg := notify.SenderConfig{
 		Addr: cfg.SMTPAddr, TLS: notify.TLSMode(cfg.SMTPTLS), User: cfg.SMTPUser, Password: cfg.SMTPPassword,
+		Slot: a.store.AcquireSMTPSlot, // at most 3 SMTP connections for all replicas together
 	}
 	if cfg.SMTPUser != "" {
 		scfg.Auth = notify.AuthMode(cfg.SMTPAuth)
