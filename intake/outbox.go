@@ -89,18 +89,22 @@ func (o *Outbox) MarkCancelled(ctx context.Context, id int64, errText string) er
 
 var _ notify.Pacer = (*Outbox)(nil)
 
-// ClaimNext claims the next due row when the pause, the pace and the
-// daily budget (o.Limits) allow, for every replica together (see
+// ClaimNext claims up to n due rows, as many as the pause, the pace and
+// the daily budget (o.Limits) allow, for every replica together (see
 // store.ClaimNextOutbox).
-func (o *Outbox) ClaimNext(ctx context.Context, lease time.Duration) (*notify.Item, notify.Hold, error) {
-	r, h, err := o.Store.ClaimNextOutbox(ctx, o.Limits, lease)
-	if err := o.db(err); err != nil || r == nil {
-		return nil, notify.Hold{Until: h.Until, Reason: h.Reason}, err
+func (o *Outbox) ClaimNext(ctx context.Context, n int, lease time.Duration) ([]notify.Item, notify.Hold, error) {
+	rows, h, probe, err := o.Store.ClaimNextOutbox(ctx, o.Limits, n, lease)
+	if err := o.db(err); err != nil {
+		return nil, notify.Hold{}, err
 	}
-	return &notify.Item{
-		ID: r.ID, Ref: r.Reference, Kind: vocab.Kind(r.Kind), From: o.From, To: []string{r.To},
-		Raw: []byte(r.Body), MessageID: r.MessageID, Attempts: max(r.Attempts-1, 0),
-	}, notify.Hold{}, nil
+	items := make([]notify.Item, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, notify.Item{
+			ID: r.ID, Ref: r.Reference, Kind: vocab.Kind(r.Kind), From: o.From, To: []string{r.To},
+			Raw: []byte(r.Body), MessageID: r.MessageID, Attempts: max(r.Attempts-1, 0), Probe: probe,
+		})
+	}
+	return items, notify.Hold{Until: h.Until, Reason: h.Reason}, nil
 }
 
 // Pause pauses every sender (see store.PauseSending).

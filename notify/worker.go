@@ -25,6 +25,9 @@ type Item struct {
 	Raw       []byte     // the message exactly as composed at enqueue time
 	MessageID string     // its Message-ID, without angle brackets
 	Attempts  int        // send attempts already made before this claim
+	// Probe is true for the one message a Pacer lets through when a pause
+	// has ended: its outcome resumes sending or pauses it again.
+	Probe bool
 }
 
 // Outbox is the worker's view of the queue of messages to send; intake's
@@ -90,16 +93,17 @@ type Hold struct {
 
 // Pacer is an Outbox that paces and pauses sending for the mailbox as a
 // whole, across processes (intake's adapter does, through the database):
-// a Worker whose Outbox is a Pacer claims one row at a time with
-// ClaimNext, marks each sent as soon as it is accepted (so a crash sends
-// at most one message twice), and reads every failure with Refusal: a
-// refusal about the sender releases the row and pauses every sender
-// (Pause) instead of failing anything; the next success resumes (Resume).
+// a Worker whose Outbox is a Pacer claims with ClaimNext as many rows as
+// the pace allows (at most Batch), marks each sent as soon as it is
+// accepted (so a crash sends at most one message twice), and reads every
+// failure with Refusal: a refusal about the sender releases the row and
+// the rest of the claim and pauses every sender (Pause) instead of
+// failing anything; a probe's other outcomes resume (Resume).
 type Pacer interface {
 	Releaser
-	// ClaimNext claims the next due row when the pause, the pace and the
-	// daily budget allow, else returns nil and the Hold.
-	ClaimNext(ctx context.Context, lease time.Duration) (*Item, Hold, error)
+	// ClaimNext claims up to n due rows, as many as the pause, the pace
+	// and the daily budget allow, else returns none and the Hold.
+	ClaimNext(ctx context.Context, n int, lease time.Duration) ([]Item, Hold, error)
 	// Pause stops every sender for delay(n), n counting the refusals
 	// about the sender in a row, and returns when sending resumes.
 	Pause(ctx context.Context, reason vocab.PauseReason, delay func(n int) time.Duration) (time.Time, error)
@@ -365,11 +369,11 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 // returns on a longer one (Run comes back every Interval).
 func (w *Worker) runPaced(ctx context.Context, p Pacer) (sent int, err error) {
 	for ctx.Err() == nil {
-		it, h, err := p.ClaimNext(ctx, w.cfg.Lease)
+		items, h, err := p.ClaimNext(ctx, w.cfg.Batch, w.cfg.Lease)
 		if err != nil {
-			return sent, fmt.Errorf("claim outbox row: %w", err)
+			return sent, fmt.Errorf("claim outbox rows: %w", err)
 		}
-		if it == nil {
+		if len(items) == 0 {
 			if h.Until.IsZero() {
 				return sent, nil
 			}
@@ -387,23 +391,35 @@ func (w *Worker) runPaced(ctx context.Context, p Pacer) (sent int, err error) {
 			}
 			continue
 		}
-		held := w.hold(ctx, []Item{*it})
-		ok, paused, err := w.process(ctx, *it, nil)
+		held := w.hold(ctx, items)
+		for i, it := range items {
+			if ctx.Err() != nil {
+				held.release(items[i:])
+				return sent, nil
+			}
+			ok, paused, err := w.process(ctx, it, nil)
+			if err != nil {
+				held.release(items[i+1:])
+				return sent, err
+			}
+			if paused {
+				// Every sender waits; Run comes back when the pause ends.
+				held.release(items[i+1:])
+				return sent, nil
+			}
+			if ok {
+				sent++
+			}
+			if it.Probe {
+				// Sent, or refused for this email alone: the server works.
+				if err := p.Resume(context.WithoutCancel(ctx)); err != nil {
+					held.release(items[i+1:])
+					return sent, fmt.Errorf("resume sending: %w", err)
+				}
+			}
+			held.done1(it.ID)
+		}
 		held.stop()
-		if err != nil {
-			return sent, err
-		}
-		if paused {
-			// Every sender waits; Run comes back when the pause ends.
-			return sent, nil
-		}
-		if ok {
-			sent++
-		}
-		// Sent, or refused for this email alone: the server works.
-		if err := p.Resume(context.WithoutCancel(ctx)); err != nil {
-			return sent, fmt.Errorf("resume sending: %w", err)
-		}
 	}
 	return sent, nil
 }
@@ -450,6 +466,13 @@ func (w *Worker) hold(ctx context.Context, items []Item) *held {
 		}
 	}()
 	return h
+}
+
+// done1 stops renewing the row id (sent, failed or released).
+func (h *held) done1(id int64) {
+	h.mu.Lock()
+	delete(h.ids, id)
+	h.mu.Unlock()
 }
 
 // stop ends the renewals.

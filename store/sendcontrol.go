@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -50,19 +49,19 @@ type SendHold struct {
 // prober that dies holds sending for no longer than this.
 const ProbeHold = 20 * time.Second
 
-// ClaimNextOutbox claims the next due email for lease, when the pause, the
-// pace and the daily budget allow, in vocab.SendOrder's order of kinds and
-// then oldest first, but never before an earlier email of the same
-// conversation that is still waiting (a resident reads the receipt before
-// the outcome); it counts the attempt as ClaimOutbox does. With no
-// email claimed it returns nil and the hold (zero: nothing is due). Every
+// ClaimNextOutbox claims up to n due emails for lease, as many as the
+// pause, the pace and the daily budget allow, in vocab.SendOrder's order of
+// kinds and then oldest first, but never before an earlier email of the
+// same conversation that is still waiting (a resident reads the receipt
+// before the outcome); it counts the attempt as ClaimOutbox does. With no
+// email claimed it returns none and the hold (zero: nothing is due). Every
 // claim takes the send_control row's lock, so the limits hold for all
-// replicas together; after a pause has ended the first claim is a probe
-// and holds the others for ProbeHold.
-func (s *Store) ClaimNextOutbox(ctx context.Context, lim SendLimits, lease time.Duration) (*OutboxMessage, SendHold, error) {
-	var out *OutboxMessage
-	var hold SendHold
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+// replicas together. After a pause has ended the first claim is a probe:
+// one email, probe true, and the other senders wait up to ProbeHold for
+// its outcome (ResumeSending or PauseSending).
+func (s *Store) ClaimNextOutbox(ctx context.Context, lim SendLimits, n int, lease time.Duration) (out []OutboxMessage, hold SendHold, probe bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		out, hold, probe = nil, SendHold{}, false
 		var tokens float64
 		var refilled, now time.Time
 		var paused *time.Time
@@ -75,8 +74,12 @@ func (s *Store) ClaimNextOutbox(ctx context.Context, lim SendLimits, lease time.
 			hold = SendHold{Until: *paused, Reason: vocab.PauseReason(reason)}
 			return nil
 		}
+		probe = paused != nil // a pause has ended: one email probes
+		if probe {
+			n = 1
+		}
 		if lim.Daily > 0 {
-			until, err := dailyHold(ctx, tx, lim.Daily, now)
+			until, room, err := dailyHold(ctx, tx, lim.Daily, now)
 			if err != nil {
 				return err
 			}
@@ -84,6 +87,7 @@ func (s *Store) ClaimNextOutbox(ctx context.Context, lim SendLimits, lease time.
 				hold = SendHold{Until: until, Reason: vocab.PauseDailyLimit}
 				return nil
 			}
+			n = min(n, room)
 		}
 		if lim.Rate > 0 {
 			perToken := time.Minute / time.Duration(lim.Rate)
@@ -96,67 +100,71 @@ func (s *Store) ClaimNextOutbox(ctx context.Context, lim SendLimits, lease time.
 				hold = SendHold{Until: now.Add(time.Duration((1 - tokens) * float64(perToken)))}
 				return nil
 			}
+			n = min(n, int(tokens))
 		}
 		order := make([]string, 0, len(vocab.SendOrder()))
 		for _, k := range vocab.SendOrder() {
 			order = append(order, string(k))
 		}
-		var id int64
-		err := tx.QueryRow(ctx, `update outbox set state = 'sending', attempts = attempts + 1, next_attempt_at = now() + $1::interval
-			where id = (select id from outbox o where state in ('pending', 'sending') and next_attempt_at <= now()
-				and not exists (select 1 from outbox e where e.conversation_id = o.conversation_id and e.id < o.id
-					and e.state in ('pending', 'sending'))
-				order by coalesce(array_position($2::text[], kind), 1000), id limit 1 for update skip locked)
-			returning id`, lease, order).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
+		rows, err := tx.Query(ctx, `with claimed as (
+				update outbox set state = 'sending', attempts = attempts + 1, next_attempt_at = now() + $1::interval
+				where id in (select id from outbox o where state in ('pending', 'sending') and next_attempt_at <= now()
+					and not exists (select 1 from outbox e where e.conversation_id = o.conversation_id and e.id < o.id
+						and e.state in ('pending', 'sending'))
+					order by coalesce(array_position($2::text[], kind), 1000), id limit $3 for update skip locked)
+				returning *)
+			select `+outboxCols+` from claimed o join outbox_content oc on oc.id = o.id
+			left join conversations c on c.id = o.conversation_id
+			order by coalesce(array_position($2::text[], o.kind), 1000), o.id`, lease, order, max(n, 1))
+		if err != nil {
+			return fmt.Errorf("claim outbox: %w", err)
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMessage, error) { return s.scanOutbox(r) })
+		if err != nil {
+			return fmt.Errorf("claim outbox: %w", err)
+		}
+		if len(out) == 0 {
+			probe = false
 			return nil // nothing due: the bucket keeps its tokens
 		}
-		if err != nil {
-			return fmt.Errorf("claim outbox: %w", err)
-		}
-		m, err := s.scanOutbox(tx.QueryRow(ctx, `select `+outboxCols+` from outbox o join outbox_content oc on oc.id = o.id
-			left join conversations c on c.id = o.conversation_id where o.id = $1`, id))
-		if err != nil {
-			return fmt.Errorf("claim outbox: %w", err)
-		}
-		out = &m
-		probe := paused != nil // a pause has ended: this email probes
-		if _, err := tx.Exec(ctx, `update send_control set tokens = $1, refilled_at = $2::timestamptz,
-			paused_until = case when $3::boolean then $2::timestamptz + $4::interval else paused_until end where id = 1`,
-			max(tokens-1, 0), now, probe, ProbeHold); err != nil {
-			return fmt.Errorf("update send control: %w", err)
+		if lim.Rate > 0 || probe {
+			if _, err := tx.Exec(ctx, `update send_control set tokens = $1, refilled_at = $2::timestamptz,
+				paused_until = case when $3::boolean then $2::timestamptz + $4::interval else paused_until end where id = 1`,
+				max(tokens-float64(len(out)), 0), now, probe, ProbeHold); err != nil {
+				return fmt.Errorf("update send control: %w", err)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, SendHold{}, err
+		return nil, SendHold{}, false, err
 	}
-	return out, hold, nil
+	return out, hold, probe, nil
 }
 
 // dailyHold returns when the rolling 24-hour window will have room for one
-// more recipient, or the zero time when it has room now. Rows being sent
-// count as sent.
-func dailyHold(ctx context.Context, tx pgx.Tx, daily int, now time.Time) (time.Time, error) {
+// more recipient, or the zero time and how many more fit when it has room
+// now. Rows being sent count as sent.
+func dailyHold(ctx context.Context, tx pgx.Tx, daily int, now time.Time) (time.Time, int, error) {
 	var sent, sending int
 	if err := tx.QueryRow(ctx, `select (select count(*) from outbox where sent_at > $1::timestamptz - interval '24 hours'),
 		(select count(*) from outbox where state = 'sending' and next_attempt_at > $1)`, now).Scan(&sent, &sending); err != nil {
-		return time.Time{}, fmt.Errorf("count emails sent in 24 hours: %w", err)
+		return time.Time{}, 0, fmt.Errorf("count emails sent in 24 hours: %w", err)
 	}
 	over := sent + sending - daily
 	if over < 0 {
-		return time.Time{}, nil
+		return time.Time{}, -over, nil
 	}
 	if over >= sent {
 		// The rows being sent fill the budget: look again when they are done.
-		return now.Add(ProbeHold), nil
+		return now.Add(ProbeHold), 0, nil
 	}
 	var oldest time.Time
 	if err := tx.QueryRow(ctx, `select sent_at from outbox where sent_at > $1::timestamptz - interval '24 hours'
 		order by sent_at offset $2 limit 1`, now, over).Scan(&oldest); err != nil {
-		return time.Time{}, fmt.Errorf("find when the daily budget frees: %w", err)
+		return time.Time{}, 0, fmt.Errorf("find when the daily budget frees: %w", err)
 	}
-	return oldest.Add(24 * time.Hour), nil
+	return oldest.Add(24 * time.Hour), 0, nil
 }
 
 // PauseSending pauses every sender after a refusal about the sender (see
@@ -175,7 +183,7 @@ func (s *Store) PauseSending(ctx context.Context, reason vocab.PauseReason, dela
 		}
 		until = now.Add(delay(n))
 		if reason == vocab.PauseQuota && daily > 0 {
-			free, err := dailyHold(ctx, tx, daily, now)
+			free, _, err := dailyHold(ctx, tx, daily, now)
 			if err != nil {
 				return err
 			}
@@ -260,7 +268,7 @@ func (s *Store) SendingStatus(ctx context.Context, daily int) (SendStatus, error
 			return nil
 		}
 		if daily > 0 {
-			until, err := dailyHold(ctx, tx, daily, now)
+			until, _, err := dailyHold(ctx, tx, daily, now)
 			if err != nil {
 				return err
 			}
