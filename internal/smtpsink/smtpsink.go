@@ -4,8 +4,11 @@
 // check what the service sends. It listens on loopback only, can offer
 // STARTTLS or implicit TLS with a self-signed certificate, can require AUTH
 // PLAIN or XOAUTH2, can be told to refuse the next transactions with a
-// given reply code to exercise retries, and can answer a second EHLO on a
-// connection with "503 Duplicate HELO/EHLO" as some servers do.
+// given reply code to exercise retries, to refuse every greeting, MAIL,
+// RCPT or DATA with a given reply and enhanced status code (Refuse), one
+// recipient (RefuseRecipient), or every connection (SetDown: an outage),
+// and can answer a second EHLO on a connection with "503 Duplicate
+// HELO/EHLO" as some servers do.
 //
 // It owns no data beyond the messages held in memory while it runs.
 package smtpsink
@@ -286,7 +289,8 @@ func (s *Server) refused(step string) *Refusal {
 	return &r
 }
 
-// Reset forgets the messages held and any pending FailNext.
+// Reset forgets the messages held, any pending FailNext, Refuse and
+// RefuseRecipient, and ends SetDown.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
