@@ -64,6 +64,8 @@ type Config struct {
 	SMTPUser     string
 	SMTPPassword string
 	SMTPAuth     string
+	SMTPRate     int
+	SMTPDaily    int
 
 	HTTPAddr      string
 	PollSchedule  string
@@ -292,12 +294,14 @@ var Settings = []Setting{
 	{"OPTOUT_FOLDER_PROCESSED", "Processed", false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
 	{"OPTOUT_FOLDER_TRIAGE", "Triage", false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
 	{"OPTOUT_FOLDER_AUTO", "Auto", false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
-	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`), over an IMAP connection of its own so sending never waits for a poll; empty keeps no copy.", str(func(c *Config) *string { return &c.FolderSent })},
+	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`), over an IMAP connection of its own so sending never waits for a poll; empty keeps no copy. Leave it empty on NHSmail (Exchange Online), which files its own copy of every SMTP submission in Sent Items.", str(func(c *Config) *string { return &c.FolderSent })},
 	{"OPTOUT_SMTP_ADDR", "", false, "SMTP submission server `host:port` (NHSmail: `smtp.office365.com:587`). Required.", str(func(c *Config) *string { return &c.SMTPAddr })},
 	{"OPTOUT_SMTP_TLS", "starttls", false, "`starttls`, `implicit` (port 465), or `none` (loopback addresses only).", oneOf(func(c *Config) *string { return &c.SMTPTLS }, "implicit", "starttls", "none")},
 	{"OPTOUT_SMTP_USER", "", false, "SMTP user name; empty for no authentication.", str(func(c *Config) *string { return &c.SMTPUser })},
 	{"OPTOUT_SMTP_AUTH", "plain", false, "`plain` or `xoauth2` (uses the IMAP OAuth settings).", oneOf(func(c *Config) *string { return &c.SMTPAuth }, "plain", "xoauth2")},
 	{"OPTOUT_SMTP_PASSWORD", "", true, "SMTP password, for `plain`.", str(func(c *Config) *string { return &c.SMTPPassword })},
+	{"OPTOUT_SMTP_RATE", "30", false, "Most replies sent a minute, for the mailbox as a whole (every replica together), spread evenly with bursts of at most 5; `0` for no pacing. Exchange Online allows 30 a minute per mailbox.", integer(func(c *Config) *int { return &c.SMTPRate }, 0)},
+	{"OPTOUT_SMTP_DAILY_LIMIT", "10000", false, "Most recipients in any rolling 24 hours, counted from the replies the database records as sent; when reached, sending waits (nothing fails) and resumes as the window frees, instructions and outcomes before acknowledgements. `0` for none. Exchange Online allows 10,000 a day per mailbox.", integer(func(c *Config) *int { return &c.SMTPDaily }, 0)},
 	{"OPTOUT_HTTP_ADDR", "127.0.0.1:8080", false, "Address of the triage page, `/metrics`, `/healthz` and `/readyz`.", str(func(c *Config) *string { return &c.HTTPAddr })},
 	{"OPTOUT_POLL_SCHEDULE", "* * * * *", false, "Cron schedule of mailbox polls (IMAP IDLE picks mail up sooner where the server has it).", schedule(func(c *Config) *string { return &c.PollSchedule })},
 	{"OPTOUT_PURGE_SCHEDULE", "17 3 * * *", false, "Cron schedule of the retention purge.", schedule(func(c *Config) *string { return &c.PurgeSchedule })},

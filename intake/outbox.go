@@ -19,6 +19,9 @@ type Outbox struct {
 	From string
 	// Metrics, when set, counts the outbox's database errors.
 	Metrics Metrics
+	// Limits pace and budget sending for the mailbox as a whole
+	// (OPTOUT_SMTP_RATE, OPTOUT_SMTP_DAILY_LIMIT); zero for none.
+	Limits store.SendLimits
 }
 
 // db counts a database error (see dbErr) and returns err.
@@ -82,4 +85,45 @@ var _ notify.Canceller = (*Outbox)(nil)
 // recipient): cancelled, without a triage item (see store.RefuseOutbox).
 func (o *Outbox) MarkCancelled(ctx context.Context, id int64, errText string) error {
 	return o.db(o.Store.RefuseOutbox(ctx, id, errText))
+}
+
+var _ notify.Pacer = (*Outbox)(nil)
+
+// ClaimNext claims up to n due rows, as many as the pause, the pace and
+// the daily budget (o.Limits) allow, for every replica together (see
+// store.ClaimNextOutbox).
+func (o *Outbox) ClaimNext(ctx context.Context, n int, lease time.Duration) ([]notify.Item, notify.Hold, error) {
+	rows, h, probe, err := o.Store.ClaimNextOutbox(ctx, o.Limits, n, lease)
+	if err := o.db(err); err != nil {
+		return nil, notify.Hold{}, err
+	}
+	items := make([]notify.Item, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, notify.Item{
+			ID: r.ID, Ref: r.Reference, Kind: vocab.Kind(r.Kind), From: o.From, To: []string{r.To},
+			Raw: []byte(r.Body), MessageID: r.MessageID, Attempts: max(r.Attempts-1, 0), Probe: probe,
+		})
+	}
+	return items, notify.Hold{Until: h.Until, Reason: h.Reason}, nil
+}
+
+// Pause pauses every sender (see store.PauseSending).
+func (o *Outbox) Pause(ctx context.Context, reason vocab.PauseReason, delay func(n int) time.Duration) (time.Time, error) {
+	t, err := o.Store.PauseSending(ctx, reason, delay, o.Limits.Daily)
+	return t, o.db(err)
+}
+
+// Resume ends a pause (see store.ResumeSending).
+func (o *Outbox) Resume(ctx context.Context) error {
+	return o.db(o.Store.ResumeSending(ctx))
+}
+
+// Release gives back claimed rows that were not sent (see store.ReleaseOutbox).
+func (o *Outbox) Release(ctx context.Context, ids []int64, submitted bool) error {
+	return o.db(o.Store.ReleaseOutbox(ctx, ids, !submitted))
+}
+
+// Renew extends the lease of claimed rows (see store.RenewOutbox).
+func (o *Outbox) Renew(ctx context.Context, ids []int64, lease time.Duration) error {
+	return o.db(o.Store.RenewOutbox(ctx, ids, lease))
 }

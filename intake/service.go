@@ -58,6 +58,9 @@ type Config struct {
 	Processor ProcessorConfig
 	Poller    PollerConfig
 	Worker    notify.WorkerConfig
+	// Send paces and budgets sending for the mailbox as a whole
+	// (OPTOUT_SMTP_RATE, OPTOUT_SMTP_DAILY_LIMIT); zero for none.
+	Send store.SendLimits
 	// PollSchedule is a standard 5-field cron spec (OPTOUT_POLL_SCHEDULE).
 	PollSchedule string
 	// PurgeSchedule is the retention purge's cron spec (OPTOUT_PURGE_SCHEDULE);
@@ -131,7 +134,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	}
 	s := &Service{deps: d, cfg: cfg, proc: proc, log: d.Logger, poll: poll, purge: purge}
 	s.poller = NewPoller(proc, d.Store, d.Session, cfg.Poller, d.Logger, d.Metrics)
-	s.outbox = &Outbox{Store: d.Store, From: d.Composer.Address(), Metrics: d.Metrics}
+	s.outbox = &Outbox{Store: d.Store, From: d.Composer.Address(), Metrics: d.Metrics, Limits: cfg.Send}
 	wcfg := cfg.Worker
 	if wcfg.Sent == nil {
 		wcfg.Sent = d.SentCopier
@@ -236,7 +239,36 @@ func (s *Service) PollOnce(ctx context.Context) (PollResult, error) {
 	if err == nil && res.Processed > 0 {
 		s.wake()
 	}
+	if err == nil && !res.Skipped {
+		s.readQuota(ctx)
+	}
 	return res, err
+}
+
+// QuotaMetrics is a Metrics that records the mailbox's storage quota;
+// *metrics.Metrics is one.
+type QuotaMetrics interface {
+	MailboxQuota(used, limit int64)
+}
+
+// readQuota reads the mailbox's storage quota (where the server offers
+// QUOTA) into the metrics, after a poll. A failure is logged, never the
+// poll's.
+func (s *Service) readQuota(ctx context.Context) {
+	qm, ok := s.deps.Metrics.(QuotaMetrics)
+	if !ok {
+		return
+	}
+	err := s.deps.Session.Do(ctx, func(c *mailbox.Client) error {
+		q, ok, err := c.Quota(ctx)
+		if ok {
+			qm.MailboxQuota(q.Used, q.Limit)
+		}
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Debug("mailbox quota not read", slog.String("error", safeError(err)))
+	}
 }
 
 // Once runs one poll and one outbox pass (`optoutd once`). Both run even if

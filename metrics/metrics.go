@@ -91,6 +91,7 @@ type Metrics struct {
 	polls           *prometheus.CounterVec
 	fetched         prometheus.Counter
 	lastPoll        prometheus.Gauge
+	quotaUsed       *prometheus.GaugeVec
 	imapErrors      prometheus.Counter
 	smtpErrors      *prometheus.CounterVec
 	dbErrors        prometheus.Counter
@@ -182,10 +183,13 @@ func New(reg *prometheus.Registry) (*Metrics, error) {
 			Name: "optout_intake_held_messages_total",
 			Help: "Messages held back unanswered (old, from before the start, or answered by hand), left in the inbox for `optoutd backlog`.",
 		}, []string{"action"}), // action: held_old|held_before_start|held_answered|other
+		quotaUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "optout_mailbox_quota_used_ratio", Help: "Share of the mailbox's storage quota in use, read after each poll where the IMAP server offers QUOTA (RFC 9208).",
+		}, nil),
 	}
 	cs := []prometheus.Collector{m.messages, m.messageDuration, m.failures, m.forms, m.extractDuration, m.pollDuration,
 		m.polls, m.fetched, m.lastPoll, m.imapErrors, m.smtpErrors, m.dbErrors, m.oauthFailures, m.outboxRetried,
-		m.outboxFailed, m.outboxSent, m.panics, m.signins, m.webActions, m.held,
+		m.outboxFailed, m.outboxSent, m.panics, m.signins, m.webActions, m.held, m.quotaUsed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -305,6 +309,14 @@ func (m *Metrics) DatabaseError() {
 func (m *Metrics) OAuthRefreshFailed() {
 	if m != nil {
 		m.oauthFailures.Inc()
+	}
+}
+
+// MailboxQuota records the mailbox's storage quota use (bytes used of
+// limit); the gauge exists only once a server has reported a quota.
+func (m *Metrics) MailboxQuota(used, limit int64) {
+	if m != nil && limit > 0 {
+		m.quotaUsed.WithLabelValues().Set(float64(used) / float64(limit))
 	}
 }
 

@@ -64,6 +64,12 @@ type SenderConfig struct {
 	// IdleTimeout is how long an idle connection is kept for the next Send.
 	// Default DefaultIdleTimeout; negative disables reuse.
 	IdleTimeout time.Duration
+	// Slot, when set, is called before each new connection and must return
+	// once the connection may be opened; the Sender calls release when the
+	// connection closes. The daemon passes store.AcquireSMTPSlot, so the
+	// deployment never holds more than 3 connections (Exchange Online's
+	// limit per mailbox).
+	Slot func(ctx context.Context) (release func(), err error)
 }
 
 // Validate checks c and fills in its defaults.
@@ -128,6 +134,7 @@ type Sender struct {
 	client   *smtp.Client
 	conn     net.Conn
 	lastUsed time.Time
+	release  func() // frees the connection's Slot, nil when none is held
 }
 
 // NewSender validates cfg and returns a Sender. It does not connect.
@@ -363,8 +370,16 @@ func (s *Sender) connection(ctx context.Context) (c *smtp.Client, conn net.Conn,
 		}
 		s.drop()
 	}
+	if s.cfg.Slot != nil {
+		release, err := s.cfg.Slot(ctx)
+		if err != nil {
+			return nil, nil, false, &SendError{Step: "connect", Setup: true, temp: true, err: err}
+		}
+		s.release = release
+	}
 	c, conn, err := s.dial(ctx)
 	if err != nil {
+		s.freeSlot()
 		return nil, nil, false, err
 	}
 	s.client, s.conn = c, conn
@@ -458,6 +473,16 @@ func (s *Sender) drop() {
 		s.client.Close()
 	}
 	s.client, s.conn = nil, nil
+	s.freeSlot()
+}
+
+// freeSlot gives back the connection's Slot, if one is held. The caller
+// holds s.mu.
+func (s *Sender) freeSlot() {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
 }
 
 // quit ends the kept connection politely. The caller holds s.mu.
@@ -468,6 +493,7 @@ func (s *Sender) quit() {
 		s.client.Close()
 	}
 	s.client, s.conn = nil, nil
+	s.freeSlot()
 }
 
 // Close ends the kept connection, if any.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/extract/message"
@@ -23,6 +25,9 @@ type Item struct {
 	Raw       []byte     // the message exactly as composed at enqueue time
 	MessageID string     // its Message-ID, without angle brackets
 	Attempts  int        // send attempts already made before this claim
+	// Probe is true for the one message a Pacer lets through when a pause
+	// has ended: its outcome resumes sending or pauses it again.
+	Probe bool
 }
 
 // Outbox is the worker's view of the queue of messages to send; intake's
@@ -61,6 +66,50 @@ type SentBatchMarker interface {
 	// MarkSentBatch records the rows as sent and returns how many it
 	// marked (a row already marked elsewhere is not counted).
 	MarkSentBatch(ctx context.Context, ids []int64) (marked int, err error)
+}
+
+// Releaser is an Outbox that can give claimed rows back and keep them
+// claimed while they are being sent; intake's adapter implements it. With
+// it, a Worker renews its claims every Lease/4 while it holds them (so a
+// short Lease is safe: a sender that dies loses its rows within Lease) and
+// releases the rows it claimed and did not send when a pass stops, at
+// once and with their attempt taken back.
+type Releaser interface {
+	// Release makes the rows due again now, their claim's attempt undone
+	// unless submitted (the server refused the message after it was
+	// submitted: an attempt counts real submissions).
+	Release(ctx context.Context, ids []int64, submitted bool) error
+	// Renew extends the lease of rows still claimed.
+	Renew(ctx context.Context, ids []int64, lease time.Duration) error
+}
+
+// Hold says why a Pacer claimed nothing: sending is paused for Reason
+// until Until, or the pace allows the next message at Until (Reason
+// empty). The zero Hold means nothing is due.
+type Hold struct {
+	Until  time.Time
+	Reason vocab.PauseReason
+}
+
+// Pacer is an Outbox that paces and pauses sending for the mailbox as a
+// whole, across processes (intake's adapter does, through the database):
+// a Worker whose Outbox is a Pacer claims with ClaimNext as many rows as
+// the pace allows (at most Batch), marks each sent as soon as it is
+// accepted (so a crash sends at most one message twice), and reads every
+// failure with Refusal: a refusal about the sender releases the row and
+// the rest of the claim and pauses every sender (Pause) instead of
+// failing anything; a probe's other outcomes resume (Resume).
+type Pacer interface {
+	Releaser
+	// ClaimNext claims up to n due rows, as many as the pause, the pace
+	// and the daily budget allow, else returns none and the Hold.
+	ClaimNext(ctx context.Context, n int, lease time.Duration) ([]Item, Hold, error)
+	// Pause stops every sender for delay(n), n counting the refusals
+	// about the sender in a row, and returns when sending resumes.
+	Pause(ctx context.Context, reason vocab.PauseReason, delay func(n int) time.Duration) (time.Time, error)
+	// Resume ends a pause after the server answered about the message
+	// itself (accepted it, or refused it for reasons of its own).
+	Resume(ctx context.Context) error
 }
 
 // Canceller is an Outbox that can end a row without sending it and
@@ -107,12 +156,15 @@ type SentCopier interface {
 // Defaults for WorkerConfig.
 const (
 	DefaultBatch       = 20
-	DefaultLease       = 5 * time.Minute
+	DefaultLease       = 20 * time.Second
 	DefaultInterval    = 15 * time.Second
 	DefaultBaseBackoff = 30 * time.Second
 	DefaultMaxBackoff  = time.Hour
 	DefaultMaxAttempts = 50 // about two days at the default cap
 	DefaultMarkDelay   = time.Second
+	DefaultPauseBase   = time.Second
+	DefaultPauseMax    = 30 * time.Second
+	DefaultQuotaPause  = time.Hour
 )
 
 // WorkerConfig configures a Worker. The zero value uses the defaults.
@@ -128,7 +180,12 @@ type WorkerConfig struct {
 	// MarkDelay is the longest a sent message waits to be marked sent when
 	// the Outbox marks in batches (SentBatchMarker). Default DefaultMarkDelay.
 	MarkDelay time.Duration
-	Sent      SentCopier // optional
+	// PauseBase and PauseMax bound the backoff of a pause after an
+	// outage or throttling (Pacer only): PauseBase doubled per refusal in
+	// a row, at most PauseMax. QuotaPause is the pause after a quota
+	// refusal (shorter when the daily window frees sooner).
+	PauseBase, PauseMax, QuotaPause time.Duration
+	Sent                            SentCopier // optional
 	// Observer, when set, receives every send's outcome (metrics).
 	Observer Observer
 	Now      func() time.Time // default time.Now
@@ -160,6 +217,15 @@ func (c *WorkerConfig) defaults() {
 	if c.MarkDelay <= 0 {
 		c.MarkDelay = DefaultMarkDelay
 	}
+	if c.PauseBase <= 0 {
+		c.PauseBase = DefaultPauseBase
+	}
+	if c.PauseMax < c.PauseBase {
+		c.PauseMax = max(DefaultPauseMax, c.PauseBase)
+	}
+	if c.QuotaPause <= 0 {
+		c.QuotaPause = DefaultQuotaPause
+	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
@@ -178,6 +244,10 @@ type Worker struct {
 	cfg  WorkerConfig
 	log  *slog.Logger
 	wake chan struct{}
+	// resume is when the last paced pass was told sending may go on (a
+	// pause's or the pace's end, Unix nanoseconds; 0 for none), so Run
+	// comes back then rather than a whole Interval later.
+	resume atomic.Int64
 }
 
 // NewWorker returns a Worker sending ob's rows with m.
@@ -206,14 +276,25 @@ func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	for {
+		w.resume.Store(0)
 		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			w.log.Error("outbox pass failed", slog.String("error", redactErr(err).Error()))
+		}
+		var soon <-chan time.Time
+		var st *time.Timer
+		if r := w.resume.Load(); r != 0 {
+			st = time.NewTimer(max(time.Unix(0, r).Sub(w.cfg.Now()), 10*time.Millisecond))
+			soon = st.C
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-soon:
 		case <-w.wake:
+		}
+		if st != nil {
+			st.Stop()
 		}
 	}
 }
@@ -236,6 +317,9 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 			err = ferr
 		}
 	}()
+	if p, ok := w.ob.(Pacer); ok {
+		return w.runPaced(ctx, p)
+	}
 	for ctx.Err() == nil {
 		items, err := w.ob.Claim(ctx, w.cfg.Batch, w.cfg.Lease)
 		if err != nil {
@@ -244,13 +328,17 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 		if len(items) == 0 {
 			return sent, nil
 		}
+		held := w.hold(ctx, items)
 		for i, it := range items {
 			if ctx.Err() != nil {
-				// Unsent claimed rows become due again when their lease ends.
+				// Unsent claimed rows are released at once (or, without a
+				// Releaser, become due again when their lease ends).
+				held.release(items[i:])
 				return sent, nil
 			}
 			ok, stop, err := w.process(ctx, it, marks)
 			if err != nil {
+				held.release(items[i+1:])
 				return sent, err
 			}
 			if ok {
@@ -259,6 +347,7 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 			if stop {
 				w.log.Warn("outbox pass stopped: sending is failing for every message",
 					slog.Int("left_in_batch", len(items)-i-1))
+				held.release(items[i+1:])
 				return sent, nil
 			}
 			if marks.due() {
@@ -267,11 +356,177 @@ func (w *Worker) RunOnce(ctx context.Context) (sent int, err error) {
 				}
 			}
 		}
+		held.stop()
 		if err := marks.flush(context.WithoutCancel(ctx)); err != nil {
 			return sent, err
 		}
 	}
 	return sent, nil
+}
+
+// runPaced is RunOnce for a Pacer: one row at a time, as the pace, the
+// budget and any pause allow. It waits for holds up to Interval and
+// returns on a longer one (Run comes back every Interval).
+func (w *Worker) runPaced(ctx context.Context, p Pacer) (sent int, err error) {
+	for ctx.Err() == nil {
+		items, h, err := p.ClaimNext(ctx, w.cfg.Batch, w.cfg.Lease)
+		if err != nil {
+			return sent, fmt.Errorf("claim outbox rows: %w", err)
+		}
+		if len(items) == 0 {
+			if h.Until.IsZero() {
+				return sent, nil
+			}
+			wait := h.Until.Sub(w.cfg.Now())
+			if wait > w.cfg.Interval {
+				w.resume.Store(h.Until.UnixNano())
+				return sent, nil
+			}
+			t := time.NewTimer(max(wait, 10*time.Millisecond))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return sent, nil
+			case <-t.C:
+			}
+			continue
+		}
+		held := w.hold(ctx, items)
+		for i, it := range items {
+			if ctx.Err() != nil {
+				held.release(items[i:])
+				return sent, nil
+			}
+			ok, paused, err := w.process(ctx, it, nil)
+			if err != nil {
+				held.release(items[i+1:])
+				return sent, err
+			}
+			if paused {
+				// Every sender waits; Run comes back when the pause ends.
+				held.release(items[i+1:])
+				return sent, nil
+			}
+			if ok {
+				sent++
+			}
+			if it.Probe {
+				// Sent, or refused for this email alone: the server works.
+				if err := p.Resume(context.WithoutCancel(ctx)); err != nil {
+					held.release(items[i+1:])
+					return sent, fmt.Errorf("resume sending: %w", err)
+				}
+			}
+			held.done1(it.ID)
+		}
+		held.stop()
+	}
+	return sent, nil
+}
+
+// held keeps a claim's rows leased while the Worker holds them, when the
+// Outbox is a Releaser.
+type held struct {
+	w    *Worker
+	r    Releaser
+	ctx  context.Context
+	done chan struct{}
+	mu   sync.Mutex
+	ids  map[int64]bool
+}
+
+// hold starts renewing the lease of items every Lease/4 until stop.
+func (w *Worker) hold(ctx context.Context, items []Item) *held {
+	r, ok := w.ob.(Releaser)
+	h := &held{w: w, r: r, ctx: context.WithoutCancel(ctx), done: make(chan struct{}), ids: map[int64]bool{}}
+	if !ok {
+		return h
+	}
+	for _, it := range items {
+		h.ids[it.ID] = true
+	}
+	go func() {
+		t := time.NewTicker(max(w.cfg.Lease/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-t.C:
+				h.mu.Lock()
+				ids := make([]int64, 0, len(h.ids))
+				for id := range h.ids {
+					ids = append(ids, id)
+				}
+				h.mu.Unlock()
+				if err := r.Renew(h.ctx, ids, w.cfg.Lease); err != nil {
+					w.log.Warn("outbox lease not renewed", slog.String("error", redactErr(err).Error()))
+				}
+			}
+		}
+	}()
+	return h
+}
+
+// done1 stops renewing the row id (sent, failed or released).
+func (h *held) done1(id int64) {
+	h.mu.Lock()
+	delete(h.ids, id)
+	h.mu.Unlock()
+}
+
+// stop ends the renewals.
+func (h *held) stop() {
+	if h.r == nil {
+		return
+	}
+	select {
+	case <-h.done:
+	default:
+		close(h.done)
+	}
+}
+
+// release stops the renewals and gives items back (claimed, not sent).
+func (h *held) release(items []Item) {
+	h.stop()
+	if h.r == nil || len(items) == 0 {
+		return
+	}
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	if err := h.r.Release(h.ctx, ids, false); err != nil {
+		h.w.log.Warn("claimed outbox rows not released: due again when their lease ends",
+			slog.Int("rows", len(ids)), slog.String("error", redactErr(err).Error()))
+	}
+}
+
+// pause handles a refusal about the sender (Refusal): the row goes back
+// unfailed and due (its attempt undone when nothing was submitted: a
+// failure to connect, secure, greet or log in), and every sender waits.
+func (w *Worker) pause(ctx context.Context, p Pacer, it Item, reason vocab.PauseReason, sendErr error, log *slog.Logger) error {
+	var se *SendError
+	submitted := !errors.As(sendErr, &se) || !se.Setup
+	if err := p.Release(ctx, []int64{it.ID}, submitted); err != nil {
+		return fmt.Errorf("release outbox row %d: %w", it.ID, err)
+	}
+	policy := retry.Policy{Base: w.cfg.PauseBase, Max: w.cfg.PauseMax, Jitter: w.cfg.Jitter}
+	delay := func(n int) time.Duration {
+		if reason == vocab.PauseQuota {
+			return w.cfg.QuotaPause
+		}
+		return policy.Delay(n)
+	}
+	until, err := p.Pause(ctx, reason, delay)
+	if err != nil {
+		return fmt.Errorf("pause sending: %w", err)
+	}
+	w.resume.Store(until.UnixNano())
+	log.Warn("sending paused: the mail server refused the sender, not the message",
+		slog.String("reason", string(reason)), slog.String("error", redactErr(sendErr).Error()), slog.Time("until", until))
+	return nil
 }
 
 // sentMarks holds the messages sent but not yet marked, when the Outbox
@@ -285,6 +540,9 @@ type sentMarks struct {
 // add keeps it to mark later and reports true, or reports false when the
 // Outbox marks one row at a time.
 func (m *sentMarks) add(it Item) bool {
+	if m == nil {
+		return false // a Pacer marks each message at once
+	}
 	if _, ok := m.w.ob.(SentBatchMarker); !ok {
 		return false
 	}
@@ -381,6 +639,11 @@ func (w *Worker) process(ctx context.Context, it Item, marks *sentMarks) (sent, 
 	}
 	temporary := retry.Temporary(sendErr)
 	w.cfg.Observer.SMTPError(temporary)
+	if p, ok := w.ob.(Pacer); ok {
+		if reason := Refusal(sendErr); reason != "" {
+			return false, true, w.pause(markCtx, p, it, reason, sendErr, log)
+		}
+	}
 	errText := sendErr.Error()
 	var se *SendError
 	setup := errors.As(sendErr, &se) && se.Setup

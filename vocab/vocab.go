@@ -282,3 +282,37 @@ const (
 	PreviewDone  Action = "already_done" // handled before: only moved to its folder
 	PreviewRetry Action = "retry"        // recorded and failed before: retried from the ledger
 )
+
+// SendOrder returns the kinds in the order the outbox sends them when the
+// mailbox's pace or daily budget is short: the instructions first (the
+// resident cannot go on without them), then the outcomes and other replies
+// that ask the resident to act or tell them where they stand, then the
+// acknowledgements (a receipt, an enquiry's "we will reply"). Within a kind,
+// the oldest reply goes first.
+func SendOrder() []Kind {
+	return []Kind{
+		KindInstructions, KindEnquiryInstructions, KindUnsolicited, KindNoForm, KindRejected,
+		KindAccepted, KindDuplicate, KindOptedIn, KindNotOptOut, KindStaffReply,
+		KindReceipt, KindEnquiry, KindAfterCompletion,
+	}
+}
+
+// PauseReason says why sending is paused for the whole mailbox. Each is a
+// value of the metric label reason of optout_notify_sending_paused.
+type PauseReason string
+
+// The pause reasons.
+const (
+	PauseOutage     PauseReason = "outage"      // the SMTP server is unreachable, or TLS or AUTH fails
+	PauseThrottled  PauseReason = "throttled"   // the provider limits our rate or connections (421 4.4.2, 432 4.3.2, 5.2.25x)
+	PauseQuota      PauseReason = "quota"       // the provider refuses every submission (554 5.2.0 quota, 554 5.2.2 mailbox full)
+	PauseDailyLimit PauseReason = "daily_limit" // OPTOUT_SMTP_DAILY_LIMIT recipients were sent in the last 24 hours
+)
+
+// PauseReasons returns every pause reason, in a fixed order.
+func PauseReasons() []PauseReason {
+	return []PauseReason{PauseOutage, PauseThrottled, PauseQuota, PauseDailyLimit}
+}
+
+// Valid reports whether r is one of PauseReasons.
+func (r PauseReason) Valid() bool { return slices.Contains(PauseReasons(), r) }

@@ -171,7 +171,7 @@ func newDaemonRig(t testing.TB) *daemonRig {
 		"OPTOUT_DATA_KEY": dataKey, "OPTOUT_INDEX_KEY": indexKey, "OPTOUT_TOKEN_KEY": base64.StdEncoding.EncodeToString(tok),
 		"OPTOUT_ADDRESS": rigAddress, "OPTOUT_FORM_URL": "https://nclhealthandcare.org.uk/digital/the-london-care-record/",
 		"OPTOUT_IMAP_ADDR": dv.Addr, "OPTOUT_IMAP_TLS": "none", "OPTOUT_IMAP_USER": rigUser, "OPTOUT_IMAP_PASSWORD": rigPass,
-		"OPTOUT_SMTP_ADDR": sink.Addr(), "OPTOUT_SMTP_TLS": "none",
+		"OPTOUT_SMTP_ADDR": sink.Addr(), "OPTOUT_SMTP_TLS": "none", "OPTOUT_SMTP_RATE": "0",
 		"OPTOUT_HTTP_ADDR": httpAddr, "OPTOUT_POLL_SCHEDULE": "@every 1s",
 		"OPTOUT_LOG_FORMAT": "text", "OPTOUT_LOG_LEVEL": "info",
 	}}

@@ -206,7 +206,7 @@ func (d *demo) config(dbURL, schema string) (*config.Config, error) {
 		"OPTOUT_IMAP_PASSWORD": d.imap.Password(), "OPTOUT_IMAP_AUTH": "plain",
 		"OPTOUT_SMTP_ADDR": d.sink.Addr(), "OPTOUT_SMTP_TLS": "none", "OPTOUT_SMTP_USER": "",
 		"OPTOUT_POLL_SCHEDULE": "@every 10s", "OPTOUT_UNSOLICITED_POLICY": "process",
-		"OPTOUT_FOLDER_SENT": "", "OPTOUT_CONFIG_FILE": "",
+		"OPTOUT_FOLDER_SENT": "", "OPTOUT_CONFIG_FILE": "", "OPTOUT_SMTP_RATE": "0",
 	}
 	getenv := func(name string) string {
 		if strings.HasSuffix(name, "_FILE") {

@@ -174,6 +174,10 @@ func runOnce(ctx context.Context, args []string) error {
 			slog.Int("held", res.Held), slog.Bool("skipped_locked", res.Skipped))
 		fmt.Printf("fetched %d, processed %d, already done %d, failed %d, moved %d, held back %d\n",
 			res.Fetched, res.Processed, res.AlreadyDone, res.Failed, res.Moved, res.Held)
+		// Replies held back are not a failure, but whoever runs the job should know.
+		if st, serr := a.store.SendingStatus(ctx, a.cfg.SMTPDaily); serr == nil && st.Paused {
+			fmt.Println(st.Words(time.Local))
+		}
 		if err != nil {
 			return fmt.Errorf("poll or outbox pass failed: %w", err)
 		}

@@ -174,6 +174,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	if a.metrics, err = metrics.New(a.registry); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	if err := a.metrics.CollectSending(a.store, cfg.SMTPDaily, 0, log); err != nil {
+		return nil, fmt.Errorf("register sending metrics: %w", err)
+	}
 	if err := a.metrics.CollectFrom(a.store, 0, log); err != nil {
 		return nil, fmt.Errorf("register store metrics: %w", err)
 	}
@@ -216,6 +219,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	}
 	scfg := notify.SenderConfig{
 		Addr: cfg.SMTPAddr, TLS: notify.TLSMode(cfg.SMTPTLS), User: cfg.SMTPUser, Password: cfg.SMTPPassword,
+		Slot: a.store.AcquireSMTPSlot, // at most 3 SMTP connections for all replicas together
 	}
 	if cfg.SMTPUser != "" {
 		scfg.Auth = notify.AuthMode(cfg.SMTPAuth)
@@ -271,6 +275,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 		PollSchedule:  cfg.PollSchedule,
 		PurgeSchedule: cfg.PurgeSchedule,
 		Retention:     cfg.Retention,
+		Send:          store.SendLimits{Rate: cfg.SMTPRate, Daily: cfg.SMTPDaily},
 	}
 	if opts.tune != nil {
 		opts.tune(&icfg)

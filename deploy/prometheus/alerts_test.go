@@ -46,6 +46,12 @@ func (source) OutboxStats(context.Context) (map[store.OutboxState]int, *time.Tim
 	return map[store.OutboxState]int{}, nil, nil
 }
 
+type sendSource struct{}
+
+func (sendSource) SendingStatus(context.Context, int) (store.SendStatus, error) {
+	return store.SendStatus{}, nil
+}
+
 // registered returns every metric family name the service exposes.
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
@@ -57,6 +63,10 @@ func registered(t *testing.T) map[string]bool {
 	if err := m.CollectFrom(source{}, time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.CollectSending(sendSource{}, 10000, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.MailboxQuota(1, 2)
 	if err := m.CollectPDFWorkers(func() pdfworker.Stats { return pdfworker.Stats{} }); err != nil {
 		t.Fatal(err)
 	}

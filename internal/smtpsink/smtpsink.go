@@ -4,8 +4,11 @@
 // check what the service sends. It listens on loopback only, can offer
 // STARTTLS or implicit TLS with a self-signed certificate, can require AUTH
 // PLAIN or XOAUTH2, can be told to refuse the next transactions with a
-// given reply code to exercise retries, and can answer a second EHLO on a
-// connection with "503 Duplicate HELO/EHLO" as some servers do.
+// given reply code to exercise retries, to refuse every greeting, MAIL,
+// RCPT or DATA with a given reply and enhanced status code (Refuse), one
+// recipient (RefuseRecipient), or every connection (SetDown: an outage),
+// and can answer a second EHLO on a connection with "503 Duplicate
+// HELO/EHLO" as some servers do.
 //
 // It owns no data beyond the messages held in memory while it runs.
 package smtpsink
@@ -80,6 +83,37 @@ type failure struct {
 	count int
 }
 
+// Refusal is a reply the sink refuses with (see Refuse): Code and the
+// enhanced status code Enhanced ("4.4.2"; empty for class.0.0), with Text,
+// at Step: "greeting" (the connection is answered with it and closed, as a
+// server refusing connections does), "mail", "rcpt" or "data" (after the
+// message was read).
+type Refusal struct {
+	Step     string
+	Code     int
+	Enhanced string
+	Text     string
+}
+
+// reply returns r as go-smtp's error.
+func (r Refusal) reply() *smtp.SMTPError {
+	ec := smtp.EnhancedCode{r.Code / 100, 0, 0}
+	if r.Enhanced != "" {
+		fmt.Sscanf(r.Enhanced, "%d.%d.%d", &ec[0], &ec[1], &ec[2])
+	}
+	text := r.Text
+	if text == "" {
+		text = "Requested action not taken"
+	}
+	return &smtp.SMTPError{Code: r.Code, EnhancedCode: ec, Message: text}
+}
+
+// line returns r as a reply line, for a greeting.
+func (r Refusal) line() string {
+	e := r.reply()
+	return fmt.Sprintf("%d %d.%d.%d %s\r\n", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)
+}
+
 // Server is a running sink. Its methods are safe for concurrent use.
 type Server struct {
 	cfg  Config
@@ -92,7 +126,10 @@ type Server struct {
 	msgs     []Message
 	rejected int
 	fails    []failure
-	changed  chan struct{} // closed and replaced whenever msgs changes
+	refusal  *Refusal           // Refuse's reply, until ClearRefusal
+	refuseTo map[string]Refusal // RefuseRecipient's replies, by address
+	down     bool               // SetDown: connections closed at once
+	changed  chan struct{}      // closed and replaced whenever msgs changes
 }
 
 // Start listens and serves in the background until Close.
@@ -148,6 +185,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.ImplicitTLS {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
+	ln = refusingListener{Listener: ln, s: s}
 	if cfg.RefuseSecondHello {
 		ln = helloOnceListener{ln}
 	}
@@ -205,11 +243,58 @@ func (s *Server) Rejected() int {
 	return s.rejected
 }
 
-// Reset forgets the messages held and any pending FailNext.
+// Refuse makes the sink refuse every transaction (or, at Step "greeting",
+// every connection) with r until ClearRefusal, counting each in Rejected.
+func (s *Server) Refuse(r Refusal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusal = &r
+}
+
+// ClearRefusal ends Refuse's refusals.
+func (s *Server) ClearRefusal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusal = nil
+}
+
+// RefuseRecipient makes the sink refuse RCPT TO addr with r (its Step is
+// ignored) until Reset.
+func (s *Server) RefuseRecipient(addr string, r Refusal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuseTo == nil {
+		s.refuseTo = map[string]Refusal{}
+	}
+	s.refuseTo[strings.ToLower(addr)] = r
+}
+
+// SetDown makes the sink close every connection as soon as it is accepted
+// (down) or serve again: an outage, as the client sees one.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// refused returns Refuse's reply when it applies to step, counting it.
+func (s *Server) refused(step string) *Refusal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refusal == nil || s.refusal.Step != step {
+		return nil
+	}
+	s.rejected++
+	r := *s.refusal
+	return &r
+}
+
+// Reset forgets the messages held, any pending FailNext, Refuse and
+// RefuseRecipient, and ends SetDown.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.msgs, s.fails, s.rejected = nil, nil, 0
+	s.msgs, s.fails, s.rejected, s.refusal, s.refuseTo, s.down = nil, nil, 0, nil, nil, false
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -345,11 +430,26 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.authRequired() && ss.user == "" {
 		return smtp.ErrAuthRequired
 	}
+	if r := ss.s.refused("mail"); r != nil {
+		return r.reply()
+	}
 	ss.from, ss.to = from, nil
 	return nil
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if r := ss.s.refused("rcpt"); r != nil {
+		return r.reply()
+	}
+	ss.s.mu.Lock()
+	r, ok := ss.s.refuseTo[strings.ToLower(to)]
+	if ok {
+		ss.s.rejected++
+	}
+	ss.s.mu.Unlock()
+	if ok {
+		return r.reply()
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }
@@ -358,6 +458,9 @@ func (ss *session) Data(r io.Reader) error {
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(r); err != nil {
 		return err
+	}
+	if r := ss.s.refused("data"); r != nil {
+		return r.reply()
 	}
 	if f := ss.s.nextFailure(); f != nil {
 		return f
@@ -444,6 +547,36 @@ func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
+}
+
+// refusingListener closes connections while the sink is down, and answers
+// them with Refuse's reply at step "greeting" before closing them.
+type refusingListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l refusingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.s.mu.Lock()
+		down := l.s.down
+		l.s.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		if r := l.s.refused("greeting"); r != nil {
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Write([]byte(r.line()))
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
 }
 
 // helloOnceListener hands out connections that answer every greeting after
