@@ -39,6 +39,21 @@ var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
 // fields (text inputs and check boxes), and ticked-box glyphs (☒ ✓ ✔ and
 // Wingdings symbols). A document without the form's labels returns ErrNoForm.
 func ReadDOCX(data []byte) ([]form.Form, error) {
+	blocks, err := readDOCXBlocks(data)
+	if err != nil {
+		return nil, err
+	}
+	var r reader
+	r.read(blocksToEntries(blocks))
+	if len(r.labels) < minDOCXLabels {
+		return nil, ErrNoForm
+	}
+	return []form.Form{{Format: form.FormatDOCX, Fields: r.fields, Problems: []form.Problem{}}}, nil
+}
+
+// readDOCXBlocks reads the paragraphs and tables of a .docx file, with the
+// limits above. Errors are *form.UnreadableError.
+func readDOCXBlocks(data []byte) ([]block, error) {
 	if bytes.HasPrefix(data, oleMagic) {
 		if bytes.Contains(data, utf16le("EncryptedPackage")) {
 			return nil, unreadable("docx_encrypted", "The Word file is password-protected; ask for it without a password, or as a PDF.")
@@ -79,12 +94,7 @@ func ReadDOCX(data []byte) ([]form.Form, error) {
 		}
 		return nil, unreadable("docx_invalid", "The Word document's text is not well-formed XML; the file may be damaged.")
 	}
-	var r reader
-	r.read(blocksToEntries(blocks))
-	if len(r.labels) < minDOCXLabels {
-		return nil, ErrNoForm
-	}
-	return []form.Form{{Format: form.FormatDOCX, Fields: r.fields, Problems: []form.Problem{}}}, nil
+	return blocks, nil
 }
 
 // mainDocument finds the main document part: word/document.xml, or the part

@@ -24,6 +24,21 @@ import (
 // outside the body (headers, footers, comments, tracked deletions) is not
 // read. The zip limits are the Word reader's.
 func ReadODT(data []byte) ([]form.Form, error) {
+	blocks, err := readODTBlocks(data)
+	if err != nil {
+		return nil, err
+	}
+	var r reader
+	r.read(blocksToEntries(blocks))
+	if len(r.labels) < minDOCXLabels {
+		return nil, ErrNoForm
+	}
+	return []form.Form{{Format: form.FormatODT, Fields: r.fields, Problems: []form.Problem{}}}, nil
+}
+
+// readODTBlocks reads the paragraphs and tables of an OpenDocument text
+// (zipped or flat). Errors are *form.UnreadableError.
+func readODTBlocks(data []byte) ([]block, error) {
 	content := data
 	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 		var err error
@@ -41,12 +56,7 @@ func ReadODT(data []byte) ([]form.Form, error) {
 		}
 		return nil, unreadable("odt_invalid", "The OpenDocument file's text is not well-formed XML; the file may be damaged. Ask for the form again or as a PDF.")
 	}
-	var r reader
-	r.read(blocksToEntries(blocks))
-	if len(r.labels) < minDOCXLabels {
-		return nil, ErrNoForm
-	}
-	return []form.Form{{Format: form.FormatODT, Fields: r.fields, Problems: []form.Problem{}}}, nil
+	return blocks, nil
 }
 
 // odtContent returns content.xml of a zipped OpenDocument file.
