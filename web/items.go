@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -204,8 +203,9 @@ type messageView struct {
 
 type attachmentView struct {
 	store.AttachmentInfo
-	PDF   bool
 	Label string // the file name, or "Attachment N (type)" when it has none
+	Kind  string // originalImage, originalPDF, … (originals.go)
+	Text  string // the text shown, for originalText
 }
 
 type itemData struct {
@@ -305,7 +305,9 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		if label == "" {
 			label = fmt.Sprintf("Attachment %d (%s)", i+1, a.ContentType)
 		}
-		d.Attachments = append(d.Attachments, attachmentView{AttachmentInfo: a, PDF: isPDFType(a.ContentType, a.Name), Label: label})
+		v := attachmentView{AttachmentInfo: a, Label: label}
+		s.originalOf(ctx, sess, &v)
+		d.Attachments = append(d.Attachments, v)
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
@@ -365,7 +367,7 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, sess *store.Sessio
 		return
 	}
 	s.render(w, r, http.StatusOK, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess,
-		Notice: notices[r.URL.Query().Get("done")], Errors: errs, Data: d})
+		Notice: notices[r.URL.Query().Get("done")], Errors: errs, Data: d, Script: s.jsPrefix + "original.js"})
 }
 
 // check re-runs the daemon's rules on the corrected fields and shows the result.
@@ -393,7 +395,7 @@ func (s *server) recheck(w http.ResponseWriter, r *http.Request, sess *store.Ses
 	if len(errs) > 0 && status == http.StatusOK {
 		status = http.StatusUnprocessableEntity
 	}
-	s.render(w, r, status, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess, Errors: errs, Data: d})
+	s.render(w, r, status, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess, Errors: errs, Data: d, Script: s.jsPrefix + "original.js"})
 }
 
 // replyTo is where and how an outcome email goes.
@@ -566,7 +568,7 @@ func (s *server) itemWithErrors(w http.ResponseWriter, r *http.Request, sess *st
 		return
 	}
 	s.render(w, r, http.StatusUnprocessableEntity, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue",
-		Session: sess, Errors: append(errs, perrs...), Data: d})
+		Session: sess, Errors: append(errs, perrs...), Data: d, Script: s.jsPrefix + "original.js"})
 }
 
 func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.Session) {
@@ -630,34 +632,6 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		done = "assigned-other"
 	}
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done="+done, http.StatusSeeOther)
-}
-
-// attachment serves a kept attachment: a PDF inline (the browser's viewer),
-// anything else as a download, never sniffed, under a sandboxing policy.
-func (s *server) attachment(w http.ResponseWriter, r *http.Request, sess *store.Session) {
-	id, ok := itemID(r)
-	if !ok {
-		s.fail(w, r, sess, http.StatusNotFound, "There is no such attachment.")
-		return
-	}
-	a, err := s.d.Store.AttachmentByID(r.Context(), id, store.Actor(sess.Staff.ID))
-	if err != nil {
-		s.storeFail(w, r, sess, err)
-		return
-	}
-	name := safeFileName(a.Name)
-	h := w.Header()
-	if isPDFType(a.ContentType, a.Name) && bytes.HasPrefix(a.Data, []byte("%PDF-")) {
-		h.Set("Content-Type", "application/pdf")
-		h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
-		h.Set("Content-Security-Policy", "default-src 'none'; object-src 'self'; frame-ancestors 'none'")
-	} else {
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(a.Data)))
-	w.Write(a.Data) //nolint:errcheck // the client went away
 }
 
 // safeFileName keeps a file name usable in a header: no path, no controls.

@@ -114,7 +114,9 @@ type server struct {
 	slots     hashSlots
 	dummyHash string
 	oidc      *oidcClient
-	csp       string // cspPage, with the identity provider allowed as a form target
+	csp       string            // cspPage, with the identity provider allowed as a form target
+	js        map[string][]byte // scripts by path under static/
+	jsPrefix  string            // where the scripts are served, named by their content
 }
 
 // New checks d, parses the templates and returns the handler of every route:
@@ -186,6 +188,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	sum := sha256.Sum256(s.css)
 	s.cssPath = "/static/app." + hex.EncodeToString(sum[:6]) + ".css"
+	if err := s.loadScripts(); err != nil {
+		return nil, err
+	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -214,10 +219,14 @@ func (s *server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
+		if base == "layout" || strings.Contains(base, "_") {
+			continue // partials: page_part.html is parsed with page.html
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(assets, "templates/layout.html", n)
+		files := []string{"templates/layout.html", n}
+		if parts, _ := fs.Glob(assets, "templates/"+base+"_*.html"); len(parts) > 0 {
+			files = append(files, parts...)
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(assets, files...)
 		if err != nil {
 			return fmt.Errorf("web: parse template %s: %w", n, err)
 		}
@@ -257,6 +266,7 @@ func (s *server) routes() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		w.Write(s.css) //nolint:errcheck // the client went away
 	})
+	mux.HandleFunc("GET "+s.jsPrefix+"{file...}", s.script)
 	mux.HandleFunc("GET /favicon.ico", s.favicon)
 	mux.HandleFunc("GET /favicon.svg", s.favicon)
 	mux.HandleFunc("GET /signin", s.signinPage)
@@ -280,6 +290,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /items/{id}/assign", s.auth(store.RoleTriager, s.assign))
 	mux.Handle("POST /items/{id}/note", s.auth(store.RoleTriager, s.addNote))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
+	mux.Handle("GET /attachments/{id}/download", s.auth(store.RoleViewer, s.downloadAttachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
@@ -492,6 +503,9 @@ type page struct {
 	// Next and Prev are the URLs of the next and previous page of a list,
 	// linked from the head as rel="next" and rel="prev".
 	Next, Prev string
+	// Script is the URL of our own module script the page runs (the item
+	// page's viewer); the page's policy then allows scripts from our origin.
+	Script string
 }
 
 // pageError is one entry of the error summary; Field is the id of the input it is about ("" for none).
@@ -519,6 +533,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if p.Script != "" {
+		w.Header().Set("Content-Security-Policy", scriptCSP(s.csp))
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
 }
