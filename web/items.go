@@ -229,6 +229,7 @@ type itemData struct {
 	Notes         []noteView
 	Closure       *closureView // who closed it, when, why; nil while open
 	Assignable    []option     // staff it can be assigned to
+	Thread        *threadView  // the conversation and the other open items; nil when none
 }
 
 func itemID(r *http.Request) (int64, bool) {
@@ -311,6 +312,9 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
+	}
+	if d.Thread, err = s.threadOf(ctx, sess, det); err != nil {
+		return d, nil, err
 	}
 	if err := s.itemWork(ctx, sess, &d); err != nil {
 		return d, nil, err
