@@ -407,6 +407,7 @@ type replyTo struct {
 	to, ref   string
 	inReplyTo string
 	refs      []string
+	form      string // which form the outcome is about, when the email carried several (notify.Data.Form)
 }
 
 // replyContext finds the address and reference of an item's conversation
@@ -418,6 +419,11 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 		return replyTo{}, false
 	}
 	rt := replyTo{to: c.Address, ref: c.Reference}
+	if sb := det.Submission; sb != nil && sb.LedgerID != 0 {
+		if _, subs, err := s.d.Store.SubmissionsByReference(ctx, c.Reference, store.System); err == nil {
+			rt.form = whichForm(subs, sb)
+		}
+	}
 	if det.Message == nil || !det.Message.HasRaw {
 		return rt, true
 	}
@@ -436,11 +442,45 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 	return rt, true
 }
 
+// whichForm names sb among the forms of its email for the outcome email:
+// "the form for Grace H. (form 2 of 3 in your email)", or just the position
+// when the form has no first name; "" when the email carried one form. It
+// never uses the NHS number or the date of birth.
+func whichForm(subs []store.Submission, sb *store.Submission) string {
+	n, pos := 0, 0
+	for _, o := range subs {
+		if o.LedgerID != sb.LedgerID {
+			continue
+		}
+		n++
+		if o.ID == sb.ID {
+			pos = n
+		}
+	}
+	if n < 2 || pos == 0 {
+		return ""
+	}
+	f := sb.Fields
+	if sb.Corrected != nil {
+		f = *sb.Corrected
+	}
+	where := fmt.Sprintf("form %d of %d in your email", pos, n)
+	first := strings.TrimSpace(f.FirstName)
+	if first == "" {
+		return where
+	}
+	name := first
+	if last := []rune(strings.TrimSpace(f.LastName)); len(last) > 0 {
+		name += " " + strings.ToUpper(string(last[0])) + "."
+	}
+	return "the form for " + name + " (" + where + ")"
+}
+
 // email composes one reply with the daemon's composer, ready for the outbox
 // (the whole message in Body, as the pipeline queues it).
 func (s *server) email(kind vocab.Kind, rt replyTo, firstName string, reasons []string) (*store.Email, error) {
 	raw, id, subject, err := s.d.Composer.Compose(notify.Reply{Kind: kind, To: rt.to,
-		Data: notify.Data{Ref: rt.ref, FirstName: firstName, Reasons: reasons}, InReplyTo: rt.inReplyTo, References: rt.refs})
+		Data: notify.Data{Ref: rt.ref, FirstName: firstName, Reasons: reasons, Form: rt.form}, InReplyTo: rt.inReplyTo, References: rt.refs})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,23 @@ func TestConversationView(t *testing.T) {
 	}
 	if rows, _ := e.st.ListAudit(ctx, store.AuditFilter{Action: "conversation.view"}); len(rows) == 0 {
 		t.Error("the view of the conversation is not audited")
+	}
+
+	// Accepting the second form: the outcome email says which form it is
+	// about, never with its NHS number or date of birth.
+	tr := e.signIn(e.triager)
+	fields := goodFields(validNHS[1])
+	fields.FirstName = "Alan"
+	if resp, _ := tr.post(fmt.Sprintf("/items/%d/accept", res.Triage[1]), formValues(fields)); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("accept = %d", resp.StatusCode)
+	}
+	sent, err := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: det.Item.ConversationID, Kind: vocab.KindAccepted})
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("accepted emails = %d, %v", len(sent), err)
+	}
+	text := strings.Join(strings.Fields(strings.ReplaceAll(sent[0].Body, "=\r\n", "")), " ")
+	if !strings.Contains(text, "This email is about the form for Alan L. (form 2 of 3 in your email).") ||
+		strings.Contains(text, validNHS[1]) || strings.Contains(text, "1980") {
+		t.Errorf("outcome email does not name the form, or names it by NHS number or birth date:\n%s", text)
 	}
 }
