@@ -92,3 +92,28 @@ func (s *Store) ConversationThread(ctx context.Context, conv, ledgerID int64, ac
 	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "conversation.view", ObjectType: typ, ObjectID: obj})
 	return t, err
 }
+
+// ItemsOfSubmissions returns the latest triage item of each submission in
+// ids that has one, by submission id, so pages can link a form to its item.
+func (s *Store) ItemsOfSubmissions(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `select submission_id, max(id) from triage where submission_id = any($1) group by submission_id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find the items of forms: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sub, item int64
+		if err := rows.Scan(&sub, &item); err != nil {
+			return nil, fmt.Errorf("find the items of forms: %w", err)
+		}
+		out[sub] = item
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find the items of forms: %w", err)
+	}
+	return out, nil
+}

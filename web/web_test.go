@@ -313,9 +313,21 @@ func TestPeopleAndOptIn(t *testing.T) {
 	if resp, _ := c.post("/people/optin", url.Values{"nhs": {validNHS[1]}}); resp.StatusCode != 422 {
 		t.Errorf("opt in without a reason = %d, want 422", resp.StatusCode)
 	}
+	// The first step only says what will happen and which email goes.
 	resp, body := c.post("/people/optin", url.Values{"nhs": {validNHS[1]}, "reason": {"asked by secure email"}, "confirm": {"yes"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Check the opt back in") || !strings.Contains(body, residentAddr) || !strings.Contains(body, ref) {
+		t.Fatalf("opt in, first step = %d; want the confirmation naming the address and reference", resp.StatusCode)
+	}
+	if p, _ := e.st.FindPerson(ctx, validNHS[1], store.System); p.State != store.OptedOut {
+		t.Fatalf("the confirmation step changed the register: %q", p.State)
+	}
+	resp, body = c.post("/people/optin", url.Values{"nhs": {validNHS[1]}, "reason": {"asked by secure email"}, "confirm": {"yes"}, "confirmed": {"yes"}})
 	if resp.StatusCode != 200 || !strings.Contains(body, "Opted back in") || !strings.Contains(body, "confirmation email is queued") {
 		t.Fatalf("opt in = %d; want the person shown opted back in", resp.StatusCode)
+	}
+	// History in words: who by name, the form's item linked, no codes.
+	if strings.Contains(body, "staff:") || !strings.Contains(body, fmt.Sprintf(`<a href="/items/%d">Item %d</a>`, id, id)) || !strings.Contains(body, "<td>You</td>") {
+		t.Errorf("person history: raw actor codes, or no link to the item, or no staff name")
 	}
 	p, err := e.st.FindPerson(ctx, validNHS[1], store.System)
 	if err != nil || p.State != store.OptedIn || len(p.History) != 2 {
@@ -325,7 +337,7 @@ func TestPeopleAndOptIn(t *testing.T) {
 	if out, _ := e.st.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindOptedIn}); len(out) != 1 {
 		t.Errorf("opt-in confirmations = %d, want 1", len(out))
 	}
-	if resp, _ := c.post("/people/optin", url.Values{"nhs": {validNHS[1]}, "reason": {"again"}}); resp.StatusCode != http.StatusConflict {
+	if resp, _ := c.post("/people/optin", url.Values{"nhs": {validNHS[1]}, "reason": {"again"}, "confirmed": {"yes"}}); resp.StatusCode != http.StatusConflict {
 		t.Errorf("second opt in = %d, want 409", resp.StatusCode)
 	}
 	// Searches are audited.
