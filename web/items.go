@@ -206,6 +206,8 @@ type attachmentView struct {
 	Label string // the file name, or "Attachment N (type)" when it has none
 	Kind  string // originalImage, originalPDF, … (originals.go)
 	Text  string // the text shown, for originalText
+	// SizeText is the size in words ("96 KB").
+	SizeText string
 }
 
 type itemData struct {
@@ -306,7 +308,7 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		if label == "" {
 			label = fmt.Sprintf("Attachment %d (%s)", i+1, a.ContentType)
 		}
-		v := attachmentView{AttachmentInfo: a, Label: label}
+		v := attachmentView{AttachmentInfo: a, Label: label, SizeText: sizeText(a.Size)}
 		s.originalOf(ctx, sess, &v)
 		d.Attachments = append(d.Attachments, v)
 	}

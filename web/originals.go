@@ -223,3 +223,14 @@ func (s *server) serveAttachment(w http.ResponseWriter, r *http.Request, sess *s
 	h.Set("Content-Length", strconv.Itoa(len(a.Data)))
 	w.Write(a.Data) //nolint:errcheck // the client went away
 }
+
+// sizeText says a file's size as staff read it.
+func sizeText(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%d KB", (n+512)/1024)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,17 @@ func TestBrowserOriginals(t *testing.T) {
 	if side := eval(`(() => { const f = document.getElementById('f-nhs_number').getBoundingClientRect(), i = document.querySelector('.original-image img').getBoundingClientRect(); return i.left > f.right ? 'beside' : 'below' })()`); side != "beside" {
 		t.Errorf("the photo is %s the fields at 1400 px, want beside", side)
 	}
+	shoot := func(sel, name string) {
+		t.Helper()
+		png, err := chromedp.Run(b, chromedp.Screenshot(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", sel, err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shoot(".columns", "triage-item-photo")
 	do("zoom in", chromedp.Click(chromedp.CSS(`.image-tools [data-zoom="in"]`)))
 	if z := eval(`String(Math.round(document.querySelector('.original-image img').getBoundingClientRect().width))`); z <= fmt.Sprint(shown) && len(z) <= len(fmt.Sprint(shown)) {
 		t.Errorf("zoom in: width %s, was %d", z, shown)
@@ -134,24 +146,13 @@ func TestBrowserOriginals(t *testing.T) {
 	do("reset", chromedp.Click(chromedp.CSS(`.image-tools [data-zoom="reset"]`)))
 	stillHere(photo)
 	checkAxe(t, b, string(axe), "item with a photo")
-	browser.Screenshot(t, b, out, "triage-item-photo")
 
 	// The conversation: first contact, instructions, the photo reply.
 	rows := eval(`[...document.querySelectorAll('#conversation tbody tr')].map(r => r.querySelector('[data-label="Direction"]').textContent.trim().split(' ')[0] + ':' + r.querySelector('[data-label="Subject"]').textContent.trim()).join('|')`)
 	if !strings.HasPrefix(rows, "In:Opt out of the care record please|Out:[secure] Your opt-out NCL-") || !strings.Contains(rows, "|In:Re: [secure] Your opt-out NCL-") {
 		t.Errorf("conversation rows = %q, want first contact, instructions, reply in order", rows)
 	}
-	do("scroll to the conversation", chromedp.ScrollIntoView(chromedp.CSS("#conversation")))
-	if _, err := chromedp.Run(b, chromedp.Evaluate[chromedp.Void](`document.body.classList.add('shot-conversation')`)); err != nil {
-		t.Fatal(err)
-	}
-	shot, err := chromedp.Run(b, chromedp.Screenshot(chromedp.CSS("#conversation")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out+"/triage-conversation.png", shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	shoot("#conversation", "triage-conversation")
 
 	// The PDF: drawn by pdf.js inside the page.
 	do("open the PDF item", chromedp.Navigate(itemURL(pdf)), chromedp.WaitVisible(chromedp.CSS(".pdf-view canvas")),

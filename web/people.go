@@ -24,7 +24,15 @@ type personView struct {
 type historyView struct {
 	store.HistoryEntry
 	Who    string
+	Why    string
 	ItemID int64
+}
+
+// historyReasons are the reason codes the store writes with a register
+// change, in words; staff's own words (an opt back in) are shown as written.
+var historyReasons = map[string]string{
+	"form":   "The resident's form passed every check",
+	"triage": "Accepted by staff from the triage queue",
 }
 
 // subView is one form of a conversation in words, linked to its item.
@@ -68,7 +76,11 @@ func (s *server) personViews(ctx context.Context, sess *store.Session, people []
 	for _, p := range people {
 		v := personView{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn}
 		for _, h := range p.History {
-			v.Changes = append(v.Changes, historyView{HistoryEntry: h, Who: who(names, h.Actor), ItemID: items[h.SubmissionID]})
+			why, ok := historyReasons[h.Reason]
+			if !ok {
+				why = h.Reason
+			}
+			v.Changes = append(v.Changes, historyView{HistoryEntry: h, Who: who(names, h.Actor), Why: why, ItemID: items[h.SubmissionID]})
 		}
 		out = append(out, v)
 	}

@@ -326,7 +326,8 @@ func TestPeopleAndOptIn(t *testing.T) {
 		t.Fatalf("opt in = %d; want the person shown opted back in", resp.StatusCode)
 	}
 	// History in words: who by name, the form's item linked, no codes.
-	if strings.Contains(body, "staff:") || !strings.Contains(body, fmt.Sprintf(`<a href="/items/%d">Item %d</a>`, id, id)) || !strings.Contains(body, "<td>You</td>") {
+	if strings.Contains(body, "staff:") || !strings.Contains(body, fmt.Sprintf(`<a href="/items/%d">Item %d</a>`, id, id)) || !strings.Contains(body, "<td>You</td>") ||
+		!strings.Contains(body, "Accepted by staff from the triage queue") {
 		t.Errorf("person history: raw actor codes, or no link to the item, or no staff name")
 	}
 	p, err := e.st.FindPerson(ctx, validNHS[1], store.System)

@@ -26,7 +26,7 @@ for (const fig of images) {
     if (!b) return;
     if (b.dataset.zoom === 'in') zoom = Math.min(zoom * 1.5, 8);
     if (b.dataset.zoom === 'out') zoom = Math.max(zoom / 1.5, 0.5);
-    if (b.dataset.zoom === 'reset') { zoom = 1; turn = 0; }
+    if (b.dataset.zoom === 'reset') { zoom = 1; turn = 0; fig.querySelector('.image-frame').scrollTo(0, 0); }
     if (b.dataset.rotate) turn = (turn + 90) % 360;
     apply();
   });
