@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"mime"
+	"mime/quotedprintable"
 	netmail "net/mail"
 	"os"
 	"path/filepath"
@@ -370,6 +371,35 @@ func BenchmarkCompose(b *testing.B) {
 	for b.Loop() {
 		if _, _, _, err := c.Compose(r); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestComposeNamesTheForm: an outcome about one of several forms says
+// which one; with one form, nothing is added.
+func TestComposeNamesTheForm(t *testing.T) {
+	c := newTestComposer(t)
+	for _, k := range []vocab.Kind{vocab.KindAccepted, vocab.KindDuplicate, vocab.KindRejected} {
+		for _, tc := range []struct{ form, want string }{
+			{"the form for Grace H. (form 2 of 3 in your email)", "This email is about the form for Grace H. (form 2 of 3 in your email)."},
+			{"", ""},
+		} {
+			raw, _, _, err := c.Compose(Reply{Kind: k, To: "a@b.example", Data: Data{Ref: "NCL-1", FirstName: "Grace", Form: tc.form}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := netmail.ReadMessage(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(quotedprintable.NewReader(m.Body))
+			text := strings.Join(strings.Fields(string(body)), " ")
+			if tc.want != "" && !strings.Contains(text, tc.want) {
+				t.Errorf("%s with Form %q: body lacks %q:\n%s", k, tc.form, tc.want, text)
+			}
+			if tc.want == "" && strings.Contains(text, "This email is about") {
+				t.Errorf("%s with one form names a form:\n%s", k, text)
+			}
 		}
 	}
 }

@@ -23,8 +23,12 @@ type Data struct {
 	Ref       string   // the conversation's reference code, e.g. NCL-7K3Q-9XWD
 	FirstName string   // the resident's first name from their form; "" when unknown
 	Reasons   []string // rejected only: plain sentences chosen by staff, never quoting the form
-	TeamName  string   // who signs the message, e.g. "NCL Care Record opt-out team"
-	Mailbox   string   // the mailbox's own address
+	// Form names which form an outcome is about when the resident's email
+	// carried several ("the form for Grace H. (form 2 of 3 in your email)");
+	// "" when there was one. Never an NHS number or a date of birth.
+	Form     string
+	TeamName string // who signs the message, e.g. "NCL Care Record opt-out team"
+	Mailbox  string // the mailbox's own address
 	// FormURL is the web page of the opt-out form (OPTOUT_FORM_URL).
 	FormURL string
 	// EnquiryPhone is the number residents who cannot use email, or need
@@ -43,6 +47,7 @@ const MaxTextRunes = 10_000
 // Limits on what goes into a template, so a hostile form cannot fill a reply.
 const (
 	maxFirstNameRunes = 50
+	maxFormRunes      = 100
 	maxReasonRunes    = 300
 	maxReasons        = 20
 	maxTemplateBytes  = 64 << 10
@@ -177,7 +182,7 @@ func (t *Templates) add(k vocab.Kind, b []byte) error {
 // and without a first name, reasons and a telephone number.
 func sampleData() []Data {
 	return []Data{
-		{Ref: "NCL-TEST-0000", FirstName: "Sam", TeamName: "NCL Care Record opt-out team",
+		{Ref: "NCL-TEST-0000", FirstName: "Sam", Form: "the form for Sam T. (form 2 of 3 in your email)", TeamName: "NCL Care Record opt-out team",
 			Mailbox: "optout@example.nhs.net", Reasons: []string{"The form was not signed.", "The declaration box was not ticked."},
 			FormURL: "https://forms.example.nhs.uk/opt-out", EnquiryPhone: "020 7946 0999",
 			Text: "Thank you for your question.\n\nYes, you can opt out by post."},
@@ -255,6 +260,7 @@ func (d Data) clean() Data {
 	c := Data{
 		Ref:          oneLine(d.Ref),
 		FirstName:    truncateRunes(oneLine(d.FirstName), maxFirstNameRunes),
+		Form:         truncateRunes(oneLine(d.Form), maxFormRunes),
 		TeamName:     oneLine(d.TeamName),
 		Mailbox:      oneLine(d.Mailbox),
 		FormURL:      oneLine(d.FormURL),

@@ -205,9 +205,20 @@ func (s *Store) TriageItemDetail(ctx context.Context, id int64, actor Actor) (Tr
 	return d, err
 }
 
-// AttachmentByID returns a kept attachment with its bytes; the view is
-// audited. ErrNotFound when unknown or purged.
+// AttachmentByID returns a kept attachment with its bytes to show on
+// screen; the view is audited (attachment.view). ErrNotFound when unknown
+// or purged.
 func (s *Store) AttachmentByID(ctx context.Context, id int64, actor Actor) (Attachment, error) {
+	return s.attachment(ctx, id, actor, "attachment.view")
+}
+
+// AttachmentDownload is AttachmentByID for a copy saved to the staff
+// member's machine, audited as attachment.download.
+func (s *Store) AttachmentDownload(ctx context.Context, id int64, actor Actor) (Attachment, error) {
+	return s.attachment(ctx, id, actor, "attachment.download")
+}
+
+func (s *Store) attachment(ctx context.Context, id int64, actor Actor, action string) (Attachment, error) {
 	var a Attachment
 	var name, data []byte
 	err := s.pool.QueryRow(ctx, `select id, name, content_type, size, data from attachments where id = $1`, id).Scan(&a.ID, &name, &a.ContentType, &a.Size, &data)
@@ -223,7 +234,7 @@ func (s *Store) AttachmentByID(ctx context.Context, id int64, actor Actor) (Atta
 	if a.Data, err = s.keys.Open("attachments.data", data); err != nil {
 		return a, err
 	}
-	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "attachment.view", ObjectType: "attachment", ObjectID: id})
+	err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: action, ObjectType: "attachment", ObjectID: id})
 	return a, err
 }
 

@@ -31,7 +31,10 @@
 // reason or reply kind touches.
 package vocab
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Reason is why a triage item was raised. The values are stable: the store
 // keeps them and the triage page shows them (in words, Text).
@@ -316,3 +319,90 @@ func PauseReasons() []PauseReason {
 
 // Valid reports whether r is one of PauseReasons.
 func (r PauseReason) Valid() bool { return slices.Contains(PauseReasons(), r) }
+
+// actionTexts are the ledger actions in staff's words.
+var actionTexts = map[Action]string{
+	ActionAuto:            "Automatic email: recorded, not answered",
+	ActionOwnMail:         "Our own email: recorded, not answered",
+	ActionBounce:          "A bounce of one of our emails",
+	ActionTooLarge:        "Too large to read",
+	ActionFailed:          "Reading it failed",
+	ActionUnreadable:      "Could not be read",
+	ActionOtherSender:     "A reference code from another address",
+	ActionInstructions:    "Answered with the secure-email instructions",
+	ActionUnsolicitedAsk:  "A form outside secure email: asked to use secure email",
+	ActionForms:           "Forms read",
+	ActionNoForm:          "No form found: asked again",
+	ActionNoFormAgain:     "No form found again: sent to staff",
+	ActionPhoto:           "A photo or scan of the form: sent to staff",
+	ActionEnquiry:         "Needs a person: acknowledged, sent to staff",
+	ActionProtected:       "Encrypted: receipt sent, sent to staff",
+	ActionAfterCompletion: "After the outcome: sent to staff",
+	ActionAnswer:          "An answer to a staff reply: the item reopened",
+	ActionHeldOld:         "Held back: too old to answer",
+	ActionHeldBeforeStart: "Held back: arrived before the service started",
+	ActionHeldAnswered:    "Held back: already answered by hand",
+}
+
+// Text returns the action in staff's words, with " (replies held: sender
+// reached the reply limit)" for the ActionRateLimited suffix; an unknown
+// code is returned as it is, and "" as "Not processed yet". The folder the
+// ledger keeps before the action ("triage:forms") is left out.
+func (a Action) Text() string {
+	base, held := strings.CutSuffix(string(a), string(ActionRateLimited))
+	if _, after, ok := strings.Cut(base, ":"); ok {
+		base = after
+	}
+	t, ok := actionTexts[Action(base)]
+	switch {
+	case base == "":
+		t = "Not processed yet"
+	case !ok:
+		t = base
+	}
+	if held {
+		t += " (replies held: the sender reached the reply limit)"
+	}
+	return t
+}
+
+// channelTexts are the channels in staff's words.
+var channelTexts = map[Channel]string{
+	ChannelSecureReply: "Secure email reply",
+	ChannelUnsolicited: "Ordinary email (outside secure email)",
+	ChannelStaff:       "Keyed in by staff",
+}
+
+// Text returns the channel in staff's words (an unknown code as it is).
+func (c Channel) Text() string { return textOr(channelTexts, c) }
+
+// stateTexts are the conversation states in staff's words.
+var stateTexts = map[ConversationState]string{
+	StateInstructionsSent: "Instructions sent, waiting for the form",
+	StateFormReceived:     "Form received, waiting for a decision",
+	StateCompleted:        "Finished: the outcome email is sent or queued",
+	StateClosed:           "Closed by staff",
+}
+
+// Text returns the conversation state in staff's words.
+func (s ConversationState) Text() string { return textOr(stateTexts, s) }
+
+// statusTexts are the submission statuses in staff's words.
+var statusTexts = map[SubmissionStatus]string{
+	StatusAccepted:   "Accepted: opt-out recorded",
+	StatusTriage:     "Waiting for staff",
+	StatusRejected:   "Rejected: a corrected form was asked for",
+	StatusDuplicate:  "Already opted out",
+	StatusSuperseded: "Replaced by a later form",
+	StatusNotOptOut:  "Not an opt-out request",
+}
+
+// Text returns the submission status in staff's words.
+func (s SubmissionStatus) Text() string { return textOr(statusTexts, s) }
+
+func textOr[K ~string](m map[K]string, k K) string {
+	if t, ok := m[k]; ok {
+		return t
+	}
+	return string(k)
+}

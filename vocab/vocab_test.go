@@ -74,3 +74,32 @@ func TestHeldAndPreview(t *testing.T) {
 		}
 	}
 }
+
+func TestValuesHaveWords(t *testing.T) {
+	for _, a := range Actions() {
+		if a.Text() == string(a) {
+			t.Errorf("Action(%q).Text() has no words", a)
+		}
+	}
+	if got := ("triage:" + ActionForms + ActionRateLimited).Text(); got != "Forms read (replies held: the sender reached the reply limit)" {
+		t.Errorf("rate-limited action = %q", got)
+	}
+	if Action("").Text() != "Not processed yet" || Action("older").Text() != "older" {
+		t.Error("empty or unknown action words")
+	}
+	for _, c := range []Channel{ChannelSecureReply, ChannelUnsolicited, ChannelStaff} {
+		if c.Text() == string(c) {
+			t.Errorf("Channel(%q) has no words", c)
+		}
+	}
+	for _, s := range []ConversationState{StateInstructionsSent, StateFormReceived, StateCompleted, StateClosed} {
+		if s.Text() == string(s) {
+			t.Errorf("ConversationState(%q) has no words", s)
+		}
+	}
+	for _, s := range []SubmissionStatus{StatusAccepted, StatusTriage, StatusRejected, StatusDuplicate, StatusSuperseded, StatusNotOptOut} {
+		if s.Text() == string(s) {
+			t.Errorf("SubmissionStatus(%q) has no words", s)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := browser.New(t, browser.Options{Timeout: 120 * time.Second})
+	b := browser.New(t, browser.Options{Timeout: 180 * time.Second})
 	out := browser.OutputDir(t)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -131,6 +131,9 @@ func TestBrowserAccessibility(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#q"), validNHS[0]), chromedp.Click(chromedp.CSS("main form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#state-"+validNHS[0])))
 	checkAxe(t, b, string(src), "person")
+	do("ask to opt them back in", chromedp.SendKeys(chromedp.CSS("#reason-"+validNHS[0]), "Asked by secure email"),
+		chromedp.Click(chromedp.CSS("#optin-"+validNHS[0])), chromedp.WaitVisible(chromedp.CSS("#optin-confirm")))
+	checkAxe(t, b, string(src), "opt back in confirmation")
 
 	// The item page: no "Error:" title for a resident's form problems; the
 	// "As read" value describes its field; the unnamed attachment has a name.
@@ -141,7 +144,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	if d := eval(`document.getElementById('f-nhs_number').getAttribute('aria-describedby')`); !strings.Contains(d, "f-nhs_number-read") {
 		t.Errorf("NHS number aria-describedby = %q, want the As read value in it", d)
 	}
-	if names := eval(`[...document.querySelectorAll('a[href^="/attachments/"]')].map(a => a.textContent).join('|')`); names != "form.pdf|Attachment 2 (image/png)" {
+	if names := eval(`[...document.querySelectorAll('a[href^="/attachments/"]')].map(a => a.textContent).join('|')`); names != "Open form.pdf in the browser (opens in a new tab)|Download form.pdf|Download Attachment 2 (image/png)" {
 		t.Errorf("attachment link names = %q", names)
 	}
 	// Focus on the header and the visited navigation: dark text on yellow.

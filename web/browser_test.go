@@ -121,8 +121,13 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#reason-"+validNHS[0])),
 		chromedp.SendKeys(chromedp.CSS("#reason-"+validNHS[0]), "Asked by secure email"),
 		chromedp.Click(chromedp.CSS("#optin-"+validNHS[0])),
-		chromedp.WaitVisible(chromedp.CSS(".notice")),
+		chromedp.WaitVisible(chromedp.CSS("#optin-confirm")),
 	)
+	if s := text("main"); !strings.Contains(s, "What will happen") || !strings.Contains(s, residentAddr) {
+		t.Errorf("the confirmation step does not say what will happen and which address gets the email:\n%s", s)
+	}
+	browser.Screenshot(t, b, out, "triage-optin-confirm")
+	do("confirm the opt back in", chromedp.Click(chromedp.CSS("#optin-confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
 	if s := text("#state-" + validNHS[0]); !strings.Contains(s, "Opted back in") {
 		t.Errorf("register state shown after opt in = %q", s)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -211,8 +210,11 @@ type messageView struct {
 
 type attachmentView struct {
 	store.AttachmentInfo
-	PDF   bool
 	Label string // the file name, or "Attachment N (type)" when it has none
+	Kind  string // originalImage, originalPDF, … (originals.go)
+	Text  string // the text shown, for originalText
+	// SizeText is the size in words ("96 KB").
+	SizeText string
 }
 
 type itemData struct {
@@ -237,6 +239,7 @@ type itemData struct {
 	Closure       *closureView // who closed it, when, why; nil while open
 	Assignable    []option     // staff it can be assigned to
 	Actions       itemActions  // the reason's own facts and actions (item_actions.html)
+	Thread        *threadView  // the conversation and the other open items; nil when none
 }
 
 func itemID(r *http.Request) (int64, bool) {
@@ -313,10 +316,15 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		if label == "" {
 			label = fmt.Sprintf("Attachment %d (%s)", i+1, a.ContentType)
 		}
-		d.Attachments = append(d.Attachments, attachmentView{AttachmentInfo: a, PDF: isPDFType(a.ContentType, a.Name), Label: label})
+		v := attachmentView{AttachmentInfo: a, Label: label, SizeText: sizeText(a.Size)}
+		s.originalOf(ctx, sess, &v)
+		d.Attachments = append(d.Attachments, v)
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
+	}
+	if d.Thread, err = s.threadOf(ctx, sess, det); err != nil {
+		return d, nil, err
 	}
 	if err := s.itemWork(ctx, sess, &d); err != nil {
 		return d, nil, err
@@ -376,7 +384,7 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, sess *store.Sessio
 		return
 	}
 	s.render(w, r, http.StatusOK, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess,
-		Notice: notices[r.URL.Query().Get("done")], Errors: errs, Data: d})
+		Notice: notices[r.URL.Query().Get("done")], Errors: errs, Data: d, Script: s.jsPrefix + "original.js"})
 }
 
 // check re-runs the daemon's rules on the corrected fields and shows the result.
@@ -404,7 +412,7 @@ func (s *server) recheck(w http.ResponseWriter, r *http.Request, sess *store.Ses
 	if len(errs) > 0 && status == http.StatusOK {
 		status = http.StatusUnprocessableEntity
 	}
-	s.render(w, r, status, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess, Errors: errs, Data: d})
+	s.render(w, r, status, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue", Session: sess, Errors: errs, Data: d, Script: s.jsPrefix + "original.js"})
 }
 
 // replyTo is where and how an outcome email goes.
@@ -412,6 +420,7 @@ type replyTo struct {
 	to, ref   string
 	inReplyTo string
 	refs      []string
+	form      string // which form the outcome is about, when the email carried several (notify.Data.Form)
 }
 
 // replyContext finds the address and reference of an item's conversation
@@ -423,6 +432,11 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 		return replyTo{}, false
 	}
 	rt := replyTo{to: c.Address, ref: c.Reference}
+	if sb := det.Submission; sb != nil && sb.LedgerID != 0 {
+		if _, subs, err := s.d.Store.SubmissionsByReference(ctx, c.Reference, store.System); err == nil {
+			rt.form = whichForm(subs, sb)
+		}
+	}
 	if det.Message == nil || !det.Message.HasRaw {
 		return rt, true
 	}
@@ -441,11 +455,45 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 	return rt, true
 }
 
+// whichForm names sb among the forms of its email for the outcome email:
+// "the form for Grace H. (form 2 of 3 in your email)", or just the position
+// when the form has no first name; "" when the email carried one form. It
+// never uses the NHS number or the date of birth.
+func whichForm(subs []store.Submission, sb *store.Submission) string {
+	n, pos := 0, 0
+	for _, o := range subs {
+		if o.LedgerID != sb.LedgerID {
+			continue
+		}
+		n++
+		if o.ID == sb.ID {
+			pos = n
+		}
+	}
+	if n < 2 || pos == 0 {
+		return ""
+	}
+	f := sb.Fields
+	if sb.Corrected != nil {
+		f = *sb.Corrected
+	}
+	where := fmt.Sprintf("form %d of %d in your email", pos, n)
+	first := strings.TrimSpace(f.FirstName)
+	if first == "" {
+		return where
+	}
+	name := first
+	if last := []rune(strings.TrimSpace(f.LastName)); len(last) > 0 {
+		name += " " + strings.ToUpper(string(last[0])) + "."
+	}
+	return "the form for " + name + " (" + where + ")"
+}
+
 // email composes one reply with the daemon's composer, ready for the outbox
 // (the whole message in Body, as the pipeline queues it).
 func (s *server) email(kind vocab.Kind, rt replyTo, firstName string, reasons []string) (*store.Email, error) {
 	raw, id, subject, err := s.d.Composer.Compose(notify.Reply{Kind: kind, To: rt.to,
-		Data: notify.Data{Ref: rt.ref, FirstName: firstName, Reasons: reasons}, InReplyTo: rt.inReplyTo, References: rt.refs})
+		Data: notify.Data{Ref: rt.ref, FirstName: firstName, Reasons: reasons, Form: rt.form}, InReplyTo: rt.inReplyTo, References: rt.refs})
 	if err != nil {
 		return nil, err
 	}
@@ -582,7 +630,7 @@ func (s *server) itemWithErrors(w http.ResponseWriter, r *http.Request, sess *st
 		return
 	}
 	s.render(w, r, http.StatusUnprocessableEntity, "item", page{Title: "Item " + strconv.FormatInt(id, 10), Nav: "queue",
-		Session: sess, Errors: append(errs, perrs...), Data: d})
+		Session: sess, Errors: append(errs, perrs...), Data: d, Script: s.jsPrefix + "original.js"})
 }
 
 func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.Session) {
@@ -646,34 +694,6 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		done = "assigned-other"
 	}
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done="+done, http.StatusSeeOther)
-}
-
-// attachment serves a kept attachment: a PDF inline (the browser's viewer),
-// anything else as a download, never sniffed, under a sandboxing policy.
-func (s *server) attachment(w http.ResponseWriter, r *http.Request, sess *store.Session) {
-	id, ok := itemID(r)
-	if !ok {
-		s.fail(w, r, sess, http.StatusNotFound, "There is no such attachment.")
-		return
-	}
-	a, err := s.d.Store.AttachmentByID(r.Context(), id, store.Actor(sess.Staff.ID))
-	if err != nil {
-		s.storeFail(w, r, sess, err)
-		return
-	}
-	name := safeFileName(a.Name)
-	h := w.Header()
-	if isPDFType(a.ContentType, a.Name) && bytes.HasPrefix(a.Data, []byte("%PDF-")) {
-		h.Set("Content-Type", "application/pdf")
-		h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
-		h.Set("Content-Security-Policy", "default-src 'none'; object-src 'self'; frame-ancestors 'none'")
-	} else {
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(a.Data)))
-	w.Write(a.Data) //nolint:errcheck // the client went away
 }
 
 // safeFileName keeps a file name usable in a header: no path, no controls.

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -15,15 +16,84 @@ type personView struct {
 	store.Person
 	Display string // the NHS number as 3 3 4 digits
 	OptedIn bool
+	Changes []historyView
+}
+
+// historyView is one register change in words: who, when, why, and the
+// item of the form it came from.
+type historyView struct {
+	store.HistoryEntry
+	Who    string
+	Why    string
+	ItemID int64
+}
+
+// historyReasons are the reason codes the store writes with a register
+// change, in words; staff's own words (an opt back in) are shown as written.
+var historyReasons = map[string]string{
+	"form":   "The resident's form passed every check",
+	"triage": "Accepted by staff from the triage queue",
+}
+
+// subView is one form of a conversation in words, linked to its item.
+type subView struct {
+	store.Submission
+	FormatText, StatusText, ChannelText string
+	ItemID                              int64
 }
 
 type peopleData struct {
 	Query        string
 	Searched     bool
 	Conversation *store.Conversation
-	Submissions  []store.Submission
+	StateText    string // the conversation's state in words
+	Submissions  []subView
 	People       []personView
 	CanAct       bool
+}
+
+// optInConfirm is the confirmation step of an opt back in: what will
+// happen and which email the resident will get.
+type optInConfirm struct {
+	NHSNumber, Display, Reason string
+	SendEmail                  bool
+	To, Reference              string // where the confirmation goes; "" when nowhere
+}
+
+// personViews puts the register entries in words for the page.
+func (s *server) personViews(ctx context.Context, sess *store.Session, people []store.Person) []personView {
+	names := s.staffNames(ctx, sess)
+	var ids []int64
+	for _, p := range people {
+		for _, h := range p.History {
+			if h.SubmissionID != 0 {
+				ids = append(ids, h.SubmissionID)
+			}
+		}
+	}
+	items := s.itemsOf(ctx, ids)
+	var out []personView
+	for _, p := range people {
+		v := personView{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn}
+		for _, h := range p.History {
+			why, ok := historyReasons[h.Reason]
+			if !ok {
+				why = h.Reason
+			}
+			v.Changes = append(v.Changes, historyView{HistoryEntry: h, Who: who(names, h.Actor), Why: why, ItemID: items[h.SubmissionID]})
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (s *server) itemsOf(ctx context.Context, subs []int64) map[int64]int64 {
+	items, err := s.d.Store.ItemsOfSubmissions(ctx, subs)
+	if err != nil {
+		s.log.Warn("web: find the items of forms", slog.String("error", err.Error()))
+		return map[int64]int64{}
+	}
+	return items
 }
 
 func formatNHS(n string) string {
@@ -67,7 +137,16 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 			return
 		}
 		if err == nil {
-			d.Conversation, d.Submissions = &c, subs
+			d.Conversation, d.StateText = &c, c.State.Text()
+			var ids []int64
+			for _, sb := range subs {
+				ids = append(ids, sb.ID)
+			}
+			items := s.itemsOf(ctx, ids)
+			for _, sb := range subs {
+				d.Submissions = append(d.Submissions, subView{Submission: sb, FormatText: sb.Format.Text(), StatusText: sb.Status.Text(),
+					ChannelText: sb.Channel.Text(), ItemID: items[sb.ID]})
+			}
 			for _, sb := range subs {
 				f := sb.Fields
 				if sb.Corrected != nil {
@@ -85,6 +164,7 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 			Errors: []pageError{{Field: "q", Message: "Enter an NHS number (10 digits) or a reference code like NCL-7K3Q-9XWD"}}, Data: d})
 		return
 	}
+	var found []store.Person
 	for _, n := range nhs {
 		p, err := s.d.Store.FindPerson(ctx, n, actor)
 		if errors.Is(err, store.ErrNotFound) {
@@ -94,8 +174,9 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 			s.storeFail(w, r, sess, err)
 			return
 		}
-		d.People = append(d.People, personView{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn})
+		found = append(found, p)
 	}
+	d.People = s.personViews(ctx, sess, found)
 	if notice == "" { // a search by staff, not the page shown again after an opt back in
 		found := len(d.People)
 		if d.Conversation != nil && found == 0 {
@@ -131,10 +212,19 @@ func (s *server) optIn(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 	if reason == "" || utf8.RuneCountInString(reason) > maxReasonRunes {
 		d := peopleData{Query: nhs, Searched: true, CanAct: true}
 		if p, err := s.d.Store.FindPerson(r.Context(), nhs, store.Actor(sess.Staff.ID)); err == nil {
-			d.People = []personView{{Person: p, Display: formatNHS(p.NHSNumber), OptedIn: p.State == store.OptedIn}}
+			d.People = s.personViews(r.Context(), sess, []store.Person{p})
 		}
 		s.render(w, r, http.StatusUnprocessableEntity, "people", page{Title: "Find a person", Nav: "people", Session: sess, Data: d,
 			Errors: []pageError{{Field: "reason-" + nhs, Message: "Say why the person is opting back in (at most 500 characters; no personal details)"}}})
+		return
+	}
+	if r.PostForm.Get("confirmed") != "yes" {
+		// The confirmation step: what will happen and which email goes.
+		c := optInConfirm{NHSNumber: nhs, Display: formatNHS(nhs), Reason: reason, SendEmail: r.PostForm.Get("confirm") == "yes"}
+		if rt, ok := s.optInAddress(r.Context(), nhs); ok {
+			c.To, c.Reference = rt.to, rt.ref
+		}
+		s.render(w, r, http.StatusOK, "optin", page{Title: "Check the opt back in", Nav: "people", Session: sess, Data: c})
 		return
 	}
 	in := store.OptIn{NHSNumber: nhs, Actor: store.Actor(sess.Staff.ID), Reason: reason}
@@ -163,14 +253,24 @@ func (s *server) optIn(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 // optInEmail composes the confirmation to the address of the conversation
 // the opt-out came from; nil when there is none.
 func (s *server) optInEmail(ctx context.Context, nhs string) (*store.Email, error) {
-	p, err := s.d.Store.FindPerson(ctx, nhs, store.System)
-	if err != nil || p.Reference == "" {
-		return nil, nil
-	}
-	c, err := s.d.Store.ConversationByReference(ctx, p.Reference)
-	if err != nil || c.Address == "" {
+	rt, ok := s.optInAddress(ctx, nhs)
+	if !ok {
 		return nil, nil
 	}
 	// Not threaded: the person may write from a new thread months later.
-	return s.email(vocab.KindOptedIn, replyTo{to: c.Address, ref: c.Reference}, "", nil)
+	return s.email(vocab.KindOptedIn, rt, "", nil)
+}
+
+// optInAddress is where an opt back in confirmation goes: the address of
+// the conversation the opt-out came from; ok is false when there is none.
+func (s *server) optInAddress(ctx context.Context, nhs string) (replyTo, bool) {
+	p, err := s.d.Store.FindPerson(ctx, nhs, store.System)
+	if err != nil || p.Reference == "" {
+		return replyTo{}, false
+	}
+	c, err := s.d.Store.ConversationByReference(ctx, p.Reference)
+	if err != nil || c.Address == "" {
+		return replyTo{}, false
+	}
+	return replyTo{to: c.Address, ref: c.Reference}, true
 }

@@ -122,7 +122,9 @@ type server struct {
 	slots     hashSlots
 	dummyHash string
 	oidc      *oidcClient
-	csp       string // cspPage, with the identity provider allowed as a form target
+	csp       string            // cspPage, with the identity provider allowed as a form target
+	js        map[string][]byte // scripts by path under static/
+	jsPrefix  string            // where the scripts are served, named by their content
 }
 
 // New checks d, parses the templates and returns the handler of every route:
@@ -200,6 +202,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	sum := sha256.Sum256(s.css)
 	s.cssPath = "/static/app." + hex.EncodeToString(sum[:6]) + ".css"
+	if err := s.loadScripts(); err != nil {
+		return nil, err
+	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -228,13 +233,12 @@ func (s *server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" || base == "item_actions" {
-			continue
+		if base == "layout" || strings.Contains(base, "_") {
+			continue // partials: page_part.html is parsed with page.html
 		}
 		files := []string{"templates/layout.html", n}
-		if base == "item" {
-			// The per-reason actions of an item, in their own file.
-			files = append(files, "templates/item_actions.html")
+		if parts, _ := fs.Glob(assets, "templates/"+base+"_*.html"); len(parts) > 0 {
+			files = append(files, parts...)
 		}
 		t, err := template.New(base).Funcs(funcs).ParseFS(assets, files...)
 		if err != nil {
@@ -276,6 +280,7 @@ func (s *server) routes() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		w.Write(s.css) //nolint:errcheck // the client went away
 	})
+	mux.HandleFunc("GET "+s.jsPrefix+"{file...}", s.script)
 	mux.HandleFunc("GET /favicon.ico", s.favicon)
 	mux.HandleFunc("GET /favicon.svg", s.favicon)
 	mux.HandleFunc("GET /signin", s.signinPage)
@@ -309,6 +314,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /snippets", s.auth(store.RoleAdmin, s.snippetAction))
 	mux.Handle("POST /snippets/{id}/{action}", s.auth(store.RoleAdmin, s.snippetAction))
 	mux.Handle("GET /attachments/{id}", s.auth(store.RoleViewer, s.attachment))
+	mux.Handle("GET /attachments/{id}/download", s.auth(store.RoleViewer, s.downloadAttachment))
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
@@ -521,6 +527,9 @@ type page struct {
 	// Next and Prev are the URLs of the next and previous page of a list,
 	// linked from the head as rel="next" and rel="prev".
 	Next, Prev string
+	// Script is the URL of our own module script the page runs (the item
+	// page's viewer); the page's policy then allows scripts from our origin.
+	Script string
 }
 
 // pageError is one entry of the error summary; Field is the id of the input it is about ("" for none).
@@ -548,6 +557,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if p.Script != "" {
+		w.Header().Set("Content-Security-Policy", scriptCSP(s.csp))
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
 }

@@ -38,6 +38,12 @@ var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
 // fields (text inputs and check boxes), and ticked-box glyphs (☒ ✓ ✔ and
 // Wingdings symbols). A document without the form's labels returns ErrNoForm.
 func ReadDOCX(data []byte) ([]form.Form, error) {
+	return wordDoc.readForm(readDOCXBlocks(data))
+}
+
+// readDOCXBlocks reads the paragraphs and tables of a .docx file, with the
+// limits above. Errors are *form.UnreadableError.
+func readDOCXBlocks(data []byte) ([]block, error) {
 	if bytes.HasPrefix(data, oleMagic) {
 		if bytes.Contains(data, utf16le("EncryptedPackage")) {
 			return nil, unreadable("docx_encrypted", "The Word file is password-protected; ask for it without a password, or as a PDF.")
@@ -56,7 +62,7 @@ func ReadDOCX(data []byte) ([]form.Form, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wordDoc.readForm(docxBlocks(xmlData))
+	return wordDoc.parsed(docxBlocks(xmlData))
 }
 
 // mainDocument finds the main document part: word/document.xml, or the part

@@ -22,6 +22,12 @@ import (
 // outside the body (headers, footers, comments, tracked deletions) is not
 // read. The zip limits are the Word reader's.
 func ReadODT(data []byte) ([]form.Form, error) {
+	return odtDoc.readForm(readODTBlocks(data))
+}
+
+// readODTBlocks reads the paragraphs and tables of an OpenDocument text
+// (zipped or flat). Errors are *form.UnreadableError.
+func readODTBlocks(data []byte) ([]block, error) {
 	content := data
 	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 		var err error
@@ -31,7 +37,7 @@ func ReadODT(data []byte) ([]form.Form, error) {
 	} else if len(data) > maxDOCXDocument {
 		return nil, odtDoc.tooLarge()
 	}
-	return odtDoc.readForm(odtBlocks(content))
+	return odtDoc.parsed(odtBlocks(content))
 }
 
 // odtContent returns content.xml of a zipped OpenDocument file.

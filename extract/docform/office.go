@@ -74,16 +74,25 @@ func (o office) readPart(f *zip.File, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// readForm reads the form from the blocks that blocksOf found in the main
-// part: ErrNoForm with fewer than minDOCXLabels labels, an unreadable error
-// where the XML is broken.
-func (o office) readForm(blocks []block, err error) ([]form.Form, error) {
+// parsed passes on the blocks found in the main part, or turns the error
+// of reading them into an unreadable error (broken XML).
+func (o office) parsed(blocks []block, err error) ([]block, error) {
 	if err != nil {
 		var ue *form.UnreadableError
 		if errors.As(err, &ue) {
 			return nil, err
 		}
 		return nil, o.unreadable("invalid", "The "+o.name+"'s text is not well-formed XML; the file may be damaged. Ask for the form again or as a PDF.")
+	}
+	return blocks, nil
+}
+
+// readForm reads the form from the blocks of a main part (parsed):
+// ErrNoForm with fewer than minDOCXLabels labels, the error as it is when
+// reading failed.
+func (o office) readForm(blocks []block, err error) ([]form.Form, error) {
+	if err != nil {
+		return nil, err
 	}
 	var r reader
 	r.read(blocksToEntries(blocks))

@@ -24,6 +24,29 @@ func Formats() []Format {
 	return []Format{FormatPDFFields, FormatPDFText, FormatDOCX, FormatJSON, FormatCSV, FormatText, FormatODT}
 }
 
+// formatTexts are the formats in the words the triage page prints.
+var formatTexts = map[Format]string{
+	FormatPDFFields: "PDF form with fillable fields",
+	FormatPDFText:   "Printed or scanned PDF (text read from the page)",
+	FormatDOCX:      "Word document",
+	FormatODT:       "OpenDocument text",
+	FormatJSON:      "JSON file",
+	FormatCSV:       "Spreadsheet (CSV)",
+	FormatText:      "Typed into the email or a text file",
+}
+
+// Text returns the format in staff's words; "" is "Keyed in by staff"
+// and an unknown code is returned as it is.
+func (f Format) Text() string {
+	if f == "" {
+		return "Keyed in by staff"
+	}
+	if t, ok := formatTexts[f]; ok {
+		return t
+	}
+	return string(f)
+}
+
 // Authority values for someone completing the form on another person's behalf.
 const (
 	AuthorityNone        = ""

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
+)
+
+// threadRow is one email of a conversation on the item page, in or out.
+type threadRow struct {
+	At       time.Time
+	In       bool   // from the resident (or whoever wrote to us)
+	From, To string // addresses; "" when not known
+	Subject  string
+	Outcome  string // the ledger action or outbox state, in staff's words
+	Current  bool   // the message this item was raised from
+}
+
+// threadView is the conversation an item belongs to (issue 9 item 2).
+type threadView struct {
+	Rows []threadRow
+	Open []relatedItem // the other open items of the conversation or message
+}
+
+// relatedItem is another open item staff should decide together with this one.
+type relatedItem struct {
+	ID          int64
+	Reason      string
+	SameMessage bool
+}
+
+// threadOf reads the thread of an item (audited as conversation.view).
+func (s *server) threadOf(ctx context.Context, sess *store.Session, det store.TriageDetail) (*threadView, error) {
+	var ledgerID int64
+	if det.Message != nil {
+		ledgerID = det.Message.ID
+	}
+	if det.Item.ConversationID == 0 && ledgerID == 0 {
+		return nil, nil
+	}
+	t, err := s.d.Store.ConversationThread(ctx, det.Item.ConversationID, ledgerID, store.Actor(sess.Staff.ID))
+	if err != nil {
+		return nil, err
+	}
+	v := &threadView{}
+	for _, m := range t.Incoming {
+		at := m.Entry.ReceivedAt
+		v.Rows = append(v.Rows, threadRow{At: at, In: true, From: m.Header.From, Subject: m.Header.Subject,
+			Outcome: vocab.Action(m.Entry.Action).Text(), Current: m.Entry.ID == ledgerID})
+	}
+	for _, o := range t.Outgoing {
+		out, ok := outboxStateTexts[o.State]
+		if !ok {
+			out = string(o.State)
+		}
+		if o.SentAt != nil {
+			out += ", " + o.SentAt.In(s.london).Format("2 Jan 2006 15:04")
+		}
+		if k, ok := mailKindTexts[o.Kind]; ok {
+			out = k + ": " + out
+		}
+		v.Rows = append(v.Rows, threadRow{At: o.CreatedAt, To: o.To, Subject: o.Subject, Outcome: out})
+	}
+	slices.SortStableFunc(v.Rows, func(a, b threadRow) int { return a.At.Compare(b.At) })
+	for _, it := range t.Open {
+		if it.ID == det.Item.ID {
+			continue
+		}
+		v.Open = append(v.Open, relatedItem{ID: it.ID, Reason: it.Reason.Text(), SameMessage: t.SameMessage[it.ID]})
+	}
+	return v, nil
+}
