@@ -573,7 +573,7 @@ func TestDecide(t *testing.T) {
 			in:   inConv(person(extract.KindSubmission, validForm), MatchToken, true, waiting),
 			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionForms, Channel: vocab.ChannelSecureReply,
 				Submissions:       []PlannedSubmission{{0, vocab.StatusAccepted}},
-				Replies:           []PlannedReply{{vocab.KindReceipt, -1}, {vocab.KindAccepted, 0}},
+				Replies:           []PlannedReply{{vocab.KindAccepted, 0}}, // one email: accepted in the same pass
 				ConversationState: vocab.StateCompleted, ReopenWaiting: true},
 		},
 		{
