@@ -33,6 +33,12 @@ type itemActions struct {
 	Reply *replyView
 	// Limited is what a rate_limited item held back; nil for other reasons.
 	Limited *limitedView
+	// Protected is a protected item's protection and upload form; nil for
+	// other reasons.
+	Protected *protectedView
+	// OptBackIn is an opt_back_in item's register state and confirm
+	// button; nil for other reasons.
+	OptBackIn *optBackInView
 }
 
 // limitedView is a sender who reached the reply limit: how many emails
@@ -201,6 +207,10 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 		}
 		lv.CanSend = ok && d.CanAct && len(held) > 0
 		a.Limited = lv
+	case r == vocab.ReasonProtected:
+		a.Protected = s.protectedBlock(ctx, det, d.CanAct)
+	case r == vocab.ReasonOptBackIn:
+		a.OptBackIn = optBackInBlock(det, d.CanAct)
 	case r == vocab.ReasonTooLarge || r == vocab.ReasonUnreadable || r == vocab.ReasonProcessingFailed:
 		if det.Message != nil {
 			a.Raw = &rawView{Size: det.Message.Size, ReceivedAt: det.Message.ReceivedAt, Sender: header.From, Kept: det.Message.HasRaw}

@@ -10,9 +10,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/internal/browser"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
+	"github.com/ncl-icb/optout-intake/web"
 )
 
 // axeViolation is one axe-core rule a page breaks.
@@ -56,8 +58,12 @@ func TestBrowserAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read axe-core: %v", err)
 	}
-	e := newEnv(t)
+	e := newEnv(t, func(d *web.Deps) { d.Extractor = extract.New(extract.Limits{}, nil) })
 	ctx := context.Background()
+	protected, _ := e.seed(item{Reason: vocab.ReasonProtected, NoForm: true})
+	if _, err := e.st.PauseSending(ctx, vocab.PauseOutage, func(int) time.Duration { return time.Hour }, 0); err != nil {
+		t.Fatal(err)
+	}
 	bad := goodFields("943476591")
 	withProblems, _ := e.seed(item{Fields: bad, Attachments: []*store.NewAttachment{
 		{Name: "form.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 not really")},
@@ -116,7 +122,8 @@ func TestBrowserAccessibility(t *testing.T) {
 		{"item with problems", fmt.Sprintf("/items/%d", withProblems), "#f-nhs_number"},
 		{"closed item", fmt.Sprintf("/items/%d", closed), "h1"},
 		{"audit", "/audit", "table.table"},
-		{"outgoing mail", "/outbox", "table.table"},
+		{"outgoing mail", "/outbox", "#sending-paused"},
+		{"protected item", fmt.Sprintf("/items/%d", protected), "#upload"},
 		{"staff", "/staff", "#add-staff"},
 		{"snippets", "/snippets", "#add-snippet"},
 		{"find a person", "/people", "#q"},

@@ -25,6 +25,7 @@ var outcomeTexts = map[string]string{
 	store.OutcomeAnsweredOffline:    "Closed: answered by phone or post",
 	store.OutcomeNewContact:         "Closed: treated as a new first contact, the instructions sent to the sender",
 	store.OutcomeRepliesSent:        "Closed: the replies held by the reply limit were sent",
+	"opted_in":                      "Closed: the opt back in was recorded",
 }
 
 func outcomeText(code string) string {

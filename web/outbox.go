@@ -51,6 +51,9 @@ type outgoingData struct {
 	Total   int
 	Refused int
 	CanAct  bool
+	// Paused says, when sending is paused, why and until when
+	// (store.SendStatus.Words); "" while mail is being sent.
+	Paused string
 }
 
 // notices of the outgoing mail page's actions (?done=...).
@@ -88,6 +91,12 @@ func (s *server) showOutgoing(w http.ResponseWriter, r *http.Request, sess *stor
 		}
 		d.Rows = append(d.Rows, row)
 	}
+	st, err := s.d.Store.SendingStatus(r.Context(), s.d.DailyLimit)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	d.Paused = st.Words(s.london)
 	s.render(w, r, status, "outbox", page{Title: "Outgoing mail", Nav: "outbox", Session: sess,
 		Notice: outboxNotices[r.URL.Query().Get("done")], Errors: errs, Data: d})
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/internal/loopback"
 	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
@@ -109,6 +110,16 @@ type Deps struct {
 	// (OPTOUT_REPLY_WINDOW), for the count a rate_limited item shows.
 	// Default 3 hours (the pipeline's default).
 	ReplyWindow time.Duration
+	// DailyLimit is the sending budget, recipients in any rolling 24 hours
+	// (OPTOUT_SMTP_DAILY_LIMIT; 0 for none), for the outgoing-mail page's
+	// "sending paused" banner.
+	DailyLimit int
+	// Extractor reads the forms staff upload on a protected item, as the
+	// daemon reads attachments (intake.UploadForm). nil: no upload.
+	Extractor *extract.Extractor
+	// MaxUploadBytes bounds an uploaded form file: the daemon's per-file
+	// limit (OPTOUT_MAX_ATTACHMENT_SIZE). Default 35 MB.
+	MaxUploadBytes int64
 }
 
 type server struct {
@@ -135,6 +146,7 @@ type server struct {
 //	                      POST /queue (search by reference, NHS number or sender)
 //	GET  /items/{id}      POST /items/{id}/check, accept, reject, close, assign, note
 //	                      POST /queue/close (bulk close as spam or duplicate)
+//	                      POST /items/{id}/upload (multipart: a protected item's form), /items/{id}/optin
 //	GET  /attachments/{id}
 //	GET  /people          POST /people (find), /people/optin
 //	GET  /audit           (admins)
@@ -168,6 +180,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.HashSlots <= 0 {
 		d.HashSlots = DefaultHashSlots
+	}
+	if d.MaxUploadBytes <= 0 {
+		d.MaxUploadBytes = defaultMaxUpload
 	}
 	if d.SigninPolicy == nil {
 		d.SigninPolicy = &store.DefaultSigninPolicy
@@ -310,6 +325,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /items/{id}/sender/{action}", s.auth(store.RoleTriager, s.senderAction))
 	mux.Handle("POST /items/{id}/reply/snippet", s.auth(store.RoleTriager, s.insertSnippet))
 	mux.Handle("POST /items/{id}/held", s.auth(store.RoleTriager, s.sendHeld))
+	mux.Handle(uploadPattern, s.auth(store.RoleTriager, s.uploadForm))
+	mux.Handle("POST /items/{id}/optin", s.auth(store.RoleTriager, s.confirmOptBackIn))
 	mux.Handle("GET /snippets", s.auth(store.RoleAdmin, s.snippetsPage))
 	mux.Handle("POST /snippets", s.auth(store.RoleAdmin, s.snippetAction))
 	mux.Handle("POST /snippets/{id}/{action}", s.auth(store.RoleAdmin, s.snippetAction))
@@ -491,7 +508,19 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if r.Pattern == uploadPattern {
+				// The form file and the CSRF token: parsed into
+				// r.MultipartForm (memory up to maxFormBytes, the rest on
+				// disk), the token copied to PostForm.
+				r.Body = http.MaxBytesReader(w, r.Body, s.d.MaxUploadBytes+maxFormBytes)
+				if err := r.ParseMultipartForm(maxFormBytes); err != nil {
+					s.uploadTooLarge(w, r, &sess, err)
+					return
+				}
+				r.PostForm = r.MultipartForm.Value
+			} else {
+				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			}
 			if err := r.ParseForm(); err != nil {
 				s.fail(w, r, &sess, http.StatusBadRequest, "The form could not be read. Go back and try again.")
 				return

@@ -299,6 +299,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	a.handler, err = web.New(webDeps(cfg, web.Deps{
 		Store: a.store, Composer: a.composer, Logger: log.With(slog.String("part", "web")),
 		Metrics: a.metrics, Gatherer: a.registry, Now: opts.now, Ready: a.ready,
+		Extractor: extractor, MaxUploadBytes: lim.MaxFileBytes,
 	}))
 	if err != nil {
 		return nil, err
@@ -313,6 +314,7 @@ func webDeps(cfg *config.Config, d web.Deps) web.Deps {
 	d.TrustedProxies = cfg.TrustedProxies
 	d.ReplyWait = time.Duration(cfg.ReplyWaitDays) * 24 * time.Hour
 	d.ReplyWindow = cfg.ReplyWindow
+	d.DailyLimit = cfg.SMTPDaily
 	d.LocalSigninOff = cfg.LocalSignin == "off"
 	if cfg.MetricsAddr != "" {
 		d.MetricsElsewhere, d.Gatherer = true, nil

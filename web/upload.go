@@ -1,0 +1,183 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
+)
+
+// uploadPattern is the route of a protected item's upload: the one route
+// whose body is multipart (the auth wrapper parses it with the per-file
+// limit).
+const uploadPattern = "POST /items/{id}/upload"
+
+// defaultMaxUpload is the upload limit when Deps.MaxUploadBytes is unset:
+// NHSmail's largest attachment, the daemon's default per-file limit.
+const defaultMaxUpload = 35 << 20
+
+// protectedView is a protected item: what protection was found, and
+// whether staff can upload the form they saved from Outlook.
+type protectedView struct {
+	// Found says which protection the extractor found, in its words;
+	// "" when the message is no longer kept or cannot be read again.
+	Found     string
+	CanUpload bool
+	MaxSize   string // the per-file limit in words
+	Uploaded  bool   // a form was uploaded on the item already
+}
+
+// protectedBlock reads the item's message again with the daemon's
+// extractor to say which protection it carries.
+func (s *server) protectedBlock(ctx context.Context, det store.TriageDetail, canAct bool) *protectedView {
+	v := &protectedView{CanUpload: canAct && s.d.Extractor != nil && det.Message != nil,
+		MaxSize: sizeText(s.d.MaxUploadBytes), Uploaded: det.Submission != nil}
+	if s.d.Extractor == nil || det.Message == nil || !det.Message.HasRaw {
+		return v
+	}
+	raw, err := s.d.Store.RawMessage(ctx, det.Message.ID, store.System)
+	if err != nil {
+		return v
+	}
+	_, res := s.d.Extractor.Email(ctx, raw)
+	for _, n := range res.Notes {
+		if res.Protection != "" && strings.HasPrefix(n, res.Protection+": ") {
+			v.Found = strings.TrimPrefix(n, res.Protection+": ")
+			break
+		}
+	}
+	return v
+}
+
+// uploadTooLarge answers an upload whose body could not be read: too
+// large, or not a multipart form.
+func (s *server) uploadTooLarge(w http.ResponseWriter, r *http.Request, sess *store.Session, err error) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		s.fail(w, r, sess, http.StatusRequestEntityTooLarge, "The file is larger than "+sizeText(s.d.MaxUploadBytes)+
+			", the largest attachment the service reads. Save the form itself from Outlook, not the whole email, and upload it again.")
+		return
+	}
+	s.fail(w, r, sess, http.StatusBadRequest, "The upload could not be read. Go back and try again.")
+}
+
+// uploadForm reads the form staff saved from a protected message in
+// Outlook with the daemon's extractor and records it on the item
+// (intake.UploadForm; the store audits it as triage.upload, without the
+// file's name). Staff then check, accept or reject it as usual.
+func (s *server) uploadForm(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	if det.Item.Reason != vocab.ReasonProtected || s.d.Extractor == nil {
+		s.fail(w, r, sess, http.StatusConflict, "A form can only be uploaded on an encrypted message's item.")
+		return
+	}
+	fileErr := []pageError{{Field: "upload", Message: "Choose the form you saved from Outlook"}}
+	if r.MultipartForm == nil || len(r.MultipartForm.File["upload"]) != 1 {
+		s.itemWithErrors(w, r, sess, det.Item.ID, fileErr)
+		return
+	}
+	fh := r.MultipartForm.File["upload"][0]
+	f, err := fh.Open()
+	if err != nil {
+		s.itemWithErrors(w, r, sess, det.Item.ID, fileErr)
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(f, s.d.MaxUploadBytes+1))
+	f.Close()
+	if err == nil && int64(len(data)) > s.d.MaxUploadBytes {
+		s.uploadTooLarge(w, r, sess, &http.MaxBytesError{Limit: s.d.MaxUploadBytes})
+		return
+	}
+	if err != nil || len(data) == 0 {
+		s.itemWithErrors(w, r, sess, det.Item.ID, fileErr)
+		return
+	}
+	name := filepath.Base(strings.ReplaceAll(strings.ToValidUTF8(fh.Filename, ""), `\`, "/"))
+	_, _, err = intake.UploadForm(r.Context(), s.d.Store, s.d.Extractor, det.Item.ID, store.Actor(sess.Staff.ID), name, data)
+	switch {
+	case errors.Is(err, intake.ErrNoFormInUpload):
+		s.itemWithErrors(w, r, sess, det.Item.ID, []pageError{{Field: "upload",
+			Message: "No form could be read from this file. Upload the form itself (PDF, Word, OpenDocument, text or a zip of them), not the email"}})
+		return
+	case err != nil:
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("upload")
+	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=uploaded#form-heading", http.StatusSeeOther)
+}
+
+// optBackInView is an "asks to opt back in" item: the person's register
+// state and whether staff can record the opt back in.
+type optBackInView struct {
+	State      string // in words; "" when the conversation recorded no one
+	CanConfirm bool
+}
+
+// registerStateTexts are the register states in words.
+var registerStateTexts = map[store.RegisterState]string{
+	store.OptedOut: "Opted out",
+	store.OptedIn:  "Opted back in",
+}
+
+func optBackInBlock(det store.TriageDetail, canAct bool) *optBackInView {
+	return &optBackInView{State: registerStateTexts[det.Item.RegisterState],
+		CanConfirm: canAct && det.Item.RegisterState == store.OptedOut}
+}
+
+// optBackInConfirm is the confirmation page of an item's opt back in.
+type optBackInConfirm struct {
+	ItemID    int64
+	To        string // the address the opted-back-in email goes to; "" for none
+	Reference string
+}
+
+// confirmOptBackIn records, from an "asks to opt back in" item, that the
+// person opts back in (store.ConfirmOptBackIn: the register, the
+// opted-back-in email and the audit entry; the item closes), after a
+// confirmation page that says what will happen (confirmed=yes).
+func (s *server) confirmOptBackIn(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	det, ok := s.detail(w, r, sess)
+	if !ok {
+		return
+	}
+	if det.Item.Reason != vocab.ReasonOptBackIn || det.Item.RegisterState != store.OptedOut {
+		s.fail(w, r, sess, http.StatusConflict, "This item's person is not recorded as opted out, so there is no opt back in to record. Use Find a person instead.")
+		return
+	}
+	rt, hasAddr := s.replyContext(r.Context(), det)
+	if r.PostForm.Get("confirmed") != "yes" {
+		c := optBackInConfirm{ItemID: det.Item.ID}
+		if hasAddr {
+			c.To, c.Reference = rt.to, rt.ref
+		}
+		s.render(w, r, http.StatusOK, "optback", page{Title: "Check the opt back in", Nav: "queue", Session: sess, Data: c})
+		return
+	}
+	in := store.OptIn{Actor: store.Actor(sess.Staff.ID), Reason: "asked by email (triage item " + strconv.FormatInt(det.Item.ID, 10) + ")"}
+	done := "optedin-noemail"
+	if hasAddr {
+		rt.form = ""
+		e, err := s.email(vocab.KindOptedIn, rt, "", nil)
+		if err != nil {
+			s.composeFail(w, r, sess, det.Item.ID, err)
+			return
+		}
+		in.Email, done = e, "optedin"
+	}
+	if _, err := s.d.Store.ConfirmOptBackIn(r.Context(), det.Item.ID, in); err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("opt_in")
+	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
+}
