@@ -130,7 +130,7 @@ func (s *Store) QueueTriage(ctx context.Context, q QueueQuery) (QueuePage, error
 	p.Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TriageItem, error) {
 		var t TriageItem
 		err := r.Scan(&t.ID, &t.Reason, &t.State, &t.CreatedAt, &t.DueBy, &t.AssignedTo, &t.SubmissionID, &t.LedgerID,
-			&t.ConversationID, &t.OutboxID, &t.Reference, &t.ClosedBy, &t.ClosedAt, &t.Outcome, &p.Total)
+			&t.ConversationID, &t.OutboxID, &t.Reference, &t.ClosedBy, &t.ClosedAt, &t.Outcome, &t.RegisterState, &p.Total)
 		return t, err
 	})
 	if err != nil {

@@ -73,7 +73,7 @@ func (s *Store) ConversationThread(ctx context.Context, conv, ledgerID int64, ac
 		var it TriageItem
 		var same bool
 		if err := rows.Scan(&it.ID, &it.Reason, &it.State, &it.CreatedAt, &it.DueBy, &it.AssignedTo, &it.SubmissionID,
-			&it.LedgerID, &it.ConversationID, &it.OutboxID, &it.Reference, &it.ClosedBy, &it.ClosedAt, &it.Outcome, &same); err != nil {
+			&it.LedgerID, &it.ConversationID, &it.OutboxID, &it.Reference, &it.ClosedBy, &it.ClosedAt, &it.Outcome, &it.RegisterState, &same); err != nil {
 			rows.Close()
 			return t, fmt.Errorf("list open items of conversation %d: %w", conv, err)
 		}
