@@ -57,7 +57,7 @@ var (
 	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in",
 		"outbox_retry", "outbox_cancel", "outbox_address", "staff_add", "staff_role", "staff_disable", "staff_enable",
 		"staff_password", "staff_unlock", "note", "bulk_close",
-		"reply", "answered_offline", "item_resend", "item_redirect", "download", "sender_attach", "sender_new", "snippet", "send_held")
+		"reply", "answered_offline", "item_resend", "item_redirect", "download", "sender_attach", "sender_new", "snippet", "send_held", "opt_out")
 	// heldActions: why a message was held back (vocab.HeldActions).
 	heldActions = set(vocab.HeldActions()...)
 )
@@ -358,7 +358,7 @@ func (m *Metrics) SignIn(result string) {
 }
 
 // Action counts one staff action that succeeded ("accept", "reject",
-// "close", "assign", "check" or "opt_in").
+// "close", "assign", "check", "opt_in", "opt_out" and so on).
 func (m *Metrics) Action(action string) {
 	if m != nil {
 		m.webActions.WithLabelValues(allowed(action, webActions)).Inc()

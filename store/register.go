@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -334,4 +335,97 @@ func (s *Store) SubmissionsByReference(ctx context.Context, ref string, actor Ac
 		err = s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "conversation.view", ObjectType: "conversation", ObjectID: c.ID, Reference: c.Reference})
 	}
 	return c, subs, err
+}
+
+// StaffOptOut is an opt-out staff keyed in from a form the resident gave
+// another way (on paper, by phone): the fields, already checked by
+// form.Check, and who keyed them in.
+type StaffOptOut struct {
+	Fields form.Fields
+	Actor  Actor
+	// Reference links the form to that conversation; "" for none.
+	Reference string
+	// Accepted is the outcome email, queued to the conversation's address
+	// when the register records the opt-out; it needs a conversation with
+	// an address. Optional.
+	Accepted *Email
+}
+
+// RecordStaffOptOut records a staff-keyed form (channel staff) and its
+// opt-out in the register, with history reason "staff", the outcome email
+// and the audit entry, in one transaction. It returns the form's status:
+// StatusAccepted, or StatusDuplicate when the person is already opted out
+// (nothing changes in the register, no email goes).
+func (s *Store) RecordStaffOptOut(ctx context.Context, in StaffOptOut) (vocab.SubmissionStatus, error) {
+	if in.Actor == System {
+		return "", errors.New("record staff opt-out: a staff actor is required")
+	}
+	nhs := NormaliseNHS(in.Fields.NHSNumber)
+	if nhs == "" {
+		return "", fmt.Errorf("record staff opt-out: the NHS number is not 10 digits: %w", ErrConflict)
+	}
+	acc, err := s.sealOptional(in.Accepted, vocab.KindAccepted)
+	if err != nil {
+		return "", err
+	}
+	fields, probs, err := s.sealFields("submissions.fields", in.Fields, nil)
+	if err != nil {
+		return "", err
+	}
+	source, err := s.keys.sealString("submissions.source", "staff")
+	if err != nil {
+		return "", err
+	}
+	nhsSealed, err := s.keys.sealString("register.nhs_number", nhs)
+	if err != nil {
+		return "", err
+	}
+	idx := s.keys.NHSIndex(nhs)
+	ref := strings.ToUpper(strings.TrimSpace(in.Reference))
+	var status vocab.SubmissionStatus
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var convID int64
+		if ref != "" {
+			err := tx.QueryRow(ctx, `select id from conversations where reference = $1`, ref).Scan(&convID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("record staff opt-out: no conversation %s: %w", ref, ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("record staff opt-out: %w", err)
+			}
+		}
+		if acc != nil && convID == 0 {
+			return errors.New("record staff opt-out: the outcome email needs a conversation")
+		}
+		var conv *int64
+		if convID != 0 {
+			conv = &convID
+		}
+		var subID int64
+		if err := tx.QueryRow(ctx, `insert into submissions (conversation_id, source, format, fields, problems, nhs_index, channel, status)
+			values ($1, $2, '', $3, $4, $5, $6, 'triage') returning id`,
+			conv, source, fields, probs, idx, string(vocab.ChannelStaff)).Scan(&subID); err != nil {
+			return fmt.Errorf("record staff opt-out: add submission: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `with `+optOutCTE("$1", "$2", "$3", "$4", "$5", "'staff'")+`
+			update submissions set status = case when exists (select 1 from reg) then 'accepted' else 'duplicate' end,
+				decided_by = $5, decided_at = now()
+			where id = $3 returning status`, idx, nhsSealed, subID, ref, in.Actor.String()).Scan(&status); err != nil {
+			return fmt.Errorf("record staff opt-out: %w", err)
+		}
+		action := "register.opt_out"
+		if status == vocab.StatusDuplicate {
+			action = "register.duplicate"
+		}
+		if err := writeAudit(ctx, tx, AuditEntry{Actor: in.Actor, Action: action, ObjectType: "submission", ObjectID: subID, Reference: ref, Detail: "channel=staff"}); err != nil {
+			return err
+		}
+		if acc != nil && status == vocab.StatusAccepted {
+			if _, err := queueEmail(ctx, tx, *acc, convID, subID, ""); err != nil && !errors.Is(err, ErrDuplicate) {
+				return err
+			}
+		}
+		return nil
+	})
+	return status, err
 }

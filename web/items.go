@@ -154,7 +154,9 @@ type fieldRow struct {
 	DescribedBy string
 }
 
-func fieldRows(read *form.Fields, edit form.Fields, problems []form.Problem) []fieldRow {
+// fieldRows puts the fields in the form's rows, each with its first error;
+// hasForm shows the value as read beside each.
+func fieldRows(read *form.Fields, edit form.Fields, problems []form.Problem, hasForm bool) []fieldRow {
 	var rows []fieldRow
 	for _, d := range fieldDefs {
 		row := fieldRow{fieldDef: d}
@@ -174,9 +176,36 @@ func fieldRows(read *form.Fields, edit form.Fields, problems []form.Problem) []f
 				row.Error = p.Message
 			}
 		}
+		var ids []string
+		if row.Hint != "" && row.Kind != "checkbox" {
+			ids = append(ids, "f-"+row.Key+"-hint")
+		}
+		if hasForm {
+			ids = append(ids, "f-"+row.Key+"-read")
+		}
+		if row.Error != "" {
+			ids = append(ids, "f-"+row.Key+"-error")
+		}
+		row.DescribedBy = strings.Join(ids, " ")
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// problemErrors splits the rules' problems into the page's error summary
+// (linked to the field, "f-<key>") and the warnings.
+func problemErrors(problems []form.Problem) (errs []pageError, warnings []form.Problem) {
+	for _, p := range problems {
+		switch {
+		case p.Severity != form.SeverityError:
+			warnings = append(warnings, p)
+		case p.Field == "":
+			errs = append(errs, pageError{Message: p.Message})
+		default:
+			errs = append(errs, pageError{Field: "f-" + p.Field, Message: p.Message})
+		}
+	}
+	return errs, warnings
 }
 
 func yesNo(b bool) string {
@@ -285,34 +314,9 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		current = *edit
 		d.Checked = true
 	}
-	d.Fields = fieldRows(read, current, problems)
-	for i := range d.Fields {
-		f := &d.Fields[i]
-		var ids []string
-		if f.Hint != "" && f.Kind != "checkbox" {
-			ids = append(ids, "f-"+f.Key+"-hint")
-		}
-		if d.HasForm {
-			ids = append(ids, "f-"+f.Key+"-read")
-		}
-		if f.Error != "" {
-			ids = append(ids, "f-"+f.Key+"-error")
-		}
-		f.DescribedBy = strings.Join(ids, " ")
-	}
-	var errs []pageError
-	for _, p := range problems {
-		if p.Severity == form.SeverityError {
-			errs = append(errs, pageError{Field: "f-" + p.Field, Message: p.Message})
-		} else {
-			d.Warnings = append(d.Warnings, p)
-		}
-	}
-	for i := range errs {
-		if errs[i].Field == "f-" {
-			errs[i].Field = ""
-		}
-	}
+	d.Fields = fieldRows(read, current, problems, d.HasForm)
+	errs, warnings := problemErrors(problems)
+	d.Warnings = append(d.Warnings, warnings...)
 	d.CheckedOK = d.Checked && len(errs) == 0
 	for i, a := range det.Attachments {
 		label := strings.TrimSpace(a.Name)

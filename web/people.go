@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -33,6 +34,7 @@ type historyView struct {
 var historyReasons = map[string]string{
 	"form":   "The resident's form passed every check",
 	"triage": "Accepted by staff from the triage queue",
+	"staff":  "Keyed in by staff from the resident's form",
 }
 
 // subView is one form of a conversation in words, linked to its item.
@@ -44,6 +46,8 @@ type subView struct {
 
 type peopleData struct {
 	Query        string
+	NHS          string // the NHS number searched for, "" for a reference
+	Ref          string // the reference searched for, when it found a conversation
 	Searched     bool
 	Conversation *store.Conversation
 	StateText    string // the conversation's state in words
@@ -137,7 +141,7 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 			return
 		}
 		if err == nil {
-			d.Conversation, d.StateText = &c, c.State.Text()
+			d.Conversation, d.StateText, d.Ref = &c, c.State.Text(), c.Reference
 			var ids []int64
 			for _, sb := range subs {
 				ids = append(ids, sb.ID)
@@ -159,6 +163,7 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 		}
 	} else if n := store.NormaliseNHS(q); n != "" {
 		nhs = append(nhs, n)
+		d.NHS = n
 	} else {
 		s.render(w, r, http.StatusUnprocessableEntity, "people", page{Title: "Find a person", Nav: "people", Session: sess,
 			Errors: []pageError{{Field: "q", Message: "Enter an NHS number (10 digits) or a reference code like NCL-7K3Q-9XWD"}}, Data: d})
@@ -273,4 +278,107 @@ func (s *server) optInAddress(ctx context.Context, nhs string) (replyTo, bool) {
 		return replyTo{}, false
 	}
 	return replyTo{to: c.Address, ref: c.Reference}, true
+}
+
+// optOutData is the keyed-in opt-out page: the leaflet's fields to key in
+// (checked by the daemon's rules), then the confirmation step.
+type optOutData struct {
+	Fields   []fieldRow
+	HasForm  bool // always false: there is no form as read to show
+	Warnings []form.Problem
+	// Ref is the conversation the form belongs to, "" for none.
+	Ref string
+	// Confirm is the confirmation step: what will happen and which email
+	// goes; To is where the outcome email goes, "" for no email.
+	Confirm bool
+	Display string
+	To      string
+}
+
+// optOut records an opt-out from a form staff keyed in. The first POST
+// (start=yes, from the person page) shows the empty form; each POST after
+// checks it with the daemon's rules; a form that passes shows the
+// confirmation step, and only a POST with confirmed=yes records it.
+func (s *server) optOut(w http.ResponseWriter, r *http.Request, sess *store.Session) {
+	ref := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("ref")))
+	if _, ok := store.FindReference(ref); !ok {
+		ref = ""
+	}
+	show := func(status int, d optOutData, errs []pageError) {
+		title := "Record an opt-out"
+		if d.Confirm {
+			title = "Check the opt-out"
+		}
+		s.render(w, r, status, "optout", page{Title: title, Nav: "people", Session: sess, Data: d, Errors: errs, TitleError: len(errs) > 0})
+	}
+	if r.PostForm.Get("start") == "yes" {
+		f := form.Fields{NHSNumber: formatNHS(store.NormaliseNHS(r.PostForm.Get("nhs")))}
+		show(http.StatusOK, optOutData{Fields: fieldRows(nil, f, nil, false), Ref: ref}, nil)
+		return
+	}
+	f := fieldsFromForm(r.PostForm)
+	probs := form.Check(&f, s.d.Now())
+	errs, warnings := problemErrors(probs)
+	d := optOutData{Fields: fieldRows(nil, f, probs, false), Warnings: warnings, Ref: ref}
+	if len(errs) > 0 {
+		show(http.StatusUnprocessableEntity, d, errs)
+		return
+	}
+	nhs := store.NormaliseNHS(f.NHSNumber)
+	rt, hasConv := s.optOutConversation(r.Context(), ref, nhs)
+	if r.PostForm.Get("confirmed") != "yes" {
+		d.Confirm, d.Display, d.To, d.Ref = true, formatNHS(nhs), rt.to, rt.ref
+		show(http.StatusOK, d, nil)
+		return
+	}
+	in := store.StaffOptOut{Fields: f, Actor: store.Actor(sess.Staff.ID)}
+	if hasConv {
+		in.Reference = rt.ref
+	}
+	if rt.to != "" {
+		e, err := s.email(vocab.KindAccepted, replyTo{to: rt.to, ref: rt.ref}, f.FirstName, nil)
+		if err != nil {
+			s.composeFail(w, r, sess, 0, err)
+			return
+		}
+		in.Accepted = e
+	}
+	st, err := s.d.Store.RecordStaffOptOut(r.Context(), in)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	s.d.Metrics.Action("opt_out")
+	var notice string
+	switch {
+	case st == vocab.StatusDuplicate:
+		notice = "This person was already opted out: the form is kept and the register is unchanged. No email was queued."
+	case in.Accepted != nil:
+		notice = "The opt-out is recorded and the \"opt-out recorded\" email is queued."
+	default:
+		notice = "The opt-out is recorded. There is no conversation with an address, so no email was queued."
+	}
+	s.showPeople(w, r, sess, nhs, notice)
+}
+
+// optOutConversation is the conversation a keyed-in opt-out belongs to:
+// the one searched for by reference, otherwise the one the person's
+// register entry came from; ok is false when there is none, and rt.to is
+// "" when it has no address.
+func (s *server) optOutConversation(ctx context.Context, ref, nhs string) (replyTo, bool) {
+	if ref != "" {
+		if c, err := s.d.Store.ConversationByReference(ctx, ref); err == nil {
+			return replyTo{to: c.Address, ref: c.Reference}, true
+		}
+	}
+	return s.optInAddress(ctx, nhs)
+}
+
+// optOutStart is the person page's button that starts a keyed-in opt-out,
+// with what the form knows: the NHS number and conversation, if any, and
+// a sentence on undoing a mistake.
+type optOutStart struct{ CSRF, NHS, Ref, Undo string }
+
+func newOptOutStart(csrf, nhs, ref, undo string) optOutStart {
+	return optOutStart{CSRF: csrf, NHS: nhs, Ref: ref, Undo: undo}
 }

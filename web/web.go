@@ -148,7 +148,7 @@ type server struct {
 //	                      POST /queue/close (bulk close as spam or duplicate)
 //	                      POST /items/{id}/upload (multipart: a protected item's form), /items/{id}/optin
 //	GET  /attachments/{id}
-//	GET  /people          POST /people (find), /people/optin
+//	GET  /people          POST /people (find), /people/optin, /people/optout
 //	GET  /audit           (admins)
 //	GET  /outbox          POST /outbox/{id}/retry, cancel, address
 //	GET  /dashboard       weekly counts for 26 weeks (SVG chart and table)
@@ -240,6 +240,7 @@ func (s *server) parseTemplates() error {
 		"role":     func(r store.Role) string { return string(r) },
 		// rankTriager reports whether the session's role may act on items.
 		"rankTriager": func(sess *store.Session) bool { return sess != nil && rank(sess.Staff.Role) >= rank(store.RoleTriager) },
+		"optOutStart": newOptOutStart,
 	}
 	names, err := fs.Glob(assets, "templates/*.html")
 	if err != nil {
@@ -335,6 +336,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /people", s.auth(store.RoleViewer, s.peoplePage))
 	mux.Handle("POST /people", s.auth(store.RoleViewer, s.findPerson))
 	mux.Handle("POST /people/optin", s.auth(store.RoleTriager, s.optIn))
+	mux.Handle("POST /people/optout", s.auth(store.RoleTriager, s.optOut))
 	mux.Handle("GET /audit", s.auth(store.RoleAdmin, s.audit))
 	mux.Handle("GET /staff", s.auth(store.RoleAdmin, s.staffPage))
 	mux.Handle("POST /staff", s.auth(store.RoleAdmin, s.addStaff))

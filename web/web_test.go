@@ -37,7 +37,7 @@ func TestRoutesNeedSession(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/"}, {"GET", "/queue"}, {"GET", fmt.Sprintf("/items/%d", id)}, {"GET", "/attachments/1"},
 		{"GET", "/people"}, {"GET", "/audit"},
-		{"POST", "/people"}, {"POST", "/people/optin"}, {"POST", "/signout"},
+		{"POST", "/people"}, {"POST", "/people/optin"}, {"POST", "/people/optout"}, {"POST", "/signout"},
 		{"POST", fmt.Sprintf("/items/%d/check", id)}, {"POST", fmt.Sprintf("/items/%d/accept", id)},
 		{"POST", fmt.Sprintf("/items/%d/reject", id)}, {"POST", fmt.Sprintf("/items/%d/close", id)},
 		{"POST", fmt.Sprintf("/items/%d/assign", id)},
@@ -87,6 +87,7 @@ func TestRoles(t *testing.T) {
 		{"viewer cannot assign", viewer, "POST", item + "/assign", 403},
 		{"viewer cannot check", viewer, "POST", item + "/check", 403},
 		{"viewer cannot opt in", viewer, "POST", "/people/optin", 403},
+		{"viewer cannot opt out", viewer, "POST", "/people/optout", 403},
 		{"viewer cannot read audit", viewer, "GET", "/audit", 403},
 		{"triager cannot read audit", triager, "GET", "/audit", 403},
 		{"triager assigns", triager, "POST", item + "/assign", 303},
