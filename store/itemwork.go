@@ -24,11 +24,19 @@ type TriageNote struct {
 // MaxNoteRunes bounds one note.
 const MaxNoteRunes = 2000
 
+// staffText trims a text a member of staff wrote (a note, a close note) and
+// reports whether it may be kept: written by staff, not System, and 1 to
+// max characters long.
+func staffText(actor Actor, text string, max int) (string, bool) {
+	text = strings.TrimSpace(text)
+	return text, actor != System && text != "" && len([]rune(text)) <= max
+}
+
 // AddTriageNote keeps a note on an item (open or closed), sealed. Audited
 // without its text.
 func (s *Store) AddTriageNote(ctx context.Context, id int64, body string, actor Actor) error {
-	body = strings.TrimSpace(body)
-	if actor == System || body == "" || len([]rune(body)) > MaxNoteRunes {
+	body, ok := staffText(actor, body, MaxNoteRunes)
+	if !ok {
 		return fmt.Errorf("add note to triage item %d: a staff actor and 1 to %d characters are required", id, MaxNoteRunes)
 	}
 	sealed, err := s.keys.sealString("triage_notes.body", body)
