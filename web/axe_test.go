@@ -79,20 +79,7 @@ func TestBrowserAccessibility(t *testing.T) {
 
 	b := browser.New(t, browser.Options{Timeout: 180 * time.Second})
 	out := browser.OutputDir(t)
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(b, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(b, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", js, err)
-		}
-		return s
-	}
+	do, eval := steps(t, b).do, steps(t, b).eval
 	do("sign in as admin",
 		chromedp.Navigate(e.srv.URL+"/queue"),
 		chromedp.WaitVisible(chromedp.CSS("#email")),

@@ -34,20 +34,7 @@ func TestBrowserWorksTheQueue(t *testing.T) {
 
 	b := browser.New(t, browser.Options{Timeout: 45 * time.Second})
 	out := browser.OutputDir(t)
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(b, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	do, text := steps(t, b).do, steps(t, b).text
 
 	do("sign in",
 		chromedp.Navigate(e.srv.URL+"/queue"),

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
@@ -281,3 +282,40 @@ func formValues(f form.Fields) url.Values {
 }
 
 func mustRE(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// browserSteps are the browser tests' short-hands over a chromedp context:
+// each fails the test with what it was doing.
+type browserSteps struct {
+	t testing.TB
+	b context.Context
+}
+
+func steps(t testing.TB, b context.Context) browserSteps { return browserSteps{t, b} }
+
+// do runs steps, failing the test with what on error.
+func (s browserSteps) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	if err := chromedp.Do(s.b, steps...); err != nil {
+		s.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval returns the string a script evaluates to.
+func (s browserSteps) eval(js string) string {
+	s.t.Helper()
+	v, err := chromedp.Run(s.b, chromedp.Evaluate[string](js))
+	if err != nil {
+		s.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// text returns the text of the element sel selects.
+func (s browserSteps) text(sel string) string {
+	s.t.Helper()
+	v, err := chromedp.Run(s.b, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		s.t.Fatalf("read %s: %v", sel, err)
+	}
+	return v
+}

@@ -166,20 +166,7 @@ func TestBrowserStaffReply(t *testing.T) {
 
 	b := browser.New(t, browser.Options{Timeout: 90 * time.Second})
 	out := browser.OutputDir(t)
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(b, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	do, text := steps(t, b).do, steps(t, b).text
 	has := func(sel string) bool {
 		t.Helper()
 		ok, err := chromedp.Run(b, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
