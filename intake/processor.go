@@ -431,7 +431,7 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, h st
 	if plan.MarkUndeliverable {
 		// Its own transaction, idempotent: a second run finds the row
 		// already undeliverable (ErrNotFound) and changes nothing.
-		if err := p.db(p.st.MarkUndeliverable(ctx, msg.BouncedMessageID, "bounced: ledger row "+fmt.Sprint(ledgerID))); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := p.db(p.st.MarkUndeliverable(ctx, msg.BouncedMessageID, bounceDetail(msg, ledgerID))); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return Outcome{}, err
 		}
 	}
@@ -444,6 +444,17 @@ func (p *Processor) run(ctx context.Context, ledgerID int64, m mailbox.Msg, h st
 	}
 	log.Debug("plan committed", slog.String("ref", res.Reference), slog.Int("submissions", len(res.Submissions)), slog.Int("triage", len(res.Triage)))
 	return Outcome{Folder: plan.Folder, Ref: res.Reference, Action: store.LedgerAction(plan.Folder, plan.Action), Queued: len(res.Queued), AutoReason: msg.AutoReason}, nil
+}
+
+// bounceDetail is the bounced email's last error: the status code and the
+// receiving server's words from the delivery report (addresses removed),
+// and the ledger row of the report.
+func bounceDetail(msg *message.Message, ledgerID int64) string {
+	said := strings.TrimSpace(msg.BounceStatus + " " + notify.RedactAddresses(msg.BounceDiagnostic))
+	if said == "" {
+		said = "the report gives no status"
+	}
+	return fmt.Sprintf("bounced: %s (report: ledger row %d)", said, ledgerID)
 }
 
 // decided is what decide found: the message read and the plan Decide drew

@@ -188,7 +188,8 @@ func TestBounceOfOurReply(t *testing.T) {
 		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"\r\n\r\n" +
 		"--" + boundary + "\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
 		"--" + boundary + "\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example.org\r\n\r\n" +
-		"Final-Recipient: rfc822; " + residentAddr + "\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" +
+		"Final-Recipient: rfc822; " + residentAddr + "\r\nAction: failed\r\nStatus: 5.1.1\r\n" +
+		"Diagnostic-Code: smtp; 550 5.1.1 <" + residentAddr + ">: Recipient address rejected: User unknown\r\n\r\n" +
 		"--" + boundary + "\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <" + ins.messageID() + ">\r\nSubject: x\r\n\r\n" +
 		"--" + boundary + "--\r\n"
 	r.deliver([]byte(dsn))
@@ -201,7 +202,11 @@ func TestBounceOfOurReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rows) != 1 || rows[0].MessageID != ins.messageID() {
-		t.Errorf("undeliverable outbox rows = %d, want the instructions", len(rows))
+		t.Fatalf("undeliverable outbox rows = %d, want the instructions", len(rows))
+	}
+	// Staff see what the receiving server said, without the address.
+	if e := rows[0].LastError; !strings.Contains(e, "5.1.1 smtp; 550 5.1.1 [address] Recipient address rejected: User unknown") || strings.Contains(e, "@") {
+		t.Errorf("the bounced email's last error = %q, want the status and diagnostic without the address", e)
 	}
 	if tri := r.openTriage(); !slices.Equal(tri, []vocab.Reason{vocab.ReasonUndeliverable}) {
 		t.Errorf("open triage %v, want undeliverable", tri)

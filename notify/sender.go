@@ -211,7 +211,7 @@ func classify(step string, err error) *SendError {
 		if ec := smtpErr.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] > 0 {
 			se.Enhanced = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
 		}
-		se.err = redactedSMTPError{msg: redact(smtpErr.Message)}
+		se.err = redactedSMTPError{msg: RedactAddresses(smtpErr.Message)}
 		se.temp = setup || smtpErr.Code/100 != 5
 		return se
 	}
@@ -228,13 +228,15 @@ func redactErr(err error) error {
 		return nil
 	}
 	if strings.Contains(err.Error(), "@") {
-		return fmt.Errorf("%s", redact(err.Error()))
+		return fmt.Errorf("%s", RedactAddresses(err.Error()))
 	}
 	return err
 }
 
-// redact removes every word containing '@' and caps the length.
-func redact(s string) string {
+// RedactAddresses removes every word containing '@' (an email address)
+// and caps the length at 200 bytes, for text a mail server wrote (an SMTP
+// reply, a bounce's diagnostic) that is logged or kept as an error.
+func RedactAddresses(s string) string {
 	words := strings.Fields(s)
 	for i, w := range words {
 		if strings.Contains(w, "@") {

@@ -89,6 +89,13 @@ type Message struct {
 	// the message that could not be delivered, without angle brackets; "" when
 	// the report does not say.
 	BouncedMessageID string
+	// BounceStatus and BounceDiagnostic are, for a delivery report, the
+	// status code ("5.1.1") and the receiving server's words
+	// ("smtp; 550 5.1.1 ... User unknown") of its first failed recipient
+	// (or its first recipient when none says failed), as the
+	// message/delivery-status part gives them; "" when it does not. The
+	// diagnostic often names the recipient's address: personal data.
+	BounceStatus, BounceDiagnostic string
 	// Encrypted says the message carries encrypted content that was not
 	// read: EncryptedSMIME or EncryptedPGP, "" when none was seen.
 	Encrypted string
@@ -373,6 +380,7 @@ func (p *parser) entity(e *entity, depth int, lv *level, inReport bool) {
 		p.attach(e, n, name, ctype)
 	case ctype == "message/delivery-status" || ctype == "message/global-delivery-status":
 		p.dsnPart = true
+		p.deliveryStatus(e.Body)
 	case ctype == "message/disposition-notification" || ctype == "message/global-disposition-notification":
 		if p.reportType == "" {
 			p.reportType = "disposition-notification"
@@ -506,6 +514,60 @@ func (p *parser) bounced(r io.Reader) {
 	if id := firstID(h.Get("Message-Id")); id != "" && p.msg.BouncedMessageID == "" {
 		p.msg.BouncedMessageID = id
 	}
+}
+
+// maxDeliveryStatusBytes bounds the delivery-status part read.
+const maxDeliveryStatusBytes = 64 << 10
+
+// deliveryStatus reads a delivery report's message/delivery-status part
+// (RFC 3464: the per-message fields, then a block of fields per recipient)
+// and keeps the Status and Diagnostic-Code of the first recipient whose
+// Action is failed, or else of the first recipient with a Status.
+func (p *parser) deliveryStatus(r io.Reader) {
+	if p.msg.BounceStatus != "" {
+		return
+	}
+	b, _ := io.ReadAll(io.LimitReader(r, maxDeliveryStatusBytes))
+	var first, failed [2]string
+	var block [2]string
+	var action string
+	var last string // the field a folded line continues
+	end := func() {
+		if block[0] != "" && first[0] == "" {
+			first = block
+		}
+		if block[0] != "" && action == "failed" && failed[0] == "" {
+			failed = block
+		}
+		block, action, last = [2]string{}, "", ""
+	}
+	for line := range strings.Lines(strings.ReplaceAll(string(b), "\r\n", "\n")) {
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.TrimSpace(line) == "":
+			end()
+		case line[0] == ' ' || line[0] == '\t':
+			if last == "diagnostic-code" {
+				block[1] += " " + strings.TrimSpace(line)
+			}
+		default:
+			k, v, _ := strings.Cut(line, ":")
+			last, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+			switch last {
+			case "status":
+				block[0] = v
+			case "diagnostic-code":
+				block[1] = v
+			case "action":
+				action = strings.ToLower(v)
+			}
+		}
+	}
+	end()
+	if failed[0] == "" {
+		failed = first
+	}
+	p.msg.BounceStatus, p.msg.BounceDiagnostic = failed[0], failed[1]
 }
 
 // attach reads a part as an attachment.

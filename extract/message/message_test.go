@@ -213,11 +213,11 @@ func TestParseEncrypted(t *testing.T) {
 
 func TestParseDSN(t *testing.T) {
 	tests := []struct {
-		file, reason, bounced string
+		file, reason, bounced, status, diagnostic string
 	}{
-		{"dsn.eml", ReasonDSN, "optout-outbox-1234@ncl.example.nhs.uk"},
-		{"dsn_headers.eml", ReasonDSN, "optout-outbox-5678@ncl.example.nhs.uk"},
-		{"ooo_exchange.eml", ReasonExchange, ""},
+		{"dsn.eml", ReasonDSN, "optout-outbox-1234@ncl.example.nhs.uk", "5.1.1", "smtp;550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"},
+		{"dsn_headers.eml", ReasonDSN, "optout-outbox-5678@ncl.example.nhs.uk", "5.0.0", ""},
+		{"ooo_exchange.eml", ReasonExchange, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -228,10 +228,33 @@ func TestParseDSN(t *testing.T) {
 			if m.BouncedMessageID != tt.bounced {
 				t.Errorf("BouncedMessageID = %q, want %q", m.BouncedMessageID, tt.bounced)
 			}
+			if m.BounceStatus != tt.status || m.BounceDiagnostic != tt.diagnostic {
+				t.Errorf("BounceStatus, BounceDiagnostic = %q, %q, want %q, %q", m.BounceStatus, m.BounceDiagnostic, tt.status, tt.diagnostic)
+			}
 			if len(m.Attachments) != 0 {
 				t.Errorf("attachments = %q, want none (the returned message is not a forward)", names(m))
 			}
 		})
+	}
+}
+
+// TestParseDeliveryStatus: the failed recipient's status and diagnostic
+// are kept, a folded Diagnostic-Code is joined, a delayed recipient before
+// it is passed over.
+func TestParseDeliveryStatus(t *testing.T) {
+	raw := "From: MAILER-DAEMON@mx.example.org\r\nTo: a@example.nhs.uk\r\nSubject: failure\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n" +
+		"Final-Recipient: rfc822; one@example.org\r\nAction: delayed\r\nStatus: 4.4.1\r\nDiagnostic-Code: smtp; 451 4.4.1 later\r\n\r\n" +
+		"Final-Recipient: rfc822; two@example.org\r\nAction: failed\r\nStatus: 5.2.2\r\n" +
+		"Diagnostic-Code: smtp; 552 5.2.2 <two@example.org>:\r\n    Mailbox full\r\n\r\n--b--\r\n"
+	m, err := Parse(strings.NewReader(raw), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.BounceStatus != "5.2.2" || m.BounceDiagnostic != "smtp; 552 5.2.2 <two@example.org>: Mailbox full" {
+		t.Errorf("BounceStatus, BounceDiagnostic = %q, %q, want the failed recipient's, unfolded", m.BounceStatus, m.BounceDiagnostic)
 	}
 }
 
