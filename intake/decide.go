@@ -134,7 +134,7 @@ type Input struct {
 //   - unreadable → triage, no reply;
 //   - other automatic mail, or mail without a sender → Auto, no reply;
 //   - a reference in the subject from another address (no signed token) →
-//     triage, no reply;
+//     triage (one item per form read, its form kept), no reply;
 //   - in a conversation, with forms → receipt; each valid form recorded with
 //     an outcome reply; each invalid form to triage (its outcome waits for staff);
 //   - without a form read but with a likely photo or scan of it (in a
@@ -200,7 +200,7 @@ func decide(in Input) *store.Plan {
 		return &store.Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto}
 	}
 	if in.Conv != nil && in.Match == MatchSubject && !in.SenderIsOwner {
-		return toTriage(vocab.ActionOtherSender, vocab.ReasonUnverifiedSender)
+		return planOtherSender(in)
 	}
 	hasForms := len(in.Forms) > 0
 	photo := !hasForms && in.Photos > 0
@@ -255,6 +255,25 @@ func decide(in Input) *store.Plan {
 		p.NewConversation = &store.NewConversation{}
 	}
 	return limitReplies(p, in)
+}
+
+// planOtherSender plans a message quoting a conversation's reference from
+// another address: no reply, and a triage item per form read (kept with
+// it, decided by staff once they know who sent it: store.AttachToConversation
+// ties both to the conversation), or one for the whole message without a
+// form.
+func planOtherSender(in Input) *store.Plan {
+	p := toTriage(vocab.ActionOtherSender, vocab.ReasonUnverifiedSender)
+	if len(in.Forms) == 0 {
+		return p
+	}
+	p.Triage = nil
+	for _, f := range in.Forms {
+		sub := &store.NewSubmission{Form: f, Channel: vocab.ChannelUnsolicited, Status: vocab.StatusTriage}
+		p.Submissions = append(p.Submissions, sub)
+		p.Triage = append(p.Triage, &store.NewTriage{Reason: vocab.ReasonUnverifiedSender, Submission: sub})
+	}
+	return p
 }
 
 // toTriage plans a message that goes to staff unanswered, with one triage

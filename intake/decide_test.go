@@ -210,9 +210,11 @@ func TestDecide(t *testing.T) {
 				ConversationState: vocab.StateCompleted},
 		},
 		{
-			name: "subject reference from another sender goes to triage unanswered",
+			name: "subject reference from another sender goes to triage unanswered, its form read and kept",
 			in:   inConv(person(extract.KindSubmission, validForm), MatchSubject, false, open),
-			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionOtherSender, Triage: []PlannedTriage{{vocab.ReasonUnverifiedSender, -1}}},
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionOtherSender, Channel: vocab.ChannelUnsolicited,
+				Submissions: []PlannedSubmission{{0, vocab.StatusTriage}},
+				Triage:      []PlannedTriage{{vocab.ReasonUnverifiedSender, 0}}},
 		},
 		{
 			name: "invalid form: receipt, triage, no outcome yet",

@@ -171,9 +171,9 @@ func (s *Store) OutboxEmail(ctx context.Context, id int64, actor Actor) (OutboxM
 
 // AttachToConversation ties an item raised for a reference from another
 // address (ReasonUnverifiedSender) to the conversation that reference
-// names, once staff decided the sender is the same resident: its kept
-// form can then be keyed, checked and accepted like any, with emails in
-// that conversation. Audited.
+// names, once staff decided the sender is the same resident: its form
+// (read from the message, or keyed in) can then be checked and accepted
+// like any, with emails in that conversation. Audited.
 func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, actor Actor) error {
 	if actor == System {
 		return errors.New("attach triage item to a conversation: a staff actor is required")
@@ -195,9 +195,25 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		if err != nil {
 			return fmt.Errorf("attach triage item %d to a conversation: %w", id, err)
 		}
+		if err := tieSubmission(ctx, tx, t, convID); err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.attach_conversation", ObjectType: "triage", ObjectID: id,
 			Reference: ref, Detail: fmt.Sprintf("conversation=%d", convID)})
 	})
+}
+
+// tieSubmission puts the form of a reference from another address (read
+// from its message, kept without a conversation) in the conversation staff
+// tied its item to.
+func tieSubmission(ctx context.Context, tx pgx.Tx, t TriageItem, convID int64) error {
+	if t.SubmissionID == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `update submissions set conversation_id = $2 where id = $1 and conversation_id is null`, t.SubmissionID, convID); err != nil {
+		return fmt.Errorf("tie the form of triage item %d to conversation %d: %w", t.ID, convID, err)
+	}
+	return nil
 }
 
 // NewContactFromTriage treats the message of an item raised for a
@@ -241,6 +257,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		}
 		if _, err := tx.Exec(ctx, `update triage set conversation_id = $2 where id = $1`, id, convID); err != nil {
 			return fmt.Errorf("new first contact from triage item %d: %w", id, err)
+		}
+		if err := tieSubmission(ctx, tx, t, convID); err != nil {
+			return err
 		}
 		t.Reference = ref
 		return closeTriage(ctx, tx, t, actor, OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))
