@@ -58,7 +58,8 @@ type heldReply struct {
 
 // heldKinds are the replies the pipeline plans per action (intake.Decide),
 // before the reply limit withholds them; the outcome email of each form
-// recorded from the message is added to them.
+// recorded from the message is added to them, and the receipt of forms
+// dropped when every one was recorded.
 var heldKinds = map[vocab.Action][]vocab.Kind{
 	vocab.ActionInstructions:   {vocab.KindInstructions},
 	vocab.ActionNoForm:         {vocab.KindNoForm},
@@ -89,12 +90,25 @@ func (s *server) heldReplies(ctx context.Context, det store.TriageDetail, actor 
 		return nil, false, err
 	}
 	first := ""
+	recorded, all := 0, 0 // the message's forms: recorded in the register, and all
 	for _, sb := range subs {
-		if sb.LedgerID == det.Message.ID && first == "" {
+		if sb.LedgerID != det.Message.ID {
+			continue
+		}
+		if first == "" {
 			first = sb.Fields.FirstName
+		}
+		all++
+		if sb.Status == vocab.StatusAccepted || sb.Status == vocab.StatusDuplicate {
+			recorded++
 		}
 	}
 	for _, k := range kinds {
+		if k == vocab.KindReceipt && vocab.Action(action) == vocab.ActionForms && all > 0 && recorded == all {
+			// Every form was recorded: the outcome email says it was
+			// received, as the pipeline sends it (intake's planForms).
+			continue
+		}
 		out = append(out, heldReply{kind: k, firstName: first})
 	}
 	for _, sb := range subs {
