@@ -120,6 +120,10 @@ type Deps struct {
 	// MaxUploadBytes bounds an uploaded form file: the daemon's per-file
 	// limit (OPTOUT_MAX_ATTACHMENT_SIZE). Default 35 MB.
 	MaxUploadBytes int64
+	// Queued, when set, is called after every staff action (a POST), so
+	// the emails it queued or sent again go out at once instead of at the
+	// outbox workers' next look (intake.Service.Wake). It must not block.
+	Queued func()
 }
 
 type server struct {
@@ -534,6 +538,9 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 			}
 		}
 		h(w, r, &sess)
+		if r.Method == http.MethodPost && s.d.Queued != nil {
+			s.d.Queued()
+		}
 	})
 }
 
