@@ -259,7 +259,7 @@ func (s *Server) ClearRefusal() {
 }
 
 // RefuseRecipient makes the sink refuse RCPT TO addr with r (its Step is
-// ignored) until Reset.
+// ignored) until ClearRecipient or Reset.
 func (s *Server) RefuseRecipient(addr string, r Refusal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,6 +267,14 @@ func (s *Server) RefuseRecipient(addr string, r Refusal) {
 		s.refuseTo = map[string]Refusal{}
 	}
 	s.refuseTo[strings.ToLower(addr)] = r
+}
+
+// ClearRecipient ends RefuseRecipient's refusal of addr: its mail is
+// taken again, as when a full mailbox was emptied.
+func (s *Server) ClearRecipient(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.refuseTo, strings.ToLower(addr))
 }
 
 // SetDown makes the sink close every connection as soon as it is accepted
