@@ -106,6 +106,12 @@ func (s *Store) TriageClosureOf(ctx context.Context, id int64) (TriageClosure, e
 	return c, err
 }
 
+// BounceHandled is the close reason of an item about an email that bounced
+// or was refused, once staff dealt with it (sent it again, to a corrected
+// address, or answered the resident another way): the form the email was
+// about stays as decided.
+const BounceHandled = "bounce_handled"
+
 // Bulk-close decisions.
 const (
 	BulkSpam      = "spam"      // not from a resident, or abuse

@@ -138,6 +138,10 @@ type bounceView struct {
 	Attempts  int
 	LastError string
 	CanResend bool // failed, undeliverable or waiting: not sent or being sent
+	// Ended is when it bounced (the report arrived) or was refused: when
+	// the item was raised. EndedText says which ("Bounced", "Refused").
+	Ended     time.Time
+	EndedText string
 }
 
 // sendersView shows the sender of a message quoting a reference and the
@@ -186,6 +190,10 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 			CanResend: m.State == store.OutboxFailed || m.State == store.OutboxUndeliverable || m.State == store.OutboxPending}
 		if b.KindText == "" {
 			b.KindText = string(m.Kind)
+		}
+		b.Ended, b.EndedText = det.Item.CreatedAt, "Refused"
+		if r == vocab.ReasonUndeliverable {
+			b.EndedText = "Bounced"
 		}
 		a.Bounce = b
 	case r == vocab.ReasonUnverifiedSender:
@@ -242,7 +250,8 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 
 // bounceAction sends a bounced or failed email again, as it was or to a
 // corrected address (store.RetryOutboxNow, store.CorrectOutboxAddress:
-// both audited). The item stays open until staff close it.
+// both audited), or closes the item once the email is dealt with
+// (store.BounceHandled, audited). The item stays open until staff close it.
 func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *store.Session) {
 	det, ok := s.detail(w, r, sess)
 	if !ok {
@@ -266,6 +275,15 @@ func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *stor
 			return
 		}
 		err, done = s.d.Store.CorrectOutboxAddress(r.Context(), det.Item.OutboxID, addr, actor), "redirected"
+	case "close":
+		// Nothing is sent and the form the email was about stays as decided.
+		if err := s.d.Store.CloseTriage(r.Context(), store.Decision{TriageID: det.Item.ID, Actor: actor, Reason: store.BounceHandled}); err != nil {
+			s.storeFail(w, r, sess, err)
+			return
+		}
+		s.d.Metrics.Action("item_bounce_close")
+		http.Redirect(w, r, "/queue?done=closed", http.StatusSeeOther)
+		return
 	default:
 		s.fail(w, r, sess, http.StatusNotFound, "There is no such action.")
 		return

@@ -60,7 +60,7 @@ var notices = map[string]string{
 	"answered":        "The item is closed as answered by phone or post.",
 	"resent":          "The email will be sent again within a minute.",
 	"redirected":      "The email will be sent to the corrected address within a minute.",
-	"attached":        "The email is attached to the resident's conversation. Key in and check its form as usual.",
+	"attached":        "The email is attached to the resident's conversation. Check its form below, then accept or reject it as usual.",
 	"newcontact":      "The instructions are queued to the sender's address, in a new conversation. The item is closed.",
 	"heldsent":        "The held replies are queued. The item is closed.",
 	"uploaded":        "The uploaded form is read and kept with the item. Check its fields below, then accept or reject it as usual.",
@@ -539,6 +539,11 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if !ok {
 		return
 	}
+	if isBounce(det.Item.Reason) {
+		// The form (if any) was decided before its email bounced.
+		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
+		return
+	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}
 	rt, canEmail := s.replyContext(r.Context(), det)
 	if canEmail {
@@ -643,6 +648,11 @@ func (s *server) itemWithErrors(w http.ResponseWriter, r *http.Request, sess *st
 func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.Session) {
 	det, ok := s.detail(w, r, sess)
 	if !ok {
+		return
+	}
+	if isBounce(det.Item.Reason) {
+		// Not an opt-out request would undo the form its email was about.
+		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: close it from its section \"The email that bounced\" instead.")
 		return
 	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: string(vocab.StatusNotOptOut), Detail: "reply=no"}

@@ -20,6 +20,7 @@ var outcomeTexts = map[string]string{
 	"rejected":                      "Rejected: the resident was asked for a corrected form",
 	"closed":                        "Closed",
 	"closed.not_optout":             "Closed: not an opt-out request",
+	"closed." + store.BounceHandled: "Closed: the email that bounced was dealt with",
 	"closed." + store.BulkSpam:      "Closed as spam",
 	"closed." + store.BulkDuplicate: "Closed as a duplicate",
 	store.OutcomeAnsweredOffline:    "Closed: answered by phone or post",
