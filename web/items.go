@@ -544,6 +544,10 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
 		return
 	}
+	if det.Item.Reason == vocab.ReasonRateLimited {
+		s.fail(w, r, sess, http.StatusConflict, "This item is about replies held by the reply limit, not a form: send the held replies or write back instead.")
+		return
+	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}
 	rt, canEmail := s.replyContext(r.Context(), det)
 	if canEmail {
@@ -610,6 +614,11 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if isBounce(det.Item.Reason) {
 		// Rejecting would send another email to the address that bounced.
 		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
+		return
+	}
+	if det.Item.Reason == vocab.ReasonRateLimited {
+		// Its form, if any, was decided as usual: only the emails were held.
+		s.fail(w, r, sess, http.StatusConflict, "This item is about replies held by the reply limit, not a form: send the held replies or write back instead.")
 		return
 	}
 	rt, canEmail := s.replyContext(r.Context(), det)

@@ -160,6 +160,11 @@ func (w *walk) walkRateLimited() {
 	if held := w.text("#held-replies"); held != "Opt-out recorded" {
 		t.Errorf("held replies = %q, want the one email the form would have had", held)
 	}
+	for _, sel := range []string{"#reject", "#accept"} {
+		if w.has(sel) {
+			t.Errorf("the rate limited page offers %s: its form was recorded, only the emails were held", sel)
+		}
+	}
 	if n := w.sentTo(addr, ""); n != 2 {
 		t.Fatalf("%d emails went to %s before staff sent the held reply, want the instructions and no form", n, addr)
 	}
