@@ -26,6 +26,10 @@ type itemActions struct {
 	Bounce *bounceView
 	// Senders are the two addresses of a reference from another address.
 	Senders *sendersView
+	// Undecided is a reference from another address not yet attached to
+	// the conversation nor treated as a new contact: its form is shown,
+	// but not accepted or rejected until staff know who sent it.
+	Undecided bool
 	// Raw is what is known of a message too large, unreadable or whose
 	// processing failed, and whether it can be downloaded.
 	Raw *rawView
@@ -205,7 +209,8 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 				return err
 			}
 		}
-		sv.CanDecide = d.CanAct && det.Item.ConversationID == 0
+		a.Undecided = det.Item.ConversationID == 0
+		sv.CanDecide = d.CanAct && a.Undecided
 		a.Senders = sv
 	case r == vocab.ReasonRateLimited:
 		lv := &limitedView{Window: durationWords(s.d.ReplyWindow)}

@@ -548,6 +548,10 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.fail(w, r, sess, http.StatusConflict, "This item is about replies held by the reply limit, not a form: send the held replies or write back instead.")
 		return
 	}
+	if det.Item.Reason == vocab.ReasonUnverifiedSender && det.Item.ConversationID == 0 {
+		s.fail(w, r, sess, http.StatusConflict, "Decide who sent this email first: attach it to the resident's conversation, then accept its form.")
+		return
+	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}
 	rt, canEmail := s.replyContext(r.Context(), det)
 	if canEmail {

@@ -71,13 +71,23 @@ func (w *walk) walkUnverifiedSender() {
 	if got := w.text("#conversation-address"); !strings.Contains(got, resident1) || !strings.Contains(got, instr.ref) {
 		t.Errorf("the conversation's address = %q, want %s and %s", got, resident1, instr.ref)
 	}
+	// The form is read and shown, but not decided before the sender is.
+	if form := w.text(`section[aria-labelledby="form-heading"]`); !strings.Contains(strings.ReplaceAll(form, " ", ""), "9434765919") ||
+		!strings.Contains(form, "Hopper") || !strings.Contains(form, "Decide who sent this email first") {
+		t.Errorf("the undecided item's form section does not show the form read from the attachment and what to do first:\n%s", form)
+	}
+	for _, sel := range []string{"#accept", "#reject"} {
+		if w.has(sel) {
+			t.Errorf("the undecided item offers %s before staff know who sent it", sel)
+		}
+	}
+	w.submit("attach to the conversation", "#sender-attach")
 	if got := w.value("#f-nhs_number"); strings.ReplaceAll(got, " ", "") != "9434765919" {
 		t.Errorf("the form's NHS number on the page = %q, want the one read from the attachment", got)
 	}
 	if got := w.value("#f-last_name"); got != "Hopper" {
 		t.Errorf("the form's last name on the page = %q, want Hopper", got)
 	}
-	w.submit("attach to the conversation", "#sender-attach")
 	a := w.waitAudit("triage.attach_conversation", it.ID)
 	if a.Reference != instr.ref {
 		t.Errorf("audit row of the attach = %+v, want reference %s", a, instr.ref)
