@@ -69,59 +69,24 @@ func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, e
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
+	return queryAll(ctx, s.pool, "list triage", scanTriage, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
 		where ($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2) and ($3 = 0 or t.assigned_to = $3) and (not $6 or t.due_by < now())
 		order by case when $7 then t.due_by end, t.created_at, t.id limit $4 offset $5`, f.State, f.Reason, f.AssignedTo, f.Limit, f.Offset, f.Overdue, f.ByDue)
-	if err != nil {
-		return nil, fmt.Errorf("list triage: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TriageItem, error) { return scanTriage(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list triage: %w", err)
-	}
-	return out, nil
 }
 
 // TriageStats returns the number of open items by reason and the creation
 // time of the oldest open item (nil when none), for metrics.
 func (s *Store) TriageStats(ctx context.Context) (open map[string]int, oldest *time.Time, err error) {
-	rows, err := s.pool.Query(ctx, `select reason, count(*), min(created_at) from triage where state = 'open' group by reason`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("count triage: %w", err)
-	}
-	defer rows.Close()
-	open = map[string]int{}
-	for rows.Next() {
-		var r string
-		var n int
-		var at time.Time
-		if err := rows.Scan(&r, &n, &at); err != nil {
-			return nil, nil, fmt.Errorf("count triage: %w", err)
-		}
-		open[r] = n
-		if oldest == nil || at.Before(*oldest) {
-			a := at
-			oldest = &a
-		}
-	}
-	return open, oldest, rows.Err()
+	return countOldest(ctx, s.pool, "count triage", func(string) bool { return true },
+		`select reason, count(*), min(created_at) from triage where state = 'open' group by reason`)
 }
 
 // TriageOverdue returns the number of open items past their due date at
 // now, by reason, for metrics.
 func (s *Store) TriageOverdue(ctx context.Context, now time.Time) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `select reason, count(*) from triage where state = 'open' and due_by < $1 group by reason`, now)
-	if err != nil {
-		return nil, fmt.Errorf("count overdue triage: %w", err)
-	}
-	out := map[string]int{}
-	var reason string
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&reason, &n}, func() error { out[reason] = n; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("count overdue triage: %w", err)
-	}
-	return out, nil
+	out, _, err := countOldest(ctx, s.pool, "count overdue triage", func(string) bool { return false },
+		`select reason, count(*), min(created_at) from triage where state = 'open' and due_by < $1 group by reason`, now)
+	return out, err
 }
 
 // AttachmentInfo describes a kept attachment without its bytes.

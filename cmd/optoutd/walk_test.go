@@ -330,8 +330,12 @@ func TestWalkInvalidForm(t *testing.T) {
 
 	w.open(it.ID)
 	w.axe("invalid form")
+	w.screenshot("walk-invalid-form")
 	if s := w.text(".error-summary"); !strings.Contains(s, "NHS number") {
 		t.Errorf("error summary = %q, want the NHS number problem", s)
+	}
+	if !w.has("#reject") || w.has("#bounce-resend") {
+		t.Error("an invalid form's page must offer Reject and no bounce actions")
 	}
 	w.do("correct the NHS number and accept",
 		chromedp.Clear(chromedp.CSS("#f-nhs_number")),
@@ -342,6 +346,9 @@ func TestWalkInvalidForm(t *testing.T) {
 	got := w.waitSent(addr, vocab.KindAccepted, 0)
 	if got.ref != it.Reference {
 		t.Errorf("the recorded email carries reference %q, want the item's %q", got.ref, it.Reference)
+	}
+	if n := w.sentTo(addr, ""); n != 3 {
+		t.Errorf("the resident got %d emails, want 3 (instructions, receipt, recorded)", n)
 	}
 	a := w.waitAudit("triage.accepted", it.ID)
 	if a.Reference != it.Reference {
