@@ -16,13 +16,6 @@ import (
 // staff reply before it comes back to the queue (OPTOUT_REPLY_WAIT_DAYS).
 const DefaultReplyWait = 10 * 24 * time.Hour
 
-// Closing decisions of an item answered outside email.
-const (
-	// OutcomeAnsweredOffline closes an item staff answered by phone or post.
-	OutcomeAnsweredOffline = "closed.answered_offline"
-	answeredOfflineReason  = "answered_offline"
-)
-
 // StaffReply queues a member of staff's reply (kind staff_reply, composed by
 // the caller with notify.Composer, threaded in the item's conversation) in
 // the outbox, sealed like every email, and sets the item waiting for the
@@ -146,10 +139,10 @@ func (s *Store) AnswerOffline(ctx context.Context, id int64, note string, actor 
 			}
 		}
 		if _, err := tx.Exec(ctx, `update triage set close_reason = $2, close_note = $3, waiting_since = null where id = $1`,
-			id, answeredOfflineReason, sealed); err != nil {
+			id, vocab.CloseAnsweredOffline, sealed); err != nil {
 			return fmt.Errorf("close triage item %d: %w", id, err)
 		}
-		return closeTriage(ctx, tx, t, actor, OutcomeAnsweredOffline, "")
+		return closeTriage(ctx, tx, t, actor, vocab.OutcomeAnsweredOffline, "")
 	})
 }
 
@@ -243,16 +236,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 			return fmt.Errorf("new first contact from triage item %d: %w", id, err)
 		}
 		t.Reference = ref
-		return closeTriage(ctx, tx, t, actor, OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))
+		return closeTriage(ctx, tx, t, actor, vocab.OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))
 	})
 }
-
-// OutcomeNewContact closes an item whose message staff treated as a new
-// first contact.
-const OutcomeNewContact = "closed.new_contact"
-
-// OutcomeRepliesSent closes a rate_limited item whose held replies staff sent.
-const OutcomeRepliesSent = "closed.replies_sent"
 
 // SendHeldReplies queues the replies a rate_limited item held back
 // (composed by the caller as the pipeline composes them) in the item's
@@ -284,6 +270,6 @@ func (s *Store) SendHeldReplies(ctx context.Context, id int64, emails []*Email, 
 				return err
 			}
 		}
-		return closeTriage(ctx, tx, t, actor, OutcomeRepliesSent, fmt.Sprintf("emails=%d", len(sealed)))
+		return closeTriage(ctx, tx, t, actor, vocab.OutcomeRepliesSent, fmt.Sprintf("emails=%d", len(sealed)))
 	})
 }

@@ -17,7 +17,7 @@ import (
 type TriageItem struct {
 	ID             int64
 	Reason         vocab.Reason
-	State          string // "open" or "closed"
+	State          vocab.ItemState
 	CreatedAt      time.Time
 	DueBy          time.Time // the law's deadline for what it asks; by default one calendar month from receipt (UK GDPR)
 	AssignedTo     int64     // staff id, 0 when unassigned
@@ -28,7 +28,7 @@ type TriageItem struct {
 	Reference      string
 	ClosedBy       int64
 	ClosedAt       *time.Time
-	Outcome        string
+	Outcome        vocab.Outcome
 	// RegisterState is the current register state of the person the
 	// conversation had already recorded when the item was raised ("" when
 	// none): an "asks to opt back in" item shows it, and ConfirmOptBackIn
@@ -64,7 +64,7 @@ type TriageFilter struct {
 // ListTriage lists queue items, oldest first (or due soonest first).
 func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, error) {
 	if f.State == "" {
-		f.State = "open"
+		f.State = string(vocab.ItemOpen)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100
@@ -256,18 +256,18 @@ func lockOpenTriage(ctx context.Context, tx pgx.Tx, id int64) (TriageItem, error
 	if err != nil {
 		return t, fmt.Errorf("lock triage item %d: %w", id, err)
 	}
-	if t.State != "open" {
+	if t.State != vocab.ItemOpen {
 		return t, fmt.Errorf("triage item %d is closed: %w", id, ErrConflict)
 	}
 	return t, nil
 }
 
-func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome, detail string) error {
+func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome vocab.Outcome, detail string) error {
 	if _, err := tx.Exec(ctx, `update triage set state = 'closed', closed_by = $2, closed_at = now(), outcome = $3 where id = $1`,
 		t.ID, int64(actor), outcome); err != nil {
 		return fmt.Errorf("close triage item %d: %w", t.ID, err)
 	}
-	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + outcome, ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference, Detail: detail})
+	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + string(outcome), ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference, Detail: detail})
 }
 
 // auditDetail joins the parts of a decision's audit detail that are set.
@@ -395,7 +395,7 @@ func (s *Store) AcceptTriage(ctx context.Context, d Decision) (vocab.SubmissionS
 				return fmt.Errorf("accept triage item %d: %w", t.ID, err)
 			}
 		}
-		return closeTriage(ctx, tx, t, d.Actor, "accepted", auditDetail("status="+string(status), d.Detail))
+		return closeTriage(ctx, tx, t, d.Actor, vocab.OutcomeAccepted, auditDetail("status="+string(status), d.Detail))
 	})
 	return status, err
 }
@@ -407,7 +407,7 @@ func (s *Store) RejectTriage(ctx context.Context, d Decision) error {
 	if d.Email == nil {
 		return errors.New("reject triage item: the rejection email is required")
 	}
-	return s.decide(ctx, d, vocab.StatusRejected, vocab.KindRejected, "rejected")
+	return s.decide(ctx, d, vocab.StatusRejected, vocab.KindRejected, vocab.OutcomeRejected)
 }
 
 // CloseTriage closes an item as settled without recording anything: a
@@ -418,10 +418,10 @@ func (s *Store) CloseTriage(ctx context.Context, d Decision) error {
 	if d.Reason == string(vocab.StatusNotOptOut) {
 		st = vocab.StatusNotOptOut
 	}
-	return s.decide(ctx, d, st, vocab.KindNotOptOut, "closed")
+	return s.decide(ctx, d, st, vocab.KindNotOptOut, vocab.OutcomeClosed)
 }
 
-func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatus, kind vocab.Kind, outcome string) error {
+func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatus, kind vocab.Kind, outcome vocab.Outcome) error {
 	if d.Actor == System {
 		return fmt.Errorf("%s triage item: a staff actor is required", outcome)
 	}
@@ -453,8 +453,8 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 				return fmt.Errorf("%s triage item %d: %w", outcome, t.ID, err)
 			}
 		}
-		if outcome == "closed" && d.Reason != "" {
-			outcome = "closed." + d.Reason
+		if outcome == vocab.OutcomeClosed && d.Reason != "" {
+			outcome = vocab.CloseReason(d.Reason).Outcome()
 		}
 		if err := closeTriage(ctx, tx, t, d.Actor, outcome, auditDetail("reason="+d.Reason, d.Detail)); err != nil {
 			return err
@@ -499,7 +499,7 @@ func (s *Store) ConfirmOptBackIn(ctx context.Context, triageID int64, in OptIn) 
 		if h, err = recordOptIn(ctx, tx, `r.id = $1`, *regID, in, *se); err != nil {
 			return err
 		}
-		return closeTriage(ctx, tx, t, in.Actor, "opted_in", "")
+		return closeTriage(ctx, tx, t, in.Actor, vocab.OutcomeOptedIn, "")
 	})
 	return h, err
 }

@@ -33,7 +33,7 @@ type due struct {
 
 func (s *server) dueOf(t store.TriageItem) due {
 	d := due{Date: t.DueBy}
-	if t.State != "open" {
+	if t.State != vocab.ItemOpen {
 		return d
 	}
 	left := t.DueBy.Sub(s.d.Now())
@@ -289,7 +289,7 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	if err != nil {
 		return itemData{}, nil, err
 	}
-	d := itemData{Item: det.Item, Due: s.dueOf(det.Item), Open: det.Item.State == "open", Submission: det.Submission,
+	d := itemData{Item: det.Item, Due: s.dueOf(det.Item), Open: det.Item.State == vocab.ItemOpen, Submission: det.Submission,
 		Conversation: det.Conversation, RejectReasons: rejectReasons}
 	d.CanAct = d.Open && rank(sess.Staff.Role) >= rank(store.RoleTriager)
 	d.CanEmail = det.Conversation != nil
@@ -519,7 +519,7 @@ func (s *server) detail(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.storeFail(w, r, sess, err)
 		return det, false
 	}
-	if det.Item.State != "open" {
+	if det.Item.State != vocab.ItemOpen {
 		s.storeFail(w, r, sess, store.ErrConflict)
 		return det, false
 	}
