@@ -172,15 +172,11 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		return errors.New("attach triage item to a conversation: a staff actor is required")
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		t, err := lockOpenTriage(ctx, tx, id)
-		if err != nil {
+		if _, err := lockUnattachedSender(ctx, tx, id, "attach triage item %d to a conversation"); err != nil {
 			return err
 		}
-		if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
-			return fmt.Errorf("attach triage item %d to a conversation: only an unattached reference from another address can be: %w", id, ErrConflict)
-		}
 		var ref string
-		err = tx.QueryRow(ctx, `update triage t set conversation_id = c.id from conversations c where t.id = $1 and c.id = $2 returning c.reference`,
+		err := tx.QueryRow(ctx, `update triage t set conversation_id = c.id from conversations c where t.id = $1 and c.id = $2 returning c.reference`,
 			id, convID).Scan(&ref)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("conversation %d: %w", convID, ErrNotFound)
@@ -191,6 +187,20 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.attach_conversation", ObjectType: "triage", ObjectID: id,
 			Reference: ref, Detail: fmt.Sprintf("conversation=%d", convID)})
 	})
+}
+
+// lockUnattachedSender locks the open item id, which must be a reference
+// from another address not yet tied to a conversation; what names the
+// task in errors (with a %d for the id).
+func lockUnattachedSender(ctx context.Context, tx pgx.Tx, id int64, what string) (TriageItem, error) {
+	t, err := lockOpenTriage(ctx, tx, id)
+	if err != nil {
+		return t, err
+	}
+	if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
+		return t, fmt.Errorf(what+": only an unattached reference from another address can be: %w", id, ErrConflict)
+	}
+	return t, nil
 }
 
 // NewContactFromTriage treats the message of an item raised for a
@@ -216,12 +226,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		return err
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		t, err := lockOpenTriage(ctx, tx, id)
+		t, err := lockUnattachedSender(ctx, tx, id, "new first contact from triage item %d")
 		if err != nil {
 			return err
-		}
-		if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
-			return fmt.Errorf("new first contact from triage item %d: only an unattached reference from another address can be: %w", id, ErrConflict)
 		}
 		var convID int64
 		if err := tx.QueryRow(ctx, `insert into conversations (reference, address, address_hash, state, ledger_id)
