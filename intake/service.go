@@ -26,10 +26,12 @@ const (
 // Deps are the parts a Service joins. Store, Session, Extractor, Composer
 // and Mailer are required.
 type Deps struct {
-	// Store is the register. Its pool should have at least
-	// Poller.Workers + outbox workers + 2 connections (store.Options.MaxConns;
-	// pgx's default is 4 on a small machine): one holds the mailbox lock
-	// for a whole poll, and it must be more than 1 or a poll cannot proceed.
+	// Store is the register. Its pool should have at least Poller.Workers
+	// + 2 per outbox worker + 2 connections (store.Options.MaxConns; pgx's
+	// default is 4 on a small machine): one holds the mailbox lock for a
+	// whole poll, each sender holds one for its SMTP connection slot
+	// (store.AcquireSMTPSlot) and marks its sends on another, and one more
+	// lets a poll proceed. The daemon sizes its pool so (cmd/optoutd).
 	Store     *store.Store
 	Session   *mailbox.Session // over Config.Mailbox
 	Extractor *extract.Extractor
