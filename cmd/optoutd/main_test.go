@@ -6,7 +6,6 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"github.com/ncl-icb/optout-intake/intake"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/intake"
 )
 
 // optoutdBin is the binary the black-box tests run, built once by TestMain
