@@ -148,6 +148,19 @@ func isBounce(r vocab.Reason) bool {
 	return r == vocab.ReasonUndeliverable || r == vocab.ReasonSendFailed
 }
 
+// isEnquiry reports whether r is raised for what a resident wrote rather
+// than for a form: a message that needs a person (issue 14) or one after
+// the conversation completed. Without a form on the item there is nothing
+// to reject, so its page offers no "Reject the form".
+func isEnquiry(r vocab.Reason) bool {
+	switch r {
+	case vocab.ReasonComplaint, vocab.ReasonRightsRequest, vocab.ReasonOptBackIn, vocab.ReasonProxy,
+		vocab.ReasonFormatOrLanguage, vocab.ReasonStatusChase, vocab.ReasonQuestion, vocab.ReasonAfterCompletion:
+		return true
+	}
+	return false
+}
+
 // itemActions fills d.Actions from the item's detail.
 func (s *server) itemActions(ctx context.Context, sess *store.Session, det store.TriageDetail, d *itemData) error {
 	a := &d.Actions

@@ -271,6 +271,7 @@ type itemData struct {
 	Closure       *closureView // who closed it, when, why; nil while open
 	Assignable    []option     // staff it can be assigned to
 	Actions       itemActions  // the reason's own facts and actions (item_actions.html)
+	CanReject     bool         // "Reject the form" makes sense: not a bounce, and a form or a reason that expects one
 	Thread        *threadView  // the conversation and the other open items; nil when none
 }
 
@@ -339,6 +340,7 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	if err := s.itemActions(ctx, sess, det, &d); err != nil {
 		return d, nil, err
 	}
+	d.CanReject = d.Actions.Bounce == nil && (d.HasForm || !isEnquiry(det.Item.Reason))
 	return d, errs, nil
 }
 
@@ -605,6 +607,10 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if isBounce(det.Item.Reason) {
 		// Rejecting would send another email to the address that bounced.
 		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
+		return
+	}
+	if isEnquiry(det.Item.Reason) && det.Submission == nil {
+		s.fail(w, r, sess, http.StatusConflict, "This item is a message from the resident with no form to reject: write back to them, or close the item.")
 		return
 	}
 	rt, canEmail := s.replyContext(r.Context(), det)
