@@ -272,6 +272,7 @@ type itemData struct {
 	Assignable    []option     // staff it can be assigned to
 	Actions       itemActions  // the reason's own facts and actions (item_actions.html)
 	CanReject     bool         // "Reject the form" makes sense: not a bounce, and a form or a reason that expects one
+	KeyIn         string       // how the form to key in is offered: keyInOpen, keyInCollapsed or keyInNone
 	Thread        *threadView  // the conversation and the other open items; nil when none
 }
 
@@ -341,6 +342,7 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		return d, nil, err
 	}
 	d.CanReject = d.Actions.Bounce == nil && (d.HasForm || !isEnquiry(det.Item.Reason))
+	d.KeyIn = keyInOf(det.Item.Reason, d.HasForm)
 	return d, errs, nil
 }
 
@@ -539,6 +541,10 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	}
 	det, ok := s.detail(w, r, sess)
 	if !ok {
+		return
+	}
+	if keyInOf(det.Item.Reason, det.Submission != nil) == keyInNone {
+		s.fail(w, r, sess, http.StatusConflict, "This message does not ask to opt out and came with no form, so there is no opt-out to record from it.")
 		return
 	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}

@@ -153,6 +153,9 @@ func TestWalkEnquiries(t *testing.T) {
 		if w.has("#reject") {
 			t.Errorf("%s: the page offers to reject a form, on a message that has none", c.reason)
 		}
+		if !w.has("details#keyin:not([open]) #accept") {
+			t.Errorf("%s: the form to key in is not tucked behind \"Record an opt-out from this message\"", c.reason)
+		}
 
 		if c.reason == vocab.ReasonFormatOrLanguage {
 			// Answered by post: the item closes and nothing is emailed.
@@ -255,6 +258,9 @@ func TestWalkOptBackIn(t *testing.T) {
 	if s := w.text(`pre[aria-label="Email text"]`); !strings.Contains(s, "opt back in") {
 		t.Errorf("the page shows the email text %q, want the resident's words", s)
 	}
+	if w.has("#accept") || w.has("#reject") || !w.has("#no-keyin") {
+		t.Error("the page offers to accept or reject an opt-out form on a request to opt back in")
+	}
 	w.do("start the opt back in",
 		chromedp.Click(chromedp.CSS("#optbackin-start")),
 		chromedp.WaitVisible(chromedp.CSS("#optback-confirm")),
@@ -319,8 +325,8 @@ func TestWalkAfterCompletion(t *testing.T) {
 	if s := w.text("#conversation"); !strings.Contains(s, acc.subject) {
 		t.Errorf("the conversation on the page does not show the recorded email %q:\n%s", acc.subject, s)
 	}
-	if w.has("#reject") {
-		t.Error("the page offers to reject a form after the opt-out was recorded")
+	if w.has("#accept") || w.has("#reject") || !w.has("#no-keyin") {
+		t.Error("the page offers to accept or reject a form after the opt-out was recorded")
 	}
 	const words = "Your GP practice is not told: the opt-out is recorded in the London Care Record only."
 	w.do("write back",
