@@ -159,6 +159,12 @@ func New(d Deps, cfg Config) (*Service, error) {
 // Poller returns the poller.
 func (s *Service) Poller() *Poller { return s.poller }
 
+// Wake asks every outbox worker to look for due rows now, without
+// blocking: call it after queueing an email outside the pipeline (a staff
+// decision on the triage page), so it goes at once rather than at the
+// workers' next look (notify.DefaultInterval).
+func (s *Service) Wake() { s.wake() }
+
 // wake asks every outbox worker to look for due rows now.
 func (s *Service) wake() {
 	for _, w := range s.workers {

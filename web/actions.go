@@ -148,6 +148,37 @@ func isBounce(r vocab.Reason) bool {
 	return r == vocab.ReasonUndeliverable || r == vocab.ReasonSendFailed
 }
 
+// isEnquiry reports whether r is raised for what a resident wrote rather
+// than for a form: a message that needs a person (issue 14) or one after
+// the conversation completed. Without a form on the item there is nothing
+// to reject, so its page offers no "Reject the form".
+func isEnquiry(r vocab.Reason) bool {
+	switch r {
+	case vocab.ReasonComplaint, vocab.ReasonRightsRequest, vocab.ReasonOptBackIn, vocab.ReasonProxy,
+		vocab.ReasonFormatOrLanguage, vocab.ReasonStatusChase, vocab.ReasonQuestion, vocab.ReasonAfterCompletion:
+		return true
+	}
+	return false
+}
+
+// How an item page offers to key in and accept a form (itemData.KeyIn).
+const (
+	keyInOpen      = ""          // the form to key in, check and accept is shown
+	keyInCollapsed = "collapsed" // an enquiry without a form: behind "Record an opt-out from this message"
+	keyInNone      = "none"      // an opt back in or a message after completion without a form: no opt-out to record
+)
+
+// keyInOf says how the page of an item of reason r offers to key in a form.
+func keyInOf(r vocab.Reason, hasForm bool) string {
+	switch {
+	case hasForm || !isEnquiry(r):
+		return keyInOpen
+	case r == vocab.ReasonOptBackIn || r == vocab.ReasonAfterCompletion:
+		return keyInNone
+	}
+	return keyInCollapsed
+}
+
 // itemActions fills d.Actions from the item's detail.
 func (s *server) itemActions(ctx context.Context, sess *store.Session, det store.TriageDetail, d *itemData) error {
 	a := &d.Actions

@@ -271,6 +271,8 @@ type itemData struct {
 	Closure       *closureView // who closed it, when, why; nil while open
 	Assignable    []option     // staff it can be assigned to
 	Actions       itemActions  // the reason's own facts and actions (item_actions.html)
+	CanReject     bool         // "Reject the form" makes sense: not a bounce, and a form or a reason that expects one
+	KeyIn         string       // how the form to key in is offered: keyInOpen, keyInCollapsed or keyInNone
 	Thread        *threadView  // the conversation and the other open items; nil when none
 }
 
@@ -339,6 +341,8 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	if err := s.itemActions(ctx, sess, det, &d); err != nil {
 		return d, nil, err
 	}
+	d.CanReject = d.Actions.Bounce == nil && (d.HasForm || !isEnquiry(det.Item.Reason))
+	d.KeyIn = keyInOf(det.Item.Reason, d.HasForm)
 	return d, errs, nil
 }
 
@@ -539,6 +543,10 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if !ok {
 		return
 	}
+	if keyInOf(det.Item.Reason, det.Submission != nil) == keyInNone {
+		s.fail(w, r, sess, http.StatusConflict, "This message does not ask to opt out and came with no form, so there is no opt-out to record from it.")
+		return
+	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}
 	rt, canEmail := s.replyContext(r.Context(), det)
 	if canEmail {
@@ -605,6 +613,10 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if isBounce(det.Item.Reason) {
 		// Rejecting would send another email to the address that bounced.
 		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
+		return
+	}
+	if isEnquiry(det.Item.Reason) && det.Submission == nil {
+		s.fail(w, r, sess, http.StatusConflict, "This item is a message from the resident with no form to reject: write back to them, or close the item.")
 		return
 	}
 	rt, canEmail := s.replyContext(r.Context(), det)

@@ -82,6 +82,10 @@ type Deps struct {
 	// Ready is called by /readyz after the database ping: it should fail
 	// when the mailbox has not been polled recently. nil: database only.
 	Ready func(ctx context.Context) error
+	// Queued, when set, is called after every staff member's form (a POST)
+	// was handled: an email the action queued in the outbox then goes at
+	// once (the daemon passes intake.Service.Wake). It must not block.
+	Queued func()
 	// SessionIdle ends sessions idle this long (OPTOUT_SESSION_IDLE). Default DefaultSessionIdle.
 	SessionIdle time.Duration
 	// SessionMax ends sessions this long after sign-in, however busy
@@ -534,6 +538,9 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 			}
 		}
 		h(w, r, &sess)
+		if r.Method == http.MethodPost && s.d.Queued != nil {
+			s.d.Queued()
+		}
 	})
 }
 
