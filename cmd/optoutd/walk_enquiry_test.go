@@ -164,10 +164,10 @@ func TestWalkEnquiries(t *testing.T) {
 				chromedp.Click(chromedp.CSS("#answered")),
 				chromedp.WaitVisible(chromedp.CSS(".notice")),
 			)
-			if cl := w.closed(it.ID); cl.Outcome != store.OutcomeAnsweredOffline || cl.ClosedBy != w.staff.ID {
-				t.Errorf("answered by post: closed item = %+v, want %s by staff %d", cl, store.OutcomeAnsweredOffline, w.staff.ID)
+			if cl := w.closed(it.ID); cl.Outcome != vocab.OutcomeAnsweredOffline || cl.ClosedBy != w.staff.ID {
+				t.Errorf("answered by post: closed item = %+v, want %s by staff %d", cl, vocab.OutcomeAnsweredOffline, w.staff.ID)
 			}
-			if a := w.waitAudit("triage."+store.OutcomeAnsweredOffline, it.ID); a.Reference != it.Reference || strings.Contains(a.Detail, "paper form") {
+			if a := w.waitAudit("triage."+string(vocab.OutcomeAnsweredOffline), it.ID); a.Reference != it.Reference || strings.Contains(a.Detail, "paper form") {
 				t.Errorf("audit row of the close = %+v, want reference %s and not the note", a, it.Reference)
 			}
 			if s := w.text("main"); !strings.Contains(s, "answered by phone or post") || !strings.Contains(s, "Posted a paper form") {
