@@ -138,6 +138,7 @@ type sendersView struct {
 // rawView is what is known of a message that could not be read.
 type rawView struct {
 	Size       int64
+	SizeText   string // Size in words staff read ("261 KB")
 	ReceivedAt time.Time
 	Sender     string
 	Kept       bool // the original is kept and can be downloaded
@@ -217,7 +218,7 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 			// A message over the size limit was never downloaded: the
 			// ledger keeps its header only, which is not the original.
 			tooLarge := r == vocab.ReasonTooLarge
-			a.Raw = &rawView{Size: det.Message.Size, ReceivedAt: det.Message.ReceivedAt, Sender: header.From,
+			a.Raw = &rawView{Size: det.Message.Size, SizeText: sizeText(det.Message.Size), ReceivedAt: det.Message.ReceivedAt, Sender: header.From,
 				Kept: det.Message.HasRaw && !tooLarge, TooLarge: tooLarge}
 		}
 	}
