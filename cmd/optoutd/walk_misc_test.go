@@ -162,25 +162,29 @@ func (w *walk) checkRaw(it store.TriageItem, sender string) store.LedgerEntry {
 	return e
 }
 
-// TestWalkUnreadMessages: messages the daemon could not read. A reply with
-// a scan over OPTOUT_MAX_MESSAGE_SIZE is raised too_large: its page shows
+// TestWalkUnreadMessages: messages the daemon could not read. Replies with
+// a scan over OPTOUT_MAX_MESSAGE_SIZE are raised too_large: the page shows
 // the size, when it came and who sent it, says the original is not kept and
-// where it is; staff write back, close with the "not an opt-out" reply, and
-// reject another such item. A message with damaged MIME and no sender is
-// raised unreadable: its page shows what is known, the original downloads
-// as an attachment (audited), and staff close it, with no email to send.
+// where it is, and offers no download of it; staff write back and then
+// close with the "not an opt-out" reply, reject, key the form in from
+// Outlook and accept, and close as answered by phone, one item each. A
+// message with damaged MIME and no sender is raised unreadable: the page
+// shows what is known, the original downloads as an attachment (audited as
+// such), no email is offered, and staff close it.
 func TestWalkUnreadMessages(t *testing.T) {
 	t.Parallel()
 	w := startWalk(t, func(env map[string]string) { env["OPTOUT_MAX_MESSAGE_SIZE"] = miscMaxMessage })
-	const ada, bob = "ada.large@example.org", "bob.large@example.org"
-	instrAda, instrBob := w.firstContact(ada), w.firstContact(bob)
-	w.deliver(replyTo(instrAda, "My form is attached, I scanned it.", miscScan()).Bytes())
-	w.deliver(replyTo(instrBob, "Here is my scanned form.", miscScan()).Bytes())
+	const ada, bob, cy, dee = "ada.large@example.org", "bob.large@example.org", "cy.large@example.org", "dee.large@example.org"
+	instr := map[string]sentMail{}
+	for _, addr := range []string{ada, bob, cy, dee} {
+		instr[addr] = w.firstContact(addr)
+		w.deliver(replyTo(instr[addr], "My form is attached, I scanned it.", miscScan()).Bytes())
+	}
 	broken := miscBrokenMIME("Opt out form")
 	w.deliver(broken)
 
-	// too_large: write back, then close with the "not an opt-out" reply.
-	big := w.waitItemRef(vocab.ReasonTooLarge, instrAda.ref)
+	// too_large: the page, then write back and close with the standard reply.
+	big := w.waitItemRef(vocab.ReasonTooLarge, instr[ada].ref)
 	w.open(big.ID)
 	w.axe("too large")
 	w.screenshot("walk-too_large")
@@ -188,10 +192,10 @@ func TestWalkUnreadMessages(t *testing.T) {
 	if raw := w.text("#raw"); !strings.Contains(raw, "The original is not kept") || !strings.Contains(raw, "Triage folder") {
 		t.Errorf("too_large page does not say the original is not kept and where it is: %q", raw)
 	}
-	if w.has("#raw-download") {
+	if w.has("#raw-download") || w.has(`a[href$="/raw"]`) {
 		t.Error("too_large page offers to download an original it does not keep")
 	}
-	for _, sel := range []string{"#send-reply", "#answered", "#reject", "#close"} {
+	for _, sel := range []string{"#send-reply", "#answered", "#accept", "#reject", "#close", "#close-reply"} {
 		if !w.has(sel) {
 			t.Errorf("too_large page lacks %s", sel)
 		}
@@ -201,29 +205,19 @@ func TestWalkUnreadMessages(t *testing.T) {
 			t.Errorf("too_large page shows %s, which is for another reason", sel)
 		}
 	}
-	if n := w.sentTo(ada, ""); n != 1 {
-		t.Errorf("%d emails to %s, want only the instructions (a message not read is not answered)", n, ada)
-	}
 	w.do("write back",
 		chromedp.SendKeys(chromedp.CSS("#reply"), "Your email was too large for us to receive. Please send the form again as a smaller file."),
 		chromedp.Click(chromedp.CSS("#send-reply")),
 		chromedp.WaitVisible(chromedp.CSS("#waiting")),
 	)
-	checkSent(t, w.waitSent(ada, vocab.KindStaffReply, 0), big.Reference, "too large for us to receive")
-	checkAudit(t, w.waitAudit("triage.staff_reply", big.ID), big.Reference)
 	w.do("close with the standard reply",
 		chromedp.Click(chromedp.CSS("#close-reply")),
 		chromedp.Click(chromedp.CSS("#close")),
 	)
 	w.waitJS("back on the queue, closed", `location.pathname === '/queue' && location.search === '?done=closed'`)
-	checkSent(t, w.waitSent(ada, vocab.KindNotOptOut, 0), big.Reference)
-	checkAudit(t, w.waitAudit("triage.closed.not_optout", big.ID), big.Reference, "reply=yes")
-	if c := w.closed(big.ID); c.Outcome != "closed.not_optout" || c.ClosedBy != w.staff.ID {
-		t.Errorf("closed too_large item = %+v, want closed.not_optout by staff %d", c, w.staff.ID)
-	}
 
 	// too_large: reject, asking for the form again.
-	bigBob := w.waitItemRef(vocab.ReasonTooLarge, instrBob.ref)
+	bigBob := w.waitItemRef(vocab.ReasonTooLarge, instr[bob].ref)
 	w.open(bigBob.ID)
 	w.checkRaw(bigBob, bob)
 	w.do("reject as unreadable",
@@ -232,13 +226,29 @@ func TestWalkUnreadMessages(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#reject")),
 	)
 	w.waitJS("back on the queue, rejected", `location.pathname === '/queue' && location.search === '?done=rejected'`)
-	checkSent(t, w.waitSent(bob, vocab.KindRejected, 0), bigBob.Reference, "We could not open or read the file you sent", "over the size we can receive")
-	checkAudit(t, w.waitAudit("triage.rejected", bigBob.ID), bigBob.Reference, "reason=unreadable+other")
-	if c := w.closed(bigBob.ID); c.Outcome != "rejected" {
-		t.Errorf("rejected too_large item = %+v, want outcome rejected", c)
-	}
 
-	// unreadable: download the original (audited), then close.
+	// too_large: staff open it in Outlook, key the form in and accept.
+	bigCy := w.waitItemRef(vocab.ReasonTooLarge, instr[cy].ref)
+	w.open(bigCy.ID)
+	steps := []chromedp.Action[chromedp.Void]{}
+	for id, v := range map[string]string{"first_name": "Cy", "last_name": "Large", "date_of_birth": "14/03/1978", "nhs_number": "943 476 5870",
+		"gp_practice": "Example Road Surgery", "postal_address": "1 Example Road, London", "postcode": "N1 9GU", "full_name": "Cy Large", "signature": "Cy Large"} {
+		steps = append(steps, chromedp.SendKeys(chromedp.CSS("#f-"+id), v))
+	}
+	steps = append(steps, chromedp.Click(chromedp.CSS("#f-declaration")), chromedp.Click(chromedp.CSS("#accept")))
+	w.do("key in the form and accept", steps...)
+	w.waitJS("back on the queue, accepted", `location.pathname === '/queue' && location.search === '?done=accepted'`)
+
+	// too_large: answered by phone.
+	bigDee := w.waitItemRef(vocab.ReasonTooLarge, instr[dee].ref)
+	w.open(bigDee.ID)
+	w.do("close as answered by phone",
+		chromedp.SendKeys(chromedp.CSS("#offline-note"), "Rang the resident on 3 December: the form comes by post."),
+		chromedp.Click(chromedp.CSS("#answered")),
+	)
+	w.waitJS("the item closed as answered", `location.search === '?done=answered'`)
+
+	// unreadable: what is known, download the original (audited), close.
 	un := w.waitItemRef(vocab.ReasonUnreadable, "")
 	w.open(un.ID)
 	w.axe("unreadable")
@@ -250,11 +260,11 @@ func TestWalkUnreadMessages(t *testing.T) {
 	if !w.has("#raw-download") {
 		t.Fatal("unreadable page offers no download of the original")
 	}
-	if w.has("#reply-section") || w.has("#reject") {
+	if w.has("#reply-section") || w.has("#reject") || w.has("#close-reply") {
 		t.Error("unreadable page offers to email a sender it does not know")
 	}
-	if w.has("#close-reply:not([disabled])") {
-		t.Error("unreadable page offers the standard reply to a sender it does not know")
+	if len(w.auditRows("message.download", un.LedgerID)) != 0 {
+		t.Error("opening the page is audited as a download")
 	}
 	type download struct {
 		Status                  int
@@ -280,19 +290,39 @@ func TestWalkUnreadMessages(t *testing.T) {
 	}
 	w.do("close as not an opt-out request", chromedp.Click(chromedp.CSS("#close")))
 	w.waitJS("back on the queue, closed", `location.pathname === '/queue' && location.search === '?done=closed'`)
-	checkAudit(t, w.waitAudit("triage.closed.not_optout", un.ID), "", "reply=no")
-	if c := w.closed(un.ID); c.Outcome != "closed.not_optout" || c.ClosedBy != w.staff.ID {
-		t.Errorf("closed unreadable item = %+v, want closed.not_optout by staff %d", c, w.staff.ID)
-	}
 
-	// Nothing else was sent: the instructions, the reply, the close and the
-	// rejection, and nothing at all for the unreadable message.
-	if n := len(w.rig.sink.Messages()); n != 5 {
+	// What reached the sink, the audit and the items (the outbox sends
+	// what the web queues on its next pass, so all of it is waited on here).
+	checkSent(t, w.waitSent(ada, vocab.KindStaffReply, 0), big.Reference, "too large for us to receive")
+	checkSent(t, w.waitSent(ada, vocab.KindNotOptOut, 0), big.Reference)
+	checkSent(t, w.waitSent(bob, vocab.KindRejected, 0), bigBob.Reference, "We could not open or read the file you sent", "over the size we can receive")
+	checkSent(t, w.waitSent(cy, vocab.KindAccepted, 0), bigCy.Reference)
+	checkAudit(t, w.waitAudit("triage.staff_reply", big.ID), big.Reference)
+	checkAudit(t, w.waitAudit("triage.closed.not_optout", big.ID), big.Reference, "reply=yes")
+	checkAudit(t, w.waitAudit("triage.rejected", bigBob.ID), bigBob.Reference, "reason=unreadable+other")
+	checkAudit(t, w.waitAudit("triage.accepted", bigCy.ID), bigCy.Reference)
+	checkAudit(t, w.waitAudit("triage."+store.OutcomeAnsweredOffline, bigDee.ID), bigDee.Reference)
+	checkAudit(t, w.waitAudit("triage.closed.not_optout", un.ID), "", "reply=no")
+	for _, c := range []struct {
+		id      int64
+		outcome string
+	}{{big.ID, "closed.not_optout"}, {bigBob.ID, "rejected"}, {bigCy.ID, "accepted"}, {bigDee.ID, store.OutcomeAnsweredOffline}, {un.ID, "closed.not_optout"}} {
+		if it := w.closed(c.id); it.Outcome != c.outcome || it.ClosedBy != w.staff.ID {
+			t.Errorf("closed item %d = outcome %q by %d, want %q by staff %d", c.id, it.Outcome, it.ClosedBy, c.outcome, w.staff.ID)
+		}
+	}
+	// Nothing else: four instructions, then the reply, the close, the
+	// rejection and the recorded email; nothing for a message not read, for
+	// the phone answer or for the unreadable message.
+	if n := len(w.rig.sink.Messages()); n != 8 {
 		for _, m := range w.rig.sink.Messages() {
 			s := parseSent(m)
 			t.Logf("sent %s to %s", s.kind, s.to)
 		}
-		t.Errorf("the sink holds %d emails, want 5", n)
+		t.Errorf("the sink holds %d emails, want 8", n)
+	}
+	if n := w.sentTo(dee, ""); n != 1 {
+		t.Errorf("%d emails to %s, want only the instructions", n, dee)
 	}
 }
 
