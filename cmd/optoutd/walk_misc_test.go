@@ -387,6 +387,9 @@ func TestWalkItemTools(t *testing.T) {
 	}
 	w.wait("two assign audit rows", func() bool { return len(w.auditRows("triage.assign", item.ID)) == 2 })
 	rows := w.auditRows("triage.assign", item.ID)
+	for _, a := range rows {
+		checkAudit(t, a, item.Reference)
+	}
 	if want := fmt.Sprintf("assignee=%d from=0", colleague.ID); rows[0].Detail != want {
 		t.Errorf("audit of the assign: detail %q, want %q", rows[0].Detail, want)
 	}
