@@ -46,6 +46,18 @@ func miscBrokenMIME(subject string) []byte {
 		"--x\r\nContent-Type: text/plain\r\n\r\nThe text cannot be reached without a boundary.\r\n--x--\r\n")
 }
 
+// miscKeyIn keys a form in on an item page (as staff do from an original
+// they opened elsewhere) and accepts it.
+func miscKeyIn(first, last, nhs string) []chromedp.Action[chromedp.Void] {
+	var steps []chromedp.Action[chromedp.Void]
+	for _, f := range [][2]string{{"first_name", first}, {"last_name", last}, {"date_of_birth", "14/03/1978"}, {"nhs_number", nhs},
+		{"gp_practice", "Example Road Surgery"}, {"postal_address", "1 Example Road, London"}, {"postcode", "N1 9GU"},
+		{"full_name", first + " " + last}, {"signature", first + " " + last}} {
+		steps = append(steps, chromedp.SendKeys(chromedp.CSS("#f-"+f[0]), f[1]))
+	}
+	return append(steps, chromedp.Click(chromedp.CSS("#f-declaration")), chromedp.Click(chromedp.CSS("#accept")))
+}
+
 // waitItemRef waits for an open item of reason under the conversation ref
 // ("" for an item without a conversation, ledger ids in skip excluded).
 func (w *walk) waitItemRef(reason vocab.Reason, ref string, skip ...int64) store.TriageItem {
@@ -182,6 +194,7 @@ func TestWalkUnreadMessages(t *testing.T) {
 	}
 	broken := miscBrokenMIME("Opt out form")
 	w.deliver(broken)
+	w.deliver(miscBrokenMIME("My opt-out"))
 
 	// too_large: the page, then write back and close with the standard reply.
 	big := w.waitItemRef(vocab.ReasonTooLarge, instr[ada].ref)
@@ -230,13 +243,7 @@ func TestWalkUnreadMessages(t *testing.T) {
 	// too_large: staff open it in Outlook, key the form in and accept.
 	bigCy := w.waitItemRef(vocab.ReasonTooLarge, instr[cy].ref)
 	w.open(bigCy.ID)
-	steps := []chromedp.Action[chromedp.Void]{}
-	for id, v := range map[string]string{"first_name": "Cy", "last_name": "Large", "date_of_birth": "14/03/1978", "nhs_number": "943 476 5870",
-		"gp_practice": "Example Road Surgery", "postal_address": "1 Example Road, London", "postcode": "N1 9GU", "full_name": "Cy Large", "signature": "Cy Large"} {
-		steps = append(steps, chromedp.SendKeys(chromedp.CSS("#f-"+id), v))
-	}
-	steps = append(steps, chromedp.Click(chromedp.CSS("#f-declaration")), chromedp.Click(chromedp.CSS("#accept")))
-	w.do("key in the form and accept", steps...)
+	w.do("key in the form and accept", miscKeyIn("Cy", "Large", "943 476 5870")...)
 	w.waitJS("back on the queue, accepted", `location.pathname === '/queue' && location.search === '?done=accepted'`)
 
 	// too_large: answered by phone.
@@ -291,6 +298,16 @@ func TestWalkUnreadMessages(t *testing.T) {
 	w.do("close as not an opt-out request", chromedp.Click(chromedp.CSS("#close")))
 	w.waitJS("back on the queue, closed", `location.pathname === '/queue' && location.search === '?done=closed'`)
 
+	// unreadable: staff read the download, key the form in and accept;
+	// there is no address to send the outcome to.
+	un2 := w.waitItemRef(vocab.ReasonUnreadable, "", un.ID)
+	w.open(un2.ID)
+	if s := w.text(".button-group + .hint"); !strings.Contains(s, "no email will be sent") {
+		t.Errorf("unreadable page does not say accepting sends no email: %q", s)
+	}
+	w.do("key in the form and accept", miscKeyIn("Una", "Read", "943 476 5919")...)
+	w.waitJS("back on the queue, recorded without email", `location.pathname === '/queue' && location.search === '?done=noemail'`)
+
 	// What reached the sink, the audit and the items (the outbox sends
 	// what the web queues on its next pass, so all of it is waited on here).
 	checkSent(t, w.waitSent(ada, vocab.KindStaffReply, 0), big.Reference, "too large for us to receive")
@@ -303,17 +320,18 @@ func TestWalkUnreadMessages(t *testing.T) {
 	checkAudit(t, w.waitAudit("triage.accepted", bigCy.ID), bigCy.Reference)
 	checkAudit(t, w.waitAudit("triage."+store.OutcomeAnsweredOffline, bigDee.ID), bigDee.Reference)
 	checkAudit(t, w.waitAudit("triage.closed.not_optout", un.ID), "", "reply=no")
+	checkAudit(t, w.waitAudit("triage.accepted", un2.ID), "")
 	for _, c := range []struct {
 		id      int64
 		outcome string
-	}{{big.ID, "closed.not_optout"}, {bigBob.ID, "rejected"}, {bigCy.ID, "accepted"}, {bigDee.ID, store.OutcomeAnsweredOffline}, {un.ID, "closed.not_optout"}} {
+	}{{big.ID, "closed.not_optout"}, {bigBob.ID, "rejected"}, {bigCy.ID, "accepted"}, {bigDee.ID, store.OutcomeAnsweredOffline}, {un.ID, "closed.not_optout"}, {un2.ID, "accepted"}} {
 		if it := w.closed(c.id); it.Outcome != c.outcome || it.ClosedBy != w.staff.ID {
 			t.Errorf("closed item %d = outcome %q by %d, want %q by staff %d", c.id, it.Outcome, it.ClosedBy, c.outcome, w.staff.ID)
 		}
 	}
 	// Nothing else: four instructions, then the reply, the close, the
 	// rejection and the recorded email; nothing for a message not read, for
-	// the phone answer or for the unreadable message.
+	// the phone answer or for the unreadable messages.
 	if n := len(w.rig.sink.Messages()); n != 8 {
 		for _, m := range w.rig.sink.Messages() {
 			s := parseSent(m)
@@ -435,6 +453,9 @@ func TestWalkItemTools(t *testing.T) {
 		w.waitJS("the search by "+q.by, fmt.Sprintf(`document.readyState === 'complete' && (document.querySelector('.count') || {textContent: ''}).textContent.includes(%q)`, "found by "+q.by))
 		if ids := w.queueIDs(); !containsID(ids, item.ID) || containsID(ids, spam1.ID) {
 			t.Errorf("search by %s lists items %v, want %d and not %d", q.by, ids, item.ID, spam1.ID)
+		}
+		if q.by == "reference" {
+			w.axe("queue search")
 		}
 	}
 	w.wait("three search audit rows", func() bool {
