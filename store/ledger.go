@@ -254,9 +254,20 @@ func (s *Store) Message(ctx context.Context, id int64) (LedgerEntry, error) {
 }
 
 // RawMessage returns the original message of a ledger row, and writes an
-// audit entry when a member of staff reads it (actor != System). It returns
-// ErrNotFound when the row is unknown or its raw message was purged.
+// audit entry (message.view) when a member of staff reads it (actor !=
+// System). It returns ErrNotFound when the row is unknown or its raw message
+// was purged.
 func (s *Store) RawMessage(ctx context.Context, id int64, actor Actor) ([]byte, error) {
+	return s.rawMessage(ctx, id, actor, "message.view")
+}
+
+// RawMessageDownload is RawMessage for a member of staff saving the
+// original as a file, audited as message.download.
+func (s *Store) RawMessageDownload(ctx context.Context, id int64, actor Actor) ([]byte, error) {
+	return s.rawMessage(ctx, id, actor, "message.download")
+}
+
+func (s *Store) rawMessage(ctx context.Context, id int64, actor Actor, action string) ([]byte, error) {
 	var sealed []byte
 	err := s.pool.QueryRow(ctx, `select raw from ledger where id = $1 and raw is not null`, id).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -270,7 +281,7 @@ func (s *Store) RawMessage(ctx context.Context, id int64, actor Actor) ([]byte, 
 		return nil, err
 	}
 	if actor != System {
-		if err := s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "message.view", ObjectType: "ledger", ObjectID: id}); err != nil {
+		if err := s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: action, ObjectType: "ledger", ObjectID: id}); err != nil {
 			return nil, err
 		}
 	}

@@ -211,15 +211,17 @@ func (s *Store) AssignTriage(ctx context.Context, id, assignee int64, actor Acto
 			to = &assignee
 		}
 		var from int64
+		var ref string
 		err := tx.QueryRow(ctx, `with old as (select id, coalesce(assigned_to, 0) as was from triage where id = $1 and state = 'open' for update)
-			update triage t set assigned_to = $2 from old where t.id = old.id returning old.was`, id, to).Scan(&from)
+			update triage t set assigned_to = $2 from old where t.id = old.id
+			returning old.was, coalesce((select c.reference from conversations c where c.id = t.conversation_id), '')`, id, to).Scan(&from, &ref)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("open triage item %d: %w", id, ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("assign triage item %d: %w", id, err)
 		}
-		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.assign", ObjectType: "triage", ObjectID: id,
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.assign", ObjectType: "triage", ObjectID: id, Reference: ref,
 			Detail: fmt.Sprintf("assignee=%d from=%d", assignee, from)})
 	})
 }

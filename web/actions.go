@@ -138,9 +138,11 @@ type sendersView struct {
 // rawView is what is known of a message that could not be read.
 type rawView struct {
 	Size       int64
+	SizeText   string // Size in words staff read ("261 KB")
 	ReceivedAt time.Time
 	Sender     string
 	Kept       bool // the original is kept and can be downloaded
+	TooLarge   bool // over the size limit: only its header was downloaded
 }
 
 // bounceReasons are the reasons of an item about one of our emails.
@@ -244,7 +246,11 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 		a.OptBackIn = optBackInBlock(det, d.CanAct)
 	case r == vocab.ReasonTooLarge || r == vocab.ReasonUnreadable || r == vocab.ReasonProcessingFailed:
 		if det.Message != nil {
-			a.Raw = &rawView{Size: det.Message.Size, ReceivedAt: det.Message.ReceivedAt, Sender: header.From, Kept: det.Message.HasRaw}
+			// A message over the size limit was never downloaded: the
+			// ledger keeps its header only, which is not the original.
+			tooLarge := r == vocab.ReasonTooLarge
+			a.Raw = &rawView{Size: det.Message.Size, SizeText: sizeText(det.Message.Size), ReceivedAt: det.Message.ReceivedAt, Sender: header.From,
+				Kept: det.Message.HasRaw && !tooLarge, TooLarge: tooLarge}
 		}
 	}
 	if det.Conversation != nil && det.Conversation.Address != "" && !isBounce(det.Item.Reason) {
@@ -410,7 +416,8 @@ func (s *server) sendHeld(w http.ResponseWriter, r *http.Request, sess *store.Se
 
 // rawDownload serves the original of an item's message as a download
 // (never shown in the browser), for messages the service could not read.
-// Reading it is audited (store.RawMessage).
+// Reading it is audited (store.RawMessageDownload). A too_large item has
+// only the header kept, which is not offered as the original.
 func (s *server) rawDownload(w http.ResponseWriter, r *http.Request, sess *store.Session) {
 	id, ok := itemID(r)
 	if !ok {
@@ -422,11 +429,11 @@ func (s *server) rawDownload(w http.ResponseWriter, r *http.Request, sess *store
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	if det.Message == nil || !det.Message.HasRaw {
+	if det.Message == nil || !det.Message.HasRaw || det.Item.Reason == vocab.ReasonTooLarge {
 		s.fail(w, r, sess, http.StatusNotFound, "The original email is not kept (it was too large to download, or it was deleted after the retention period).")
 		return
 	}
-	raw, err := s.d.Store.RawMessage(r.Context(), det.Message.ID, store.Actor(sess.Staff.ID))
+	raw, err := s.d.Store.RawMessageDownload(r.Context(), det.Message.ID, store.Actor(sess.Staff.ID))
 	if err != nil {
 		s.storeFail(w, r, sess, err)
 		return

@@ -331,6 +331,11 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
+		if det.Item.Reason == vocab.ReasonTooLarge && d.Message.Error == "" {
+			// Only the header was downloaded: what the parser says of
+			// the missing body is not news.
+			d.Message.Notes = []string{"Only the header of this email was downloaded: it is larger than the service reads."}
+		}
 	}
 	if d.Thread, err = s.threadOf(ctx, sess, det); err != nil {
 		return d, nil, err

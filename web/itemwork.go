@@ -71,7 +71,8 @@ func (s *server) itemWork(ctx context.Context, sess *store.Session, d *itemData)
 			return err
 		}
 		for _, st := range list {
-			if !st.Disabled && st.ID != d.Item.AssignedTo {
+			// Staff assign themselves with "Assign to me".
+			if !st.Disabled && st.ID != d.Item.AssignedTo && st.ID != sess.Staff.ID {
 				d.Assignable = append(d.Assignable, option{strconv.FormatInt(st.ID, 10), names[st.ID]})
 			}
 		}

@@ -456,7 +456,7 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 		t.Errorf("raw download = %d %q", resp.StatusCode, resp.Header.Get("Content-Disposition"))
 	}
 	det, _ = e.st.TriageItemDetail(ctx, unreadable, store.System)
-	if !e.audited("message.view", det.Message.ID) {
+	if !e.audited("message.download", det.Message.ID) {
 		t.Error("no audit row for the download")
 	}
 }

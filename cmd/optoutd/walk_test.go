@@ -77,7 +77,9 @@ func startWalk(t *testing.T, tune func(env map[string]string)) *walk {
 		chromedp.SendKeys(chromedp.CSS("#email"), w.staff.Email),
 		chromedp.SendKeys(chromedp.CSS("#password"), walkPassword),
 		chromedp.Click(chromedp.CSS("main button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("h1")),
+		// The queue's search box: the sign-in page's own h1 would match
+		// before the browser leaves it.
+		chromedp.WaitVisible(chromedp.CSS("#q")),
 	)
 	if h := w.text("h1"); h != "Triage queue" {
 		t.Fatalf("after sign-in the page is %q, want the queue", h)
