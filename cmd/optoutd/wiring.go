@@ -286,7 +286,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 		Processor: intake.ProcessorConfig{
 			Address: cfg.Address, Policy: intake.Policy(cfg.Unsolicited),
 			ReplyLimit: cfg.ReplyLimit, ReplyWindow: cfg.ReplyWindow,
-			EnquiryDays: cfg.EnquiryDays,
+			EnquiryDays: cfg.EnquiryDays, ExtractTimeout: cfg.ExtractTimeout,
 		},
 		Poller: intake.PollerConfig{Mailbox: mcfg, ScanDays: cfg.ScanDays,
 			Hold: intake.HoldRule{MaxAge: cfg.MaxAge, StartAfter: cfg.StartAfter}},
