@@ -81,11 +81,13 @@ type Config struct {
 	ReplyWaitDays int
 	MaxMessage    int64
 	MaxAttachment int64
-	TemplateDir   string
-	SessionIdle   time.Duration
-	SessionMax    time.Duration
-	LogFormat     string
-	LogLevel      string
+	// ExtractTimeout bounds reading one message (OPTOUT_EXTRACT_TIMEOUT).
+	ExtractTimeout time.Duration
+	TemplateDir    string
+	SessionIdle    time.Duration
+	SessionMax     time.Duration
+	LogFormat      string
+	LogLevel       string
 
 	TrustedProxies []netip.Prefix
 	LocalSignin    string // "on" or "off"
@@ -149,6 +151,24 @@ func duration(p func(c *Config) *time.Duration) func(*Config, string) error {
 		d, err := ParseDuration(v)
 		if err != nil {
 			return err
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+// MaxExtractTimeout is the longest OPTOUT_EXTRACT_TIMEOUT: a message that
+// takes longer holds a pipeline worker that long.
+const MaxExtractTimeout = time.Hour
+
+func extractTimeout(p func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d <= 0 || d > MaxExtractTimeout {
+			return errors.New("must be more than 0s and at most 1h, such as 2m")
 		}
 		*p(c) = d
 		return nil
@@ -316,6 +336,7 @@ var Settings = []Setting{
 	{"OPTOUT_REPLY_WAIT_DAYS", "10", false, "Days an item waits for the resident's answer to a staff reply before it comes back to the triage queue unanswered (an answer brings it back at once).", integer(func(c *Config) *int { return &c.ReplyWaitDays }, 1)},
 	{"OPTOUT_MAX_MESSAGE_SIZE", "50MB", false, "Messages larger than this go to triage without being downloaded whole.", size(func(c *Config) *int64 { return &c.MaxMessage })},
 	{"OPTOUT_MAX_ATTACHMENT_SIZE", "35MB", false, "Largest attachment read (NHSmail's own maximum is 35 MB).", size(func(c *Config) *int64 { return &c.MaxAttachment })},
+	{"OPTOUT_EXTRACT_TIMEOUT", "2m", false, "Longest time reading one message's forms may take (every attachment, the PDF readers included); past it the message goes to staff as \"could not be processed\", never lost or answered twice. More than `0s`, at most `1h`.", extractTimeout(func(c *Config) *time.Duration { return &c.ExtractTimeout })},
 	{"OPTOUT_TEMPLATE_DIR", "", false, "Directory of reply templates that override the built-in ones (same file names).", str(func(c *Config) *string { return &c.TemplateDir })},
 	{"OPTOUT_SESSION_IDLE", "30m", false, "Staff sessions end after this much idle time.", duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
 	{"OPTOUT_SESSION_MAX", "12h", false, "Staff sessions end this long after sign-in, however busy.", duration(func(c *Config) *time.Duration { return &c.SessionMax })},

@@ -23,6 +23,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Retention != 90*24*time.Hour || c.ReplyLimit != 10 || c.ReplyWindow != 3*time.Hour {
 		t.Errorf("Retention, ReplyLimit, ReplyWindow = %v, %d, %v", c.Retention, c.ReplyLimit, c.ReplyWindow)
 	}
+	if c.ExtractTimeout != 2*time.Minute {
+		t.Errorf("ExtractTimeout = %v, want 2m", c.ExtractTimeout)
+	}
 	if c.MaxAttachment != 35<<20 {
 		t.Errorf("MaxAttachment = %d, want 35 MiB", c.MaxAttachment)
 	}
@@ -45,6 +48,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"OPTOUT_ENQUIRY_PHONE", "call us", "telephone number"},
 		{"OPTOUT_ENQUIRY_PHONE", "123", "telephone number"},
 		{"OPTOUT_ENQUIRY_DAYS", "0", "at least 1"},
+		{"OPTOUT_EXTRACT_TIMEOUT", "0s", "more than 0s"},
+		{"OPTOUT_EXTRACT_TIMEOUT", "2h", "at most 1h"},
+		{"OPTOUT_EXTRACT_TIMEOUT", "soon", "must be a duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

@@ -26,10 +26,12 @@ const (
 // Deps are the parts a Service joins. Store, Session, Extractor, Composer
 // and Mailer are required.
 type Deps struct {
-	// Store is the register. Its pool should have at least
-	// Poller.Workers + outbox workers + 2 connections (store.Options.MaxConns;
-	// pgx's default is 4 on a small machine): one holds the mailbox lock
-	// for a whole poll, and it must be more than 1 or a poll cannot proceed.
+	// Store is the register. Its pool should have at least Poller.Workers
+	// + 2 per outbox worker + 2 connections (store.Options.MaxConns; pgx's
+	// default is 4 on a small machine): one holds the mailbox lock for a
+	// whole poll, each sender holds one for its SMTP connection slot
+	// (store.AcquireSMTPSlot) and marks its sends on another, and one more
+	// lets a poll proceed. The daemon sizes its pool so (cmd/optoutd).
 	Store     *store.Store
 	Session   *mailbox.Session // over Config.Mailbox
 	Extractor *extract.Extractor
@@ -150,17 +152,21 @@ func New(d Deps, cfg Config) (*Service, error) {
 	for _, m := range mailers {
 		s.workers = append(s.workers, notify.NewWorker(s.outbox, m, wcfg, d.Logger))
 	}
-	proc.queued = s.Wake
+	proc.queued = s.wake
 	return s, nil
 }
 
 // Poller returns the poller.
 func (s *Service) Poller() *Poller { return s.poller }
 
-// Wake asks every outbox worker to look for due rows now: after staff
-// queued or changed an email on the triage page, so it goes out at once
-// rather than at the workers' next look. It never blocks.
-func (s *Service) Wake() {
+// Wake asks every outbox worker to look for due rows now, without
+// blocking: call it after queueing an email outside the pipeline (a staff
+// decision on the triage page), so it goes at once rather than at the
+// workers' next look (notify.DefaultInterval).
+func (s *Service) Wake() { s.wake() }
+
+// wake asks every outbox worker to look for due rows now.
+func (s *Service) wake() {
 	for _, w := range s.workers {
 		w.Wake()
 	}
@@ -239,7 +245,7 @@ func (s *Service) PollOnce(ctx context.Context) (PollResult, error) {
 	}
 	s.mu.Unlock()
 	if err == nil && res.Processed > 0 {
-		s.Wake()
+		s.wake()
 	}
 	if err == nil && !res.Skipped {
 		s.readQuota(ctx)

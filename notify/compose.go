@@ -213,7 +213,11 @@ func (c *Composer) Compose(r Reply) (raw []byte, messageID, subject string, err 
 	h.Set("MIME-Version", "1.0")
 	h.Set(MarkerHeader, c.cfg.Version+"; ref="+d.Ref+"; kind="+string(r.Kind))
 	h.Set("X-Auto-Response-Suppress", "All")
-	h.Set("Auto-Submitted", AutoSubmitted)
+	if r.Kind != vocab.KindStaffReply {
+		// A staff reply is written by a person: RFC 3834 marks only
+		// automatic mail. Our marker header still tells our own mail apart.
+		h.Set("Auto-Submitted", AutoSubmitted)
+	}
 	if len(refs) > 0 {
 		h.SetMsgIDList("References", refs)
 	}

@@ -150,7 +150,11 @@ func TestComposeHeaders(t *testing.T) {
 			check("In-Reply-To", strings.Join(irt, " "), "CAF+resident.1@mail.example.org")
 			refs, _ := h.MsgIDList("References")
 			check("References", strings.Join(refs, " "), "root.0@nhs.net CAF+resident.1@mail.example.org")
-			check("Auto-Submitted", h.Get("Auto-Submitted"), "auto-replied")
+			if k == vocab.KindStaffReply {
+				check("Auto-Submitted", h.Get("Auto-Submitted"), "") // written by a person (RFC 3834)
+			} else {
+				check("Auto-Submitted", h.Get("Auto-Submitted"), "auto-replied")
+			}
 			check("X-Auto-Response-Suppress", h.Get("X-Auto-Response-Suppress"), "All")
 			check(MarkerHeader, h.Get(MarkerHeader), "optout-intake/test; ref=NCL-7K3Q-9XWD; kind="+string(k))
 			check("MIME-Version", h.Get("Mime-Version"), "1.0")

@@ -51,16 +51,8 @@ func (s *Store) HoldMessage(ctx context.Context, id int64, action vocab.Action, 
 // HeldMessages lists the held ledger rows that arrived at or after since,
 // oldest first (`optoutd backlog`).
 func (s *Store) HeldMessages(ctx context.Context, since time.Time) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where state = 'done' and action = any($2) and received_at >= $1
+	return queryAll(ctx, s.pool, "list held messages", scanLedger, `select `+ledgerCols+` from ledger where state = 'done' and action = any($2) and received_at >= $1
 		order by received_at, id`, since, heldLedgerActions())
-	if err != nil {
-		return nil, fmt.Errorf("list held messages: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list held messages: %w", err)
-	}
-	return out, nil
 }
 
 // IsHeld reports whether a ledger action is that of a held message.

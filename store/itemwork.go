@@ -106,25 +106,13 @@ func (s *Store) TriageClosureOf(ctx context.Context, id int64) (TriageClosure, e
 	return c, err
 }
 
-// BounceHandled is the close reason of an item about an email that bounced
-// or was refused, once staff dealt with it (sent it again, to a corrected
-// address, or answered the resident another way): the form the email was
-// about stays as decided.
-const BounceHandled = "bounce_handled"
-
-// Bulk-close decisions.
-const (
-	BulkSpam      = "spam"      // not from a resident, or abuse
-	BulkDuplicate = "duplicate" // the same request is handled in another item
-)
-
 // BulkCloseTriage closes the open items among ids as spam or duplicate,
 // with staff's reason (sealed), in one transaction, without emailing
 // anyone. Their forms become not_optout (spam) or superseded (duplicate).
 // Each item is audited. It returns how many it closed; items already
 // closed are left alone.
-func (s *Store) BulkCloseTriage(ctx context.Context, ids []int64, decision, reason string, actor Actor) (int, error) {
-	if decision != BulkSpam && decision != BulkDuplicate {
+func (s *Store) BulkCloseTriage(ctx context.Context, ids []int64, decision vocab.CloseReason, reason string, actor Actor) (int, error) {
+	if decision != vocab.CloseSpam && decision != vocab.CloseDuplicate {
 		return 0, fmt.Errorf("bulk close: decision %q is not spam or duplicate", decision)
 	}
 	reason = strings.TrimSpace(reason)
@@ -136,7 +124,7 @@ func (s *Store) BulkCloseTriage(ctx context.Context, ids []int64, decision, reas
 		return 0, err
 	}
 	status := vocab.StatusNotOptOut
-	if decision == BulkDuplicate {
+	if decision == vocab.CloseDuplicate {
 		status = vocab.StatusSuperseded
 	}
 	n := 0
@@ -161,7 +149,7 @@ func (s *Store) BulkCloseTriage(ctx context.Context, ids []int64, decision, reas
 			if _, err := tx.Exec(ctx, `update triage set close_reason = $2, close_note = $3 where id = $1`, t.ID, decision, note); err != nil {
 				return fmt.Errorf("bulk close item %d: %w", t.ID, err)
 			}
-			if err := closeTriage(ctx, tx, t, actor, "closed."+decision, ""); err != nil {
+			if err := closeTriage(ctx, tx, t, actor, decision.Outcome(), ""); err != nil {
 				return err
 			}
 			n++

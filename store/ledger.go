@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // LedgerState is the processing state of a ledger row.
@@ -253,9 +254,20 @@ func (s *Store) Message(ctx context.Context, id int64) (LedgerEntry, error) {
 }
 
 // RawMessage returns the original message of a ledger row, and writes an
-// audit entry when a member of staff reads it (actor != System). It returns
-// ErrNotFound when the row is unknown or its raw message was purged.
+// audit entry (message.view) when a member of staff reads it (actor !=
+// System). It returns ErrNotFound when the row is unknown or its raw message
+// was purged.
 func (s *Store) RawMessage(ctx context.Context, id int64, actor Actor) ([]byte, error) {
+	return s.rawMessage(ctx, id, actor, "message.view")
+}
+
+// RawMessageDownload is RawMessage for a member of staff saving the
+// original as a file, audited as message.download.
+func (s *Store) RawMessageDownload(ctx context.Context, id int64, actor Actor) ([]byte, error) {
+	return s.rawMessage(ctx, id, actor, "message.download")
+}
+
+func (s *Store) rawMessage(ctx context.Context, id int64, actor Actor, action string) ([]byte, error) {
 	var sealed []byte
 	err := s.pool.QueryRow(ctx, `select raw from ledger where id = $1 and raw is not null`, id).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -269,7 +281,7 @@ func (s *Store) RawMessage(ctx context.Context, id int64, actor Actor) ([]byte, 
 		return nil, err
 	}
 	if actor != System {
-		if err := s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: "message.view", ObjectType: "ledger", ObjectID: id}); err != nil {
+		if err := s.WriteAudit(ctx, AuditEntry{Actor: actor, Action: action, ObjectType: "ledger", ObjectID: id}); err != nil {
 			return nil, err
 		}
 	}
@@ -333,49 +345,25 @@ func (s *Store) FailMessage(ctx context.Context, id int64, errText string) (time
 // always has a next attempt time; saying so lets the query use the
 // ledger_retry index.)
 func (s *Store) ClaimFailedMessages(ctx context.Context, n int, force bool) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `update ledger set state = 'processing', attempts = attempts + 1, updated_at = now()
+	return queryAll(ctx, s.pool, "claim failed messages", scanLedger, `update ledger set state = 'processing', attempts = attempts + 1, updated_at = now()
 		where id in (select id from ledger where state = 'failed' and next_attempt_at is not null and ($2 or next_attempt_at <= now())
 			order by id limit $1 for update skip locked)
 		returning `+ledgerCols, n, force)
-	if err != nil {
-		return nil, fmt.Errorf("claim failed messages: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
-	if err != nil {
-		return nil, fmt.Errorf("claim failed messages: %w", err)
-	}
-	return out, nil
 }
 
 // ListFailedMessages lists failed rows, oldest first (for an operator).
 func (s *Store) ListFailedMessages(ctx context.Context, limit int) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where state = 'failed' and next_attempt_at is not null order by id limit $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list failed messages: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list failed messages: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "list failed messages", scanLedger, `select `+ledgerCols+` from ledger where state = 'failed' and next_attempt_at is not null order by id limit $1`, limit)
 }
 
 // MessagesForReference lists the ledger rows that belong to a conversation:
 // the one that opened it and those that carried its submissions.
 func (s *Store) MessagesForReference(ctx context.Context, ref string) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where id in (
+	return queryAll(ctx, s.pool, "list messages of a reference", scanLedger, `select `+ledgerCols+` from ledger where id in (
 			select c.ledger_id from conversations c where c.reference = $1
 			union select s.ledger_id from submissions s join conversations c on c.id = s.conversation_id where c.reference = $1
 			union select t.ledger_id from triage t join conversations c on c.id = t.conversation_id where c.reference = $1)
 		order by id`, ref)
-	if err != nil {
-		return nil, fmt.Errorf("list messages of a reference: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list messages of a reference: %w", err)
-	}
-	return out, nil
 }
 
 // ReopenMessage puts a ledger row back to "new" so it is processed again
@@ -455,6 +443,13 @@ func (s *Store) TryLockMailbox(ctx context.Context, mailbox string) (unlock func
 		conn.Release()
 		return func() {}, false, nil
 	}
+	return advisoryRelease(conn, key), true, nil
+}
+
+// advisoryRelease returns the function that gives back the session advisory
+// lock key held on conn, and conn to the pool; calls after the first do
+// nothing.
+func advisoryRelease(conn *pgxpool.Conn, key string) func() {
 	var done bool
 	return func() {
 		if done {
@@ -468,5 +463,5 @@ func (s *Store) TryLockMailbox(ctx context.Context, mailbox string) (unlock func
 			conn.Conn().Close(uctx) //nolint:errcheck
 		}
 		conn.Release()
-	}, true, nil
+	}
 }

@@ -112,20 +112,12 @@ func queueEmail(ctx context.Context, tx pgx.Tx, se sealedEmail, convID, subID in
 // the attempt and leases them for lease. Workers calling it together get
 // disjoint rows. Report each with MarkSent, RetryOutbox or FailOutbox.
 func (s *Store) ClaimOutbox(ctx context.Context, n int, lease time.Duration) ([]OutboxMessage, error) {
-	rows, err := s.pool.Query(ctx, `with claimed as (
+	return queryAll(ctx, s.pool, "claim outbox", s.scanOutbox, `with claimed as (
 			update outbox set state = 'sending', attempts = attempts + 1, next_attempt_at = now() + $2::interval
 			where id in (select id from outbox where state in ('pending', 'sending') and next_attempt_at <= now()
 				order by next_attempt_at, id limit $1 for update skip locked)
 			returning *)
 		select `+outboxCols+` from claimed o join outbox_content oc on oc.id = o.id left join conversations c on c.id = o.conversation_id order by o.id`, n, lease)
-	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMessage, error) { return s.scanOutbox(r) })
-	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
-	}
-	return out, nil
 }
 
 // MarkSent records that an email was accepted by the SMTP server. messageID
@@ -244,44 +236,16 @@ func (s *Store) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxMessage
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `select `+outboxCols+` from outbox o join outbox_content oc on oc.id = o.id left join conversations c on c.id = o.conversation_id
+	return queryAll(ctx, s.pool, "list outbox", s.scanOutbox, `select `+outboxCols+` from outbox o join outbox_content oc on oc.id = o.id left join conversations c on c.id = o.conversation_id
 		where ($1 = 0 or o.conversation_id = $1) and ($2 = 0 or o.submission_id = $2) and ($3 = '' or o.kind = $3) and ($4 = '' or o.state = $4)
 		order by o.id limit $5`, f.ConversationID, f.SubmissionID, string(f.Kind), string(f.State), f.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxMessage, error) { return s.scanOutbox(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return out, nil
 }
 
 // OutboxStats counts rows by state and gives the oldest pending row's
 // creation time (nil when none), for metrics.
 func (s *Store) OutboxStats(ctx context.Context) (counts map[OutboxState]int, oldestPending *time.Time, err error) {
-	rows, err := s.pool.Query(ctx, `select state, count(*), min(created_at) from outbox group by state`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("count outbox: %w", err)
-	}
-	defer rows.Close()
-	counts = map[OutboxState]int{}
-	for rows.Next() {
-		var st OutboxState
-		var n int
-		var oldest time.Time
-		if err := rows.Scan(&st, &n, &oldest); err != nil {
-			return nil, nil, fmt.Errorf("count outbox: %w", err)
-		}
-		counts[st] = n
-		if st == OutboxPending || st == OutboxSending {
-			if oldestPending == nil || oldest.Before(*oldestPending) {
-				o := oldest
-				oldestPending = &o
-			}
-		}
-	}
-	return counts, oldestPending, rows.Err()
+	return countOldest(ctx, s.pool, "count outbox", func(st OutboxState) bool { return st == OutboxPending || st == OutboxSending },
+		`select state, count(*), min(created_at) from outbox group by state`)
 }
 
 // OutgoingMail is an email waiting, retrying or refused, for the outgoing

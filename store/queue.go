@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // QueueSort is an order of the triage queue.
@@ -90,7 +92,7 @@ const sqlQueueWhere = `($1 = 'all' or t.state = $1 or ($1 = 'waiting' and t.stat
 // empty sender, matches nothing rather than everything.
 func (s *Store) QueueTriage(ctx context.Context, q QueueQuery) (QueuePage, error) {
 	if q.State == "" {
-		q.State = "open"
+		q.State = string(vocab.ItemOpen)
 	}
 	if q.Sort == "" {
 		q.Sort = QueueDueFirst

@@ -16,13 +16,6 @@ import (
 // staff reply before it comes back to the queue (OPTOUT_REPLY_WAIT_DAYS).
 const DefaultReplyWait = 10 * 24 * time.Hour
 
-// Closing decisions of an item answered outside email.
-const (
-	// OutcomeAnsweredOffline closes an item staff answered by phone or post.
-	OutcomeAnsweredOffline = "closed.answered_offline"
-	answeredOfflineReason  = "answered_offline"
-)
-
 // StaffReply queues a member of staff's reply (kind staff_reply, composed by
 // the caller with notify.Composer, threaded in the item's conversation) in
 // the outbox, sealed like every email, and sets the item waiting for the
@@ -146,10 +139,10 @@ func (s *Store) AnswerOffline(ctx context.Context, id int64, note string, actor 
 			}
 		}
 		if _, err := tx.Exec(ctx, `update triage set close_reason = $2, close_note = $3, waiting_since = null where id = $1`,
-			id, answeredOfflineReason, sealed); err != nil {
+			id, vocab.CloseAnsweredOffline, sealed); err != nil {
 			return fmt.Errorf("close triage item %d: %w", id, err)
 		}
-		return closeTriage(ctx, tx, t, actor, OutcomeAnsweredOffline, "")
+		return closeTriage(ctx, tx, t, actor, vocab.OutcomeAnsweredOffline, "")
 	})
 }
 
@@ -179,12 +172,9 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		return errors.New("attach triage item to a conversation: a staff actor is required")
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		t, err := lockOpenTriage(ctx, tx, id)
+		t, err := lockUnattachedSender(ctx, tx, id, "attach triage item %d to a conversation")
 		if err != nil {
 			return err
-		}
-		if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
-			return fmt.Errorf("attach triage item %d to a conversation: only an unattached reference from another address can be: %w", id, ErrConflict)
 		}
 		var ref string
 		err = tx.QueryRow(ctx, `update triage t set conversation_id = c.id from conversations c where t.id = $1 and c.id = $2 returning c.reference`,
@@ -201,6 +191,20 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.attach_conversation", ObjectType: "triage", ObjectID: id,
 			Reference: ref, Detail: fmt.Sprintf("conversation=%d", convID)})
 	})
+}
+
+// lockUnattachedSender locks the open item id, which must be a reference
+// from another address not yet tied to a conversation; what names the
+// task in errors (with a %d for the id).
+func lockUnattachedSender(ctx context.Context, tx pgx.Tx, id int64, what string) (TriageItem, error) {
+	t, err := lockOpenTriage(ctx, tx, id)
+	if err != nil {
+		return t, err
+	}
+	if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
+		return t, fmt.Errorf(what+": only an unattached reference from another address can be: %w", id, ErrConflict)
+	}
+	return t, nil
 }
 
 // tieSubmission puts the form of a reference from another address (read
@@ -239,12 +243,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		return err
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		t, err := lockOpenTriage(ctx, tx, id)
+		t, err := lockUnattachedSender(ctx, tx, id, "new first contact from triage item %d")
 		if err != nil {
 			return err
-		}
-		if t.Reason != vocab.ReasonUnverifiedSender || t.ConversationID != 0 {
-			return fmt.Errorf("new first contact from triage item %d: only an unattached reference from another address can be: %w", id, ErrConflict)
 		}
 		var convID int64
 		if err := tx.QueryRow(ctx, `insert into conversations (reference, address, address_hash, state, ledger_id)
@@ -262,16 +263,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 			return err
 		}
 		t.Reference = ref
-		return closeTriage(ctx, tx, t, actor, OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))
+		return closeTriage(ctx, tx, t, actor, vocab.OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))
 	})
 }
-
-// OutcomeNewContact closes an item whose message staff treated as a new
-// first contact.
-const OutcomeNewContact = "closed.new_contact"
-
-// OutcomeRepliesSent closes a rate_limited item whose held replies staff sent.
-const OutcomeRepliesSent = "closed.replies_sent"
 
 // SendHeldReplies queues the replies a rate_limited item held back
 // (composed by the caller as the pipeline composes them) in the item's
@@ -303,6 +297,6 @@ func (s *Store) SendHeldReplies(ctx context.Context, id int64, emails []*Email, 
 				return err
 			}
 		}
-		return closeTriage(ctx, tx, t, actor, OutcomeRepliesSent, fmt.Sprintf("emails=%d", len(sealed)))
+		return closeTriage(ctx, tx, t, actor, vocab.OutcomeRepliesSent, fmt.Sprintf("emails=%d", len(sealed)))
 	})
 }

@@ -332,19 +332,7 @@ func (s *Store) AcquireSMTPSlot(ctx context.Context) (release func(), err error)
 				return nil, fmt.Errorf("take an SMTP connection slot: %w", err)
 			}
 			if ok {
-				var done bool
-				return func() {
-					if done {
-						return
-					}
-					done = true
-					uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					defer cancel()
-					if _, err := conn.Exec(uctx, `select pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
-						conn.Conn().Close(uctx) //nolint:errcheck // closing the session is what frees the lock
-					}
-					conn.Release()
-				}, nil
+				return advisoryRelease(conn, key), nil
 			}
 		}
 		conn.Release()

@@ -105,15 +105,7 @@ func (s *Store) StaffByID(ctx context.Context, id int64) (Staff, error) {
 
 // ListStaff lists every account by id.
 func (s *Store) ListStaff(ctx context.Context) ([]Staff, error) {
-	rows, err := s.pool.Query(ctx, `select `+staffCols+` from staff order by id`)
-	if err != nil {
-		return nil, fmt.Errorf("list staff: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Staff, error) { return s.scanStaff(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list staff: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "list staff", s.scanStaff, `select `+staffCols+` from staff order by id`)
 }
 
 // StaffUpdate changes an account; nil fields stay as they are.

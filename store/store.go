@@ -308,3 +308,49 @@ func FindReference(text string) (string, bool) {
 	}
 	return "NCL-" + m[1] + "-" + m[2], true
 }
+
+// querier runs a query: the pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// queryAll runs sql and scans every row it returns with scan. Errors start
+// with what, the task in words ("list triage").
+func queryAll[T any](ctx context.Context, q querier, what string, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// countOldest runs sql, which returns a key, a count and the oldest time of
+// each group, and returns the counts by key and the oldest time among the
+// groups keep accepts (nil when none). Errors start with what.
+func countOldest[K ~string](ctx context.Context, q querier, what string, keep func(K) bool, sql string, args ...any) (map[K]int, *time.Time, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	counts := map[K]int{}
+	var oldest *time.Time
+	var key K
+	var n int
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&key, &n, &at}, func() error {
+		counts[key] = n
+		if keep(key) && (oldest == nil || at.Before(*oldest)) {
+			a := at
+			oldest = &a
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return counts, oldest, nil
+}

@@ -17,7 +17,7 @@ import (
 type TriageItem struct {
 	ID             int64
 	Reason         vocab.Reason
-	State          string // "open" or "closed"
+	State          vocab.ItemState
 	CreatedAt      time.Time
 	DueBy          time.Time // the law's deadline for what it asks; by default one calendar month from receipt (UK GDPR)
 	AssignedTo     int64     // staff id, 0 when unassigned
@@ -28,7 +28,7 @@ type TriageItem struct {
 	Reference      string
 	ClosedBy       int64
 	ClosedAt       *time.Time
-	Outcome        string
+	Outcome        vocab.Outcome
 	// RegisterState is the current register state of the person the
 	// conversation had already recorded when the item was raised ("" when
 	// none): an "asks to opt back in" item shows it, and ConfirmOptBackIn
@@ -64,64 +64,29 @@ type TriageFilter struct {
 // ListTriage lists queue items, oldest first (or due soonest first).
 func (s *Store) ListTriage(ctx context.Context, f TriageFilter) ([]TriageItem, error) {
 	if f.State == "" {
-		f.State = "open"
+		f.State = string(vocab.ItemOpen)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
+	return queryAll(ctx, s.pool, "list triage", scanTriage, `select `+triageCols+` from triage t left join conversations c on c.id = t.conversation_id
 		where ($1 = 'all' or t.state = $1) and ($2 = '' or t.reason = $2) and ($3 = 0 or t.assigned_to = $3) and (not $6 or t.due_by < now())
 		order by case when $7 then t.due_by end, t.created_at, t.id limit $4 offset $5`, f.State, f.Reason, f.AssignedTo, f.Limit, f.Offset, f.Overdue, f.ByDue)
-	if err != nil {
-		return nil, fmt.Errorf("list triage: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TriageItem, error) { return scanTriage(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list triage: %w", err)
-	}
-	return out, nil
 }
 
 // TriageStats returns the number of open items by reason and the creation
 // time of the oldest open item (nil when none), for metrics.
 func (s *Store) TriageStats(ctx context.Context) (open map[string]int, oldest *time.Time, err error) {
-	rows, err := s.pool.Query(ctx, `select reason, count(*), min(created_at) from triage where state = 'open' group by reason`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("count triage: %w", err)
-	}
-	defer rows.Close()
-	open = map[string]int{}
-	for rows.Next() {
-		var r string
-		var n int
-		var at time.Time
-		if err := rows.Scan(&r, &n, &at); err != nil {
-			return nil, nil, fmt.Errorf("count triage: %w", err)
-		}
-		open[r] = n
-		if oldest == nil || at.Before(*oldest) {
-			a := at
-			oldest = &a
-		}
-	}
-	return open, oldest, rows.Err()
+	return countOldest(ctx, s.pool, "count triage", func(string) bool { return true },
+		`select reason, count(*), min(created_at) from triage where state = 'open' group by reason`)
 }
 
 // TriageOverdue returns the number of open items past their due date at
 // now, by reason, for metrics.
 func (s *Store) TriageOverdue(ctx context.Context, now time.Time) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `select reason, count(*) from triage where state = 'open' and due_by < $1 group by reason`, now)
-	if err != nil {
-		return nil, fmt.Errorf("count overdue triage: %w", err)
-	}
-	out := map[string]int{}
-	var reason string
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&reason, &n}, func() error { out[reason] = n; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("count overdue triage: %w", err)
-	}
-	return out, nil
+	out, _, err := countOldest(ctx, s.pool, "count overdue triage", func(string) bool { return false },
+		`select reason, count(*), min(created_at) from triage where state = 'open' and due_by < $1 group by reason`, now)
+	return out, err
 }
 
 // AttachmentInfo describes a kept attachment without its bytes.
@@ -246,15 +211,17 @@ func (s *Store) AssignTriage(ctx context.Context, id, assignee int64, actor Acto
 			to = &assignee
 		}
 		var from int64
+		var ref string
 		err := tx.QueryRow(ctx, `with old as (select id, coalesce(assigned_to, 0) as was from triage where id = $1 and state = 'open' for update)
-			update triage t set assigned_to = $2 from old where t.id = old.id returning old.was`, id, to).Scan(&from)
+			update triage t set assigned_to = $2 from old where t.id = old.id
+			returning old.was, coalesce((select c.reference from conversations c where c.id = t.conversation_id), '')`, id, to).Scan(&from, &ref)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("open triage item %d: %w", id, ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("assign triage item %d: %w", id, err)
 		}
-		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.assign", ObjectType: "triage", ObjectID: id,
+		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.assign", ObjectType: "triage", ObjectID: id, Reference: ref,
 			Detail: fmt.Sprintf("assignee=%d from=%d", assignee, from)})
 	})
 }
@@ -291,18 +258,18 @@ func lockOpenTriage(ctx context.Context, tx pgx.Tx, id int64) (TriageItem, error
 	if err != nil {
 		return t, fmt.Errorf("lock triage item %d: %w", id, err)
 	}
-	if t.State != "open" {
+	if t.State != vocab.ItemOpen {
 		return t, fmt.Errorf("triage item %d is closed: %w", id, ErrConflict)
 	}
 	return t, nil
 }
 
-func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome, detail string) error {
+func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome vocab.Outcome, detail string) error {
 	if _, err := tx.Exec(ctx, `update triage set state = 'closed', closed_by = $2, closed_at = now(), outcome = $3 where id = $1`,
 		t.ID, int64(actor), outcome); err != nil {
 		return fmt.Errorf("close triage item %d: %w", t.ID, err)
 	}
-	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + outcome, ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference, Detail: detail})
+	return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage." + string(outcome), ObjectType: "triage", ObjectID: t.ID, Reference: t.Reference, Detail: detail})
 }
 
 // auditDetail joins the parts of a decision's audit detail that are set.
@@ -430,7 +397,7 @@ func (s *Store) AcceptTriage(ctx context.Context, d Decision) (vocab.SubmissionS
 				return fmt.Errorf("accept triage item %d: %w", t.ID, err)
 			}
 		}
-		return closeTriage(ctx, tx, t, d.Actor, "accepted", auditDetail("status="+string(status), d.Detail))
+		return closeTriage(ctx, tx, t, d.Actor, vocab.OutcomeAccepted, auditDetail("status="+string(status), d.Detail))
 	})
 	return status, err
 }
@@ -442,7 +409,7 @@ func (s *Store) RejectTriage(ctx context.Context, d Decision) error {
 	if d.Email == nil {
 		return errors.New("reject triage item: the rejection email is required")
 	}
-	return s.decide(ctx, d, vocab.StatusRejected, vocab.KindRejected, "rejected")
+	return s.decide(ctx, d, vocab.StatusRejected, vocab.KindRejected, vocab.OutcomeRejected)
 }
 
 // CloseTriage closes an item as settled without recording anything: a
@@ -453,10 +420,10 @@ func (s *Store) CloseTriage(ctx context.Context, d Decision) error {
 	if d.Reason == string(vocab.StatusNotOptOut) {
 		st = vocab.StatusNotOptOut
 	}
-	return s.decide(ctx, d, st, vocab.KindNotOptOut, "closed")
+	return s.decide(ctx, d, st, vocab.KindNotOptOut, vocab.OutcomeClosed)
 }
 
-func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatus, kind vocab.Kind, outcome string) error {
+func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatus, kind vocab.Kind, outcome vocab.Outcome) error {
 	if d.Actor == System {
 		return fmt.Errorf("%s triage item: a staff actor is required", outcome)
 	}
@@ -488,8 +455,8 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 				return fmt.Errorf("%s triage item %d: %w", outcome, t.ID, err)
 			}
 		}
-		if outcome == "closed" && d.Reason != "" {
-			outcome = "closed." + d.Reason
+		if outcome == vocab.OutcomeClosed && d.Reason != "" {
+			outcome = vocab.CloseReason(d.Reason).Outcome()
 		}
 		if err := closeTriage(ctx, tx, t, d.Actor, outcome, auditDetail("reason="+d.Reason, d.Detail)); err != nil {
 			return err
@@ -534,7 +501,7 @@ func (s *Store) ConfirmOptBackIn(ctx context.Context, triageID int64, in OptIn) 
 		if h, err = recordOptIn(ctx, tx, `r.id = $1`, *regID, in, *se); err != nil {
 			return err
 		}
-		return closeTriage(ctx, tx, t, in.Actor, "opted_in", "")
+		return closeTriage(ctx, tx, t, in.Actor, vocab.OutcomeOptedIn, "")
 	})
 	return h, err
 }

@@ -406,3 +406,79 @@ func textOr[K ~string](m map[K]string, k K) string {
 	}
 	return string(k)
 }
+
+// ItemState is where a triage item stands; kept in triage.state.
+type ItemState string
+
+// The states of a triage item.
+const (
+	ItemOpen   ItemState = "open"   // waits for staff (or for the resident's answer to staff)
+	ItemClosed ItemState = "closed" // decided; Outcome says how
+)
+
+// CloseReason is why staff closed an item without a form decision: a bulk
+// close (spam, duplicate) or "not an opt-out".
+type CloseReason string
+
+// The reasons staff close an item with.
+const (
+	CloseSpam      CloseReason = "spam"       // not from a resident, or abuse
+	CloseDuplicate CloseReason = "duplicate"  // the same request is handled in another item
+	CloseNotOptOut CloseReason = "not_optout" // the resident does not ask to opt out
+	// CloseAnsweredOffline: staff answered by phone or post (its outcome
+	// is OutcomeAnsweredOffline).
+	CloseAnsweredOffline CloseReason = "answered_offline"
+	// CloseBounceHandled: the email an item was about bounced or was
+	// refused, and staff dealt with it (sent it again, to a corrected
+	// address, or answered the resident another way); the form it was
+	// about stays as decided.
+	CloseBounceHandled CloseReason = "bounce_handled"
+)
+
+// Outcome is the decision a closed triage item carries; kept in
+// triage.outcome, and in its audit action as "triage." + Outcome.
+type Outcome string
+
+// The outcomes of a closed triage item.
+const (
+	OutcomeAccepted        Outcome = "accepted"                // the opt-out was recorded
+	OutcomeRejected        Outcome = "rejected"                // the resident was asked for a corrected form
+	OutcomeClosed          Outcome = "closed"                  // closed with no reason given
+	OutcomeAnsweredOffline Outcome = "closed.answered_offline" // answered by phone or post
+	OutcomeNewContact      Outcome = "closed.new_contact"      // treated as a new first contact
+	OutcomeRepliesSent     Outcome = "closed.replies_sent"     // the replies held by the reply limit were sent
+	OutcomeOptedIn         Outcome = "opted_in"                // the opt back in was recorded
+)
+
+// Outcome is the outcome of an item closed for reason r.
+func (r CloseReason) Outcome() Outcome { return Outcome("closed." + string(r)) }
+
+// outcomeTexts are the outcomes in the words the triage page prints.
+var outcomeTexts = map[Outcome]string{
+	OutcomeAccepted:              "Accepted: the opt-out was recorded",
+	OutcomeRejected:              "Rejected: the resident was asked for a corrected form",
+	OutcomeClosed:                "Closed",
+	CloseNotOptOut.Outcome():     "Closed: not an opt-out request",
+	CloseSpam.Outcome():          "Closed as spam",
+	CloseDuplicate.Outcome():     "Closed as a duplicate",
+	CloseBounceHandled.Outcome(): "Closed: the email that bounced was dealt with",
+	OutcomeAnsweredOffline:       "Closed: answered by phone or post",
+	OutcomeNewContact:            "Closed: treated as a new first contact, the instructions sent to the sender",
+	OutcomeRepliesSent:           "Closed: the replies held by the reply limit were sent",
+	OutcomeOptedIn:               "Closed: the opt back in was recorded",
+}
+
+// Text returns the outcome in the words the triage page prints; a code that
+// has none is returned as it is.
+func (o Outcome) Text() string {
+	if t, ok := outcomeTexts[o]; ok {
+		return t
+	}
+	return string(o)
+}
+
+// Outcomes lists every outcome a closed item can carry.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomeAccepted, OutcomeRejected, OutcomeClosed, CloseNotOptOut.Outcome(), CloseSpam.Outcome(),
+		CloseDuplicate.Outcome(), CloseBounceHandled.Outcome(), OutcomeAnsweredOffline, OutcomeNewContact, OutcomeRepliesSent, OutcomeOptedIn}
+}

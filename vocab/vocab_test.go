@@ -103,3 +103,19 @@ func TestValuesHaveWords(t *testing.T) {
 		}
 	}
 }
+
+// TestOutcomesHaveWords: every outcome has its words for staff, and the
+// outcome of answering offline is that close reason's outcome.
+func TestOutcomesHaveWords(t *testing.T) {
+	for _, o := range Outcomes() {
+		if o.Text() == string(o) || o.Text() == "" {
+			t.Errorf("Outcome(%q).Text() = %q, want words for staff", o, o.Text())
+		}
+	}
+	if len(outcomeTexts) != len(Outcomes()) {
+		t.Errorf("%d outcomes have words, %d are listed", len(outcomeTexts), len(Outcomes()))
+	}
+	if CloseAnsweredOffline.Outcome() != OutcomeAnsweredOffline {
+		t.Errorf("answered offline closes as %q, its outcome constant is %q", CloseAnsweredOffline.Outcome(), OutcomeAnsweredOffline)
+	}
+}

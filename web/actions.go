@@ -160,14 +160,47 @@ type sendersView struct {
 // rawView is what is known of a message that could not be read.
 type rawView struct {
 	Size       int64
+	SizeText   string // Size in words staff read ("261 KB")
 	ReceivedAt time.Time
 	Sender     string
 	Kept       bool // the original is kept and can be downloaded
+	TooLarge   bool // over the size limit: only its header was downloaded
 }
 
 // bounceReasons are the reasons of an item about one of our emails.
 func isBounce(r vocab.Reason) bool {
 	return r == vocab.ReasonUndeliverable || r == vocab.ReasonSendFailed
+}
+
+// isEnquiry reports whether r is raised for what a resident wrote rather
+// than for a form: a message that needs a person (issue 14) or one after
+// the conversation completed. Without a form on the item there is nothing
+// to reject, so its page offers no "Reject the form".
+func isEnquiry(r vocab.Reason) bool {
+	switch r {
+	case vocab.ReasonComplaint, vocab.ReasonRightsRequest, vocab.ReasonOptBackIn, vocab.ReasonProxy,
+		vocab.ReasonFormatOrLanguage, vocab.ReasonStatusChase, vocab.ReasonQuestion, vocab.ReasonAfterCompletion:
+		return true
+	}
+	return false
+}
+
+// How an item page offers to key in and accept a form (itemData.KeyIn).
+const (
+	keyInOpen      = ""          // the form to key in, check and accept is shown
+	keyInCollapsed = "collapsed" // an enquiry without a form: behind "Record an opt-out from this message"
+	keyInNone      = "none"      // an opt back in or a message after completion without a form: no opt-out to record
+)
+
+// keyInOf says how the page of an item of reason r offers to key in a form.
+func keyInOf(r vocab.Reason, hasForm bool) string {
+	switch {
+	case hasForm || !isEnquiry(r):
+		return keyInOpen
+	case r == vocab.ReasonOptBackIn || r == vocab.ReasonAfterCompletion:
+		return keyInNone
+	}
+	return keyInCollapsed
 }
 
 // itemActions fills d.Actions from the item's detail.
@@ -240,7 +273,11 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 		a.OptBackIn = optBackInBlock(det, d.CanAct)
 	case r == vocab.ReasonTooLarge || r == vocab.ReasonUnreadable || r == vocab.ReasonProcessingFailed:
 		if det.Message != nil {
-			a.Raw = &rawView{Size: det.Message.Size, ReceivedAt: det.Message.ReceivedAt, Sender: header.From, Kept: det.Message.HasRaw}
+			// A message over the size limit was never downloaded: the
+			// ledger keeps its header only, which is not the original.
+			tooLarge := r == vocab.ReasonTooLarge
+			a.Raw = &rawView{Size: det.Message.Size, SizeText: sizeText(det.Message.Size), ReceivedAt: det.Message.ReceivedAt, Sender: header.From,
+				Kept: det.Message.HasRaw && !tooLarge, TooLarge: tooLarge}
 		}
 	}
 	if det.Conversation != nil && det.Conversation.Address != "" && !isBounce(det.Item.Reason) {
@@ -256,7 +293,7 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 // bounceAction sends a bounced or failed email again, as it was or to a
 // corrected address (store.RetryOutboxNow, store.CorrectOutboxAddress:
 // both audited), or closes the item once the email is dealt with
-// (store.BounceHandled, audited). The item stays open until staff close it.
+// (vocab.CloseBounceHandled, audited). The item stays open until staff close it.
 func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *store.Session) {
 	det, ok := s.detail(w, r, sess)
 	if !ok {
@@ -282,7 +319,7 @@ func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *stor
 		err, done = s.d.Store.CorrectOutboxAddress(r.Context(), det.Item.OutboxID, addr, actor), "redirected"
 	case "close":
 		// Nothing is sent and the form the email was about stays as decided.
-		if err := s.d.Store.CloseTriage(r.Context(), store.Decision{TriageID: det.Item.ID, Actor: actor, Reason: store.BounceHandled}); err != nil {
+		if err := s.d.Store.CloseTriage(r.Context(), store.Decision{TriageID: det.Item.ID, Actor: actor, Reason: string(vocab.CloseBounceHandled)}); err != nil {
 			s.storeFail(w, r, sess, err)
 			return
 		}
@@ -416,7 +453,8 @@ func (s *server) sendHeld(w http.ResponseWriter, r *http.Request, sess *store.Se
 
 // rawDownload serves the original of an item's message as a download
 // (never shown in the browser), for messages the service could not read.
-// Reading it is audited (store.RawMessage).
+// Reading it is audited (store.RawMessageDownload). A too_large item has
+// only the header kept, which is not offered as the original.
 func (s *server) rawDownload(w http.ResponseWriter, r *http.Request, sess *store.Session) {
 	id, ok := itemID(r)
 	if !ok {
@@ -428,11 +466,11 @@ func (s *server) rawDownload(w http.ResponseWriter, r *http.Request, sess *store
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	if det.Message == nil || !det.Message.HasRaw {
+	if det.Message == nil || !det.Message.HasRaw || det.Item.Reason == vocab.ReasonTooLarge {
 		s.fail(w, r, sess, http.StatusNotFound, "The original email is not kept (it was too large to download, or it was deleted after the retention period).")
 		return
 	}
-	raw, err := s.d.Store.RawMessage(r.Context(), det.Message.ID, store.Actor(sess.Staff.ID))
+	raw, err := s.d.Store.RawMessageDownload(r.Context(), det.Message.ID, store.Actor(sess.Staff.ID))
 	if err != nil {
 		s.storeFail(w, r, sess, err)
 		return

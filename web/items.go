@@ -33,7 +33,7 @@ type due struct {
 
 func (s *server) dueOf(t store.TriageItem) due {
 	d := due{Date: t.DueBy}
-	if t.State != "open" {
+	if t.State != vocab.ItemOpen {
 		return d
 	}
 	left := t.DueBy.Sub(s.d.Now())
@@ -271,6 +271,8 @@ type itemData struct {
 	Closure       *closureView // who closed it, when, why; nil while open
 	Assignable    []option     // staff it can be assigned to
 	Actions       itemActions  // the reason's own facts and actions (item_actions.html)
+	CanReject     bool         // "Reject the form" makes sense: not a bounce, and a form or a reason that expects one
+	KeyIn         string       // how the form to key in is offered: keyInOpen, keyInCollapsed or keyInNone
 	Thread        *threadView  // the conversation and the other open items; nil when none
 }
 
@@ -289,7 +291,7 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	if err != nil {
 		return itemData{}, nil, err
 	}
-	d := itemData{Item: det.Item, Due: s.dueOf(det.Item), Open: det.Item.State == "open", Submission: det.Submission,
+	d := itemData{Item: det.Item, Due: s.dueOf(det.Item), Open: det.Item.State == vocab.ItemOpen, Submission: det.Submission,
 		Conversation: det.Conversation, RejectReasons: rejectReasons}
 	d.CanAct = d.Open && rank(sess.Staff.Role) >= rank(store.RoleTriager)
 	d.CanEmail = det.Conversation != nil
@@ -329,6 +331,11 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
+		if det.Item.Reason == vocab.ReasonTooLarge && d.Message.Error == "" {
+			// Only the header was downloaded: what the parser says of
+			// the missing body is not news.
+			d.Message.Notes = []string{"Only the header of this email was downloaded: it is larger than the service reads."}
+		}
 	}
 	if d.Thread, err = s.threadOf(ctx, sess, det); err != nil {
 		return d, nil, err
@@ -339,6 +346,8 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	if err := s.itemActions(ctx, sess, det, &d); err != nil {
 		return d, nil, err
 	}
+	d.CanReject = d.Actions.Bounce == nil && d.Actions.Limited == nil && !d.Actions.Undecided && (d.HasForm || !isEnquiry(det.Item.Reason))
+	d.KeyIn = keyInOf(det.Item.Reason, d.HasForm)
 	return d, errs, nil
 }
 
@@ -519,7 +528,7 @@ func (s *server) detail(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.storeFail(w, r, sess, err)
 		return det, false
 	}
-	if det.Item.State != "open" {
+	if det.Item.State != vocab.ItemOpen {
 		s.storeFail(w, r, sess, store.ErrConflict)
 		return det, false
 	}
@@ -550,6 +559,10 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	}
 	if det.Item.Reason == vocab.ReasonUnverifiedSender && det.Item.ConversationID == 0 {
 		s.fail(w, r, sess, http.StatusConflict, "Decide who sent this email first: attach it to the resident's conversation, then accept its form.")
+		return
+	}
+	if keyInOf(det.Item.Reason, det.Submission != nil) == keyInNone {
+		s.fail(w, r, sess, http.StatusConflict, "This message does not ask to opt out and came with no form, so there is no opt-out to record from it.")
 		return
 	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Fields: &f, Detail: correctedDetail(det.Submission, f)}
@@ -623,6 +636,10 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if det.Item.Reason == vocab.ReasonRateLimited {
 		// Its form, if any, was decided as usual: only the emails were held.
 		s.fail(w, r, sess, http.StatusConflict, "This item is about replies held by the reply limit, not a form: send the held replies or write back instead.")
+		return
+	}
+	if isEnquiry(det.Item.Reason) && det.Submission == nil {
+		s.fail(w, r, sess, http.StatusConflict, "This item is a message from the resident with no form to reject: write back to them, or close the item.")
 		return
 	}
 	rt, canEmail := s.replyContext(r.Context(), det)

@@ -7,34 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
-
-// outcomeTexts are the decisions a closed item can carry, in words.
-var outcomeTexts = map[string]string{
-	"accepted":                      "Accepted: the opt-out was recorded",
-	"rejected":                      "Rejected: the resident was asked for a corrected form",
-	"closed":                        "Closed",
-	"closed.not_optout":             "Closed: not an opt-out request",
-	"closed." + store.BounceHandled: "Closed: the email that bounced was dealt with",
-	"closed." + store.BulkSpam:      "Closed as spam",
-	"closed." + store.BulkDuplicate: "Closed as a duplicate",
-	store.OutcomeAnsweredOffline:    "Closed: answered by phone or post",
-	store.OutcomeNewContact:         "Closed: treated as a new first contact, the instructions sent to the sender",
-	store.OutcomeRepliesSent:        "Closed: the replies held by the reply limit were sent",
-	"opted_in":                      "Closed: the opt back in was recorded",
-}
-
-func outcomeText(code string) string {
-	if t, ok := outcomeTexts[code]; ok {
-		return t
-	}
-	return code
-}
 
 // noteView is one internal note with its author's name.
 type noteView struct {
@@ -66,13 +46,13 @@ func (s *server) itemWork(ctx context.Context, sess *store.Session, d *itemData)
 		if err != nil {
 			return err
 		}
-		cv := &closureView{By: names[d.Item.ClosedBy], Decision: outcomeText(d.Item.Outcome), Note: c.Note}
+		cv := &closureView{By: names[d.Item.ClosedBy], Decision: d.Item.Outcome.Text(), Note: c.Note}
 		if cv.By == "" {
 			cv.By = "the service"
 		}
 		for _, code := range strings.Split(c.Reason, "+") {
 			switch {
-			case code == "" || code == store.BulkSpam || code == store.BulkDuplicate || code == "not_optout" || code == "answered_offline":
+			case code == "" || slices.Contains([]vocab.CloseReason{vocab.CloseSpam, vocab.CloseDuplicate, vocab.CloseNotOptOut, vocab.CloseAnsweredOffline}, vocab.CloseReason(code)):
 			case code == "other":
 				cv.Reasons = append(cv.Reasons, "Other: the staff member's own words, sent in the email")
 			default:
@@ -91,7 +71,8 @@ func (s *server) itemWork(ctx context.Context, sess *store.Session, d *itemData)
 			return err
 		}
 		for _, st := range list {
-			if !st.Disabled && st.ID != d.Item.AssignedTo {
+			// Staff assign themselves with "Assign to me".
+			if !st.Disabled && st.ID != d.Item.AssignedTo && st.ID != sess.Staff.ID {
 				d.Assignable = append(d.Assignable, option{strconv.FormatInt(st.ID, 10), names[st.ID]})
 			}
 		}
@@ -130,7 +111,7 @@ func (s *server) bulkClose(w http.ResponseWriter, r *http.Request, sess *store.S
 			ids = append(ids, id)
 		}
 	}
-	decision := r.PostForm.Get("decision")
+	decision := vocab.CloseReason(r.PostForm.Get("decision"))
 	reason := strings.Join(strings.Fields(strings.ToValidUTF8(r.PostForm.Get("bulk-reason"), "")), " ")
 	back := r.PostForm.Get("back")
 	if u, err := url.Parse(back); err != nil || u.Path != "/queue" || u.Host != "" || u.Scheme != "" {
@@ -140,7 +121,7 @@ func (s *server) bulkClose(w http.ResponseWriter, r *http.Request, sess *store.S
 	switch {
 	case len(ids) == 0:
 		msg = "Tick the items to close first"
-	case decision != store.BulkSpam && decision != store.BulkDuplicate:
+	case decision != vocab.CloseSpam && decision != vocab.CloseDuplicate:
 		msg = "Choose whether the items are spam or duplicates"
 	case reason == "" || utf8.RuneCountInString(reason) > maxBulkReasonRunes:
 		msg = fmt.Sprintf("Write why these items are closed, in 1 to %d characters", maxBulkReasonRunes)

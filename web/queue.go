@@ -82,8 +82,8 @@ func (s *server) queueFilters(ctx context.Context, q url.Values, sess *store.Ses
 	if !vocab.Reason(d.Reason).Valid() {
 		d.Reason = ""
 	}
-	if d.State != "closed" && d.State != "all" && d.State != "waiting" {
-		d.State = "open"
+	if d.State != string(vocab.ItemClosed) && d.State != "all" && d.State != "waiting" {
+		d.State = string(vocab.ItemOpen)
 	}
 	if q.Get("mine") == "1" {
 		d.Assignee = "me"
@@ -128,7 +128,7 @@ func (d *queueData) link(n int) string {
 		}
 	}
 	set("reason", d.Reason, "")
-	set("state", d.State, "open")
+	set("state", d.State, string(vocab.ItemOpen))
 	set("assignee", d.Assignee, "")
 	set("due", d.Due, "")
 	set("sort", d.Sort, string(store.QueueDueFirst))
@@ -207,7 +207,7 @@ func (s *server) showQueue(w http.ResponseWriter, r *http.Request, sess *store.S
 		d.Rows = append(d.Rows, row)
 	}
 	d.Total = res.Total
-	d.CanClose = rank(sess.Staff.Role) >= rank(store.RoleTriager) && d.State != "closed"
+	d.CanClose = rank(sess.Staff.Role) >= rank(store.RoleTriager) && d.State != string(vocab.ItemClosed)
 	d.Here = d.link(d.Page)
 	p := page{Title: "Triage queue", Nav: "queue", Session: sess, Notice: notice, Data: &d}
 	if d.Searched {

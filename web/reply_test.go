@@ -287,10 +287,10 @@ func TestBrowserStaffReply(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#answered")),
 		chromedp.WaitVisible(chromedp.CSS(".notice")),
 	)
-	if det, err := e.st.TriageItemDetail(ctx, phone, store.System); err != nil || det.Item.State != "closed" || det.Item.Outcome != store.OutcomeAnsweredOffline {
+	if det, err := e.st.TriageItemDetail(ctx, phone, store.System); err != nil || det.Item.State != "closed" || det.Item.Outcome != vocab.OutcomeAnsweredOffline {
 		t.Errorf("after answering by phone the item is %+v (%v), want closed as answered offline", det.Item, err)
 	}
-	if !e.audited("triage."+store.OutcomeAnsweredOffline, phone) {
+	if !e.audited("triage."+string(vocab.OutcomeAnsweredOffline), phone) {
 		t.Error("no audit row for the item answered by phone")
 	}
 
@@ -439,10 +439,10 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 		t.Errorf("instructions subject = %q, want [secure] and a new reference", subj)
 	}
 	det, err = e.st.TriageItemDetail(ctx, second, store.System)
-	if err != nil || det.Item.State != "closed" || det.Item.Outcome != store.OutcomeNewContact {
+	if err != nil || det.Item.State != "closed" || det.Item.Outcome != vocab.OutcomeNewContact {
 		t.Errorf("after new first contact the item is %+v (%v), want closed", det.Item, err)
 	}
-	if !e.audited("triage."+store.OutcomeNewContact, second) {
+	if !e.audited("triage."+string(vocab.OutcomeNewContact), second) {
 		t.Error("no audit row for new first contact")
 	}
 
@@ -456,7 +456,7 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 		t.Errorf("raw download = %d %q", resp.StatusCode, resp.Header.Get("Content-Disposition"))
 	}
 	det, _ = e.st.TriageItemDetail(ctx, unreadable, store.System)
-	if !e.audited("message.view", det.Message.ID) {
+	if !e.audited("message.download", det.Message.ID) {
 		t.Error("no audit row for the download")
 	}
 }
@@ -507,7 +507,7 @@ func TestRateLimitedHeldReplies(t *testing.T) {
 		!strings.HasPrefix(m.Header.Get("Subject"), "[secure]") || !strings.Contains(m.Header.Get("In-Reply-To"), "busy-2-") {
 		t.Errorf("the held reply = %s to %v, subject %q, In-Reply-To %q", k, msgs[1].To, m.Header.Get("Subject"), m.Header.Get("In-Reply-To"))
 	}
-	if !e.audited("triage."+store.OutcomeRepliesSent, id) {
+	if !e.audited("triage."+string(vocab.OutcomeRepliesSent), id) {
 		t.Error("no audit row for sending the held replies")
 	}
 	if resp, _ := c.post(fmt.Sprintf("/items/%d/held", id), nil); resp.StatusCode != 409 {

@@ -82,6 +82,10 @@ type Deps struct {
 	// Ready is called by /readyz after the database ping: it should fail
 	// when the mailbox has not been polled recently. nil: database only.
 	Ready func(ctx context.Context) error
+	// Queued, when set, is called after every staff member's form (a POST)
+	// was handled: an email the action queued in the outbox then goes at
+	// once (the daemon passes intake.Service.Wake). It must not block.
+	Queued func()
 	// SessionIdle ends sessions idle this long (OPTOUT_SESSION_IDLE). Default DefaultSessionIdle.
 	SessionIdle time.Duration
 	// SessionMax ends sessions this long after sign-in, however busy
@@ -120,10 +124,6 @@ type Deps struct {
 	// MaxUploadBytes bounds an uploaded form file: the daemon's per-file
 	// limit (OPTOUT_MAX_ATTACHMENT_SIZE). Default 35 MB.
 	MaxUploadBytes int64
-	// Queued, when set, is called after every staff action (a POST), so
-	// the emails it queued or sent again go out at once instead of at the
-	// outbox workers' next look (intake.Service.Wake). It must not block.
-	Queued func()
 }
 
 type server struct {

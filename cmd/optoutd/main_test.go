@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/intake"
 )
 
 // optoutdBin is the binary the black-box tests run, built once by TestMain
@@ -207,5 +209,16 @@ func TestShellWords(t *testing.T) {
 	}
 	if _, err := shellWords("'open"); err == nil {
 		t.Error("shellWords with an unbalanced quote = nil error")
+	}
+}
+
+// TestPoolSize: the daemon sizes its pool unless the operator did in
+// DATABASE_URL.
+func TestPoolSize(t *testing.T) {
+	if got := poolSize("postgres://u@db:5432/optout?sslmode=verify-full"); got < intake.DefaultWorkers+3 {
+		t.Errorf("poolSize without pool_max_conns = %d, want room for %d workers and the held connections", got, intake.DefaultWorkers)
+	}
+	if got := poolSize("postgres://u@db:5432/optout?pool_max_conns=30"); got != 0 {
+		t.Errorf("poolSize with pool_max_conns = %d, want 0 (keep the operator's)", got)
 	}
 }

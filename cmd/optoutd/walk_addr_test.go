@@ -127,10 +127,10 @@ func (w *walk) walkUnverifiedSender() {
 		t.Errorf("the new contact's instructions are headed %q, without their reference %s", newInstr.subject, newInstr.ref)
 	}
 	c := w.closed(it2.ID)
-	if c.Outcome != store.OutcomeNewContact || c.ClosedBy != w.staff.ID || c.Reference != newInstr.ref {
-		t.Errorf("closed item = %+v, want %s by staff %d in the new conversation %s", c, store.OutcomeNewContact, w.staff.ID, newInstr.ref)
+	if c.Outcome != vocab.OutcomeNewContact || c.ClosedBy != w.staff.ID || c.Reference != newInstr.ref {
+		t.Errorf("closed item = %+v, want %s by staff %d in the new conversation %s", c, vocab.OutcomeNewContact, w.staff.ID, newInstr.ref)
 	}
-	a = w.waitAudit("triage."+store.OutcomeNewContact, it2.ID)
+	a = w.waitAudit("triage."+string(vocab.OutcomeNewContact), it2.ID)
 	if a.Reference != newInstr.ref {
 		t.Errorf("audit row of the new contact = %+v, want reference %s", a, newInstr.ref)
 	}
@@ -182,12 +182,12 @@ func (w *walk) walkRateLimited() {
 	if got := w.waitSent(addr, vocab.KindAccepted, 0); got.ref != instr.ref {
 		t.Errorf("the held email carries reference %q, want %q", got.ref, instr.ref)
 	}
-	a := w.waitAudit("triage."+store.OutcomeRepliesSent, it.ID)
+	a := w.waitAudit("triage."+string(vocab.OutcomeRepliesSent), it.ID)
 	if a.Reference != instr.ref || a.Detail != "emails=1" {
 		t.Errorf("audit row of sending the held replies = %+v, want reference %s and emails=1", a, instr.ref)
 	}
-	if c := w.closed(it.ID); c.Outcome != store.OutcomeRepliesSent || c.ClosedBy != w.staff.ID {
-		t.Errorf("closed item = %+v, want %s by staff %d", c, store.OutcomeRepliesSent, w.staff.ID)
+	if c := w.closed(it.ID); c.Outcome != vocab.OutcomeRepliesSent || c.ClosedBy != w.staff.ID {
+		t.Errorf("closed item = %+v, want %s by staff %d", c, vocab.OutcomeRepliesSent, w.staff.ID)
 	}
 	if n := w.sentTo(addr, ""); n != 3 {
 		t.Errorf("%d emails went to %s, want the instructions, no form and the held one", n, addr)
@@ -250,10 +250,10 @@ func (w *walk) walkUndeliverable() {
 		t.Errorf("after sending again the bounce section reads:\n%s", got)
 	}
 	w.submit("close the bounce item", "#bounce-close")
-	if c := w.closed(it.ID); c.Outcome != "closed."+store.BounceHandled || c.ClosedBy != w.staff.ID {
-		t.Errorf("closed item = %+v, want closed.%s by staff %d", c, store.BounceHandled, w.staff.ID)
+	if c := w.closed(it.ID); c.Outcome != vocab.CloseBounceHandled.Outcome() || c.ClosedBy != w.staff.ID {
+		t.Errorf("closed item = %+v, want %s by staff %d", c, vocab.CloseBounceHandled.Outcome(), w.staff.ID)
 	}
-	if a := w.waitAudit("triage.closed."+store.BounceHandled, it.ID); a.Reference != instr.ref {
+	if a := w.waitAudit("triage."+string(vocab.CloseBounceHandled.Outcome()), it.ID); a.Reference != instr.ref {
 		t.Errorf("audit row of the close = %+v, want reference %s", a, instr.ref)
 	}
 

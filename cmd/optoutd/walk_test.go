@@ -77,7 +77,9 @@ func startWalk(t *testing.T, tune func(env map[string]string)) *walk {
 		chromedp.SendKeys(chromedp.CSS("#email"), w.staff.Email),
 		chromedp.SendKeys(chromedp.CSS("#password"), walkPassword),
 		chromedp.Click(chromedp.CSS("main button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("h1")),
+		// The queue's search box: the sign-in page's own h1 would match
+		// before the browser leaves it.
+		chromedp.WaitVisible(chromedp.CSS("#q")),
 	)
 	if h := w.text("h1"); h != "Triage queue" {
 		t.Fatalf("after sign-in the page is %q, want the queue", h)
@@ -330,8 +332,12 @@ func TestWalkInvalidForm(t *testing.T) {
 
 	w.open(it.ID)
 	w.axe("invalid form")
+	w.screenshot("walk-invalid-form")
 	if s := w.text(".error-summary"); !strings.Contains(s, "NHS number") {
 		t.Errorf("error summary = %q, want the NHS number problem", s)
+	}
+	if !w.has("#reject") || w.has("#bounce-resend") {
+		t.Error("an invalid form's page must offer Reject and no bounce actions")
 	}
 	w.do("correct the NHS number and accept",
 		chromedp.Clear(chromedp.CSS("#f-nhs_number")),
@@ -342,6 +348,9 @@ func TestWalkInvalidForm(t *testing.T) {
 	got := w.waitSent(addr, vocab.KindAccepted, 0)
 	if got.ref != it.Reference {
 		t.Errorf("the recorded email carries reference %q, want the item's %q", got.ref, it.Reference)
+	}
+	if n := w.sentTo(addr, ""); n != 3 {
+		t.Errorf("the resident got %d emails, want 3 (instructions, receipt, recorded)", n)
 	}
 	a := w.waitAudit("triage.accepted", it.ID)
 	if a.Reference != it.Reference {

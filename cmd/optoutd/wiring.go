@@ -63,6 +63,23 @@ func loadDaemonConfig(getenv func(string) string) (*config.Config, error) {
 	return cfg, nil
 }
 
+// daemonConns is the database pool the daemon needs: one connection per
+// pipeline worker (intake.DefaultWorkers), one held by the poll's mailbox
+// lock, one held by the SMTP connection slot while the sender is
+// connected, one for the outbox worker's marks, and four for the triage
+// page, the metrics collector and the purge. pgx's default (the number of
+// CPUs, at least 4) makes pipeline workers queue behind the held ones.
+const daemonConns = intake.DefaultWorkers + 3 + 4
+
+// poolSize is the pool size store.Open gets: daemonConns, unless the
+// operator set pool_max_conns in DATABASE_URL (then 0 keeps theirs).
+func poolSize(databaseURL string) int32 {
+	if strings.Contains(databaseURL, "pool_max_conns=") {
+		return 0
+	}
+	return daemonConns
+}
+
 // parseTokenKey decodes OPTOUT_TOKEN_KEY: base64 of at least 32 bytes.
 func parseTokenKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
@@ -155,7 +172,8 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	}
 	a.store, err = store.Open(ctx, store.Options{
 		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DBSchema, Keys: keys, Migrate: !opts.readOnly,
-		Logger: log.With(slog.String("part", "store")),
+		MaxConns: poolSize(cfg.DatabaseURL),
+		Logger:   log.With(slog.String("part", "store")),
 	})
 	if err != nil {
 		return nil, err
@@ -268,7 +286,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 		Processor: intake.ProcessorConfig{
 			Address: cfg.Address, Policy: intake.Policy(cfg.Unsolicited),
 			ReplyLimit: cfg.ReplyLimit, ReplyWindow: cfg.ReplyWindow,
-			EnquiryDays: cfg.EnquiryDays,
+			EnquiryDays: cfg.EnquiryDays, ExtractTimeout: cfg.ExtractTimeout,
 		},
 		Poller: intake.PollerConfig{Mailbox: mcfg, ScanDays: cfg.ScanDays,
 			Hold: intake.HoldRule{MaxAge: cfg.MaxAge, StartAfter: cfg.StartAfter}},
@@ -298,8 +316,8 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 
 	a.handler, err = web.New(webDeps(cfg, web.Deps{
 		Store: a.store, Composer: a.composer, Logger: log.With(slog.String("part", "web")),
-		Metrics: a.metrics, Gatherer: a.registry, Now: opts.now, Ready: a.ready,
-		Extractor: extractor, MaxUploadBytes: lim.MaxFileBytes, Queued: a.service.Wake,
+		Metrics: a.metrics, Gatherer: a.registry, Now: opts.now, Ready: a.ready, Queued: a.service.Wake,
+		Extractor: extractor, MaxUploadBytes: lim.MaxFileBytes,
 	}))
 	if err != nil {
 		return nil, err

@@ -113,6 +113,10 @@ type sdtState struct {
 	checkbox, checked, placeholder bool
 }
 
+// maxPendingMarks bounds, in bytes, the check-box marks kept for the next
+// paragraph: a form has a few between paragraphs, never hundreds.
+const maxPendingMarks = 256
+
 // docxBlocks turns document.xml into paragraphs and tables, with check boxes
 // of every kind written as markTicked or markEmpty.
 func docxBlocks(data []byte) ([]block, error) {
@@ -127,7 +131,9 @@ func docxBlocks(data []byte) ([]block, error) {
 		ffHasDefault, ffHasChk bool
 	)
 	write := func(s string) {
-		if !b.write(s) {
+		// Marks outside any paragraph wait for the next one; a document of
+		// nothing but such marks must not grow the wait without bound.
+		if !b.write(s) && len(pending) < maxPendingMarks {
 			pending += s
 		}
 	}

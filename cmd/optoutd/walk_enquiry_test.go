@@ -1,0 +1,535 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/emersion/go-message/mail"
+
+	"github.com/ncl-icb/optout-intake/enquiry"
+	"github.com/ncl-icb/optout-intake/internal/resident"
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
+)
+
+// The walk tests of the messages that need a person (issue 9 with issue 14
+// and issue 11): an enquiry of each reason, an opt back in, a message after
+// completion and an encrypted reply, each raised by the daemon from real
+// mail, worked on its page in Chromium, checked at the SMTP sink and in the
+// audit log.
+
+// enquiryWalk is one enquiry reason's message: what the resident writes
+// (a first contact, or a reply to the instructions), the acknowledgement it
+// must get, and the words of it the page must show.
+type enquiryWalk struct {
+	reason  vocab.Reason
+	addr    string
+	reply   bool // in the thread of the instructions, not a first contact
+	subject string
+	body    string
+	shown   string     // words of the body the page shows
+	ack     vocab.Kind // the acknowledgement the daemon sends
+	minDays int        // the answer-by date is this many to maxDays calendar days after receipt
+	maxDays int
+}
+
+// walkEnquiryDays is the OPTOUT_ENQUIRY_DAYS the enquiry walk runs with
+// (not the default, so the page is seen to follow the setting).
+const walkEnquiryDays = 7
+
+// TestWalkEnquiries: for each enquiry reason (complaint, rights request,
+// question, proxy, format or language, status chase) the resident's words
+// raise an item and its acknowledgement; the page shows their words and the
+// answer-by date the law sets for what they ask; staff write back (with a
+// snippet) and the staff_reply email reaches the sink in the secure thread;
+// one item is closed as answered by post, which sends nothing. Every action
+// is audited.
+func TestWalkEnquiries(t *testing.T) {
+	t.Parallel()
+	w := startWalk(t, func(env map[string]string) { env["OPTOUT_ENQUIRY_DAYS"] = fmt.Sprint(walkEnquiryDays) })
+	ctx := context.Background()
+
+	// A snippet an admin keeps for replies.
+	admin, err := w.st.CreateStaff(ctx, "walk-admin@nhs.net", "$argon2id$unused", store.RoleAdmin, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const snippetText = "You can read how the London Care Record uses your information in our leaflet."
+	if _, err := w.st.SaveSnippet(ctx, 0, "How your information is used", snippetText, store.Actor(admin.ID)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Calendar days from receipt to the answer-by date: 3 working days for
+	// a complaint (regulation 13(1)), a calendar month for a rights request
+	// (UK GDPR Art. 12(3), moved off a weekend or bank holiday), else
+	// OPTOUT_ENQUIRY_DAYS working days.
+	cases := []enquiryWalk{
+		{reason: vocab.ReasonComplaint, addr: "comp@example.org", subject: "Complaint",
+			body:  "I opted out last year and my records were still shared with the hospital. I am not happy about this.",
+			shown: "still shared with the hospital", ack: vocab.KindEnquiry, minDays: 3, maxDays: 9},
+		{reason: vocab.ReasonRightsRequest, addr: "rights@example.org", subject: "Subject access request",
+			body:  "Dear Data Protection Officer,\n\nI would like to make a subject access request for all the data the London Care Record holds about me.\n\nYours faithfully",
+			shown: "subject access request", ack: vocab.KindEnquiry, minDays: 28, maxDays: 35},
+		{reason: vocab.ReasonQuestion, addr: "quest@example.org", subject: "London Care Record",
+			body:  "What information is actually shared? Can the hospital see my mental health notes? I have not decided whether to opt out yet.",
+			shown: "mental health notes", ack: vocab.KindEnquiry, minDays: walkEnquiryDays, maxDays: walkEnquiryDays + 8},
+		{reason: vocab.ReasonProxy, addr: "proxy@example.org", subject: "Opting out for my mother",
+			body:  "My mother has dementia and I have lasting power of attorney. She cannot use email. How do I opt her out?",
+			shown: "lasting power of attorney", ack: vocab.KindEnquiryInstructions, minDays: walkEnquiryDays, maxDays: walkEnquiryDays + 8},
+		{reason: vocab.ReasonFormatOrLanguage, addr: "paper@example.org", reply: true,
+			body:  "Could you post me a paper form please? I don't have a printer.",
+			shown: "I don't have a printer", ack: vocab.KindEnquiryInstructions, minDays: walkEnquiryDays, maxDays: walkEnquiryDays + 8},
+		{reason: vocab.ReasonStatusChase, addr: "chase@example.org", reply: true,
+			body:  "Hello, did you get my form three weeks ago? I have had no reply.\n\nSent from my iPhone",
+			shown: "did you get my form", ack: vocab.KindEnquiry, minDays: walkEnquiryDays, maxDays: walkEnquiryDays + 8},
+	}
+
+	// The residents write; each gets the acknowledgement and raises one item.
+	items := map[vocab.Reason]store.TriageItem{}
+	for _, c := range cases {
+		if got := enquiry.Read(c.subject, c.body).Primary(); got != enquiry.Intent(c.reason) {
+			t.Fatalf("%s: the classifier files the words under %q: the walk would not test this reason", c.reason, got)
+		}
+		if c.reply {
+			instr := w.firstContact(c.addr)
+			w.deliver(replyTo(instr, c.body, nil).Bytes())
+		} else {
+			w.deliver(resident.Mail{From: c.addr, To: rigAddress, Subject: c.subject, Body: c.body}.Bytes())
+		}
+		ack := w.waitSent(c.addr, c.ack, 0)
+		it := w.waitItem(c.reason, 0)
+		if ack.ref == "" || ack.ref != it.Reference {
+			t.Errorf("%s: the acknowledgement carries reference %q, the item %q", c.reason, ack.ref, it.Reference)
+		}
+		items[c.reason] = it
+	}
+	// Nothing else went to the residents: the instructions before a reply,
+	// and the one acknowledgement.
+	for _, c := range cases {
+		want := 1
+		if c.reply {
+			want = 2
+		}
+		if n := w.sentTo(c.addr, ""); n != want {
+			t.Errorf("%s: the resident got %d emails, want %d (acknowledgement %s)", c.reason, n, want, c.ack)
+		}
+	}
+
+	for i, c := range cases {
+		it := items[c.reason]
+		m, err := w.st.Message(ctx, it.LedgerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		due := enquiry.DueBy(enquiry.Intent(c.reason), m.ReceivedAt, walkEnquiryDays)
+		if !it.DueBy.Equal(due) {
+			t.Errorf("%s: item due by %v, want %v (enquiry.DueBy)", c.reason, it.DueBy, due)
+		}
+		if days := walkCalendarDays(londonTZ(t), m.ReceivedAt, due); days < c.minDays || days > c.maxDays {
+			t.Errorf("%s: answer by %s is %d calendar days after receipt, want %d to %d", c.reason, due.Format(time.DateOnly), days, c.minDays, c.maxDays)
+		}
+
+		w.open(it.ID)
+		w.axe("walk " + string(c.reason))
+		w.screenshot("walk-" + string(c.reason))
+		if h := w.text("h1"); !strings.Contains(h, c.reason.Text()) {
+			t.Errorf("%s: the page is headed %q, want the reason %q", c.reason, h, c.reason.Text())
+		}
+		if s := w.text(`pre[aria-label="Email text"]`); !strings.Contains(s, c.shown) {
+			t.Errorf("%s: the page shows the email text %q, want the resident's words %q", c.reason, s, c.shown)
+		}
+		if got, want := walkSummary(w, "Answer by"), due.In(londonTZ(t)).Format("2 Jan 2006"); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: the page says answer by %q, want %s", c.reason, got, want)
+		}
+		if w.has("#reject") {
+			t.Errorf("%s: the page offers to reject a form, on a message that has none", c.reason)
+		}
+		if !w.has("details#keyin:not([open]) #accept") {
+			t.Errorf("%s: the form to key in is not tucked behind \"Record an opt-out from this message\"", c.reason)
+		}
+
+		if c.reason == vocab.ReasonFormatOrLanguage {
+			// Answered by post: the item closes and nothing is emailed.
+			w.do("close as answered by post",
+				chromedp.SendKeys(chromedp.CSS("#offline-note"), "Posted a paper form and a reply-paid envelope."),
+				chromedp.Click(chromedp.CSS("#answered")),
+				chromedp.WaitVisible(chromedp.CSS(".notice")),
+			)
+			if cl := w.closed(it.ID); cl.Outcome != vocab.OutcomeAnsweredOffline || cl.ClosedBy != w.staff.ID {
+				t.Errorf("answered by post: closed item = %+v, want %s by staff %d", cl, vocab.OutcomeAnsweredOffline, w.staff.ID)
+			}
+			if a := w.waitAudit("triage."+string(vocab.OutcomeAnsweredOffline), it.ID); a.Reference != it.Reference || strings.Contains(a.Detail, "paper form") {
+				t.Errorf("audit row of the close = %+v, want reference %s and not the note", a, it.Reference)
+			}
+			if s := w.text("main"); !strings.Contains(s, "answered by phone or post") || !strings.Contains(s, "Posted a paper form") {
+				t.Errorf("the closed item's page does not say how it was answered:\n%s", s)
+			}
+			continue
+		}
+
+		// Write back: a few words of one's own, then the snippet.
+		words := fmt.Sprintf("Thank you for writing to us (%d).", i)
+		w.do("write the reply and insert the snippet",
+			chromedp.SendKeys(chromedp.CSS("#reply"), words),
+			chromedp.SetValue(chromedp.CSS("#snippet"), walkSnippet(w)),
+			chromedp.Click(chromedp.CSS("#insert-snippet")),
+		)
+		// The page comes back with the snippet after the words.
+		walkUntil(w, "the snippet in the reply", fmt.Sprintf("document.querySelector('#reply').value.includes(%q)", snippetText))
+		if v := walkValue(w, "#reply"); !strings.Contains(v, words) || !strings.Contains(v, snippetText) {
+			t.Fatalf("%s: after inserting the snippet the reply reads %q, want the words and the snippet", c.reason, v)
+		}
+		want := []string{words, snippetText}
+		w.do("send the reply",
+			chromedp.Click(chromedp.CSS("#send-reply")),
+			chromedp.WaitVisible(chromedp.CSS("#waiting")),
+		)
+		got := w.waitSent(c.addr, vocab.KindStaffReply, 0)
+		if got.ref != it.Reference || !strings.Contains(got.subject, "[secure]") || !strings.Contains(got.subject, it.Reference) {
+			t.Errorf("%s: the staff reply has subject %q and reference %q, want [secure] and %s", c.reason, got.subject, got.ref, it.Reference)
+		}
+		text := walkMailText(t, got.raw)
+		for _, s := range want {
+			if !strings.Contains(strings.Join(strings.Fields(text), " "), s) {
+				t.Errorf("%s: the staff reply does not carry %q:\n%s", c.reason, s, text)
+			}
+		}
+		a := w.waitAudit("triage.staff_reply", it.ID)
+		if a.Reference != it.Reference || strings.Contains(a.Detail, "Thank you") {
+			t.Errorf("%s: audit row of the reply = %+v, want reference %s and not the text", c.reason, a, it.Reference)
+		}
+	}
+	// Nothing else went to the residents: the instructions before a reply,
+	// the acknowledgement, the staff reply, and nothing after the close as
+	// answered by post (counted after later replies reached the sink).
+	for _, c := range cases {
+		want := 2
+		if c.reply {
+			want++
+		}
+		if c.reason == vocab.ReasonFormatOrLanguage {
+			want--
+		}
+		if n := w.sentTo(c.addr, ""); n != want {
+			t.Errorf("%s: the resident got %d emails in all, want %d", c.reason, n, want)
+		}
+	}
+}
+
+// TestWalkOptBackIn: a resident whose opt-out was recorded writes in the
+// same thread asking to opt back in; the item shows them opted out; staff
+// record the opt back in through its confirmation step; the register says
+// opted back in, the resident gets the opted_in email, and it is audited.
+func TestWalkOptBackIn(t *testing.T) {
+	t.Parallel()
+	w := startWalk(t, nil)
+	ctx := context.Background()
+	const addr, nhs = "grace@example.org", "951 819 0933"
+	instr := w.firstContact(addr)
+	w.deliver(replyTo(instr, "Please find my form attached.", walkForm("Grace", "Hopper", nhs)).Bytes())
+	acc := w.waitSent(addr, vocab.KindAccepted, 0)
+	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
+		t.Fatalf("after the accepted email the register holds %+v (%v), want opted out", p, err)
+	}
+
+	w.deliver(replyTo(acc, "Hello,\nI have changed my mind and would like to opt back in please.\nThanks", nil).Bytes())
+	ack := w.waitSent(addr, vocab.KindEnquiry, 0)
+	it := w.waitItem(vocab.ReasonOptBackIn, 0)
+	if ack.ref != it.Reference || it.Reference != acc.ref {
+		t.Errorf("acknowledgement reference %q, item %q, conversation %q: want one", ack.ref, it.Reference, acc.ref)
+	}
+	if it.RegisterState != store.OptedOut {
+		t.Errorf("item register state %q, want opted_out", it.RegisterState)
+	}
+
+	w.open(it.ID)
+	w.axe("walk opt back in")
+	w.screenshot("walk-opt_back_in")
+	if s := w.text("#register-state"); s != "Opted out" {
+		t.Errorf("the page says the register holds %q, want Opted out", s)
+	}
+	if s := w.text(`pre[aria-label="Email text"]`); !strings.Contains(s, "opt back in") {
+		t.Errorf("the page shows the email text %q, want the resident's words", s)
+	}
+	if w.has("#accept") || w.has("#reject") || !w.has("#no-keyin") {
+		t.Error("the page offers to accept or reject an opt-out form on a request to opt back in")
+	}
+	w.do("start the opt back in",
+		chromedp.Click(chromedp.CSS("#optbackin-start")),
+		chromedp.WaitVisible(chromedp.CSS("#optback-confirm")),
+	)
+	w.axe("walk opt back in confirmation")
+	if to := w.text("#optback-to"); to != addr {
+		t.Errorf("the confirmation says the email goes to %q, want %s", to, addr)
+	}
+	// Nothing is recorded before the confirmation.
+	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
+		t.Errorf("before the confirmation the register holds %+v (%v), want opted out still", p, err)
+	}
+	w.do("confirm the opt back in",
+		chromedp.Click(chromedp.CSS("#optback-confirm")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	)
+	got := w.waitSent(addr, vocab.KindOptedIn, 0)
+	if got.ref != it.Reference || !strings.Contains(got.subject, "[secure]") {
+		t.Errorf("the opted_in email has subject %q and reference %q, want [secure] and %s", got.subject, got.ref, it.Reference)
+	}
+	p, err := w.st.FindPerson(ctx, nhs, store.System)
+	if err != nil || p.State != store.OptedIn {
+		t.Fatalf("after the confirmation the register holds %+v (%v), want opted back in", p, err)
+	}
+	if a := w.waitAudit("register.opt_in", p.RegisterID); a.Reference != it.Reference {
+		t.Errorf("audit row of the opt back in = %+v, want reference %s", a, it.Reference)
+	}
+	if c := w.closed(it.ID); c.Outcome != "opted_in" || c.ClosedBy != w.staff.ID {
+		t.Errorf("closed item = %+v, want opted_in by staff %d", c, w.staff.ID)
+	}
+	w.waitAudit("triage.opted_in", it.ID)
+	// Instructions, accepted, acknowledgement, opted back in: nothing else.
+	if n := w.sentTo(addr, ""); n != 4 {
+		t.Errorf("the resident got %d emails, want 4", n)
+	}
+}
+
+// TestWalkAfterCompletion: a thank-you after the opt-out was recorded is
+// acknowledged and raises an item; its page shows the words and the
+// conversation, and staff write back in the same secure thread.
+func TestWalkAfterCompletion(t *testing.T) {
+	t.Parallel()
+	w := startWalk(t, nil)
+	const addr = "alan@example.org"
+	instr := w.firstContact(addr)
+	w.deliver(replyTo(instr, "Please find my form attached.", walkForm("Alan", "Turing", "943 476 5870")).Bytes())
+	acc := w.waitSent(addr, vocab.KindAccepted, 0)
+
+	w.deliver(replyTo(acc, "Thank you so much. Will my GP be told?\n\nSent from my iPhone", nil).Bytes())
+	ack := w.waitSent(addr, vocab.KindAfterCompletion, 0)
+	it := w.waitItem(vocab.ReasonAfterCompletion, 0)
+	if ack.ref != acc.ref || it.Reference != acc.ref {
+		t.Errorf("acknowledgement reference %q, item %q, conversation %q: want one", ack.ref, it.Reference, acc.ref)
+	}
+
+	w.open(it.ID)
+	w.axe("walk after completion")
+	w.screenshot("walk-after_completion")
+	if s := w.text(`pre[aria-label="Email text"]`); !strings.Contains(s, "Will my GP be told") {
+		t.Errorf("the page shows the email text %q, want the resident's words", s)
+	}
+	if s := w.text("#conversation"); !strings.Contains(s, acc.subject) {
+		t.Errorf("the conversation on the page does not show the recorded email %q:\n%s", acc.subject, s)
+	}
+	if w.has("#accept") || w.has("#reject") || !w.has("#no-keyin") {
+		t.Error("the page offers to accept or reject a form after the opt-out was recorded")
+	}
+	const words = "Your GP practice is not told: the opt-out is recorded in the London Care Record only."
+	w.do("write back",
+		chromedp.SendKeys(chromedp.CSS("#reply"), words),
+		chromedp.Click(chromedp.CSS("#send-reply")),
+		chromedp.WaitVisible(chromedp.CSS("#waiting")),
+	)
+	got := w.waitSent(addr, vocab.KindStaffReply, 0)
+	if got.ref != it.Reference || !strings.Contains(got.subject, "[secure]") {
+		t.Errorf("the staff reply has subject %q and reference %q, want [secure] and %s", got.subject, got.ref, it.Reference)
+	}
+	if text := walkMailText(t, got.raw); !strings.Contains(strings.Join(strings.Fields(text), " "), words) {
+		t.Errorf("the staff reply does not carry the staff member's words:\n%s", text)
+	}
+	if a := w.waitAudit("triage.staff_reply", it.ID); a.Reference != it.Reference {
+		t.Errorf("audit row of the reply = %+v, want reference %s", a, it.Reference)
+	}
+	// Instructions, accepted, acknowledgement, staff reply.
+	if n := w.sentTo(addr, ""); n != 4 {
+		t.Errorf("the resident got %d emails, want 4", n)
+	}
+}
+
+// TestWalkProtected: an S/MIME-encrypted reply gets the receipt and raises
+// a protected item; staff upload the form saved from Outlook through the
+// page, the form is read, they accept it, and the resident gets the
+// recorded email. The upload and the accept are audited.
+func TestWalkProtected(t *testing.T) {
+	t.Parallel()
+	w := startWalk(t, nil)
+	ctx := context.Background()
+	const addr, nhs = "mary@example.org", "943 476 5919"
+	instr := w.firstContact(addr)
+	w.deliver(walkSMIMEReply(t, instr))
+	w.waitSent(addr, vocab.KindReceipt, 0)
+	it := w.waitItem(vocab.ReasonProtected, 0)
+	if it.Reference != instr.ref {
+		t.Errorf("item reference %q, want the conversation's %q", it.Reference, instr.ref)
+	}
+
+	w.open(it.ID)
+	w.axe("walk protected")
+	w.screenshot("walk-protected")
+	if s := w.text("#protection-found"); !strings.Contains(strings.ToLower(s), "s/mime") {
+		t.Errorf("the page says %q, want the S/MIME encryption named", s)
+	}
+	file := filepath.Join(t.TempDir(), "optout-form.txt")
+	if err := os.WriteFile(file, walkForm("Mary", "Seacole", nhs).Data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.do("upload the form saved from Outlook",
+		chromedp.SetUploadFiles(chromedp.CSS("#upload"), []string{file}),
+		chromedp.Click(chromedp.CSS("#upload-form")),
+		chromedp.WaitVisible(chromedp.CSS("#upload-done")),
+	)
+	w.axe("walk protected after upload")
+	if v := walkValue(w, "#f-last_name"); v != "Seacole" {
+		t.Errorf("after the upload the form's last name reads %q, want the uploaded form's", v)
+	}
+	d, err := w.st.TriageItemDetail(ctx, it.ID, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Submission == nil {
+		t.Fatal("after the upload the item has no submission")
+	}
+	if a := w.waitAudit("triage.upload", d.Submission.ID); a.Reference != it.Reference || strings.Contains(a.Detail, "optout-form") {
+		t.Errorf("audit row of the upload = %+v, want reference %s and not the file name", a, it.Reference)
+	}
+	w.do("accept", chromedp.Click(chromedp.CSS("#accept")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	got := w.waitSent(addr, vocab.KindAccepted, 0)
+	if got.ref != it.Reference {
+		t.Errorf("the recorded email carries reference %q, want %s", got.ref, it.Reference)
+	}
+	if a := w.waitAudit("triage.accepted", it.ID); a.Reference != it.Reference {
+		t.Errorf("audit row of the accept = %+v, want reference %s", a, it.Reference)
+	}
+	if c := w.closed(it.ID); c.Outcome != "accepted" || c.ClosedBy != w.staff.ID {
+		t.Errorf("closed item = %+v, want accepted by staff %d", c, w.staff.ID)
+	}
+	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
+		t.Errorf("the register holds %+v (%v), want the opt-out", p, err)
+	}
+	// Instructions, receipt, recorded: never a "no form".
+	if n := w.sentTo(addr, ""); n != 3 {
+		t.Errorf("the resident got %d emails, want 3", n)
+	}
+}
+
+// walkSMIMEReply is the resident's reply to our message to, encrypted with
+// S/MIME by their mail client: the whole message is one
+// application/pkcs7-mime part (the enveloped data of fixtures/mail's
+// smime-encrypted.eml).
+func walkSMIMEReply(t *testing.T, to sentMail) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "mail", "smime-encrypted.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	_, body, ok := bytes.Cut(raw, []byte("\n\n"))
+	if !ok {
+		t.Fatal("smime-encrypted.eml has no body")
+	}
+	m := replyTo(to, "", nil)
+	var b strings.Builder
+	b.WriteString("From: Resident <" + m.From + ">\r\nTo: " + m.To + "\r\n" + m.ThreadHeader())
+	b.WriteString("MIME-Version: 1.0\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\n" +
+		"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString(strings.ReplaceAll(string(body), "\n", "\r\n"))
+	return []byte(b.String())
+}
+
+// walkMailText returns the plain-text part of an email the daemon sent.
+func walkMailText(t *testing.T, raw []byte) string {
+	t.Helper()
+	r, err := mail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("read a sent email: %v", err)
+	}
+	defer r.Close()
+	for {
+		p, err := r.NextPart()
+		if errors.Is(err, io.EOF) {
+			t.Fatal("a sent email has no plain-text part")
+		}
+		if err != nil {
+			t.Fatalf("read a sent email: %v", err)
+		}
+		if h, ok := p.Header.(*mail.InlineHeader); ok {
+			if ct, _, _ := h.ContentType(); ct == "text/plain" {
+				b, err := io.ReadAll(p.Body)
+				if err != nil {
+					t.Fatalf("read a sent email: %v", err)
+				}
+				return string(b)
+			}
+		}
+	}
+}
+
+// walkSummary returns the value of the item page's summary row headed key.
+func walkSummary(w *walk, key string) string {
+	w.t.Helper()
+	v, err := chromedp.Run(w.b, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		for (const row of document.querySelectorAll('.summary-list__row')) {
+			const dt = row.querySelector('dt');
+			if (dt && dt.textContent.trim() === %q) return row.querySelector('dd').textContent.trim();
+		}
+		return '';
+	})()`, key)))
+	if err != nil {
+		w.t.Fatalf("read the summary row %s: %v", key, err)
+	}
+	return v
+}
+
+// walkValue returns the value of the form control sel selects.
+func walkValue(w *walk, sel string) string {
+	w.t.Helper()
+	v, err := chromedp.Run(w.b, chromedp.Evaluate[string](fmt.Sprintf("document.querySelector(%q).value", sel)))
+	if err != nil {
+		w.t.Fatalf("read the value of %s: %v", sel, err)
+	}
+	return v
+}
+
+// walkUntil waits until the JavaScript predicate js is true on the page,
+// across the navigation a form's submit starts (an error while the next page
+// loads counts as not yet).
+func walkUntil(w *walk, what, js string) {
+	w.t.Helper()
+	w.wait(what, func() bool {
+		ok, err := chromedp.Run(w.b, chromedp.Evaluate[bool](js))
+		return err == nil && ok
+	})
+}
+
+// walkSnippet returns the value of the first snippet the page offers.
+func walkSnippet(w *walk) string {
+	w.t.Helper()
+	if !w.has("#snippet option") {
+		w.t.Fatal("the page offers no snippet")
+	}
+	return walkValue(w, "#snippet option")
+}
+
+// walkCalendarDays counts the London calendar days from a's date to b's.
+func walkCalendarDays(loc *time.Location, a, b time.Time) int {
+	ya, ma, da := a.In(loc).Date()
+	yb, mb, db := b.In(loc).Date()
+	return int(time.Date(yb, mb, db, 12, 0, 0, 0, time.UTC).Sub(time.Date(ya, ma, da, 12, 0, 0, 0, time.UTC)).Hours()+1) / 24
+}
+
+// londonTZ is the time zone the pages show dates in.
+func londonTZ(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
