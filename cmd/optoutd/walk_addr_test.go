@@ -82,10 +82,10 @@ func (w *walk) walkUnverifiedSender() {
 		}
 	}
 	w.submit("attach to the conversation", "#sender-attach")
-	if got := w.value("#f-nhs_number"); strings.ReplaceAll(got, " ", "") != "9434765919" {
+	if got := walkValue(w, "#f-nhs_number"); strings.ReplaceAll(got, " ", "") != "9434765919" {
 		t.Errorf("the form's NHS number on the page = %q, want the one read from the attachment", got)
 	}
-	if got := w.value("#f-last_name"); got != "Hopper" {
+	if got := walkValue(w, "#f-last_name"); got != "Hopper" {
 		t.Errorf("the form's last name on the page = %q, want Hopper", got)
 	}
 	a := w.waitAudit("triage.attach_conversation", it.ID)
@@ -217,11 +217,7 @@ func (w *walk) walkUndeliverable() {
 			t.Errorf("the bounce section lacks %q:\n%s", want, bounce)
 		}
 	}
-	london, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := w.text("#bounce-when"), it.CreatedAt.In(london).Format("2 Jan 2006 15:04"); got != want {
+	if got, want := w.text("#bounce-when"), it.CreatedAt.In(londonTZ(t)).Format("2 Jan 2006 15:04"); got != want {
 		t.Errorf("bounced at %q, want the time the report came, %s", got, want)
 	}
 	diag := w.text("#bounce-error")
@@ -237,7 +233,7 @@ func (w *walk) walkUndeliverable() {
 	}
 	w.submit("send again", "#bounce-resend")
 	again := w.waitSent(addr, vocab.KindInstructions, 1)
-	if again.ref != instr.ref || again.messageID != instr.messageID || !bytes.Equal(walkBody(again.raw), walkBody(instr.raw)) {
+	if again.ref != instr.ref || again.messageID != instr.messageID || sentBody(t, again) != sentBody(t, instr) {
 		t.Errorf("sent again: ref %q id %q, want the same email (ref %q id %q)", again.ref, again.messageID, instr.ref, instr.messageID)
 	}
 	a := w.waitAudit("outbox.retry_now", it.OutboxID)
@@ -475,22 +471,6 @@ func (w *walk) sinkReceived(addr string) time.Time {
 		}
 	}
 	return at
-}
-
-// value returns the value of the form field sel selects.
-func (w *walk) value(sel string) string {
-	w.t.Helper()
-	v, err := chromedp.Run(w.b, chromedp.Value(chromedp.CSS(sel)))
-	if err != nil {
-		w.t.Fatalf("read the value of %s: %v", sel, err)
-	}
-	return v
-}
-
-// walkBody is a sent message's body (after the header).
-func walkBody(raw []byte) []byte {
-	_, body, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
-	return body
 }
 
 // walkBounce is the delivery status notification a receiving server sends
