@@ -143,9 +143,10 @@ type bounceView struct {
 	LastError string
 	CanResend bool // failed, undeliverable or waiting: not sent or being sent
 	// Ended is when it bounced (the report arrived) or was refused: when
-	// the item was raised. EndedText says which ("Bounced", "Refused").
-	Ended     time.Time
-	EndedText string
+	// the item was raised. EndedText says which ("Bounced", "Refused"),
+	// Heading heads the section accordingly.
+	Ended              time.Time
+	EndedText, Heading string
 }
 
 // sendersView shows the sender of a message quoting a reference and the
@@ -228,9 +229,9 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 		if b.KindText == "" {
 			b.KindText = string(m.Kind)
 		}
-		b.Ended, b.EndedText = det.Item.CreatedAt, "Refused"
+		b.Ended, b.EndedText, b.Heading = det.Item.CreatedAt, "Refused", "The email the mail server refused"
 		if r == vocab.ReasonUndeliverable {
-			b.EndedText = "Bounced"
+			b.EndedText, b.Heading = "Bounced", "The email that bounced"
 		}
 		a.Bounce = b
 	case r == vocab.ReasonUnverifiedSender:

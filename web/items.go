@@ -682,7 +682,7 @@ func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.S
 	}
 	if isBounce(det.Item.Reason) {
 		// Not an opt-out request would undo the form its email was about.
-		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: close it from its section \"The email that bounced\" instead.")
+		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: close it from the section about the email, at the top of the item, instead.")
 		return
 	}
 	dec := store.Decision{TriageID: det.Item.ID, Actor: store.Actor(sess.Staff.ID), Reason: string(vocab.StatusNotOptOut), Detail: "reply=no"}

@@ -212,7 +212,7 @@ func (w *walk) walkUndeliverable() {
 	w.axe("undeliverable")
 	w.screenshot("walk-undeliverable")
 	bounce := w.text("#bounce")
-	for _, want := range []string{"Secure email instructions", instr.subject, addr, "Bounced"} {
+	for _, want := range []string{"The email that bounced", "Secure email instructions", instr.subject, addr, "Bounced"} {
 		if !strings.Contains(bounce, want) {
 			t.Errorf("the bounce section lacks %q:\n%s", want, bounce)
 		}
@@ -304,7 +304,7 @@ func (w *walk) walkSendFailed() {
 		t.Errorf("the refused email was to %q, want %s", got, addr)
 	}
 	bounce := w.text("#bounce")
-	for _, want := range []string{"Secure email instructions", "Refused by the mail server after 1 attempt", "550", "5.1.1", "User unknown"} {
+	for _, want := range []string{"The email the mail server refused", "Secure email instructions", "Refused by the mail server after 1 attempt", "550", "5.1.1", "User unknown"} {
 		if !strings.Contains(bounce, want) {
 			t.Errorf("the refusal section lacks %q:\n%s", want, bounce)
 		}
