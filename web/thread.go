@@ -21,6 +21,9 @@ type threadRow struct {
 
 // threadView is the conversation an item belongs to (issue 9 item 2).
 type threadView struct {
+	// Us is the mailbox's own address, the other end of every row ("" when
+	// not known: the page says "This service" alone).
+	Us   string
 	Rows []threadRow
 	Open []relatedItem // the other open items of the conversation or message
 }
@@ -46,6 +49,9 @@ func (s *server) threadOf(ctx context.Context, sess *store.Session, det store.Tr
 		return nil, err
 	}
 	v := &threadView{}
+	if s.d.Composer != nil {
+		v.Us = s.d.Composer.Address()
+	}
 	for _, m := range t.Incoming {
 		at := m.Entry.ReceivedAt
 		v.Rows = append(v.Rows, threadRow{At: at, In: true, From: m.Header.From, Subject: m.Header.Subject,
