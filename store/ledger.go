@@ -142,14 +142,18 @@ type LedgerEntry struct {
 	LastError     string
 	NextAttemptAt *time.Time
 	HasRaw        bool
+	// RecordedAt is when the ledger recorded the message, by our clock
+	// (ReceivedAt is the mailbox's, often to the second only): it orders a
+	// message among the replies we queued (ConversationThread).
+	RecordedAt time.Time
 }
 
-const ledgerCols = `id, mailbox, uidvalidity, uid, received_at, size, kind, state, action, attempts, last_error, next_attempt_at, raw is not null`
+const ledgerCols = `id, mailbox, uidvalidity, uid, received_at, size, kind, state, action, attempts, last_error, next_attempt_at, raw is not null, created_at`
 
 func scanLedger(row pgx.Row) (LedgerEntry, error) {
 	var e LedgerEntry
 	var uv, uid int64
-	err := row.Scan(&e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action, &e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw)
+	err := row.Scan(&e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action, &e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw, &e.RecordedAt)
 	e.UIDValidity, e.UID = uint32(uv), uint32(uid)
 	return e, err
 }
@@ -199,7 +203,7 @@ func (s *Store) RecordMessage(ctx context.Context, m IncomingMessage) (entry Led
 			var e LedgerEntry
 			var uv, uid int64
 			err := br.QueryRow().Scan(&created, &e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action,
-				&e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw)
+				&e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw, &e.RecordedAt)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				// The conflicting row was made by a transaction that

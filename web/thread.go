@@ -17,6 +17,9 @@ type threadRow struct {
 	Subject  string
 	Outcome  string // the ledger action or outbox state, in staff's words
 	Current  bool   // the message this item was raised from
+	// order places the row: when we recorded a message in, when we queued
+	// one out (both by our clock, so a reply comes after what it answers).
+	order time.Time
 }
 
 // threadView is the conversation an item belongs to (issue 9 item 2).
@@ -53,9 +56,8 @@ func (s *server) threadOf(ctx context.Context, sess *store.Session, det store.Tr
 		v.Us = s.d.Composer.Address()
 	}
 	for _, m := range t.Incoming {
-		at := m.Entry.ReceivedAt
-		v.Rows = append(v.Rows, threadRow{At: at, In: true, From: m.Header.From, Subject: m.Header.Subject,
-			Outcome: vocab.Action(m.Entry.Action).Text(), Current: m.Entry.ID == ledgerID})
+		v.Rows = append(v.Rows, threadRow{At: m.Entry.ReceivedAt, In: true, From: m.Header.From, Subject: m.Header.Subject,
+			Outcome: vocab.Action(m.Entry.Action).Text(), Current: m.Entry.ID == ledgerID, order: m.Entry.RecordedAt})
 	}
 	for _, o := range t.Outgoing {
 		out, ok := outboxStateTexts[o.State]
@@ -68,9 +70,9 @@ func (s *server) threadOf(ctx context.Context, sess *store.Session, det store.Tr
 		if k, ok := mailKindTexts[o.Kind]; ok {
 			out = k + ": " + out
 		}
-		v.Rows = append(v.Rows, threadRow{At: o.CreatedAt, To: o.To, Subject: o.Subject, Outcome: out})
+		v.Rows = append(v.Rows, threadRow{At: o.CreatedAt, To: o.To, Subject: o.Subject, Outcome: out, order: o.CreatedAt})
 	}
-	slices.SortStableFunc(v.Rows, func(a, b threadRow) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(v.Rows, func(a, b threadRow) int { return a.order.Compare(b.order) })
 	for _, it := range t.Open {
 		if it.ID == det.Item.ID {
 			continue
