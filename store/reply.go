@@ -195,9 +195,26 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		if err != nil {
 			return fmt.Errorf("attach triage item %d to a conversation: %w", id, err)
 		}
+		if err := tieLedger(ctx, tx, t.LedgerID, convID); err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.attach_conversation", ObjectType: "triage", ObjectID: id,
 			Reference: ref, Detail: fmt.Sprintf("conversation=%d", convID)})
 	})
+}
+
+// tieLedger records that the message ledgerID (0: none) belongs to
+// conversation convID, when staff tie a message the pipeline left without
+// one (a reference from another address) to a conversation: it then shows
+// in that thread (ConversationThread).
+func tieLedger(ctx context.Context, tx pgx.Tx, ledgerID, convID int64) error {
+	if ledgerID == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `update ledger set conversation_id = $2 where id = $1 and conversation_id is null`, ledgerID, convID); err != nil {
+		return fmt.Errorf("tie ledger row %d to conversation %d: %w", ledgerID, convID, err)
+	}
+	return nil
 }
 
 // NewContactFromTriage treats the message of an item raised for a
@@ -241,6 +258,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		}
 		if _, err := tx.Exec(ctx, `update triage set conversation_id = $2 where id = $1`, id, convID); err != nil {
 			return fmt.Errorf("new first contact from triage item %d: %w", id, err)
+		}
+		if err := tieLedger(ctx, tx, t.LedgerID, convID); err != nil {
+			return err
 		}
 		t.Reference = ref
 		return closeTriage(ctx, tx, t, actor, OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))
