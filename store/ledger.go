@@ -143,8 +143,9 @@ type LedgerEntry struct {
 	NextAttemptAt *time.Time
 	HasRaw        bool
 	// RecordedAt is when the ledger recorded the message, by our clock
-	// (ReceivedAt is the mailbox's, often to the second only): it orders a
-	// message among the replies we queued (ConversationThread).
+	// (ReceivedAt is the mailbox's, to the second only): with ReceivedAt it
+	// places a message among the replies we queued (the thread on the
+	// item page).
 	RecordedAt time.Time
 }
 

@@ -17,8 +17,8 @@ type threadRow struct {
 	Subject  string
 	Outcome  string // the ledger action or outbox state, in staff's words
 	Current  bool   // the message this item was raised from
-	// order places the row: when we recorded a message in, when we queued
-	// one out (both by our clock, so a reply comes after what it answers).
+	// order places the row (arrivedBy for a message in, when it was
+	// queued for a reply out).
 	order time.Time
 }
 
@@ -36,6 +36,21 @@ type relatedItem struct {
 	ID          int64
 	Reason      string
 	SameMessage bool
+}
+
+// arrivedBy is the latest a message in can have arrived: the mailbox's
+// time, kept to the second only, plus that second, or when we recorded
+// it if sooner. It is no earlier than the message arrived and no later
+// than any reply we queued to it, so between the replies out (placed by
+// when they were queued, to the microsecond) a message in comes after
+// the reply it answers and before the replies it caused, even within one
+// second.
+func arrivedBy(e store.LedgerEntry) time.Time {
+	by := e.ReceivedAt.Truncate(time.Second).Add(time.Second)
+	if !e.RecordedAt.IsZero() && e.RecordedAt.Before(by) {
+		return e.RecordedAt
+	}
+	return by
 }
 
 // threadOf reads the thread of an item (audited as conversation.view).
@@ -57,7 +72,7 @@ func (s *server) threadOf(ctx context.Context, sess *store.Session, det store.Tr
 	}
 	for _, m := range t.Incoming {
 		v.Rows = append(v.Rows, threadRow{At: m.Entry.ReceivedAt, In: true, From: m.Header.From, Subject: m.Header.Subject,
-			Outcome: vocab.Action(m.Entry.Action).Text(), Current: m.Entry.ID == ledgerID, order: m.Entry.RecordedAt})
+			Outcome: vocab.Action(m.Entry.Action).Text(), Current: m.Entry.ID == ledgerID, order: arrivedBy(m.Entry)})
 	}
 	for _, o := range t.Outgoing {
 		out, ok := outboxStateTexts[o.State]
