@@ -44,7 +44,14 @@ func TestWalkConversationThread(t *testing.T) {
 		return err == nil && len(out) == 2 && out[0].State == store.OutboxSent && out[1].State == store.OutboxSent
 	})
 
+	if n := w.sentTo(addr, vocab.KindNoForm); n != 1 {
+		t.Errorf("the resident was asked %d times for the form, want once", n)
+	}
+
 	w.open(it.ID)
+	if w.has("#related") {
+		t.Errorf("the page offers other items to decide together, but the conversation has no other")
+	}
 	rows, err := chromedp.Run(w.b, chromedp.Evaluate[[]threadCell](`[...document.querySelectorAll('#conversation tbody tr')].map(tr => {
 		const c = l => tr.querySelector('td[data-label="' + l + '"]').innerText.trim();
 		return {when: c('When'), direction: c('Direction'), from: c('From'), to: c('To'), subject: c('Subject'), outcome: c('What happened')};
