@@ -172,17 +172,21 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		return errors.New("attach triage item to a conversation: a staff actor is required")
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockUnattachedSender(ctx, tx, id, "attach triage item %d to a conversation"); err != nil {
+		t, err := lockUnattachedSender(ctx, tx, id, "attach triage item %d to a conversation")
+		if err != nil {
 			return err
 		}
 		var ref string
-		err := tx.QueryRow(ctx, `update triage t set conversation_id = c.id from conversations c where t.id = $1 and c.id = $2 returning c.reference`,
+		err = tx.QueryRow(ctx, `update triage t set conversation_id = c.id from conversations c where t.id = $1 and c.id = $2 returning c.reference`,
 			id, convID).Scan(&ref)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("conversation %d: %w", convID, ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("attach triage item %d to a conversation: %w", id, err)
+		}
+		if err := tieLedger(ctx, tx, t.LedgerID, convID); err != nil {
+			return err
 		}
 		return writeAudit(ctx, tx, AuditEntry{Actor: actor, Action: "triage.attach_conversation", ObjectType: "triage", ObjectID: id,
 			Reference: ref, Detail: fmt.Sprintf("conversation=%d", convID)})
@@ -201,6 +205,20 @@ func lockUnattachedSender(ctx context.Context, tx pgx.Tx, id int64, what string)
 		return t, fmt.Errorf(what+": only an unattached reference from another address can be: %w", id, ErrConflict)
 	}
 	return t, nil
+}
+
+// tieLedger records that the message ledgerID (0: none) belongs to
+// conversation convID, when staff tie a message the pipeline left without
+// one (a reference from another address) to a conversation: it then shows
+// in that thread (ConversationThread).
+func tieLedger(ctx context.Context, tx pgx.Tx, ledgerID, convID int64) error {
+	if ledgerID == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `update ledger set conversation_id = $2 where id = $1 and conversation_id is null`, ledgerID, convID); err != nil {
+		return fmt.Errorf("tie ledger row %d to conversation %d: %w", ledgerID, convID, err)
+	}
+	return nil
 }
 
 // NewContactFromTriage treats the message of an item raised for a
@@ -241,6 +259,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		}
 		if _, err := tx.Exec(ctx, `update triage set conversation_id = $2 where id = $1`, id, convID); err != nil {
 			return fmt.Errorf("new first contact from triage item %d: %w", id, err)
+		}
+		if err := tieLedger(ctx, tx, t.LedgerID, convID); err != nil {
+			return err
 		}
 		t.Reference = ref
 		return closeTriage(ctx, tx, t, actor, vocab.OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))

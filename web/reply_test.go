@@ -9,6 +9,7 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -416,6 +417,17 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 	if !e.audited("triage.attach_conversation", first) {
 		t.Error("no audit row for attach")
 	}
+	inThread := func(conv, ledgerID int64) bool {
+		t.Helper()
+		th, err := e.st.ConversationThread(ctx, conv, 0, store.System)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(th.Incoming, func(m store.ThreadMessage) bool { return m.Entry.ID == ledgerID })
+	}
+	if !inThread(conv.ID, det.Item.LedgerID) {
+		t.Errorf("after attach the message is not in the conversation's thread")
+	}
 	if resp, _ := c.post(fmt.Sprintf("/items/%d/sender/attach", first), nil); resp.StatusCode != 409 {
 		t.Errorf("attach twice = %d, want 409", resp.StatusCode)
 	}
@@ -444,6 +456,9 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 	}
 	if !e.audited("triage."+string(vocab.OutcomeNewContact), second) {
 		t.Error("no audit row for new first contact")
+	}
+	if !inThread(det.Item.ConversationID, det.Item.LedgerID) {
+		t.Errorf("the message treated as a new first contact is not in its new conversation's thread")
 	}
 
 	unreadable, _ := e.seed(item{NoForm: true, Reason: vocab.ReasonUnreadable, Body: "\x00\x01 garbled"})
