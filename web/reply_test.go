@@ -191,10 +191,16 @@ func TestBrowserStaffReply(t *testing.T) {
 	checkAxe(t, b, string(axe), "item with the reply form")
 	do("an empty reply is refused", chromedp.Click(chromedp.CSS("#send-reply")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
 	checkAxe(t, b, string(axe), "item with a reply error")
-	do("insert the snippet", chromedp.Click(chromedp.CSS("#insert-snippet")), chromedp.WaitVisible(chromedp.CSS("#reply")))
+	do("insert the snippet", chromedp.Click(chromedp.CSS("#insert-snippet")))
 	reply := "The London Care Record shares what your care team needs."
-	if got, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById('reply').value`)); err != nil || got != reply {
-		t.Errorf("the reply after inserting the snippet = %q, %v; want the snippet", got, err)
+	// The click submits the form: wait for the new page's field to hold the
+	// snippet (the old page's field is visible until it loads).
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); got != reply && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		got, _ = chromedp.Run(b, chromedp.Evaluate[string](`(document.getElementById('reply') || {value: ''}).value`))
+	}
+	if got != reply {
+		t.Errorf("the reply after inserting the snippet = %q; want the snippet", got)
 	}
 	answer := reply + "\n\nThe hospital sees what is needed for your care; mental health notes are shared only with your consent."
 	// Add a paragraph after the snippet (typing keys lands at the start of the field).
