@@ -660,8 +660,10 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 	// person must look at a form: the triage page shows them one by one.
 	// An accepted form's file stays inside the kept raw message.
 	// So is the attachment of a reference from another address: staff
-	// read it once they know who sent it.
-	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto || plan.Action == vocab.ActionOtherSender) &&
+	// read it once they know who sent it; and a form kept unread under
+	// policy "ask": staff key it in from the file.
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto || plan.Action == vocab.ActionOtherSender ||
+		plan.Action == vocab.ActionUnsolicitedAsk) &&
 		!p.cfg.DropAttachments {
 		byName := map[string]*store.NewAttachment{}
 		for _, a := range msg.Attachments {

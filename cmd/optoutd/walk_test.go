@@ -77,6 +77,8 @@ func startWalk(t *testing.T, tune func(env map[string]string)) *walk {
 		chromedp.SendKeys(chromedp.CSS("#email"), w.staff.Email),
 		chromedp.SendKeys(chromedp.CSS("#password"), walkPassword),
 		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		// The sign-in page's own h1 must not pass for the queue's.
+		chromedp.WaitNotPresent(chromedp.CSS("#password")),
 		chromedp.WaitVisible(chromedp.CSS("h1")),
 	)
 	if h := w.text("h1"); h != "Triage queue" {
