@@ -150,15 +150,18 @@ func New(d Deps, cfg Config) (*Service, error) {
 	for _, m := range mailers {
 		s.workers = append(s.workers, notify.NewWorker(s.outbox, m, wcfg, d.Logger))
 	}
-	proc.queued = s.wake
+	proc.queued = s.Wake
 	return s, nil
 }
 
 // Poller returns the poller.
 func (s *Service) Poller() *Poller { return s.poller }
 
-// wake asks every outbox worker to look for due rows now.
-func (s *Service) wake() {
+// Wake asks every outbox worker to look for due rows now: call it after
+// queueing email outside the pipeline (a staff action on the triage page),
+// so it goes out at once rather than at the workers' next interval. It
+// never blocks.
+func (s *Service) Wake() {
 	for _, w := range s.workers {
 		w.Wake()
 	}
@@ -237,7 +240,7 @@ func (s *Service) PollOnce(ctx context.Context) (PollResult, error) {
 	}
 	s.mu.Unlock()
 	if err == nil && res.Processed > 0 {
-		s.wake()
+		s.Wake()
 	}
 	if err == nil && !res.Skipped {
 		s.readQuota(ctx)

@@ -120,6 +120,11 @@ type Deps struct {
 	// MaxUploadBytes bounds an uploaded form file: the daemon's per-file
 	// limit (OPTOUT_MAX_ATTACHMENT_SIZE). Default 35 MB.
 	MaxUploadBytes int64
+	// Queued is called after every staff action (a signed-in POST), which
+	// may have queued email to a resident, so the outbox sends it now
+	// (intake.Service.Wake). It must not block. nil: the outbox finds it
+	// at its next interval.
+	Queued func()
 }
 
 type server struct {
@@ -534,6 +539,9 @@ func (s *server) auth(role store.Role, h handler) http.Handler {
 			}
 		}
 		h(w, r, &sess)
+		if r.Method == http.MethodPost && s.d.Queued != nil {
+			s.d.Queued()
+		}
 	})
 }
 

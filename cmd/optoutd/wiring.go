@@ -299,7 +299,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, opts build
 	a.handler, err = web.New(webDeps(cfg, web.Deps{
 		Store: a.store, Composer: a.composer, Logger: log.With(slog.String("part", "web")),
 		Metrics: a.metrics, Gatherer: a.registry, Now: opts.now, Ready: a.ready,
-		Extractor: extractor, MaxUploadBytes: lim.MaxFileBytes,
+		Extractor: extractor, MaxUploadBytes: lim.MaxFileBytes, Queued: a.service.Wake,
 	}))
 	if err != nil {
 		return nil, err
