@@ -433,7 +433,7 @@ func (w *walk) formsSubmit(sel, js string) {
 		chromedp.Click(chromedp.CSS(sel)),
 	)
 	w.wait("the page after "+sel, func() bool {
-		ok, err := chromedp.Run(w.b, chromedp.Evaluate[bool](`!window.walkFormsOld && document.readyState === 'complete' && (` + js + `)`))
+		ok, err := chromedp.Run(w.b, chromedp.Evaluate[bool](`!window.walkFormsOld && document.readyState === 'complete' && (`+js+`)`))
 		return err == nil && ok
 	})
 }
