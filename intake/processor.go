@@ -684,13 +684,13 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 			break
 		}
 	}
-	compose := func(e *store.Email, name string) error {
+	compose := func(e *store.Email, name, which string) error {
 		if e == nil {
 			return nil
 		}
 		b, id, subject, err := p.comp.Compose(notify.Reply{
 			Kind: e.Kind, To: replyTo,
-			Data:      notify.Data{Ref: ref, FirstName: name},
+			Data:      notify.Data{Ref: ref, FirstName: name, Form: which},
 			InReplyTo: h.MessageID, References: h.References,
 		})
 		if err != nil {
@@ -699,16 +699,19 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 		e.To, e.Subject, e.Body, e.MessageID, e.InReplyTo, e.References = replyTo, subject, string(b), id, h.MessageID, h.References
 		return nil
 	}
-	for _, s := range plan.Submissions {
-		if err := compose(s.Accepted, s.Form.Fields.FirstName); err != nil {
+	// An email carrying several forms gets one outcome email per form,
+	// each saying which form it is about.
+	for i, s := range plan.Submissions {
+		which := notify.WhichForm(s.Form.Fields.FirstName, s.Form.Fields.LastName, i+1, len(plan.Submissions))
+		if err := compose(s.Accepted, s.Form.Fields.FirstName, which); err != nil {
 			return err
 		}
-		if err := compose(s.Duplicate, s.Form.Fields.FirstName); err != nil {
+		if err := compose(s.Duplicate, s.Form.Fields.FirstName, which); err != nil {
 			return err
 		}
 	}
 	for _, e := range plan.Emails {
-		if err := compose(e, firstName); err != nil {
+		if err := compose(e, firstName, ""); err != nil {
 			return err
 		}
 	}

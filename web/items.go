@@ -462,10 +462,8 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 	return rt, true
 }
 
-// whichForm names sb among the forms of its email for the outcome email:
-// "the form for Grace H. (form 2 of 3 in your email)", or just the position
-// when the form has no first name; "" when the email carried one form. It
-// never uses the NHS number or the date of birth.
+// whichForm names sb among the forms of its email for the outcome email
+// (notify.WhichForm); "" when the email carried one form.
 func whichForm(subs []store.Submission, sb *store.Submission) string {
 	n, pos := 0, 0
 	for _, o := range subs {
@@ -477,23 +475,11 @@ func whichForm(subs []store.Submission, sb *store.Submission) string {
 			pos = n
 		}
 	}
-	if n < 2 || pos == 0 {
-		return ""
-	}
 	f := sb.Fields
 	if sb.Corrected != nil {
 		f = *sb.Corrected
 	}
-	where := fmt.Sprintf("form %d of %d in your email", pos, n)
-	first := strings.TrimSpace(f.FirstName)
-	if first == "" {
-		return where
-	}
-	name := first
-	if last := []rune(strings.TrimSpace(f.LastName)); len(last) > 0 {
-		name += " " + strings.ToUpper(string(last[0])) + "."
-	}
-	return "the form for " + name + " (" + where + ")"
+	return notify.WhichForm(f.FirstName, f.LastName, pos, n)
 }
 
 // email composes one reply with the daemon's composer, ready for the outbox
