@@ -148,6 +148,14 @@ func isBounce(r vocab.Reason) bool {
 	return r == vocab.ReasonUndeliverable || r == vocab.ReasonSendFailed
 }
 
+// canReject reports whether an item of reason r may be rejected ("we could
+// not accept your opt-out form"): not a bounce (that email would go to the
+// address that bounced) and not a second reply without a form (there is
+// no form to reject: staff write back instead).
+func canReject(r vocab.Reason) bool {
+	return !isBounce(r) && r != vocab.ReasonNoFormAgain
+}
+
 // itemActions fills d.Actions from the item's detail.
 func (s *server) itemActions(ctx context.Context, sess *store.Session, det store.TriageDetail, d *itemData) error {
 	a := &d.Actions

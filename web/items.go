@@ -267,6 +267,7 @@ type itemData struct {
 	Attachments   []attachmentView
 	RejectReasons []rejectReason
 	CanEmail      bool
+	CanReject     bool // the item offers "Reject the form" (canReject)
 	Notes         []noteView
 	Closure       *closureView // who closed it, when, why; nil while open
 	Assignable    []option     // staff it can be assigned to
@@ -293,6 +294,7 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		Conversation: det.Conversation, RejectReasons: rejectReasons}
 	d.CanAct = d.Open && rank(sess.Staff.Role) >= rank(store.RoleTriager)
 	d.CanEmail = det.Conversation != nil
+	d.CanReject = canReject(det.Item.Reason)
 	if det.Item.AssignedTo != 0 {
 		d.Assignee = s.staffNames(ctx, sess)[det.Item.AssignedTo]
 		d.AssignedToMe = det.Item.AssignedTo == sess.Staff.ID
@@ -591,6 +593,10 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if isBounce(det.Item.Reason) {
 		// Rejecting would send another email to the address that bounced.
 		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
+		return
+	}
+	if !canReject(det.Item.Reason) {
+		s.fail(w, r, sess, http.StatusConflict, "The resident sent no form, so there is none to reject: write back to them instead.")
 		return
 	}
 	rt, canEmail := s.replyContext(r.Context(), det)

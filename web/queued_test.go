@@ -1,12 +1,16 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/vocab"
 	"github.com/ncl-icb/optout-intake/web"
 )
 
@@ -25,5 +29,27 @@ func TestStaffActionWakesOutbox(t *testing.T) {
 	resp, _ := c.post(fmt.Sprintf("/items/%d/reject", id), url.Values{"reason": {"nhs_number"}})
 	if resp.StatusCode != http.StatusSeeOther || woken.Load() != 1 {
 		t.Errorf("reject = %d, outbox woken %d times, want 303 and once", resp.StatusCode, woken.Load())
+	}
+}
+
+// TestNoFormAgainOffersNoReject: a second reply without a form has no form
+// to reject; its page offers writing back instead, and a posted rejection
+// is refused without queueing anything.
+func TestNoFormAgainOffersNoReject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id, ref := e.seed(item{NoForm: true, Reason: vocab.ReasonNoFormAgain, Body: "Please opt me out."})
+	c := e.signIn(e.triager)
+	path := fmt.Sprintf("/items/%d", id)
+	_, body := c.get(path)
+	if strings.Contains(body, `id="reject"`) || !strings.Contains(body, `id="send-reply"`) {
+		t.Error("the no_form_again page offers Reject, or no reply")
+	}
+	if resp, _ := c.post(path+"/reject", url.Values{"reason": {"missing"}}); resp.StatusCode != http.StatusConflict {
+		t.Errorf("reject a no_form_again item = %d, want 409", resp.StatusCode)
+	}
+	conv, _ := e.st.ConversationByReference(context.Background(), ref)
+	if out, err := e.st.ListOutbox(context.Background(), store.OutboxFilter{ConversationID: conv.ID}); err != nil || len(out) != 0 {
+		t.Errorf("emails queued = %d (%v), want none", len(out), err)
 	}
 }

@@ -329,6 +329,9 @@ func (w *walk) walkNoFormAgain() {
 	if !w.has("#reply") || !w.has("#answered") {
 		t.Fatal("the no_form_again page offers no reply to the resident or no close as answered by phone or post")
 	}
+	if w.has("#reject") {
+		t.Error("the no_form_again page offers to reject a form the resident never sent")
+	}
 	const words = "We have not had your form yet. Please reply to this email with it attached."
 	w.do("write the reply and insert the snippet",
 		chromedp.SendKeys(chromedp.CSS("#reply"), words),
