@@ -247,6 +247,9 @@ type attachmentView struct {
 	Text  string // the text shown, for originalText
 	// SizeText is the size in words ("96 KB").
 	SizeText string
+	// ThisForm marks the file this item's form was read from, when the
+	// email carried several files (it is then shown first).
+	ThisForm bool
 }
 
 type itemData struct {
@@ -328,6 +331,15 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		v := attachmentView{AttachmentInfo: a, Label: label, SizeText: sizeText(a.Size)}
 		s.originalOf(ctx, sess, &v)
 		d.Attachments = append(d.Attachments, v)
+	}
+	// An email with several forms: this item's own file first, marked, so
+	// staff do not key in another form's details.
+	if sb := det.Submission; sb != nil && sb.AttachmentID != 0 && len(d.Attachments) > 1 {
+		if i := slices.IndexFunc(d.Attachments, func(a attachmentView) bool { return a.ID == sb.AttachmentID }); i >= 0 {
+			this := d.Attachments[i]
+			this.ThisForm = true
+			d.Attachments = append([]attachmentView{this}, slices.Delete(d.Attachments, i, i+1)...)
+		}
 	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)

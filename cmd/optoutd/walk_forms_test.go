@@ -193,6 +193,10 @@ func (w *walk) walkTwoForms() {
 	if v := w.formsValue("#f-first_name"); v != "Grace" {
 		t.Errorf("item %d shows the form of %q, want Grace's", first.ID, v)
 	}
+	// Of the three files, this item's own comes first, marked.
+	if h := w.text(".original h3"); !strings.Contains(h, "optout-form-grace.txt") || !strings.Contains(h, "This item's form") {
+		t.Errorf("the first file shown on Grace's item is %q, want her form, marked as this item's", h)
+	}
 	w.do("correct Grace's NHS number",
 		chromedp.Clear(chromedp.CSS("#f-nhs_number")),
 		chromedp.SendKeys(chromedp.CSS("#f-nhs_number"), "943 476 5919"),
