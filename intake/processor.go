@@ -665,16 +665,20 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto || plan.Action == vocab.ActionOtherSender ||
 		plan.Action == vocab.ActionUnsolicitedAsk) &&
 		!p.cfg.DropAttachments {
-		byName := map[string]*store.NewAttachment{}
+		// Files of the same name (two "scan.pdf") are paired with their
+		// forms in order, one form a file as residents send them.
+		byName := map[string][]*store.NewAttachment{}
 		for _, a := range msg.Attachments {
 			att := &store.NewAttachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
 			plan.Attachments = append(plan.Attachments, att)
-			if _, ok := byName[a.Name]; !ok {
-				byName[a.Name] = att
-			}
+			byName[a.Name] = append(byName[a.Name], att)
 		}
+		seen := map[string]int{}
 		for _, s := range plan.Submissions {
-			s.Attachment = byName[s.Form.Source]
+			if atts := byName[s.Form.Source]; len(atts) > 0 {
+				s.Attachment = atts[min(seen[s.Form.Source], len(atts)-1)]
+				seen[s.Form.Source]++
+			}
 		}
 	}
 	firstName := ""
