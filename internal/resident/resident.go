@@ -33,6 +33,9 @@ type Mail struct {
 	// Attachment, when set, makes the mail multipart/mixed: the body, then
 	// the file in base64.
 	Attachment *Attachment
+	// More are further files attached after Attachment (which must be set),
+	// as an email carrying several forms.
+	More []Attachment
 	// Date is the Date header; default now.
 	Date time.Time
 }
@@ -71,21 +74,23 @@ func (m Mail) Bytes() []byte {
 		b.WriteString("\r\n" + body + "\r\n")
 		return []byte(b.String())
 	}
-	a := m.Attachment
-	ct := a.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
 	h("Content-Type", `multipart/mixed; boundary="`+boundary+`"`)
 	b.WriteString("\r\n--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
-	b.WriteString("--" + boundary + "\r\nContent-Type: " + ct + "; name=\"" + a.Name + "\"\r\n" +
-		"Content-Disposition: attachment; filename=\"" + a.Name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(a.Data)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
+	for _, a := range append([]Attachment{*m.Attachment}, m.More...) {
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		b.WriteString("--" + boundary + "\r\nContent-Type: " + ct + "; name=\"" + a.Name + "\"\r\n" +
+			"Content-Disposition: attachment; filename=\"" + a.Name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+		enc := base64.StdEncoding.EncodeToString(a.Data)
+		for len(enc) > 76 {
+			b.WriteString(enc[:76] + "\r\n")
+			enc = enc[76:]
+		}
+		b.WriteString(enc + "\r\n")
 	}
-	b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
+	b.WriteString("--" + boundary + "--\r\n")
 	return []byte(b.String())
 }
 
