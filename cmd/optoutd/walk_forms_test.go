@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/jpeg"
 	"io"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -244,7 +241,7 @@ func (w *walk) walkPhoto() {
 	t := w.t
 	const addr = "mary@example.org"
 	instr := w.firstContact(addr)
-	photo := &resident.Attachment{Name: "IMG_2041.JPG", ContentType: "image/jpeg", Data: formsPhotoJPEG(t)}
+	photo := &resident.Attachment{Name: "IMG_2041.JPG", ContentType: "image/jpeg", Data: resident.PhotoJPEG()}
 	w.deliver(replyTo(instr, "I have taken a photo of the form.", photo).Bytes())
 	it := w.formsWaitNewItem(vocab.ReasonPhotoOfForm)
 	w.waitSent(addr, vocab.KindReceipt, 0)
@@ -554,19 +551,3 @@ func formsMailText(raw []byte) string {
 
 // formsOneLine joins wrapped lines, so words can be looked for across them.
 func formsOneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// formsPhotoJPEG is a JPEG the size of a phone photo's thumbnail (noise,
-// so it does not compress to nothing), as intake's photo tests make.
-func formsPhotoJPEG(t testing.TB) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 240, 320))
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(rnd.IntN(256))
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}

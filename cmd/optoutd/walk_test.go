@@ -259,6 +259,17 @@ func (w *walk) wait(what string, ok func() bool) {
 	}
 }
 
+// waitJS waits until the JavaScript predicate js is true on the page,
+// across the navigation a form's submit starts (an error while the next
+// page loads counts as not yet).
+func (w *walk) waitJS(what, js string) {
+	w.t.Helper()
+	w.wait(what, func() bool {
+		ok, err := chromedp.Run(w.b, chromedp.Evaluate[bool](js))
+		return err == nil && ok
+	})
+}
+
 // open opens the item's page in the browser and checks it is the right one.
 func (w *walk) open(id int64) {
 	w.t.Helper()
