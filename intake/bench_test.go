@@ -233,7 +233,7 @@ func BenchmarkPipeline2000(b *testing.B) {
 			b.Fatalf("poll: %v", err)
 		}
 		processed := time.Since(start)
-		svc.wake()
+		svc.Wake()
 		if _, err := r.sink.WaitFor(replies, 5*time.Minute); err != nil {
 			b.Fatal(err)
 		}

@@ -40,7 +40,6 @@ func (tr TestRig) Sent() int { return len(tr.r.sent()) }
 func Fixture(name string) []byte { return fixture(name) }
 
 // PhotoJPEG is a JPEG large enough to pass for a photo of the form.
-func PhotoJPEG(t testing.TB) []byte { return photoJPEG(t) }
 
 // Resident addresses used by the rig.
 const (

@@ -3,10 +3,7 @@ package intake
 import (
 	"bytes"
 	"context"
-	"image"
-	"image/jpeg"
 	"log/slog"
-	"math/rand/v2"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -301,22 +298,6 @@ func fixture(name string) []byte {
 		panic("read fixture: " + err.Error())
 	}
 	return b
-}
-
-// photoJPEG returns a JPEG the size of a phone photo's thumbnail (noise, so
-// that it does not compress below the size of a layout image).
-func photoJPEG(t testing.TB) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 240, 320))
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(rnd.IntN(256))
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // attachments counts the attachments kept apart for the triage page.

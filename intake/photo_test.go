@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
@@ -18,7 +19,7 @@ func TestPhotoOfFormGetsReceiptAndTriage(t *testing.T) {
 	ins := firstContact(t, r, svc, residentAddr)
 
 	photo := replyTo(ins, residentAddr, "")
-	photo.attName, photo.att = "IMG_2041.JPG", photoJPEG(t)
+	photo.attName, photo.att = "IMG_2041.JPG", resident.PhotoJPEG()
 	if len(photo.att) < 16<<10 {
 		t.Fatalf("test photo is %d bytes: too small to pass for a photo", len(photo.att))
 	}
@@ -43,7 +44,7 @@ func TestPhotoOfFormGetsReceiptAndTriage(t *testing.T) {
 	// Another resident's reply with only a signature logo is no form.
 	ins2 := firstContact(t, r, svc, otherAddr)
 	logo := replyTo(ins2, otherAddr, "")
-	logo.attName, logo.att = "image001.png", photoJPEG(t)[:4<<10]
+	logo.attName, logo.att = "image001.png", resident.PhotoJPEG()[:4<<10]
 	r.deliver(logo.bytes())
 	once(t, svc)
 	sent := r.sent()

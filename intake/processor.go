@@ -671,19 +671,25 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 	// person must look at a form: the triage page shows them one by one.
 	// An accepted form's file stays inside the kept raw message.
 	// So is the attachment of a reference from another address: staff
-	// read it once they know who sent it.
-	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto || plan.Action == vocab.ActionOtherSender) &&
+	// read it once they know who sent it; and a form kept unread under
+	// policy "ask": staff key it in from the file.
+	if len(plan.Triage) > 0 && (len(plan.Submissions) > 0 || plan.Action == vocab.ActionPhoto || plan.Action == vocab.ActionOtherSender ||
+		plan.Action == vocab.ActionUnsolicitedAsk) &&
 		!p.cfg.DropAttachments {
-		byName := map[string]*store.NewAttachment{}
+		// Files of the same name (two "scan.pdf") are paired with their
+		// forms in order, one form a file as residents send them.
+		byName := map[string][]*store.NewAttachment{}
 		for _, a := range msg.Attachments {
 			att := &store.NewAttachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
 			plan.Attachments = append(plan.Attachments, att)
-			if _, ok := byName[a.Name]; !ok {
-				byName[a.Name] = att
-			}
+			byName[a.Name] = append(byName[a.Name], att)
 		}
+		seen := map[string]int{}
 		for _, s := range plan.Submissions {
-			s.Attachment = byName[s.Form.Source]
+			if atts := byName[s.Form.Source]; len(atts) > 0 {
+				s.Attachment = atts[min(seen[s.Form.Source], len(atts)-1)]
+				seen[s.Form.Source]++
+			}
 		}
 	}
 	firstName := ""
@@ -693,13 +699,13 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 			break
 		}
 	}
-	compose := func(e *store.Email, name string) error {
+	compose := func(e *store.Email, name, which string) error {
 		if e == nil {
 			return nil
 		}
 		b, id, subject, err := p.comp.Compose(notify.Reply{
 			Kind: e.Kind, To: replyTo,
-			Data:      notify.Data{Ref: ref, FirstName: name},
+			Data:      notify.Data{Ref: ref, FirstName: name, Form: which},
 			InReplyTo: h.MessageID, References: h.References,
 		})
 		if err != nil {
@@ -708,16 +714,19 @@ func (p *Processor) fill(plan *store.Plan, ledgerID int64, h store.MessageHeader
 		e.To, e.Subject, e.Body, e.MessageID, e.InReplyTo, e.References = replyTo, subject, string(b), id, h.MessageID, h.References
 		return nil
 	}
-	for _, s := range plan.Submissions {
-		if err := compose(s.Accepted, s.Form.Fields.FirstName); err != nil {
+	// An email carrying several forms gets one outcome email per form,
+	// each saying which form it is about.
+	for i, s := range plan.Submissions {
+		which := notify.WhichForm(s.Form.Fields.FirstName, s.Form.Fields.LastName, i+1, len(plan.Submissions))
+		if err := compose(s.Accepted, s.Form.Fields.FirstName, which); err != nil {
 			return err
 		}
-		if err := compose(s.Duplicate, s.Form.Fields.FirstName); err != nil {
+		if err := compose(s.Duplicate, s.Form.Fields.FirstName, which); err != nil {
 			return err
 		}
 	}
 	for _, e := range plan.Emails {
-		if err := compose(e, firstName); err != nil {
+		if err := compose(e, firstName, ""); err != nil {
 			return err
 		}
 	}

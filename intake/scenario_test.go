@@ -247,9 +247,11 @@ func TestUnsolicitedPolicy(t *testing.T) {
 		want     []string
 		triage   []vocab.Reason
 		register int
+		kept     int // attachments kept apart for the triage page
 	}{
-		{PolicyProcess, []string{"accepted"}, nil, 1}, // one email: the outcome confirms receipt (issue 16 item 5)
-		{PolicyAsk, []string{"instructions", "unsolicited"}, []vocab.Reason{vocab.ReasonUnsolicitedForm}, 0},
+		{PolicyProcess, []string{"accepted"}, nil, 1, 0}, // one email: the outcome confirms receipt (issue 16 item 5)
+		// Under "ask" the form is not read, but staff key it in from the file.
+		{PolicyAsk, []string{"instructions", "unsolicited"}, []vocab.Reason{vocab.ReasonUnsolicitedForm}, 0, 1},
 	} {
 		t.Run(string(tt.policy), func(t *testing.T) {
 			t.Parallel()
@@ -270,6 +272,9 @@ func TestUnsolicitedPolicy(t *testing.T) {
 			}
 			if n := r.registerChanges(); n != tt.register {
 				t.Errorf("register changes %d, want %d", n, tt.register)
+			}
+			if n := r.attachments(); n != tt.kept {
+				t.Errorf("attachments kept %d, want %d", n, tt.kept)
 			}
 		})
 	}

@@ -152,7 +152,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	for _, m := range mailers {
 		s.workers = append(s.workers, notify.NewWorker(s.outbox, m, wcfg, d.Logger))
 	}
-	proc.queued = s.wake
+	proc.queued = s.Wake
 	return s, nil
 }
 
@@ -245,7 +245,7 @@ func (s *Service) PollOnce(ctx context.Context) (PollResult, error) {
 	}
 	s.mu.Unlock()
 	if err == nil && res.Processed > 0 {
-		s.wake()
+		s.Wake()
 	}
 	if err == nil && !res.Skipped {
 		s.readQuota(ctx)

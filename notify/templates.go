@@ -41,6 +41,27 @@ type Data struct {
 	Text string
 }
 
+// WhichForm is Data.Form for form pos (from 1) of the n forms one email
+// carried, read or corrected as first and last name: "the form for Grace
+// H. (form 2 of 3 in your email)", or just "form 2 of 3 in your email"
+// when the form has no first name; "" when the email carried one form. It
+// never uses the NHS number or the date of birth.
+func WhichForm(first, last string, pos, n int) string {
+	if n < 2 || pos < 1 || pos > n {
+		return ""
+	}
+	where := fmt.Sprintf("form %d of %d in your email", pos, n)
+	first = strings.TrimSpace(first)
+	if first == "" {
+		return where
+	}
+	name := first
+	if l := []rune(strings.TrimSpace(last)); len(l) > 0 {
+		name += " " + strings.ToUpper(string(l[0])) + "."
+	}
+	return "the form for " + name + " (" + where + ")"
+}
+
 // MaxTextRunes bounds Data.Text, the staff's words in a staff_reply.
 const MaxTextRunes = 10_000
 

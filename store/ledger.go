@@ -143,14 +143,19 @@ type LedgerEntry struct {
 	LastError     string
 	NextAttemptAt *time.Time
 	HasRaw        bool
+	// RecordedAt is when the ledger recorded the message, by our clock
+	// (ReceivedAt is the mailbox's, to the second only): with ReceivedAt it
+	// places a message among the replies we queued (the thread on the
+	// item page).
+	RecordedAt time.Time
 }
 
-const ledgerCols = `id, mailbox, uidvalidity, uid, received_at, size, kind, state, action, attempts, last_error, next_attempt_at, raw is not null`
+const ledgerCols = `id, mailbox, uidvalidity, uid, received_at, size, kind, state, action, attempts, last_error, next_attempt_at, raw is not null, created_at`
 
 func scanLedger(row pgx.Row) (LedgerEntry, error) {
 	var e LedgerEntry
 	var uv, uid int64
-	err := row.Scan(&e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action, &e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw)
+	err := row.Scan(&e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action, &e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw, &e.RecordedAt)
 	e.UIDValidity, e.UID = uint32(uv), uint32(uid)
 	return e, err
 }
@@ -200,7 +205,7 @@ func (s *Store) RecordMessage(ctx context.Context, m IncomingMessage) (entry Led
 			var e LedgerEntry
 			var uv, uid int64
 			err := br.QueryRow().Scan(&created, &e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action,
-				&e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw)
+				&e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw, &e.RecordedAt)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				// The conflicting row was made by a transaction that

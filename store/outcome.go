@@ -96,6 +96,7 @@ type Plan struct {
 	Action vocab.Action
 
 	// NewConversation opens a conversation; otherwise ConversationID (0: none) is used.
+	// The ledger row records it: the message is part of its thread.
 	NewConversation *NewConversation
 	ConversationID  int64
 	// ConversationState sets the conversation's state ("" leaves it).
@@ -164,7 +165,9 @@ type OutcomeResult struct {
 // CompleteMessage commits the plan of one ledger message in a single
 // transaction: the conversation, attachments, submissions, register changes
 // and their history, outbox emails (idempotent by key), triage items,
-// audit entries, and the ledger row turning done. When the row is already
+// audit entries, and the ledger row turning done with its conversation
+// recorded (the one the plan opened or names; the thread staff see, see
+// ConversationThread). When the row is already
 // done it changes nothing and returns ErrAlreadyDone, so a message handled
 // twice (re-fetched, two replicas, a restart after a crash) is answered once.
 // Two plans recording the same NHS number concurrently serialise on the
@@ -624,8 +627,10 @@ func (s *Store) completeOnce(ctx context.Context, p *Plan, so *sealedPlan) (Outc
 			queue(exec, `update conversations set state = coalesce(nullif($2, ''), state), no_form_count = no_form_count + $3, updated_at = now() where id = $1`,
 				convID, string(p.ConversationState), boolInt(p.NoFormReply))
 		}
-		// The ledger row turns done; an existing conversation's
-		// reference comes back for the result.
+		// The ledger row turns done and records its conversation (the
+		// one opened or tied to, kept when none: a reprocessed message
+		// keeps its thread); an existing conversation's reference comes
+		// back for the result.
 		queue(func(br pgx.BatchResults) error {
 			var ref *string
 			err := br.QueryRow().Scan(&ref)
@@ -635,7 +640,7 @@ func (s *Store) completeOnce(ctx context.Context, p *Plan, so *sealedPlan) (Outc
 			return err
 		}, `update ledger set state = 'done', kind = coalesce(nullif($2, ''), kind), action = $3, last_error = '',
 				next_attempt_at = null, raw = coalesce($4, raw), subject = case when $4::bytea is null or subject is null then subject else $7 end,
-				updated_at = now() where id = $1
+				conversation_id = coalesce(nullif($5::bigint, 0), conversation_id), updated_at = now() where id = $1
 			returning (select reference from conversations where id = $5 and not $6)`,
 			p.LedgerID, p.Kind, LedgerAction(p.Folder, p.Action), so.raw, convID, p.NewConversation != nil, so.subject)
 		queue(func(br pgx.BatchResults) error {

@@ -185,6 +185,9 @@ func (s *Store) AttachToConversation(ctx context.Context, id, convID int64, acto
 		if err != nil {
 			return fmt.Errorf("attach triage item %d to a conversation: %w", id, err)
 		}
+		if err := tieLedger(ctx, tx, t.LedgerID, convID); err != nil {
+			return err
+		}
 		if err := tieSubmission(ctx, tx, t, convID); err != nil {
 			return err
 		}
@@ -216,6 +219,20 @@ func tieSubmission(ctx context.Context, tx pgx.Tx, t TriageItem, convID int64) e
 	}
 	if _, err := tx.Exec(ctx, `update submissions set conversation_id = $2 where id = $1 and conversation_id is null`, t.SubmissionID, convID); err != nil {
 		return fmt.Errorf("tie the form of triage item %d to conversation %d: %w", t.ID, convID, err)
+	}
+	return nil
+}
+
+// tieLedger records that the message ledgerID (0: none) belongs to
+// conversation convID, when staff tie a message the pipeline left without
+// one (a reference from another address) to a conversation: it then shows
+// in that thread (ConversationThread).
+func tieLedger(ctx context.Context, tx pgx.Tx, ledgerID, convID int64) error {
+	if ledgerID == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `update ledger set conversation_id = $2 where id = $1 and conversation_id is null`, ledgerID, convID); err != nil {
+		return fmt.Errorf("tie ledger row %d to conversation %d: %w", ledgerID, convID, err)
 	}
 	return nil
 }
@@ -258,6 +275,9 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		}
 		if _, err := tx.Exec(ctx, `update triage set conversation_id = $2 where id = $1`, id, convID); err != nil {
 			return fmt.Errorf("new first contact from triage item %d: %w", id, err)
+		}
+		if err := tieLedger(ctx, tx, t.LedgerID, convID); err != nil {
+			return err
 		}
 		if err := tieSubmission(ctx, tx, t, convID); err != nil {
 			return err

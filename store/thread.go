@@ -31,17 +31,17 @@ type Thread struct {
 const maxThread = 200
 
 // ConversationThread returns the thread of conversation conv (0 for none)
-// and message ledgerID (0 for none). The incoming messages are those that
-// opened the conversation, carried its forms or raised its items. The view
-// (addresses and subjects) is audited as conversation.view.
+// and message ledgerID (0 for none). The incoming messages are every
+// message the ledger recorded in the conversation (the first maxThread,
+// oldest first: answered automatically or not, automatic replies,
+// answers to staff) and message ledgerID. The view (addresses and
+// subjects) is audited as conversation.view.
 func (s *Store) ConversationThread(ctx context.Context, conv, ledgerID int64, actor Actor) (Thread, error) {
 	var t Thread
 	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where id in (
-			select ledger_id from conversations where id = $1
-			union select ledger_id from submissions where conversation_id = $1
-			union select ledger_id from triage where conversation_id = $1
-			union select $2)
-		order by received_at, id limit $3`, conv, ledgerID, maxThread)
+			(select id from ledger where conversation_id = $1 order by received_at, id limit $3)
+			union select $2::bigint)
+		order by received_at, id`, conv, ledgerID, maxThread)
 	if err != nil {
 		return t, fmt.Errorf("list messages of conversation %d: %w", conv, err)
 	}

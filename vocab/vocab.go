@@ -23,10 +23,14 @@
 //     poller maps it to a configured IMAP folder; a metric label).
 //   - Action: the ledger's short record of what one message caused
 //     (store ledger.action, a metric label).
+//   - ItemState, CloseReason and Outcome: whether a triage item is open,
+//     why staff closed it without a form decision, and the decision a
+//     closed item carries (store triage.state, close_reason, outcome; the
+//     audit action "triage."+Outcome). Its words for staff are Outcome.Text.
 //
 // Adding a value: add it here, to its list (Reasons, Kinds, Folders,
-// Actions: the metric label sets and the validity checks derive from them),
-// and for a Reason its words in reasonTexts. A test fails when a listed
+// Actions, Outcomes: the metric label sets and the validity checks derive
+// from them), and for a Reason or an Outcome its words. A test fails when a listed
 // value has no words. See docs/pipeline.md for the other files a new triage
 // reason or reply kind touches.
 package vocab

@@ -204,6 +204,16 @@ func keyInOf(r vocab.Reason, hasForm bool) string {
 	return keyInCollapsed
 }
 
+// canReject reports whether an item of reason r (hasForm: with a form read)
+// may be rejected ("we could not accept your opt-out form"): not a bounce
+// (that email would go to the address that bounced), not a second reply
+// without a form, not replies held by the reply limit (the message's forms
+// were decided as usual), and not a message that needs a person without a form
+// (there is no form to reject: staff write back instead).
+func canReject(r vocab.Reason, hasForm bool) bool {
+	return !isBounce(r) && r != vocab.ReasonNoFormAgain && r != vocab.ReasonRateLimited && (hasForm || !isEnquiry(r))
+}
+
 // itemActions fills d.Actions from the item's detail.
 func (s *server) itemActions(ctx context.Context, sess *store.Session, det store.TriageDetail, d *itemData) error {
 	a := &d.Actions

@@ -247,6 +247,9 @@ type attachmentView struct {
 	Text  string // the text shown, for originalText
 	// SizeText is the size in words ("96 KB").
 	SizeText string
+	// ThisForm marks the file this item's form was read from, when the
+	// email carried several files (it is then shown first).
+	ThisForm bool
 }
 
 type itemData struct {
@@ -329,6 +332,15 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 		s.originalOf(ctx, sess, &v)
 		d.Attachments = append(d.Attachments, v)
 	}
+	// An email with several forms: this item's own file first, marked, so
+	// staff do not key in another form's details.
+	if sb := det.Submission; sb != nil && sb.AttachmentID != 0 && len(d.Attachments) > 1 {
+		if i := slices.IndexFunc(d.Attachments, func(a attachmentView) bool { return a.ID == sb.AttachmentID }); i >= 0 {
+			this := d.Attachments[i]
+			this.ThisForm = true
+			d.Attachments = append([]attachmentView{this}, slices.Delete(d.Attachments, i, i+1)...)
+		}
+	}
 	if det.Message != nil && det.Message.HasRaw {
 		d.Message = s.messageView(ctx, sess, det.Message.ID)
 		if det.Item.Reason == vocab.ReasonTooLarge && d.Message.Error == "" {
@@ -346,7 +358,7 @@ func (s *server) itemPage(ctx context.Context, sess *store.Session, id int64, ed
 	if err := s.itemActions(ctx, sess, det, &d); err != nil {
 		return d, nil, err
 	}
-	d.CanReject = d.Actions.Bounce == nil && d.Actions.Limited == nil && !d.Actions.Undecided && (d.HasForm || !isEnquiry(det.Item.Reason))
+	d.CanReject = canReject(det.Item.Reason, d.HasForm) && !d.Actions.Undecided
 	d.KeyIn = keyInOf(det.Item.Reason, d.HasForm)
 	return d, errs, nil
 }
@@ -471,10 +483,8 @@ func (s *server) replyContext(ctx context.Context, det store.TriageDetail) (repl
 	return rt, true
 }
 
-// whichForm names sb among the forms of its email for the outcome email:
-// "the form for Grace H. (form 2 of 3 in your email)", or just the position
-// when the form has no first name; "" when the email carried one form. It
-// never uses the NHS number or the date of birth.
+// whichForm names sb among the forms of its email for the outcome email
+// (notify.WhichForm); "" when the email carried one form.
 func whichForm(subs []store.Submission, sb *store.Submission) string {
 	n, pos := 0, 0
 	for _, o := range subs {
@@ -486,23 +496,11 @@ func whichForm(subs []store.Submission, sb *store.Submission) string {
 			pos = n
 		}
 	}
-	if n < 2 || pos == 0 {
-		return ""
-	}
 	f := sb.Fields
 	if sb.Corrected != nil {
 		f = *sb.Corrected
 	}
-	where := fmt.Sprintf("form %d of %d in your email", pos, n)
-	first := strings.TrimSpace(f.FirstName)
-	if first == "" {
-		return where
-	}
-	name := first
-	if last := []rune(strings.TrimSpace(f.LastName)); len(last) > 0 {
-		name += " " + strings.ToUpper(string(last[0])) + "."
-	}
-	return "the form for " + name + " (" + where + ")"
+	return notify.WhichForm(f.FirstName, f.LastName, pos, n)
 }
 
 // email composes one reply with the daemon's composer, ready for the outbox
@@ -638,8 +636,8 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.fail(w, r, sess, http.StatusConflict, "This item is about replies held by the reply limit, not a form: send the held replies or write back instead.")
 		return
 	}
-	if isEnquiry(det.Item.Reason) && det.Submission == nil {
-		s.fail(w, r, sess, http.StatusConflict, "This item is a message from the resident with no form to reject: write back to them, or close the item.")
+	if !canReject(det.Item.Reason, det.Submission != nil) {
+		s.fail(w, r, sess, http.StatusConflict, "The resident sent no form, so there is none to reject: write back to them, or close the item.")
 		return
 	}
 	rt, canEmail := s.replyContext(r.Context(), det)

@@ -9,6 +9,7 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,10 +191,16 @@ func TestBrowserStaffReply(t *testing.T) {
 	checkAxe(t, b, string(axe), "item with the reply form")
 	do("an empty reply is refused", chromedp.Click(chromedp.CSS("#send-reply")), chromedp.WaitVisible(chromedp.CSS(".error-summary")))
 	checkAxe(t, b, string(axe), "item with a reply error")
-	do("insert the snippet", chromedp.Click(chromedp.CSS("#insert-snippet")), chromedp.WaitVisible(chromedp.CSS("#reply")))
+	do("insert the snippet", chromedp.Click(chromedp.CSS("#insert-snippet")))
 	reply := "The London Care Record shares what your care team needs."
-	if got, err := chromedp.Run(b, chromedp.Evaluate[string](`document.getElementById('reply').value`)); err != nil || got != reply {
-		t.Errorf("the reply after inserting the snippet = %q, %v; want the snippet", got, err)
+	// The click submits the form: wait for the new page's field to hold the
+	// snippet (the old page's field is visible until it loads).
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); got != reply && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		got, _ = chromedp.Run(b, chromedp.Evaluate[string](`(document.getElementById('reply') || {value: ''}).value`))
+	}
+	if got != reply {
+		t.Errorf("the reply after inserting the snippet = %q; want the snippet", got)
 	}
 	answer := reply + "\n\nThe hospital sees what is needed for your care; mental health notes are shared only with your consent."
 	// Add a paragraph after the snippet (typing keys lands at the start of the field).
@@ -416,6 +423,17 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 	if !e.audited("triage.attach_conversation", first) {
 		t.Error("no audit row for attach")
 	}
+	inThread := func(conv, ledgerID int64) bool {
+		t.Helper()
+		th, err := e.st.ConversationThread(ctx, conv, 0, store.System)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(th.Incoming, func(m store.ThreadMessage) bool { return m.Entry.ID == ledgerID })
+	}
+	if !inThread(conv.ID, det.Item.LedgerID) {
+		t.Errorf("after attach the message is not in the conversation's thread")
+	}
 	if resp, _ := c.post(fmt.Sprintf("/items/%d/sender/attach", first), nil); resp.StatusCode != 409 {
 		t.Errorf("attach twice = %d, want 409", resp.StatusCode)
 	}
@@ -444,6 +462,9 @@ func TestOtherSenderAndRawDownload(t *testing.T) {
 	}
 	if !e.audited("triage."+string(vocab.OutcomeNewContact), second) {
 		t.Error("no audit row for new first contact")
+	}
+	if !inThread(det.Item.ConversationID, det.Item.LedgerID) {
+		t.Errorf("the message treated as a new first contact is not in its new conversation's thread")
 	}
 
 	unreadable, _ := e.seed(item{NoForm: true, Reason: vocab.ReasonUnreadable, Body: "\x00\x01 garbled"})

@@ -14,7 +14,8 @@ import (
 )
 
 // TestConversationView: an item of a message with three forms shows the
-// other two as items to decide together, and the thread in order.
+// other two as items to decide together, and the thread in order, with a
+// message that raised nothing (an automatic reply) in its place.
 func TestConversationView(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -22,6 +23,17 @@ func TestConversationView(t *testing.T) {
 	first, ref := e.seed(item{Fields: goodFields(validNHS[0])})
 	det, err := e.st.TriageItemDetail(ctx, first, store.System)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// An automatic reply in the thread raises nothing, yet is in the thread.
+	oof, _, err := e.st.RecordMessage(ctx, store.IncomingMessage{Mailbox: "INBOX", UIDValidity: 1, UID: 800000 + uint32(first),
+		MessageID: "away@example.org", ReceivedAt: time.Now(), Size: 10, Raw: []byte("Subject: Away\r\n\r\nAway.\r\n"),
+		Header: store.MessageHeader{From: residentAddr, MessageID: "away@example.org", Subject: "Automatic reply: away"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.CompleteMessage(ctx, &store.Plan{LedgerID: oof.ID, Folder: vocab.FolderAuto, Action: vocab.ActionAuto,
+		ConversationID: det.Item.ConversationID}); err != nil {
 		t.Fatal(err)
 	}
 	raw := "From: Resident <" + residentAddr + ">\r\nSubject: Three forms\r\nMessage-ID: <three@example.org>\r\nDate: Tue, 5 May 2026 09:00:00 +0100\r\n\r\nForms attached.\r\n"
@@ -59,12 +71,18 @@ func TestConversationView(t *testing.T) {
 	if !strings.Contains(body, ref) {
 		t.Errorf("conversation reference not shown")
 	}
-	// The thread: the first message, then the three forms, then our receipt.
+	// The thread: the first message, the automatic reply, then the three
+	// forms, then our receipt, each with what became of it.
 	i1 := strings.Index(body, "(no subject)") // recorded without its header facts
+	iAuto := strings.Index(body, "Automatic reply: away</td>")
 	i2 := strings.Index(body, "Three forms</td>")
 	i3 := strings.Index(body, "Your forms arrived")
-	if i1 < 0 || i2 < i1 || i3 < i2 || !strings.Contains(body, "Forms read") || !strings.Contains(body, "Form received: Waiting to be sent") {
-		t.Errorf("thread out of order or incomplete: %d %d %d", i1, i2, i3)
+	if i1 < 0 || iAuto < i1 || i2 < iAuto || i3 < i2 || !strings.Contains(body, "Forms read") || !strings.Contains(body, "Form received: Waiting to be sent") ||
+		!strings.Contains(body, "Automatic email: recorded, not answered") {
+		t.Errorf("thread out of order or incomplete: %d %d %d %d", i1, iAuto, i2, i3)
+	}
+	if !strings.Contains(body, "This service (joined-up.care-record@nhs.net)") {
+		t.Errorf("the thread does not show the service's own address")
 	}
 	if rows, _ := e.st.ListAudit(ctx, store.AuditFilter{Action: "conversation.view"}); len(rows) == 0 {
 		t.Error("the view of the conversation is not audited")

@@ -184,7 +184,7 @@ func TestWalkEnquiries(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#insert-snippet")),
 		)
 		// The page comes back with the snippet after the words.
-		walkUntil(w, "the snippet in the reply", fmt.Sprintf("document.querySelector('#reply').value.includes(%q)", snippetText))
+		w.waitJS("the snippet in the reply", fmt.Sprintf("document.querySelector('#reply').value.includes(%q)", snippetText))
 		if v := walkValue(w, "#reply"); !strings.Contains(v, words) || !strings.Contains(v, snippetText) {
 			t.Fatalf("%s: after inserting the snippet the reply reads %q, want the words and the snippet", c.reason, v)
 		}
@@ -495,17 +495,6 @@ func walkValue(w *walk, sel string) string {
 		w.t.Fatalf("read the value of %s: %v", sel, err)
 	}
 	return v
-}
-
-// walkUntil waits until the JavaScript predicate js is true on the page,
-// across the navigation a form's submit starts (an error while the next page
-// loads counts as not yet).
-func walkUntil(w *walk, what, js string) {
-	w.t.Helper()
-	w.wait(what, func() bool {
-		ok, err := chromedp.Run(w.b, chromedp.Evaluate[bool](js))
-		return err == nil && ok
-	})
 }
 
 // walkSnippet returns the value of the first snippet the page offers.

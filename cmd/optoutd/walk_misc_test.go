@@ -529,16 +529,6 @@ func TestWalkItemTools(t *testing.T) {
 	}
 }
 
-// waitJS waits until the JavaScript expression js is true on the page (an
-// error, as while a page loads, counts as false).
-func (w *walk) waitJS(what, js string) {
-	w.t.Helper()
-	w.wait(what, func() bool {
-		ok, err := chromedp.Run(w.b, chromedp.Evaluate[bool](js))
-		return err == nil && ok
-	})
-}
-
 // assignee is the "Assigned to" value of the open item page.
 func (w *walk) assignee() string {
 	w.t.Helper()

@@ -38,6 +38,10 @@ type walk struct {
 	b     context.Context
 	staff store.Staff // the signed-in triager
 	logs  *bytes.Buffer
+	// stopDaemon stops the running daemon (SIGTERM, a clean exit); a test
+	// may change w.rig.env and startDaemon again, as an operator restarts
+	// the service with new settings.
+	stopDaemon func()
 }
 
 // startWalk starts `optoutd run` on a fresh rig (env changed by tune),
@@ -87,8 +91,8 @@ func startWalk(t *testing.T, tune func(env map[string]string)) *walk {
 	return w
 }
 
-// startDaemon runs `optoutd run` until the test ends (SIGTERM, then a
-// clean exit is expected).
+// startDaemon runs `optoutd run` until the test ends or stopDaemon (SIGTERM,
+// then a clean exit is expected).
 func (w *walk) startDaemon() {
 	t := w.t
 	cmd := exec.Command(optoutdBin, "run")
@@ -99,7 +103,12 @@ func (w *walk) startDaemon() {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	stopped := false
+	w.stopDaemon = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-exited:
@@ -111,6 +120,9 @@ func (w *walk) startDaemon() {
 			<-exited
 			t.Error("optoutd run did not stop within 30 s of SIGTERM")
 		}
+	}
+	t.Cleanup(func() {
+		w.stopDaemon()
 		if t.Failed() {
 			t.Logf("optoutd run output:\n%s", w.logs.String())
 		}
@@ -245,6 +257,17 @@ func (w *walk) wait(what string, ok func() bool) {
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
+}
+
+// waitJS waits until the JavaScript predicate js is true on the page,
+// across the navigation a form's submit starts (an error while the next
+// page loads counts as not yet).
+func (w *walk) waitJS(what, js string) {
+	w.t.Helper()
+	w.wait(what, func() bool {
+		ok, err := chromedp.Run(w.b, chromedp.Evaluate[bool](js))
+		return err == nil && ok
+	})
 }
 
 // open opens the item's page in the browser and checks it is the right one.

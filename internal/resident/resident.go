@@ -6,9 +6,13 @@
 package resident
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"image"
+	"image/jpeg"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 )
@@ -33,6 +37,9 @@ type Mail struct {
 	// Attachment, when set, makes the mail multipart/mixed: the body, then
 	// the file in base64.
 	Attachment *Attachment
+	// More are further files attached after Attachment (which must be set),
+	// as an email carrying several forms.
+	More []Attachment
 	// Date is the Date header; default now.
 	Date time.Time
 }
@@ -71,21 +78,23 @@ func (m Mail) Bytes() []byte {
 		b.WriteString("\r\n" + body + "\r\n")
 		return []byte(b.String())
 	}
-	a := m.Attachment
-	ct := a.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
 	h("Content-Type", `multipart/mixed; boundary="`+boundary+`"`)
 	b.WriteString("\r\n--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
-	b.WriteString("--" + boundary + "\r\nContent-Type: " + ct + "; name=\"" + a.Name + "\"\r\n" +
-		"Content-Disposition: attachment; filename=\"" + a.Name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(a.Data)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
+	for _, a := range append([]Attachment{*m.Attachment}, m.More...) {
+		ct := a.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		b.WriteString("--" + boundary + "\r\nContent-Type: " + ct + "; name=\"" + a.Name + "\"\r\n" +
+			"Content-Disposition: attachment; filename=\"" + a.Name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+		enc := base64.StdEncoding.EncodeToString(a.Data)
+		for len(enc) > 76 {
+			b.WriteString(enc[:76] + "\r\n")
+			enc = enc[76:]
+		}
+		b.WriteString(enc + "\r\n")
 	}
-	b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
+	b.WriteString("--" + boundary + "--\r\n")
 	return []byte(b.String())
 }
 
@@ -141,4 +150,21 @@ func ascii(s string) bool {
 		}
 	}
 	return true
+}
+
+// PhotoJPEG returns a JPEG the size of a phone photo's thumbnail, 240×320,
+// of noise (so that it does not compress below the size of a layout
+// image), as a resident attaches when they photograph the form. The same
+// bytes every call.
+func PhotoJPEG() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 240, 320))
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rnd.IntN(256))
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
+		panic("encode a JPEG in memory: " + err.Error()) // cannot fail on an RGBA image
+	}
+	return b.Bytes()
 }

@@ -94,3 +94,38 @@ func TestThreadHeaderFreshMessageIDs(t *testing.T) {
 		t.Errorf("ThreadHeader twice = %q and %q, want fresh Message-IDs", a, b)
 	}
 }
+
+func TestMailMoreAttachments(t *testing.T) {
+	raw := Mail{From: "r@example.org", To: "team@nhs.example", Subject: "Two forms", Body: "Both attached.",
+		Attachment: &Attachment{Name: "a.txt", ContentType: "text/plain", Data: []byte("first")},
+		More:       []Attachment{{Name: "b.txt", Data: []byte("second")}}}.Bytes()
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	var got []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(p)
+		if p.FileName() == "" {
+			got = append(got, "text:"+string(b))
+			continue
+		}
+		data, _ := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(b), "\r\n", ""))
+		got = append(got, p.FileName()+"="+string(data))
+	}
+	if want := []string{"text:Both attached.", "a.txt=first", "b.txt=second"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("parts = %q, want the text, then a.txt and b.txt", got)
+	}
+}
