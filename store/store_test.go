@@ -732,3 +732,38 @@ func TestFailedMessages(t *testing.T) {
 		t.Fatalf("FailMessage(done) = %v", err)
 	}
 }
+
+// TestCloseBounceKeepsTheForm: an item about a bounced "recorded" email
+// points at the form that email answered; closing it, even as "not an
+// opt-out", leaves that accepted form as it was.
+func TestCloseBounceKeepsTheForm(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, 4)
+	ctx := context.Background()
+	staff, err := s.CreateStaff(ctx, "closer@nhs.net", "$argon2id$x", store.RoleTriager, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, _ := s.CreateConversation(ctx, "r@example.org")
+	if _, err := s.CompleteMessage(ctx, formOutcome(record(t, s), conv.ID, "9434765919")); err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := s.ListOutbox(ctx, store.OutboxFilter{ConversationID: conv.ID, Kind: vocab.KindAccepted})
+	if err != nil || len(accepted) != 1 || accepted[0].SubmissionID == 0 {
+		t.Fatalf("the recorded email = %+v, %v", accepted, err)
+	}
+	if err := s.MarkUndeliverable(ctx, accepted[0].MessageID, "bounced: 5.1.1"); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := s.ListTriage(ctx, store.TriageFilter{Reason: vocab.ReasonUndeliverable})
+	if len(items) != 1 || items[0].SubmissionID != accepted[0].SubmissionID {
+		t.Fatalf("the bounce item = %+v, want the recorded form's", items)
+	}
+	if err := s.CloseTriage(ctx, store.Decision{TriageID: items[0].ID, Actor: store.Actor(staff.ID), Reason: string(vocab.StatusNotOptOut)}); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	if err := s.Pool().QueryRow(ctx, `select status from submissions where id = $1`, items[0].SubmissionID).Scan(&status); err != nil || status != string(vocab.StatusAccepted) {
+		t.Errorf("the recorded form is %q (%v) after the bounce item closed, want still accepted", status, err)
+	}
+}

@@ -437,7 +437,10 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 			return err
 		}
 		if t.SubmissionID != 0 && st != "" {
-			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1`,
+			// Only a form still waiting for staff: an item about an email
+			// that bounced points at the form that email answered, long
+			// decided (accepted, duplicate), which a close must not undo.
+			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = 'triage'`,
 				t.SubmissionID, string(st), d.Actor.String()); err != nil {
 				return fmt.Errorf("%s triage item %d: %w", outcome, t.ID, err)
 			}
