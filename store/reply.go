@@ -242,7 +242,9 @@ func tieLedger(ctx context.Context, tx pgx.Tx, ledgerID, convID int64) error {
 // conversation with the sender's address (and the reference the caller
 // drew, NewReference, for the composed email) opens, the instructions e
 // are queued in it, and the item is tied to it and closed, in one
-// transaction, audited. The caller composes e to the sender's address.
+// transaction, audited; a form read from the message is superseded (the
+// sender sends one in the new conversation). The caller composes e to the
+// sender's address.
 func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref string, e *Email, actor Actor) error {
 	if actor == System || e == nil || NormaliseAddress(address) == "" || ref == "" {
 		return errors.New("new first contact from a triage item: a staff actor, the sender's address, a reference and the instructions are required")
@@ -281,6 +283,14 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		}
 		if err := tieSubmission(ctx, tx, t, convID); err != nil {
 			return err
+		}
+		if t.SubmissionID != 0 {
+			// The form read from this email is not taken: the sender is
+			// asked to send one in their own secure conversation.
+			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = 'triage'`,
+				t.SubmissionID, string(vocab.StatusSuperseded), actor.String()); err != nil {
+				return fmt.Errorf("new first contact from triage item %d: %w", id, err)
+			}
 		}
 		t.Reference = ref
 		return closeTriage(ctx, tx, t, actor, vocab.OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))

@@ -134,6 +134,13 @@ func (w *walk) walkUnverifiedSender() {
 	if a.Reference != newInstr.ref {
 		t.Errorf("audit row of the new contact = %+v, want reference %s", a, newInstr.ref)
 	}
+	// The form read from the email is not taken: the sender sends one in
+	// the new conversation.
+	var status string
+	if err := w.st.Pool().QueryRow(context.Background(), `select status from submissions where id = $1`, it2.SubmissionID).Scan(&status); err != nil ||
+		it2.SubmissionID == 0 || status != string(vocab.StatusSuperseded) {
+		t.Errorf("the form of the new contact's email (submission %d) is %q (%v), want superseded", it2.SubmissionID, status, err)
+	}
 
 	// Nothing else: one instructions and one recorded email to the first
 	// resident, none to the address that quoted their reference, one
