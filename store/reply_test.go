@@ -148,7 +148,7 @@ func TestAnswerOffline(t *testing.T) {
 	if _, err := s.StaffReply(ctx, item, email(vocab.KindStaffReply), actor); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("StaffReply on a closed item = %v, want ErrConflict", err)
 	}
-	audit, err := s.ListAudit(ctx, store.AuditFilter{Action: "triage."+string(vocab.OutcomeAnsweredOffline)})
+	audit, err := s.ListAudit(ctx, store.AuditFilter{Action: "triage." + string(vocab.OutcomeAnsweredOffline)})
 	if err != nil || len(audit) != 1 || audit[0].ObjectID != item {
 		t.Errorf("answered offline audit = %+v, %v", audit, err)
 	}
