@@ -10,7 +10,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ncl-icb/optout-intake/intake"
-	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/metrics"
 )
 
@@ -32,7 +31,7 @@ func TestPipelineMovesMetrics(t *testing.T) {
 	r.Reply(t, svc, ins, intake.ResidentAddr, "fillable-filled.pdf", intake.Fixture("fillable-filled.pdf"))
 	ins2 := r.FirstContact(t, svc, intake.OtherAddr)
 	r.Reply(t, svc, ins2, intake.OtherAddr, "bad-nhs-checksum.json", intake.Fixture("bad-nhs-checksum.json"))
-	r.Reply(t, svc, ins2, intake.OtherAddr, "IMG_0001.HEIC.jpg", resident.PhotoJPEG())
+	r.Reply(t, svc, ins2, intake.OtherAddr, "IMG_0001.HEIC.jpg", intake.Fixture("phone-photo.jpg"))
 
 	want := map[string]float64{
 		`optout_intake_messages_total{action="instructions",folder="processed"}`: 2,

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ncl-icb/optout-intake/internal/resident"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
@@ -19,7 +18,7 @@ func TestPhotoOfFormGetsReceiptAndTriage(t *testing.T) {
 	ins := firstContact(t, r, svc, residentAddr)
 
 	photo := replyTo(ins, residentAddr, "")
-	photo.attName, photo.att = "IMG_2041.JPG", resident.PhotoJPEG()
+	photo.attName, photo.att = "IMG_2041.JPG", fixture("phone-photo.jpg")
 	if len(photo.att) < 16<<10 {
 		t.Fatalf("test photo is %d bytes: too small to pass for a photo", len(photo.att))
 	}
@@ -44,7 +43,7 @@ func TestPhotoOfFormGetsReceiptAndTriage(t *testing.T) {
 	// Another resident's reply with only a signature logo is no form.
 	ins2 := firstContact(t, r, svc, otherAddr)
 	logo := replyTo(ins2, otherAddr, "")
-	logo.attName, logo.att = "image001.png", resident.PhotoJPEG()[:4<<10]
+	logo.attName, logo.att = "image001.png", fixture("phone-photo.jpg")[:4<<10]
 	r.deliver(logo.bytes())
 	once(t, svc)
 	sent := r.sent()

@@ -265,6 +265,11 @@ func lockOpenTriage(ctx context.Context, tx pgx.Tx, id int64) (TriageItem, error
 }
 
 func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome vocab.Outcome, detail string) error {
+	if !outcome.Valid() {
+		// Every outcome has its words for staff (vocab.Outcomes): a new one
+		// must be added there before an item can close with it.
+		return fmt.Errorf("close triage item %d: outcome %q is not in vocab.Outcomes", t.ID, outcome)
+	}
 	if _, err := tx.Exec(ctx, `update triage set state = 'closed', closed_by = $2, closed_at = now(), outcome = $3 where id = $1`,
 		t.ID, int64(actor), outcome); err != nil {
 		return fmt.Errorf("close triage item %d: %w", t.ID, err)

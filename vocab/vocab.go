@@ -481,6 +481,9 @@ func (o Outcome) Text() string {
 	return string(o)
 }
 
+// Valid reports whether o is one of Outcomes.
+func (o Outcome) Valid() bool { return slices.Contains(Outcomes(), o) }
+
 // Outcomes lists every outcome a closed item can carry.
 func Outcomes() []Outcome {
 	return []Outcome{OutcomeAccepted, OutcomeRejected, OutcomeClosed, CloseNotOptOut.Outcome(), CloseSpam.Outcome(),

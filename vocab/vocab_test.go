@@ -115,6 +115,14 @@ func TestOutcomesHaveWords(t *testing.T) {
 	if len(outcomeTexts) != len(Outcomes()) {
 		t.Errorf("%d outcomes have words, %d are listed", len(outcomeTexts), len(Outcomes()))
 	}
+	for _, o := range Outcomes() {
+		if !o.Valid() {
+			t.Errorf("listed outcome %q is not Valid", o)
+		}
+	}
+	if CloseReason("whatever").Outcome().Valid() {
+		t.Error("an outcome with no words is Valid")
+	}
 	if CloseAnsweredOffline.Outcome() != OutcomeAnsweredOffline {
 		t.Errorf("answered offline closes as %q, its outcome constant is %q", CloseAnsweredOffline.Outcome(), OutcomeAnsweredOffline)
 	}

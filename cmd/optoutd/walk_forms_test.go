@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -241,7 +242,11 @@ func (w *walk) walkPhoto() {
 	t := w.t
 	const addr = "mary@example.org"
 	instr := w.firstContact(addr)
-	photo := &resident.Attachment{Name: "IMG_2041.JPG", ContentType: "image/jpeg", Data: resident.PhotoJPEG()}
+	jpg, err := os.ReadFile("../../fixtures/forms/phone-photo.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := &resident.Attachment{Name: "IMG_2041.JPG", ContentType: "image/jpeg", Data: jpg}
 	w.deliver(replyTo(instr, "I have taken a photo of the form.", photo).Bytes())
 	it := w.formsWaitNewItem(vocab.ReasonPhotoOfForm)
 	w.waitSent(addr, vocab.KindReceipt, 0)

@@ -6,13 +6,9 @@
 package resident
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"image"
-	"image/jpeg"
-	mrand "math/rand/v2"
 	"strings"
 	"time"
 )
@@ -150,21 +146,4 @@ func ascii(s string) bool {
 		}
 	}
 	return true
-}
-
-// PhotoJPEG returns a JPEG the size of a phone photo's thumbnail, 240×320,
-// of noise (so that it does not compress below the size of a layout
-// image), as a resident attaches when they photograph the form. The same
-// bytes every call.
-func PhotoJPEG() []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 240, 320))
-	rnd := mrand.New(mrand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(rnd.IntN(256))
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
-		panic("encode a JPEG in memory: " + err.Error()) // cannot fail on an RGBA image
-	}
-	return b.Bytes()
 }
