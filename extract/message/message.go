@@ -896,7 +896,9 @@ func ParseHeader(raw []byte) *Message {
 		}
 	}()
 	hl := &headerLimit{r: bytes.NewReader(raw), left: maxHeaderBytes}
-	h, _ := textproto.ReadHeader(bufio.NewReaderSize(hl, 16<<10))
+	br := bufio.NewReaderSize(hl, 16<<10)
+	skipMboxLine(br) // as Parse does: a saved message may begin with one
+	h, _ := textproto.ReadHeader(br)
 	msg.Header = h
 	p.headers(h)
 	return msg
