@@ -297,6 +297,12 @@ func TestWalkOptBackIn(t *testing.T) {
 		t.Errorf("closed item = %+v, want opted_in by staff %d", c, w.staff.ID)
 	}
 	w.waitAudit("triage.opted_in", it.ID)
+	// The register export the clinical system takes lists the opt-out, then
+	// the opt back in.
+	out, errOut, code := runBin(t, time.Minute, w.rig.env, "export", "--since", "2000-01-01")
+	if i, j := strings.Index(out, "9518190933,opted_out,"), strings.Index(out, "9518190933,opted_in,"); code != 0 || i < 0 || j < i {
+		t.Errorf("optoutd export = status %d, %q (%s); want the opt-out, then the opt back in", code, out, errOut)
+	}
 	// Instructions, accepted, acknowledgement, opted back in: nothing else.
 	if n := w.sentTo(addr, ""); n != 4 {
 		t.Errorf("the resident got %d emails, want 4", n)
