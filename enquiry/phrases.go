@@ -108,6 +108,7 @@ var (
 		`(?:a |full |complete )?cop(?:y|ies) of (?:all )?(?:my|his|her|our|the) (?:\w+ )?(?:records?|data|information|notes|file|details)`,
 		`(?:(?:want|like|wish|request|asking|ask|need|able) to|(?:can|could|may) (?:i|we)) (?:see|access|view|read|obtain|get|have) (?:all )?(?:of )?(?:my|his|her) (?:own )?(?:\w+ )?(?:records?|data|notes|file)`,
 		`what (?:personal )?(?:data|information) (?:do )?you (?:hold|have|keep|store)`,
+		`(?:everything|anything|all|whatever|what) (?:that )?you (?:hold|have|keep|store) (?:on|about) (?:me|him|her|us|them|my \w+)`,
 		`(?:delete|erase|destroy|wipe|purge) (?:all |any )?(?:of )?(?:my|his|her|our|the|this) (?:\w+ )?(?:\w+ )?(?:records?|data|information|details|notes|file|history)`,
 		`(?:delete|erase|wipe) (?:me|him|her|it|them)`, `(?:deleted|erased|destroyed|wiped)`,
 		`right to (?:erasure|be forgotten|rectification|access|object|restrict)`, `erasure`,
@@ -155,7 +156,7 @@ var (
 		`(?:speak|talk) to (?:someone|somebody|a person|a human|a member|you)`, `(?:call|phone|ring|telephone) (?:me|us)`,
 		`(?:i|we) (?:have|'ve got|have got) (?:a |some |few |a few |another )?(?:questions?|queries|query)`, `questions?`, `quer(?:y|ies)`, `enquir(?:y|ies)`, `inquir(?:y|ies)`,
 		`more (?:information|details|info) (?:about|on)`, `explain`, `advice`, `difference between`,
-		`mental health`, `sexual health`, `research`, `if (?:i|we|you) (?:opt|decide|choose|don't|do not)`, `(?:my|the) (?:hospital|doctor|gp|consultant) (?:can|will)`)
+		`mental health`, `sexual health`, `research`, `national (?:data )?opt ?out`, `if (?:i|we|you) (?:opt|decide|choose|don't|do not)`, `(?:my|the) (?:hospital|doctor|gp|consultant) (?:can|will)`)
 )
 
 // Tables for what a plain request asks: to opt out, to be contacted, for the form.

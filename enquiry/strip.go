@@ -170,8 +170,13 @@ func cutTrailingName(lines []string) []string {
 	return lines[:last]
 }
 
+// postscript matches the start of a postscript ("PS", "P.S.", "P.S:"):
+// words written after the signature are the resident's own.
+var postscript = regexp.MustCompile(`(?i)^p\.?\s?s\b\.?`)
+
 // signatureFollows reports whether next looks like a signature block: at
-// most maxSignatureLines non-empty lines, each short, none asking anything.
+// most maxSignatureLines non-empty lines, each short, none asking anything
+// and none a postscript.
 func signatureFollows(next []string) bool {
 	n := 0
 	for _, l := range next {
@@ -180,7 +185,7 @@ func signatureFollows(next []string) bool {
 			continue
 		}
 		n++
-		if n > maxSignatureLines || strings.Contains(t, "?") || len(strings.Fields(t)) > 10 {
+		if n > maxSignatureLines || strings.Contains(t, "?") || len(strings.Fields(t)) > 10 || postscript.MatchString(t) {
 			return false
 		}
 	}

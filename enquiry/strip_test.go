@@ -27,6 +27,8 @@ func TestOwnWords(t *testing.T) {
 		{"kind regards and name", "opt out please\n\nKind regards,\nJane Smith\nFlat 1\nLondon", "opt out please"},
 		{"thanks inline name", "opt out please\nThanks, John", "opt out please"},
 		{"thank you for is not a sign-off", "Thank you for the leaflet, it was clear.", "Thank you for the leaflet, it was clear."},
+		{"postscript after the signature is kept", "opt out please\n\nThanks\nJane\nP.S. I need this in large print", "opt out please\n\nThanks\nJane\nP.S. I need this in large print"},
+		{"PS without stops is kept", "opt out please\nKind regards\nSam\nPS my mum wants to opt out too", "opt out please\nKind regards\nSam\nPS my mum wants to opt out too"},
 		{"sign-off followed by a question is kept", "Regards\nWhat happens to my data?", "Regards\nWhat happens to my data?"},
 		{"footer", "opt out\n\nThis email and any attachments are confidential and intended solely for the addressee.", "opt out"},
 		{"leaflet pasted", "If you choose to opt out, you will not be able to take advantage of the benefits\nthat electronic joined-up records can bring you.\nI still want to.", "I still want to."},

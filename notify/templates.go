@@ -216,7 +216,7 @@ func sampleData() []Data {
 // it is set.
 var (
 	showsForm  = []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiryInstructions}
-	showsPhone = []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiry, vocab.KindEnquiryInstructions}
+	showsPhone = []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiry, vocab.KindEnquiryInstructions, vocab.KindAfterCompletion}
 )
 
 // Validate renders every template with sample data and checks the result:

@@ -315,3 +315,24 @@ func TestCleanText(t *testing.T) {
 		}
 	}
 }
+
+// TestAcknowledgementsShowPhone: every acknowledgement that a person will
+// reply (issue 14 item 4: "the instructions and acknowledgements say
+// residents who cannot use email or need another format can call it"),
+// including the one after completion (issue 11 item 3), gives the
+// telephone number when OPTOUT_ENQUIRY_PHONE is set.
+func TestAcknowledgementsShowPhone(t *testing.T) {
+	tmpl, err := LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []vocab.Kind{vocab.KindInstructions, vocab.KindEnquiry, vocab.KindEnquiryInstructions, vocab.KindAfterCompletion} {
+		_, body, err := tmpl.Render(k, Data{Ref: "NCL-AAAA-BBBB", FormURL: "https://forms.example.nhs.uk/x", EnquiryPhone: "020 7946 0999"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(body, "020 7946 0999") || !strings.Contains(body, "cannot use email") {
+			t.Errorf("Render(%s) with a telephone number does not say those who cannot use email can call it:\n%s", k, body)
+		}
+	}
+}

@@ -18,6 +18,20 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# use_promtool puts promtool on PATH, so the alert rules' own tests
+# (deploy/prometheus/alerts_test.yml) run: the installed one, else the one in
+# Debian's prometheus package, unpacked but not installed (no server starts).
+use_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  local dir
+  dir=$(mktemp -d /tmp/optout-promtool.XXXXXX)
+  if (cd "$dir" && apt-get download prometheus >/dev/null 2>&1 && dpkg -x prometheus_*.deb root) && [ -x "$dir/root/usr/bin/promtool" ]; then
+    export PATH="$dir/root/usr/bin:$PATH"
+  else
+    echo "==> promtool not available: the alert rules' tests (alerts_test.yml) will not run" >&2
+  fi
+}
+
 # pg_bindir prints the directory holding initdb and pg_ctl, or nothing.
 pg_bindir() {
   local d

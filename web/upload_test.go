@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ncl-icb/optout-intake/extract"
+	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 	"github.com/ncl-icb/optout-intake/web"
@@ -229,5 +231,44 @@ func TestOutgoingPausedBanner(t *testing.T) {
 	want := "Sending paused until " + until.In(london).Format("15:04") + ": the mail server cannot be reached"
 	if !strings.Contains(body, `id="sending-paused"`) || !strings.Contains(body, want) {
 		t.Errorf("the outgoing-mail page does not say %q", want)
+	}
+}
+
+// TestUploadInvalidFormThenReject: a form uploaded on a protected item that
+// fails the usual check (a wrong NHS number) is shown with its problem and
+// is rejected as any form is: the item closes and the rejected email waits
+// for the resident; nothing is recorded in the register.
+func TestUploadInvalidFormThenReject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(d *web.Deps) { d.Extractor = extract.New(extract.Limits{}, nil) })
+	ctx := context.Background()
+	id, _ := e.seed(item{Reason: vocab.ReasonProtected, NoForm: true, Body: "Resident has sent you a protected message."})
+	data, err := os.ReadFile("../fixtures/forms/bad-nhs-checksum.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(e.triager)
+	resp, _ := c.upload(id, "form.json", data)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload of an invalid form = %d, want 303 (it is read, and staff decide)", resp.StatusCode)
+	}
+	det, err := e.st.TriageItemDetail(ctx, id, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.Submission == nil || !slices.ContainsFunc(det.Submission.Problems, func(p form.Problem) bool { return p.Severity == form.SeverityError }) {
+		t.Fatalf("the uploaded form is %+v, want a submission with an error on the item", det.Submission)
+	}
+	if resp, _ := c.post(fmt.Sprintf("/items/%d/reject", id), url.Values{"reason": {"nhs_number"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reject = %d, want 303", resp.StatusCode)
+	}
+	if det, err = e.st.TriageItemDetail(ctx, id, store.System); err != nil || det.Item.State != "closed" || det.Item.Outcome != vocab.OutcomeRejected {
+		t.Errorf("after the reject the item is %+v (%v), want closed as rejected", det.Item, err)
+	}
+	if kinds := e.outgoingKinds(); len(kinds) != 1 || kinds[0] != vocab.KindRejected {
+		t.Errorf("emails waiting: %v, want one rejected", kinds)
+	}
+	if _, err := e.st.FindPerson(ctx, det.Submission.Fields.NHSNumber, store.System); err == nil {
+		t.Error("a rejected form put someone in the register")
 	}
 }

@@ -22,8 +22,9 @@ import (
 // Dovecot, PostgreSQL and the SMTP sink, an encrypted (rpmsg-wrapped) reply
 // inside a conversation gets exactly one email, the receipt, and lands in
 // the Triage folder; after staff upload the form saved from Outlook on its
-// item (store level: the page is being built) and accept it, the resident
-// gets the recorded email and `optoutd export` lists the opt-out.
+// item (here through intake.UploadForm, which the page calls; the page's
+// upload in Chromium is TestWalkProtected) and accept it, the resident gets
+// the recorded email and `optoutd export` lists the opt-out.
 func TestProtectedReplyBlackBox(t *testing.T) {
 	r := newDaemonRig(t)
 	once := func() {

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/enquiry"
 	"github.com/ncl-icb/optout-intake/internal/resident"
+	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -294,6 +297,12 @@ func TestWalkOptBackIn(t *testing.T) {
 		t.Errorf("closed item = %+v, want opted_in by staff %d", c, w.staff.ID)
 	}
 	w.waitAudit("triage.opted_in", it.ID)
+	// The register export the clinical system takes lists the opt-out, then
+	// the opt back in.
+	out, errOut, code := runBin(t, time.Minute, w.rig.env, "export", "--since", "2000-01-01")
+	if i, j := strings.Index(out, "9518190933,opted_out,"), strings.Index(out, "9518190933,opted_in,"); code != 0 || i < 0 || j < i {
+		t.Errorf("optoutd export = status %d, %q (%s); want the opt-out, then the opt back in", code, out, errOut)
+	}
 	// Instructions, accepted, acknowledgement, opted back in: nothing else.
 	if n := w.sentTo(addr, ""); n != 4 {
 		t.Errorf("the resident got %d emails, want 4", n)
@@ -521,4 +530,81 @@ func londonTZ(t *testing.T) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// TestWalkQuestionAnswered (issue 14, done when): a question arrives as a
+// first contact through the real daemon; staff open it and write back; the
+// reply reaches the SMTP sink in the same secure thread (In-Reply-To and
+// References name the resident's message, our signed Message-ID carries the
+// item's reference); the resident's answer to it reopens the item, whose
+// page shows the answer and the whole thread.
+func TestWalkQuestionAnswered(t *testing.T) {
+	t.Parallel()
+	w := startWalk(t, nil)
+	ctx := context.Background()
+	const addr = "ada@example.org"
+	q := resident.Mail{From: addr, To: rigAddress, Subject: "London Care Record", MessageID: resident.NewMessageID(),
+		Body: "What information is actually shared? Can the hospital see my mental health notes? I have not decided whether to opt out yet."}
+	w.deliver(q.Bytes())
+	w.waitSent(addr, vocab.KindEnquiry, 0)
+	it := w.waitItem(vocab.ReasonQuestion, 0)
+
+	w.open(it.ID)
+	const words = "Your care team sees what it needs to care for you; mental health notes are shared only with your consent."
+	w.do("write back",
+		chromedp.SendKeys(chromedp.CSS("#reply"), words),
+		chromedp.Click(chromedp.CSS("#send-reply")),
+		chromedp.WaitVisible(chromedp.CSS("#waiting")),
+	)
+	got := w.waitSent(addr, vocab.KindStaffReply, 0)
+	m, err := mail.CreateReader(bytes.NewReader(got.raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inReplyTo, _ := m.Header.MsgIDList("In-Reply-To")
+	refs, _ := m.Header.MsgIDList("References")
+	if len(inReplyTo) != 1 || inReplyTo[0] != q.MessageID || !slices.Contains(refs, q.MessageID) {
+		t.Errorf("the staff reply has In-Reply-To %v and References %v, want the question's Message-ID %s", inReplyTo, refs, q.MessageID)
+	}
+	if !strings.HasPrefix(got.subject, "[secure]") || !strings.Contains(got.subject, it.Reference) {
+		t.Errorf("the staff reply's subject %q, want [secure] and %s", got.subject, it.Reference)
+	}
+	key, err := base64.StdEncoding.DecodeString(w.rig.env["OPTOUT_TOKEN_KEY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref, ok := (notify.Signer{Key: key}).Verify(got.messageID); !ok || ref != it.Reference {
+		t.Errorf("the staff reply's Message-ID %s verifies as %q, %v; want our signature on %s", got.messageID, ref, ok, it.Reference)
+	}
+	if waiting, err := w.st.WaitingOnResident(ctx, it.ConversationID); err != nil || !waiting {
+		t.Errorf("after the reply the item waits for the resident = %v (%v), want true", waiting, err)
+	}
+
+	// The resident answers the staff reply: the item reopens.
+	const answer = "Thank you. Could you also tell me whether my GP can see the hospital's notes?"
+	w.deliver(replyTo(got, answer, nil).Bytes())
+	w.wait("the answer reopens the item", func() bool {
+		waiting, err := w.st.WaitingOnResident(ctx, it.ConversationID)
+		return err == nil && !waiting
+	})
+	w.open(it.ID)
+	if w.has("#waiting") {
+		t.Error("the answered item still says it waits")
+	}
+	if s := w.text("#answer"); !strings.Contains(s, "whether my GP can see") {
+		t.Errorf("the page shows the answer %q, want the resident's words", s)
+	}
+	thread := w.text("#conversation")
+	for _, s := range []string{q.Subject, got.subject, "RE: " + got.subject} {
+		if !strings.Contains(thread, s) {
+			t.Errorf("the conversation on the page does not show %q:\n%s", s, thread)
+		}
+	}
+	if items, err := w.st.ListTriage(ctx, store.TriageFilter{Limit: 100}); err != nil || len(items) != 1 || items[0].ID != it.ID {
+		t.Errorf("open items after the answer: %d (%v), want only the reopened question", len(items), err)
+	}
+	// The acknowledgement and the staff reply: the answer gets no automatic reply.
+	if n := w.sentTo(addr, ""); n != 2 {
+		t.Errorf("the resident got %d emails, want 2", n)
+	}
 }

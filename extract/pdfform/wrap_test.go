@@ -44,6 +44,16 @@ func TestWrappedLabels(t *testing.T) {
 			textLine(487, "50:form on behalf of another"),
 			textLine(474, "50:person?", "230:Yes"),
 		}, func(f form.Fields) string { return wantBool(f.OnBehalf, true) }},
+		{"three lines, relationship beside the first", []line{
+			textLine(500, "50:If yes, what is your", "230:Mother"),
+			textLine(487, "50:relationship to this"),
+			textLine(474, "50:person?"),
+		}, func(f form.Fields) string { return want(f.Relationship, "Mother") }},
+		{"three lines, relationship beside the last", []line{
+			textLine(500, "50:If yes, what is your"),
+			textLine(487, "50:relationship to this"),
+			textLine(474, "50:person?", "230:Mother"),
+		}, func(f form.Fields) string { return want(f.Relationship, "Mother") }},
 		{"label hint on the second line", []line{
 			textLine(500, "50:Date of birth"),
 			textLine(487, "50:(DD/MM/YYYY)*:", "230:14/03/1978"),
