@@ -3,7 +3,9 @@ package intake
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +90,8 @@ func TestHoldOnDovecot(t *testing.T) {
 
 	// From now on every message arrived before the start: held.
 	start := func(c *Config) { c.Poller.Hold = HoldRule{StartAfter: time.Now().Add(time.Hour)} }
+	hm := &heldMetrics{}
+	r.metrics = hm
 	r.deliver(contact(residentAddr).bytes())
 	held := r.service(start)
 	for i := range 3 { // the first poll of a service always scans the inbox too
@@ -114,4 +118,30 @@ func TestHoldOnDovecot(t *testing.T) {
 	if held, err := r.st.HeldMessages(context.Background(), time.Time{}); err != nil || len(held) != 1 || held[0].Action != "inbox:held_before_start" {
 		t.Errorf("held rows %+v, %v; want one held_before_start", held, err)
 	}
+	// The metric counts the held message once, however often it is seen.
+	if got := hm.counts(); len(got) != 1 || got[vocab.ActionHeldBeforeStart] != 1 {
+		t.Errorf("Metrics.Held calls = %v, want held_before_start once", got)
+	}
+}
+
+// heldMetrics counts Metrics.Held calls by action.
+type heldMetrics struct {
+	NopMetrics
+	mu   sync.Mutex
+	held map[vocab.Action]int
+}
+
+func (h *heldMetrics) Held(a vocab.Action) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held == nil {
+		h.held = map[vocab.Action]int{}
+	}
+	h.held[a]++
+}
+
+func (h *heldMetrics) counts() map[vocab.Action]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.held)
 }
