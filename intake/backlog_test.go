@@ -124,6 +124,38 @@ func TestHoldOnDovecot(t *testing.T) {
 	}
 }
 
+// TestHeldKinds: the backlog tells held first contacts from questions (a
+// person must answer those) and forms, as the pipeline would read them.
+func TestHeldKinds(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	question := contact("asking@example.org")
+	question.body = "Hello,\nWho at the hospital can see my record, and can my GP see it?\nThanks"
+	withForm := contact("form@example.org")
+	withForm.body = "Please find my form attached."
+	withForm.attName, withForm.att = "optout.pdf", fixture("fillable-filled.pdf")
+	r.deliver(contact(residentAddr).bytes(), question.bytes(), withForm.bytes())
+	svc := r.service(func(c *Config) { c.Poller.Hold = HoldRule{StartAfter: time.Now().Add(time.Hour)} })
+	if res := once(t, svc); res.Held != 3 {
+		t.Fatalf("poll: %+v, want three held", res)
+	}
+	held, err := r.st.HeldMessages(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range held {
+		kinds = append(kinds, e.Kind)
+	}
+	slices.Sort(kinds) // the poll holds messages concurrently: ids come in any order
+	if want := []string{"contact", HeldKindQuestion, "submission"}; !slices.Equal(kinds, want) {
+		t.Errorf("held kinds = %v, want %v", kinds, want)
+	}
+	if len(r.sent()) != 0 {
+		t.Errorf("held mail was answered: %d sent", len(r.sent()))
+	}
+}
+
 // heldMetrics counts Metrics.Held calls by action.
 type heldMetrics struct {
 	NopMetrics
