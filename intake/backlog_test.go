@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
@@ -176,4 +178,53 @@ func (h *heldMetrics) counts() map[vocab.Action]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return maps.Clone(h.held)
+}
+
+// TestHoldAfterUIDValidityChange: the stored position belongs to another
+// UIDVALIDITY (the mailbox was recreated or migrated), so the poll reads
+// the inbox again from the start and every message looks new: old mail is
+// held all the same, on its INTERNALDATE, and only today's is answered.
+func TestHoldAfterUIDValidityChange(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	c, err := r.dv.Login(imapUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := contact("old@example.org").bytes()
+	app := c.Append("INBOX", int64(len(old)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}, Time: time.Now().AddDate(-2, 0, 0)})
+	if _, err := app.Write(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	r.deliver(contact(residentAddr).bytes())
+	// The former mailbox was read up to UID 100 under another UIDVALIDITY.
+	if err := r.st.SetMailboxState(ctx, "INBOX", sel.UIDValidity+1, 100); err != nil {
+		t.Fatal(err)
+	}
+	res := once(t, r.service(nil))
+	if !res.ValidityChanged || res.Held != 1 {
+		t.Errorf("poll after a UIDVALIDITY change: %+v, want the change seen and one message held", res)
+	}
+	var to [][]string
+	for _, m := range r.sent() {
+		to = append(to, m.to)
+	}
+	if len(to) != 1 || !slices.Equal(to[0], []string{residentAddr}) {
+		t.Errorf("replies went to %v, want only today's message answered", to)
+	}
+	if n := r.count("INBOX"); n != 1 {
+		t.Errorf("INBOX holds %d, want the old message left there", n)
+	}
 }
