@@ -212,3 +212,31 @@ func TestMetricsElsewhere(t *testing.T) {
 		t.Errorf("the metrics handler = %d", resp.StatusCode)
 	}
 }
+
+// TestLocalSigninOff: with OPTOUT_LOCAL_SIGNIN=off the password form is not
+// offered, and a password posted anyway (right password, valid token) is
+// refused and audited: hiding the form is not enough.
+func TestLocalSigninOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(d *web.Deps) {
+		// Never contacted: the provider is discovered on first use.
+		d.OIDC = &web.OIDCConfig{Issuer: "https://login.microsoftonline.com/tenant/v2.0", ClientID: "c",
+			RedirectURL: "https://optout.example/signin/oidc/callback"}
+		d.LocalSigninOff = true
+	})
+	c := e.anon()
+	_, body := c.get("/signin")
+	if strings.Contains(body, `name="password"`) {
+		t.Error("the sign-in page offers a password with OPTOUT_LOCAL_SIGNIN=off")
+	}
+	resp, _ := c.postRaw("/signin", url.Values{"csrf": {csrfOf(t, body)}, "email": {e.admin.Email}, "password": {testPassword}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("password sign-in with OPTOUT_LOCAL_SIGNIN=off = %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := c.get("/queue"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("GET /queue after the refused sign-in = %d, want 303 to sign in", resp.StatusCode)
+	}
+	if n := auditCount(t, e, "staff.sign_in_failed", "reason=local_off"); n != 1 {
+		t.Errorf("audited password sign-ins while off = %d, want 1", n)
+	}
+}
