@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/enquiry"
 	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/store"
@@ -79,11 +80,11 @@ func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason vocab.Action
 	case !created && (entry.State != store.LedgerNew || entry.Attempts > 0):
 		return Outcome{}, false, nil
 	}
-	kind := extract.KindUnreadable
+	kind := string(extract.KindUnreadable)
 	if !m.TooLarge {
-		kind = p.extract(ctx, m.Raw).res.Kind
+		kind = p.heldKind(ctx, m)
 	}
-	err = p.db(p.st.HoldMessage(ctx, entry.ID, reason, string(kind)))
+	err = p.db(p.st.HoldMessage(ctx, entry.ID, reason, kind))
 	if errors.Is(err, store.ErrAlreadyDone) {
 		o, err := p.done(ctx, out)
 		return o, true, err
@@ -98,6 +99,28 @@ func (p *Processor) hold(ctx context.Context, m mailbox.Msg, reason vocab.Action
 	out.Action = action
 	return out, true, nil
 }
+
+// heldKind says what a held message looks like, for `optoutd backlog`: its
+// extract.Kind, except that an email without forms or photos whose words
+// the enquiry reader does not take for a plain opt-out request (a
+// question, a complaint, any request that needs a person) is
+// HeldKindQuestion, as the pipeline would read it.
+func (p *Processor) heldKind(ctx context.Context, m mailbox.Msg) string {
+	r := p.extract(ctx, m.Raw)
+	if r.res.Kind != extract.KindContact || len(r.res.Forms) > 0 || countPhotos(r.msg) > 0 {
+		return string(r.res.Kind)
+	}
+	h, _ := readHeader(m.Raw)
+	if !enquiry.Read(h.Subject, r.msg.Body).Plain {
+		return HeldKindQuestion
+	}
+	return string(r.res.Kind)
+}
+
+// HeldKindQuestion is the ledger kind of a held message that asks
+// something a person must answer (enquiry.Read finds it not Plain): the
+// backlog counts these apart from plain first contacts.
+const HeldKindQuestion = "question"
 
 // Preview is what a poll would do with one message, found without doing
 // it (the dry run). It holds codes only, never personal data.

@@ -3,9 +3,13 @@ package intake
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/store"
@@ -88,6 +92,8 @@ func TestHoldOnDovecot(t *testing.T) {
 
 	// From now on every message arrived before the start: held.
 	start := func(c *Config) { c.Poller.Hold = HoldRule{StartAfter: time.Now().Add(time.Hour)} }
+	hm := &heldMetrics{}
+	r.metrics = hm
 	r.deliver(contact(residentAddr).bytes())
 	held := r.service(start)
 	for i := range 3 { // the first poll of a service always scans the inbox too
@@ -113,5 +119,112 @@ func TestHoldOnDovecot(t *testing.T) {
 	}
 	if held, err := r.st.HeldMessages(context.Background(), time.Time{}); err != nil || len(held) != 1 || held[0].Action != "inbox:held_before_start" {
 		t.Errorf("held rows %+v, %v; want one held_before_start", held, err)
+	}
+	// The metric counts the held message once, however often it is seen.
+	if got := hm.counts(); len(got) != 1 || got[vocab.ActionHeldBeforeStart] != 1 {
+		t.Errorf("Metrics.Held calls = %v, want held_before_start once", got)
+	}
+}
+
+// TestHeldKinds: the backlog tells held first contacts from questions (a
+// person must answer those) and forms, as the pipeline would read them.
+func TestHeldKinds(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	question := contact("asking@example.org")
+	question.body = "Hello,\nWho at the hospital can see my record, and can my GP see it?\nThanks"
+	withForm := contact("form@example.org")
+	withForm.body = "Please find my form attached."
+	withForm.attName, withForm.att = "optout.pdf", fixture("fillable-filled.pdf")
+	r.deliver(contact(residentAddr).bytes(), question.bytes(), withForm.bytes())
+	svc := r.service(func(c *Config) { c.Poller.Hold = HoldRule{StartAfter: time.Now().Add(time.Hour)} })
+	if res := once(t, svc); res.Held != 3 {
+		t.Fatalf("poll: %+v, want three held", res)
+	}
+	held, err := r.st.HeldMessages(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range held {
+		kinds = append(kinds, e.Kind)
+	}
+	slices.Sort(kinds) // the poll holds messages concurrently: ids come in any order
+	if want := []string{"contact", HeldKindQuestion, "submission"}; !slices.Equal(kinds, want) {
+		t.Errorf("held kinds = %v, want %v", kinds, want)
+	}
+	if len(r.sent()) != 0 {
+		t.Errorf("held mail was answered: %d sent", len(r.sent()))
+	}
+}
+
+// heldMetrics counts Metrics.Held calls by action.
+type heldMetrics struct {
+	NopMetrics
+	mu   sync.Mutex
+	held map[vocab.Action]int
+}
+
+func (h *heldMetrics) Held(a vocab.Action) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held == nil {
+		h.held = map[vocab.Action]int{}
+	}
+	h.held[a]++
+}
+
+func (h *heldMetrics) counts() map[vocab.Action]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.held)
+}
+
+// TestHoldAfterUIDValidityChange: the stored position belongs to another
+// UIDVALIDITY (the mailbox was recreated or migrated), so the poll reads
+// the inbox again from the start and every message looks new: old mail is
+// held all the same, on its INTERNALDATE, and only today's is answered.
+func TestHoldAfterUIDValidityChange(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	c, err := r.dv.Login(imapUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := contact("old@example.org").bytes()
+	app := c.Append("INBOX", int64(len(old)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}, Time: time.Now().AddDate(-2, 0, 0)})
+	if _, err := app.Write(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	r.deliver(contact(residentAddr).bytes())
+	// The former mailbox was read up to UID 100 under another UIDVALIDITY.
+	if err := r.st.SetMailboxState(ctx, "INBOX", sel.UIDValidity+1, 100); err != nil {
+		t.Fatal(err)
+	}
+	res := once(t, r.service(nil))
+	if !res.ValidityChanged || res.Held != 1 {
+		t.Errorf("poll after a UIDVALIDITY change: %+v, want the change seen and one message held", res)
+	}
+	var to [][]string
+	for _, m := range r.sent() {
+		to = append(to, m.to)
+	}
+	if len(to) != 1 || !slices.Equal(to[0], []string{residentAddr}) {
+		t.Errorf("replies went to %v, want only today's message answered", to)
+	}
+	if n := r.count("INBOX"); n != 1 {
+		t.Errorf("INBOX holds %d, want the old message left there", n)
 	}
 }

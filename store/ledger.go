@@ -136,7 +136,7 @@ type LedgerEntry struct {
 	UID           uint32
 	ReceivedAt    time.Time
 	Size          int64
-	Kind          string
+	Kind          string // extract.Kind, "" when not yet known; a held message may be intake.HeldKindQuestion
 	State         LedgerState
 	Action        string
 	Attempts      int

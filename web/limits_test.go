@@ -365,3 +365,68 @@ func (j *plainJar) Cookies(*url.URL) []*http.Cookie {
 	}
 	return out
 }
+
+// TestSigninHashSlotsBusy: with one password-hash slot, a burst of
+// concurrent sign-ins (each for another email from another client address,
+// so no attempt limit applies) finds the slot taken: the excess is answered
+// 429 at once, without hashing, and audited as busy. Bursts repeat until
+// two attempts overlap (each hash takes tens of milliseconds, so the first
+// burst almost always does).
+func TestSigninHashSlotsBusy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(d *web.Deps) {
+		d.HashSlots = 1
+		d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	// Every request comes through the proxy (so the cookies are the
+	// Secure __Host- ones, which plainJar sends over plain HTTP).
+	c := e.anon()
+	c.http.Jar = &plainJar{}
+	c.http.Transport = headerTransport{"X-Forwarded-For": "198.51.100.250"}
+	_, body := c.get("/signin")
+	tok := csrfOf(t, body)
+	c.http.Transport = nil
+	busy, checked, n := 0, 0, 0
+	for burst := 0; burst < 10 && busy == 0; burst++ {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 8 {
+			n++
+			i := n
+			wg.Go(func() {
+				form := url.Values{"csrf": {tok}, "email": {fmt.Sprintf("nobody%d@nhs.net", i)}, "password": {"wrong password, try again"}}
+				req, _ := http.NewRequest("POST", e.srv.URL+"/signin", strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+				<-start
+				resp, err := c.http.Do(req)
+				if err != nil {
+					t.Errorf("sign-in %d: %v", i, err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body) //nolint:errcheck
+				resp.Body.Close()
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "2":
+					busy++
+				case resp.StatusCode == http.StatusUnauthorized:
+					checked++
+				default:
+					t.Errorf("sign-in %d = %d (Retry-After %q), want 401 or 429 busy", i, resp.StatusCode, resp.Header.Get("Retry-After"))
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	if busy == 0 || checked == 0 {
+		t.Fatalf("%d concurrent sign-ins with one hash slot: %d checked, %d refused as busy; want some of each", n, checked, busy)
+	}
+	if got := auditCount(t, e, "staff.sign_in_failed", "reason=busy"); got != busy {
+		t.Errorf("audited busy refusals = %d, want %d", got, busy)
+	}
+	t.Logf("%d sign-ins: %d checked, %d refused as busy", n, checked, busy)
+}

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"maps"
+	"net/http"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,5 +135,81 @@ func TestWebDepsFromConfig(t *testing.T) {
 	d := webDeps(c, web.Deps{Gatherer: prometheus.NewRegistry()})
 	if !d.MetricsElsewhere || d.Gatherer != nil || len(d.TrustedProxies) != 2 || d.SessionMax != 8*time.Hour || d.OIDC != nil || d.LocalSigninOff {
 		t.Errorf("webDeps = %+v", d)
+	}
+	// NHSmail sign-in: the OIDC settings reach the page, and password
+	// sign-in can be switched off.
+	c, err = config.Load(func(k string) string {
+		return map[string]string{"OPTOUT_OIDC_ISSUER": "https://login.microsoftonline.com/t/v2.0", "OPTOUT_OIDC_CLIENT_ID": "client-id",
+			"OPTOUT_OIDC_CLIENT_SECRET": "client-secret", "OPTOUT_OIDC_REDIRECT_URL": "https://optout.example/signin/oidc/callback",
+			"OPTOUT_LOCAL_SIGNIN": "off"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = webDeps(c, web.Deps{Gatherer: prometheus.NewRegistry()})
+	want := web.OIDCConfig{Issuer: "https://login.microsoftonline.com/t/v2.0", ClientID: "client-id", ClientSecret: "client-secret",
+		RedirectURL: "https://optout.example/signin/oidc/callback"}
+	if d.OIDC == nil || *d.OIDC != want || !d.LocalSigninOff || d.MetricsElsewhere || d.Gatherer == nil {
+		t.Errorf("webDeps with OIDC = %+v (OIDC %+v), want %+v and password sign-in off", d, d.OIDC, want)
+	}
+}
+
+// TestRunMetricsAddr runs the built `optoutd run` with OPTOUT_METRICS_ADDR:
+// /metrics answers on that address only, and the staff port (which still
+// serves the page and health) answers 404 for it.
+func TestRunMetricsAddr(t *testing.T) {
+	r := newDaemonRig(t)
+	metricsAddr := freeAddr(t)
+	env := maps.Clone(r.env)
+	env["OPTOUT_METRICS_ADDR"] = metricsAddr
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, optoutdBin, "run")
+	cmd.Env = baseEnv(env)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("optoutd run output:\n%s", logs.String())
+		}
+	}()
+
+	waitFor(t, 60*time.Second, func() bool { return httpStatus("http://"+r.http+"/healthz") == 200 })
+	waitFor(t, 60*time.Second, func() bool { return httpStatus("http://"+metricsAddr+"/metrics") == 200 })
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "optout_mailbox_polls_total") {
+		t.Errorf("/metrics on OPTOUT_METRICS_ADDR lacks the daemon's metrics:\n%.2000s", body)
+	}
+	if got := httpStatus("http://" + r.http + "/metrics"); got != http.StatusNotFound {
+		t.Errorf("/metrics on OPTOUT_HTTP_ADDR with OPTOUT_METRICS_ADDR set = %d, want 404", got)
+	}
+	if got := httpStatus("http://" + metricsAddr + "/signin"); got != http.StatusNotFound {
+		t.Errorf("the triage page on OPTOUT_METRICS_ADDR = %d, want 404 (metrics only)", got)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("optoutd run after SIGTERM: %v, want a clean exit", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("optoutd run did not exit within 30 s of SIGTERM")
 	}
 }

@@ -78,7 +78,8 @@ func runBacklog(ctx context.Context, args []string) error {
 
 // kindLabels says what held mail looks like, by extract.Kind.
 var kindLabels = map[string]string{
-	string(extract.KindContact):    "first contact or question",
+	string(extract.KindContact):    "first contact",
+	intake.HeldKindQuestion:        "question",
 	string(extract.KindSubmission): "form",
 	string(extract.KindAuto):       "automatic",
 	string(extract.KindUnreadable): "unreadable",
