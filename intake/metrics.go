@@ -35,7 +35,8 @@ type Metrics interface {
 	// DatabaseError: a store call of the pipeline or the outbox failed
 	// (expected outcomes such as not found or already done excluded).
 	DatabaseError()
-	// Panic: a panic was recovered in part, one of the Part* values.
+	// Panic: a panic was recovered in part, one of the Part* values or
+	// notify.PartOutbox.
 	Panic(part string)
 	// Held: one message was held back, never to be answered on its own;
 	// action is one of vocab.HeldActions.
@@ -55,7 +56,6 @@ const (
 	PartExtract  = "extract"  // inside the form readers or the MIME reader
 	PartPipeline = "pipeline" // processing one message
 	PartPoller   = "poller"   // the poll loop
-	PartOutbox   = "outbox"   // an outbox worker
 	PartPurge    = "purge"    // the retention purge
 )
 

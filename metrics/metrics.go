@@ -43,12 +43,13 @@ var (
 	reasons = set(vocab.Reasons()...)
 	// formats: form.Formats, plus intake.FormatNone for a file that was not read.
 	formats = set(append(form.Formats(), intake.FormatNone)...)
-	// formResults: what a form read came to.
-	formResults = set[string]("valid", "invalid", "unreadable")
+	// formResults: what a form read came to (intake.Form*).
+	formResults = set[string](intake.FormValid, intake.FormInvalid, intake.FormUnreadable)
 	// smtpClasses: how a send failed.
 	smtpClasses = set[string]("temporary", "permanent")
-	// parts: where a panic was recovered.
-	parts = set[string]("extract", "pipeline", "poller", "outbox", "web", "purge")
+	// parts: where a panic was recovered (intake.Part*, notify.PartOutbox,
+	// PartWeb).
+	parts = set[string](intake.PartExtract, intake.PartPipeline, intake.PartPoller, notify.PartOutbox, intake.PartPurge, PartWeb)
 	// outboxStates: store.OutboxState values.
 	outboxStates = []store.OutboxState{store.OutboxPending, store.OutboxSending, store.OutboxSent, store.OutboxFailed, store.OutboxUndeliverable}
 	// signinResults: how a sign-in attempt ended.
@@ -341,8 +342,12 @@ func (m *Metrics) OutboxFailed() {
 	}
 }
 
-// Panic counts one recovered panic in part ("extract", "pipeline",
-// "poller", "outbox", "web" or "purge").
+// PartWeb is the part the triage page names when it recovers a panic
+// (Metrics.Panic).
+const PartWeb = "web"
+
+// Panic counts one recovered panic in part: one of intake's Part* values,
+// notify.PartOutbox or PartWeb.
 func (m *Metrics) Panic(part string) {
 	if m != nil {
 		m.panics.WithLabelValues(allowed(part, parts)).Inc()
