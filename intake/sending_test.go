@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -207,6 +208,43 @@ func TestSendingRate(t *testing.T) {
 		}
 	}
 	r.once(ids)
+}
+
+// TestSendingRateTwoSenders: the pace holds for the mailbox as a whole.
+// Two workers (two replicas) over one database share the bucket, so 60
+// replies at 600 a minute still take 4.5 s or more, and the daily budget
+// is one budget for both.
+func TestSendingRateTwoSenders(t *testing.T) {
+	t.Parallel()
+	r := newSendRig(t)
+	ids := r.queue(60, vocab.KindInstructions)
+	r.run(store.SendLimits{Rate: 600, Daily: 50})
+	r.run(store.SendLimits{Rate: 600, Daily: 50})
+	msgs, err := r.sink.WaitFor(50, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := msgs[49].Received.Sub(msgs[0].Received)
+	t.Logf("50 replies at 600 a minute from two senders took %v", spread.Round(time.Millisecond))
+	if spread < 4*time.Second {
+		t.Errorf("50 replies from two senders left within %v; want at least 4 s at 600 a minute for both together", spread)
+	}
+	time.Sleep(2 * time.Second)
+	r.settle(50)
+	if got := len(r.sink.Messages()); got != 50 {
+		t.Errorf("%d sent by two senders with a daily limit of 50, want 50", got)
+	}
+	seen := map[string]bool{}
+	for _, m := range r.sink.Messages() {
+		id := messageIDOf(m.Raw)
+		if seen[id] || !slices.Contains(ids, id) {
+			t.Errorf("message %s sent twice or not queued", id)
+		}
+		seen[id] = true
+	}
+	if st := r.states(); st[store.OutboxSent] != 50 || st[store.OutboxPending] != 10 || st[store.OutboxFailed] != 0 {
+		t.Errorf("outbox %v; want 50 sent, 10 waiting, nothing failed", st)
+	}
 }
 
 func TestSendingDailyLimit(t *testing.T) {
