@@ -59,17 +59,13 @@ type Folders struct {
 	Processed string // handled messages (default "Processed")
 	Triage    string // messages waiting for staff (default "Triage")
 	Auto      string // auto-replies, bounces, lists (default "Auto")
-	// Failed (default "Failed") is created with the others, but nothing is
-	// moved there: a message whose handling fails stays in the inbox and
-	// is retried, and one that keeps failing goes to Triage (see intake).
-	Failed string
-	Sent   string // copies of our replies; "" keeps none (no default)
+	Sent      string // copies of our replies; "" keeps none (no default)
 }
 
 // All lists the configured folder names, without empty ones.
 func (f Folders) All() []string {
 	var out []string
-	for _, n := range []string{f.Processed, f.Triage, f.Auto, f.Failed, f.Sent} {
+	for _, n := range []string{f.Processed, f.Triage, f.Auto, f.Sent} {
 		if n != "" {
 			out = append(out, n)
 		}
@@ -160,9 +156,6 @@ func (cfg Config) WithDefaults() Config {
 	}
 	if f.Auto == "" {
 		f.Auto = "Auto"
-	}
-	if f.Failed == "" {
-		f.Failed = "Failed"
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
