@@ -22,6 +22,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/ncl-icb/optout-intake/internal/loopback"
+	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
 )
 
@@ -311,9 +312,9 @@ var Settings = []Setting{
 	{"OPTOUT_IMAP_TOKEN_COMMAND", "", false, "Fallback: a command that prints an OAuth access token.", str(func(c *Config) *string { return &c.IMAPTokenCommand })},
 	{"OPTOUT_IMAP_TOKEN_FILE", "", false, "Fallback: a file holding an OAuth access token, re-read on every login.", str(func(c *Config) *string { return &c.IMAPTokenFile })},
 	{"OPTOUT_IMAP_INBOX", "INBOX", false, "Folder the daemon reads new mail from.", str(func(c *Config) *string { return &c.Inbox })},
-	{"OPTOUT_FOLDER_PROCESSED", "Processed", false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
-	{"OPTOUT_FOLDER_TRIAGE", "Triage", false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
-	{"OPTOUT_FOLDER_AUTO", "Auto", false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
+	{"OPTOUT_FOLDER_PROCESSED", mailbox.DefaultFolders.Processed, false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
+	{"OPTOUT_FOLDER_TRIAGE", mailbox.DefaultFolders.Triage, false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
+	{"OPTOUT_FOLDER_AUTO", mailbox.DefaultFolders.Auto, false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
 	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`), over an IMAP connection of its own so sending never waits for a poll; empty keeps no copy. Leave it empty on NHSmail (Exchange Online), which files its own copy of every SMTP submission in Sent Items.", str(func(c *Config) *string { return &c.FolderSent })},
 	{"OPTOUT_SMTP_ADDR", "", false, "SMTP submission server `host:port` (NHSmail: `smtp.office365.com:587`). Required.", str(func(c *Config) *string { return &c.SMTPAddr })},
 	{"OPTOUT_SMTP_TLS", "starttls", false, "`starttls`, `implicit` (port 465), or `none` (loopback addresses only).", oneOf(func(c *Config) *string { return &c.SMTPTLS }, "implicit", "starttls", "none")},

@@ -62,6 +62,10 @@ type Folders struct {
 	Sent      string // copies of our replies; "" keeps none (no default)
 }
 
+// DefaultFolders are the folder names used when Folders leaves one empty
+// (and the defaults of OPTOUT_FOLDER_PROCESSED, _TRIAGE and _AUTO).
+var DefaultFolders = Folders{Processed: "Processed", Triage: "Triage", Auto: "Auto"}
+
 // All lists the configured folder names, without empty ones.
 func (f Folders) All() []string {
 	var out []string
@@ -149,13 +153,13 @@ func (cfg Config) WithDefaults() Config {
 	}
 	f := &cfg.Folders
 	if f.Processed == "" {
-		f.Processed = "Processed"
+		f.Processed = DefaultFolders.Processed
 	}
 	if f.Triage == "" {
-		f.Triage = "Triage"
+		f.Triage = DefaultFolders.Triage
 	}
 	if f.Auto == "" {
-		f.Auto = "Auto"
+		f.Auto = DefaultFolders.Auto
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
