@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/mailbox"
 )
 
 func env(m map[string]string) func(string) string {
@@ -177,5 +180,22 @@ func TestReadmeTableIsCurrent(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), Markdown()) {
 		t.Errorf("README.md's configuration table differs from config.Settings; paste the output of `go run ./cmd/optoutd config --markdown` into it")
+	}
+}
+
+// TestDefaultsAgreeWithPackages: a setting's default is the default of the
+// package that uses it, so a library user (a test, the demo) and the
+// daemon read the same limits and folders.
+func TestDefaultsAgreeWithPackages(t *testing.T) {
+	c, err := Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxMessage != mailbox.DefaultMaxMessageBytes || c.MaxMessage != message.DefaultLimits().MaxMessageBytes {
+		t.Errorf("OPTOUT_MAX_MESSAGE_SIZE default %d; mailbox's default %d, the message reader's %d: want one value",
+			c.MaxMessage, mailbox.DefaultMaxMessageBytes, message.DefaultLimits().MaxMessageBytes)
+	}
+	if c.FolderProcessed != mailbox.DefaultFolders.Processed || c.FolderTriage != mailbox.DefaultFolders.Triage || c.FolderAuto != mailbox.DefaultFolders.Auto {
+		t.Errorf("folder defaults %q %q %q differ from mailbox.DefaultFolders %+v", c.FolderProcessed, c.FolderTriage, c.FolderAuto, mailbox.DefaultFolders)
 	}
 }

@@ -103,7 +103,8 @@ type Config struct {
 	Inbox string
 	// Folders are where handled messages go.
 	Folders Folders
-	// MaxMessageBytes is the largest message downloaded whole (default 25 MiB).
+	// MaxMessageBytes is the largest message downloaded whole (default
+	// DefaultMaxMessageBytes, 50 MiB).
 	// Larger ones are delivered with TooLarge set and their header only.
 	MaxMessageBytes int64
 	// BatchSize is how many UIDs one FETCH or MOVE names (default 50).
@@ -126,7 +127,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxMessageBytes = 25 << 20
+	DefaultMaxMessageBytes = 50 << 20 // the default of OPTOUT_MAX_MESSAGE_SIZE and of message.DefaultLimits
 	DefaultBatchSize       = 50
 	DefaultBatchBytes      = 64 << 20
 	DefaultDialTimeout     = 30 * time.Second
