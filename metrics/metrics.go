@@ -36,9 +36,8 @@ var (
 	folders = set(vocab.Folders()...)
 	// actions: ledger actions (vocab.Actions; the "+rate_limited" suffix dropped).
 	actions = set(vocab.Actions()...)
-	// steps: where processing failed (intake.Metrics.Failed).
-	steps = set[string]("after-ledger", "after-extract", "after-commit", "process", "extract_panic", "extract_timeout",
-		"process_panic", "poller_panic", "outbox_panic", "purge_panic", "move", "poll")
+	// steps: where processing failed (intake.FailureSteps).
+	steps = set(intake.FailureSteps()...)
 	// reasons: triage reasons (vocab.Reasons).
 	reasons = set(vocab.Reasons()...)
 	// formats: form.Formats, plus intake.FormatNone for a file that was not read.
@@ -58,7 +57,8 @@ var (
 	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in",
 		"outbox_retry", "outbox_cancel", "outbox_address", "staff_add", "staff_role", "staff_disable", "staff_enable",
 		"staff_password", "staff_unlock", "note", "bulk_close",
-		"reply", "answered_offline", "item_resend", "item_redirect", "download", "sender_attach", "sender_new", "snippet", "send_held", "opt_out")
+		"reply", "answered_offline", "item_resend", "item_redirect", "item_bounce_close", "download", "sender_attach", "sender_new",
+		"snippet", "send_held", "opt_out", "upload")
 	// heldActions: why a message was held back (vocab.HeldActions).
 	heldActions = set(vocab.HeldActions()...)
 )
