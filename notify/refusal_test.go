@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -75,21 +74,6 @@ func TestRefusalTable(t *testing.T) {
 // connection (docs/notify.md: "connection refused, reset, timed out; TLS
 // or AUTH failure"): each pauses all sending as an outage.
 func TestRefusalTableSetup(t *testing.T) {
-	// A server that accepts and never says anything.
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
 	tests := []struct {
 		name string
 		sink smtptest.Config
@@ -106,7 +90,7 @@ func TestRefusalTableSetup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
 			if tt.name == "timed out" {
-				cfg.Addr = silent.Addr().String()
+				cfg.Addr = silentServer(t)
 			} else {
 				cfg.Addr = smtptest.StartWith(t, tt.sink).Addr()
 			}
