@@ -22,6 +22,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/ncl-icb/optout-intake/internal/loopback"
+	"github.com/ncl-icb/optout-intake/mailbox"
 	"github.com/ncl-icb/optout-intake/notify"
 )
 
@@ -311,9 +312,9 @@ var Settings = []Setting{
 	{"OPTOUT_IMAP_TOKEN_COMMAND", "", false, "Fallback: a command that prints an OAuth access token.", str(func(c *Config) *string { return &c.IMAPTokenCommand })},
 	{"OPTOUT_IMAP_TOKEN_FILE", "", false, "Fallback: a file holding an OAuth access token, re-read on every login.", str(func(c *Config) *string { return &c.IMAPTokenFile })},
 	{"OPTOUT_IMAP_INBOX", "INBOX", false, "Folder the daemon reads new mail from.", str(func(c *Config) *string { return &c.Inbox })},
-	{"OPTOUT_FOLDER_PROCESSED", "Processed", false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
-	{"OPTOUT_FOLDER_TRIAGE", "Triage", false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
-	{"OPTOUT_FOLDER_AUTO", "Auto", false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
+	{"OPTOUT_FOLDER_PROCESSED", mailbox.DefaultFolders.Processed, false, "Folder for handled mail (created when missing).", str(func(c *Config) *string { return &c.FolderProcessed })},
+	{"OPTOUT_FOLDER_TRIAGE", mailbox.DefaultFolders.Triage, false, "Folder for mail waiting for staff (created when missing).", str(func(c *Config) *string { return &c.FolderTriage })},
+	{"OPTOUT_FOLDER_AUTO", mailbox.DefaultFolders.Auto, false, "Folder for automatic mail: out-of-office, bounces, lists (created when missing).", str(func(c *Config) *string { return &c.FolderAuto })},
 	{"OPTOUT_FOLDER_SENT", "", false, "When set, a copy of every reply sent is appended to this IMAP folder (for example `Sent Items`), over an IMAP connection of its own so sending never waits for a poll; empty keeps no copy. Leave it empty on NHSmail (Exchange Online), which files its own copy of every SMTP submission in Sent Items.", str(func(c *Config) *string { return &c.FolderSent })},
 	{"OPTOUT_SMTP_ADDR", "", false, "SMTP submission server `host:port` (NHSmail: `smtp.office365.com:587`). Required.", str(func(c *Config) *string { return &c.SMTPAddr })},
 	{"OPTOUT_SMTP_TLS", "starttls", false, "`starttls`, `implicit` (port 465), or `none` (loopback addresses only).", oneOf(func(c *Config) *string { return &c.SMTPTLS }, "implicit", "starttls", "none")},
@@ -334,7 +335,7 @@ var Settings = []Setting{
 	{"OPTOUT_REPLY_WINDOW", "3h", false, "The window of OPTOUT_REPLY_LIMIT.", duration(func(c *Config) *time.Duration { return &c.ReplyWindow })},
 	{"OPTOUT_ENQUIRY_DAYS", "10", false, "Working days (England and Wales) within which a message that needs a person (a question, a request made for someone else, another format, an opt back in, a chase) is answered; complaints are acknowledged within 3 working days and rights requests answered within one calendar month, as the law sets.", integer(func(c *Config) *int { return &c.EnquiryDays }, 1)},
 	{"OPTOUT_REPLY_WAIT_DAYS", "10", false, "Days an item waits for the resident's answer to a staff reply before it comes back to the triage queue unanswered (an answer brings it back at once).", integer(func(c *Config) *int { return &c.ReplyWaitDays }, 1)},
-	{"OPTOUT_MAX_MESSAGE_SIZE", "50MB", false, "Messages larger than this go to triage without being downloaded whole.", size(func(c *Config) *int64 { return &c.MaxMessage })},
+	{"OPTOUT_MAX_MESSAGE_SIZE", fmt.Sprintf("%dMB", mailbox.DefaultMaxMessageBytes>>20), false, "Messages larger than this go to triage without being downloaded whole.", size(func(c *Config) *int64 { return &c.MaxMessage })},
 	{"OPTOUT_MAX_ATTACHMENT_SIZE", "35MB", false, "Largest attachment read (NHSmail's own maximum is 35 MB).", size(func(c *Config) *int64 { return &c.MaxAttachment })},
 	{"OPTOUT_EXTRACT_TIMEOUT", "2m", false, "Longest time reading one message's forms may take (every attachment, the PDF readers included); past it the message goes to staff as \"could not be processed\", never lost or answered twice. More than `0s`, at most `1h`.", extractTimeout(func(c *Config) *time.Duration { return &c.ExtractTimeout })},
 	{"OPTOUT_TEMPLATE_DIR", "", false, "Directory of reply templates that override the built-in ones (same file names).", str(func(c *Config) *string { return &c.TemplateDir })},

@@ -6,6 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/enquiry"
+	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/mailbox"
+	"github.com/ncl-icb/optout-intake/store"
+	"github.com/ncl-icb/optout-intake/web"
 )
 
 func env(m map[string]string) func(string) string {
@@ -177,5 +184,44 @@ func TestReadmeTableIsCurrent(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), Markdown()) {
 		t.Errorf("README.md's configuration table differs from config.Settings; paste the output of `go run ./cmd/optoutd config --markdown` into it")
+	}
+}
+
+// TestDefaultsAgreeWithPackages: a setting's default is the default of the
+// package that uses it, so a library user (a test, the demo) and the
+// daemon read the same limits and folders.
+func TestDefaultsAgreeWithPackages(t *testing.T) {
+	c, err := Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxMessage != mailbox.DefaultMaxMessageBytes || c.MaxMessage != message.DefaultLimits().MaxMessageBytes {
+		t.Errorf("OPTOUT_MAX_MESSAGE_SIZE default %d; mailbox's default %d, the message reader's %d: want one value",
+			c.MaxMessage, mailbox.DefaultMaxMessageBytes, message.DefaultLimits().MaxMessageBytes)
+	}
+	for _, d := range []struct {
+		name      string
+		got, want any
+	}{
+		{"OPTOUT_POLL_SCHEDULE", c.PollSchedule, intake.DefaultPollSchedule},
+		{"OPTOUT_PURGE_SCHEDULE", c.PurgeSchedule, intake.DefaultPurgeSchedule},
+		{"OPTOUT_SCAN_DAYS", c.ScanDays, intake.DefaultScanDays},
+		{"OPTOUT_MAX_AGE", c.MaxAge, intake.DefaultMaxAge},
+		{"OPTOUT_RETENTION", c.Retention, store.DefaultRetention},
+		{"OPTOUT_REPLY_LIMIT", c.ReplyLimit, intake.DefaultReplyLimit},
+		{"OPTOUT_REPLY_WINDOW", c.ReplyWindow, intake.DefaultReplyWindowHours * time.Hour},
+		{"OPTOUT_ENQUIRY_DAYS", c.EnquiryDays, enquiry.DefaultEnquiryDays},
+		{"OPTOUT_REPLY_WAIT_DAYS", time.Duration(c.ReplyWaitDays) * 24 * time.Hour, store.DefaultReplyWait},
+		{"OPTOUT_MAX_ATTACHMENT_SIZE", c.MaxAttachment, message.DefaultLimits().MaxAttachmentBytes},
+		{"OPTOUT_EXTRACT_TIMEOUT", c.ExtractTimeout, intake.DefaultExtractTimeout},
+		{"OPTOUT_SESSION_IDLE", c.SessionIdle, web.DefaultSessionIdle},
+		{"OPTOUT_SESSION_MAX", c.SessionMax, web.DefaultSessionMax},
+	} {
+		if d.got != d.want {
+			t.Errorf("%s default %v, the package's default %v", d.name, d.got, d.want)
+		}
+	}
+	if c.FolderProcessed != mailbox.DefaultFolders.Processed || c.FolderTriage != mailbox.DefaultFolders.Triage || c.FolderAuto != mailbox.DefaultFolders.Auto {
+		t.Errorf("folder defaults %q %q %q differ from mailbox.DefaultFolders %+v", c.FolderProcessed, c.FolderTriage, c.FolderAuto, mailbox.DefaultFolders)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // corpusCase is one message of testdata/corpus: an email as a resident
@@ -19,9 +20,9 @@ import (
 // misses). X-Note says where it comes from.
 type corpusCase struct {
 	file    string
-	expect  []Intent // nil for a plain request
-	optOut  string   // "yes", "no" or "" (not checked)
-	reject  []Intent
+	expect  []vocab.Reason // nil for a plain request
+	optOut  string         // "yes", "no" or "" (not checked)
+	reject  []vocab.Reason
 	subject string
 	body    string
 }
@@ -32,13 +33,13 @@ func loadCorpus(t testing.TB) []corpusCase {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus in testdata/corpus: %v", err)
 	}
-	intents := func(f, v string) []Intent {
-		var out []Intent
+	intents := func(f, v string) []vocab.Reason {
+		var out []vocab.Reason
 		for _, w := range strings.Fields(v) {
-			if !slices.Contains(Intents(), Intent(w)) {
+			if !slices.Contains(Intents(), vocab.Reason(w)) {
 				t.Fatalf("%s: unknown intent %q", f, w)
 			}
-			out = append(out, Intent(w))
+			out = append(out, vocab.Reason(w))
 		}
 		return out
 	}

@@ -17,9 +17,10 @@
 //   - OwnWords: the resident's own words, with quoted replies, signatures,
 //     "Sent from my iPhone", confidentiality footers and pasted leaflet text
 //     left out (StripQuoted is the quoted-reply part, shared with extract);
-//   - the phrase tables (phrases.go), one per Intent, and Read, which applies
-//     them to the subject and own words and returns a Result;
-//   - the deadlines the law sets for each Intent (DueBy), on the England and
+//   - the phrase tables (phrases.go), one per intent (a vocab.Reason:
+//     the triage reason it raises), and Read, which applies them to the
+//     subject and own words and returns a Result;
+//   - the deadlines the law sets for each intent (DueBy), on the England and
 //     Wales working-day calendar (bank holidays 2025–2028 in holidays.go);
 //   - a copy of the leaflet (leaflet.md, embedded) whose sentences are
 //     recognised when pasted into a message.

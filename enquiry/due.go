@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // due dates are London dates whatever the host has
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // DefaultEnquiryDays is the default of OPTOUT_ENQUIRY_DAYS: other questions
@@ -40,12 +42,12 @@ var london = sync.OnceValue(func() *time.Location {
 //
 // Working days are Monday to Friday except the bank holidays of England and
 // Wales (holidays.go; weekends only past its last year).
-func DueBy(i Intent, received time.Time, enquiryDays int) time.Time {
+func DueBy(i vocab.Reason, received time.Time, enquiryDays int) time.Time {
 	day := received.In(london())
 	switch i {
-	case Complaint:
+	case vocab.ReasonComplaint:
 		return endOfDay(addWorkingDays(day, ComplaintAckDays))
-	case RightsRequest:
+	case vocab.ReasonRightsRequest:
 		return endOfDay(nextWorkingDay(addCalendarMonth(day)))
 	default:
 		if enquiryDays <= 0 {

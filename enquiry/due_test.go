@@ -3,6 +3,8 @@ package enquiry
 import (
 	"testing"
 	"time"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // easter returns Easter Sunday of year (the anonymous Gregorian algorithm).
@@ -90,25 +92,25 @@ func TestDueBy(t *testing.T) {
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 23, 59, 59, 0, lon) }
 	tests := []struct {
 		name     string
-		intent   Intent
+		intent   vocab.Reason
 		received time.Time
 		days     int
 		want     time.Time
 	}{
-		{"complaint on a Monday", Complaint, at(2026, time.November, 30, 10, 0), 0, day(2026, time.December, 3)},
-		{"complaint on a Friday skips the weekend", Complaint, at(2026, time.December, 4, 16, 0), 0, day(2026, time.December, 9)},
-		{"complaint on a Saturday", Complaint, at(2026, time.December, 5, 9, 0), 0, day(2026, time.December, 9)},
-		{"complaint before Christmas 2026 skips 25 and 28 December", Complaint, at(2026, time.December, 23, 12, 0), 0, day(2026, time.December, 30)},
-		{"complaint before Easter 2027", Complaint, at(2027, time.March, 25, 12, 0), 0, day(2027, time.April, 1)},
-		{"complaint at 00:30 BST on 1 May counts the London date (4 May is a bank holiday)", Complaint, time.Date(2026, time.April, 30, 23, 30, 0, 0, time.UTC), 0, day(2026, time.May, 7)},
-		{"rights request: same date next month", RightsRequest, at(2026, time.December, 3, 9, 0), 0, day(2027, time.January, 4)},
-		{"rights request: 31 January → end of February", RightsRequest, at(2028, time.January, 31, 9, 0), 0, day(2028, time.February, 29)},
-		{"rights request: 26 November → 28 December 2026 is a bank holiday", RightsRequest, at(2026, time.November, 26, 9, 0), 0, day(2026, time.December, 29)},
-		{"rights request: lands on a Saturday", RightsRequest, at(2027, time.January, 5, 9, 0), 0, day(2027, time.February, 5)},
-		{"question: default 10 working days", Question, at(2026, time.December, 3, 9, 0), 0, day(2026, time.December, 17)},
-		{"question over Christmas", Question, at(2026, time.December, 21, 9, 0), 0, day(2027, time.January, 7)},
-		{"proxy: 5 working days configured", Proxy, at(2026, time.December, 3, 9, 0), 5, day(2026, time.December, 10)},
-		{"opt back in uses the enquiry days", OptBackIn, at(2026, time.December, 3, 9, 0), 2, day(2026, time.December, 7)},
+		{"complaint on a Monday", vocab.ReasonComplaint, at(2026, time.November, 30, 10, 0), 0, day(2026, time.December, 3)},
+		{"complaint on a Friday skips the weekend", vocab.ReasonComplaint, at(2026, time.December, 4, 16, 0), 0, day(2026, time.December, 9)},
+		{"complaint on a Saturday", vocab.ReasonComplaint, at(2026, time.December, 5, 9, 0), 0, day(2026, time.December, 9)},
+		{"complaint before Christmas 2026 skips 25 and 28 December", vocab.ReasonComplaint, at(2026, time.December, 23, 12, 0), 0, day(2026, time.December, 30)},
+		{"complaint before Easter 2027", vocab.ReasonComplaint, at(2027, time.March, 25, 12, 0), 0, day(2027, time.April, 1)},
+		{"complaint at 00:30 BST on 1 May counts the London date (4 May is a bank holiday)", vocab.ReasonComplaint, time.Date(2026, time.April, 30, 23, 30, 0, 0, time.UTC), 0, day(2026, time.May, 7)},
+		{"rights request: same date next month", vocab.ReasonRightsRequest, at(2026, time.December, 3, 9, 0), 0, day(2027, time.January, 4)},
+		{"rights request: 31 January → end of February", vocab.ReasonRightsRequest, at(2028, time.January, 31, 9, 0), 0, day(2028, time.February, 29)},
+		{"rights request: 26 November → 28 December 2026 is a bank holiday", vocab.ReasonRightsRequest, at(2026, time.November, 26, 9, 0), 0, day(2026, time.December, 29)},
+		{"rights request: lands on a Saturday", vocab.ReasonRightsRequest, at(2027, time.January, 5, 9, 0), 0, day(2027, time.February, 5)},
+		{"question: default 10 working days", vocab.ReasonQuestion, at(2026, time.December, 3, 9, 0), 0, day(2026, time.December, 17)},
+		{"question over Christmas", vocab.ReasonQuestion, at(2026, time.December, 21, 9, 0), 0, day(2027, time.January, 7)},
+		{"proxy: 5 working days configured", vocab.ReasonProxy, at(2026, time.December, 3, 9, 0), 5, day(2026, time.December, 10)},
+		{"opt back in uses the enquiry days", vocab.ReasonOptBackIn, at(2026, time.December, 3, 9, 0), 2, day(2026, time.December, 7)},
 	}
 	for _, tt := range tests {
 		if got := DueBy(tt.intent, tt.received, tt.days); !got.Equal(tt.want) {
@@ -119,12 +121,12 @@ func TestDueBy(t *testing.T) {
 
 func TestResultDueByIsEarliest(t *testing.T) {
 	received := time.Date(2026, time.December, 3, 9, 0, 0, 0, london())
-	r := Result{Intents: []Intent{RightsRequest, Question}}
-	if got, want := r.DueBy(received, 10), DueBy(Question, received, 10); !got.Equal(want) {
+	r := Result{Intents: []vocab.Reason{vocab.ReasonRightsRequest, vocab.ReasonQuestion}}
+	if got, want := r.DueBy(received, 10), DueBy(vocab.ReasonQuestion, received, 10); !got.Equal(want) {
 		t.Errorf("DueBy(rights + question) = %v, want the question's %v", got, want)
 	}
-	r = Result{Intents: []Intent{Complaint, RightsRequest}}
-	if got, want := r.DueBy(received, 10), DueBy(Complaint, received, 10); !got.Equal(want) {
+	r = Result{Intents: []vocab.Reason{vocab.ReasonComplaint, vocab.ReasonRightsRequest}}
+	if got, want := r.DueBy(received, 10), DueBy(vocab.ReasonComplaint, received, 10); !got.Equal(want) {
 		t.Errorf("DueBy(complaint + rights) = %v, want the complaint's %v", got, want)
 	}
 	if got := (Result{Plain: true}).DueBy(received, 10); !got.IsZero() {

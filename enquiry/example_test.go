@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ncl-icb/optout-intake/enquiry"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func ExampleRead() {
@@ -22,9 +23,9 @@ func ExampleRead() {
 func ExampleDueBy() {
 	london, _ := time.LoadLocation("Europe/London")
 	received := time.Date(2026, time.December, 23, 12, 0, 0, 0, london)
-	fmt.Println(enquiry.DueBy(enquiry.Complaint, received, 10).Format("Mon 2 Jan 2006"))
-	fmt.Println(enquiry.DueBy(enquiry.RightsRequest, received, 10).Format("Mon 2 Jan 2006"))
-	fmt.Println(enquiry.DueBy(enquiry.Question, received, 10).Format("Mon 2 Jan 2006"))
+	fmt.Println(enquiry.DueBy(vocab.ReasonComplaint, received, 10).Format("Mon 2 Jan 2006"))
+	fmt.Println(enquiry.DueBy(vocab.ReasonRightsRequest, received, 10).Format("Mon 2 Jan 2006"))
+	fmt.Println(enquiry.DueBy(vocab.ReasonQuestion, received, 10).Format("Mon 2 Jan 2006"))
 	// Output:
 	// Wed 30 Dec 2026
 	// Mon 25 Jan 2027

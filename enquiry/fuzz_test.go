@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // FuzzRead feeds any subject and body to OwnWords and Read, seeded from the
@@ -29,7 +31,7 @@ func FuzzRead(f *testing.F) {
 		if r.Plain != (len(r.Intents) == 0) {
 			t.Errorf("Read(%q, %q) = %+v: Plain must be true exactly when there is no intent", subject, body, r)
 		}
-		if r.Plain && r.AlsoOptOut || r.Has(OptBackIn) && r.AlsoOptOut {
+		if r.Plain && r.AlsoOptOut || r.Has(vocab.ReasonOptBackIn) && r.AlsoOptOut {
 			t.Errorf("Read(%q, %q) = %+v: AlsoOptOut only beside intents other than opt_back_in", subject, body, r)
 		}
 		for _, i := range r.Intents {

@@ -6,38 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Intent is one thing a message asks for that needs a person. Its value is
-// also the code of the triage item it raises (see docs/pipeline.md): one
-// name for both, so the queue shows the same words the rules use.
-type Intent string
-
-// The intents, each found by its own phrase table (phrases.go).
-const (
-	// Complaint: a complaint or concern, including a possible
-	// data-protection incident ("still shared", "breach").
-	Complaint Intent = "complaint"
-	// RightsRequest: UK GDPR access (a copy of my records, a subject access
-	// request), erasure ("delete my record"), rectification ("correct my
-	// record"), or a Freedom of Information request.
-	RightsRequest Intent = "rights_request"
-	// OptBackIn: opt back in, withdraw or cancel an opt-out, "changed my
-	// mind", rejoin. Never answered with the instructions.
-	OptBackIn Intent = "opt_back_in"
-	// Proxy: written for someone else, often someone who cannot use email
-	// (lasting power of attorney, dementia, "my mother", a carer, a child).
-	Proxy Intent = "proxy"
-	// FormatOrLanguage: another way or format (paper form, large print,
-	// braille, a screen reader that cannot use the PDF, no printer) or
-	// another language, including a message not written in English.
-	FormatOrLanguage Intent = "format_or_language"
-	// StatusChase: asks about a form or request already sent ("did you get
-	// my form", "I sent it weeks ago", "no reply yet").
-	StatusChase Intent = "status_chase"
-	// Question: a question the instructions do not answer, and anything
-	// not recognised as a plain request.
-	Question Intent = "question"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // Intents returns every intent in priority order: the order Result.Intents
@@ -45,23 +15,45 @@ const (
 // Complaints come first (the shortest legal deadline), then rights
 // requests, then what stops the instructions being sent (opt back in),
 // then who and how, then the rest.
-func Intents() []Intent {
-	return []Intent{Complaint, RightsRequest, OptBackIn, Proxy, FormatOrLanguage, StatusChase, Question}
+//
+// An intent is one thing a message asks for that needs a person: the
+// triage reason (vocab.Reason) of the item it raises, one name for both,
+// so the queue shows the same words the rules use. Each is found by its
+// own phrase table (phrases.go):
+//   - vocab.ReasonComplaint: a complaint or concern, including a possible
+//     data-protection incident ("still shared", "breach").
+//   - vocab.ReasonRightsRequest: UK GDPR access (a copy of my records, a
+//     subject access request), erasure ("delete my record"), rectification
+//     ("correct my record"), or a Freedom of Information request.
+//   - vocab.ReasonOptBackIn: opt back in, withdraw or cancel an opt-out,
+//     "changed my mind", rejoin. Never answered with the instructions.
+//   - vocab.ReasonProxy: written for someone else, often someone who cannot
+//     use email (lasting power of attorney, dementia, "my mother", a carer,
+//     a child).
+//   - vocab.ReasonFormatOrLanguage: another way or format (paper form, large
+//     print, braille, a screen reader that cannot use the PDF, no printer)
+//     or another language, including a message not written in English.
+//   - vocab.ReasonStatusChase: asks about a form or request already sent
+//     ("did you get my form", "I sent it weeks ago", "no reply yet").
+//   - vocab.ReasonQuestion: a question the instructions do not answer, and
+//     anything not recognised as a plain request.
+func Intents() []vocab.Reason {
+	return []vocab.Reason{vocab.ReasonComplaint, vocab.ReasonRightsRequest, vocab.ReasonOptBackIn, vocab.ReasonProxy, vocab.ReasonFormatOrLanguage, vocab.ReasonStatusChase, vocab.ReasonQuestion}
 }
 
 // tables maps each intent found by phrases to its table; Question is also
 // found by "?" and by sentences nothing accounts for.
 var tables = []struct {
-	intent  Intent
+	intent  vocab.Reason
 	phrases phraseTable
 }{
-	{Complaint, complaintPhrases},
-	{RightsRequest, rightsPhrases},
-	{OptBackIn, optBackInPhrases},
-	{Proxy, proxyPhrases},
-	{FormatOrLanguage, formatPhrases},
-	{StatusChase, statusPhrases},
-	{Question, questionPhrases},
+	{vocab.ReasonComplaint, complaintPhrases},
+	{vocab.ReasonRightsRequest, rightsPhrases},
+	{vocab.ReasonOptBackIn, optBackInPhrases},
+	{vocab.ReasonProxy, proxyPhrases},
+	{vocab.ReasonFormatOrLanguage, formatPhrases},
+	{vocab.ReasonStatusChase, statusPhrases},
+	{vocab.ReasonQuestion, questionPhrases},
 }
 
 // Result is what a message asks for.
@@ -72,7 +64,7 @@ type Result struct {
 	Plain bool
 	// Intents are the needs-a-person intents found, in the order of
 	// Intents(); empty exactly when Plain.
-	Intents []Intent
+	Intents []vocab.Reason
 	// AlsoOptOut is true when, besides what needs a person, the message
 	// asks to opt out (or for the form): the resident gets the instructions
 	// with the acknowledgement. Never true with OptBackIn.
@@ -83,7 +75,7 @@ type Result struct {
 
 // Primary is the intent a single triage item is filed under (the first of
 // Intents), or "" for a plain request.
-func (r Result) Primary() Intent {
+func (r Result) Primary() vocab.Reason {
 	if len(r.Intents) == 0 {
 		return ""
 	}
@@ -91,7 +83,7 @@ func (r Result) Primary() Intent {
 }
 
 // Has reports whether r found intent i.
-func (r Result) Has(i Intent) bool { return slices.Contains(r.Intents, i) }
+func (r Result) Has(i vocab.Reason) bool { return slices.Contains(r.Intents, i) }
 
 // Read says what a message asks for, from its subject and the plain text of
 // its body (HTML already turned into text). It reads only the resident's own
@@ -102,14 +94,14 @@ func (r Result) Has(i Intent) bool { return slices.Contains(r.Intents, i) }
 // it is written in English.
 func Read(subject, body string) Result {
 	own := OwnWords(body)
-	found := map[Intent]bool{}
+	found := map[vocab.Reason]bool{}
 	var asks, plainPhrase bool
 
 	// The subject is a label, not a sentence: it can name an intent or an
 	// opt-out, but is not itself required to be accounted for.
 	for _, c := range clauses(normalize(cleanSubject(capText(subject)))) {
 		for _, t := range tables {
-			if t.intent != Question && matchAny(t.phrases, c) {
+			if t.intent != vocab.ReasonQuestion && matchAny(t.phrases, c) {
 				found[t.intent] = true
 			}
 		}
@@ -136,7 +128,7 @@ func Read(subject, body string) Result {
 				if matchAny(t.phrases, c) {
 					found[t.intent] = true
 					accounted = true
-					if t.intent == Question {
+					if t.intent == vocab.ReasonQuestion {
 						sentenceQuestion = true
 					}
 				}
@@ -160,20 +152,20 @@ func Read(subject, body string) Result {
 		case isFillerSentence(n, s.text):
 			accounted = true
 		case s.question:
-			found[Question] = true
+			found[vocab.ReasonQuestion] = true
 			accounted = true
 		}
 		if !accounted {
-			found[Question] = true
+			found[vocab.ReasonQuestion] = true
 		}
 	}
 	if nonEnglish(own) {
-		found[FormatOrLanguage] = true
+		found[vocab.ReasonFormatOrLanguage] = true
 	}
 
 	r := Result{Words: words}
 	if len(found) == 0 && (!plainPhrase || words > maxPlainWords) {
-		found[Question] = true
+		found[vocab.ReasonQuestion] = true
 	}
 	for _, i := range Intents() {
 		if found[i] {
@@ -181,7 +173,7 @@ func Read(subject, body string) Result {
 		}
 	}
 	r.Plain = len(r.Intents) == 0
-	r.AlsoOptOut = !r.Plain && asks && !r.Has(OptBackIn)
+	r.AlsoOptOut = !r.Plain && asks && !r.Has(vocab.ReasonOptBackIn)
 	return r
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 func TestOwnWords(t *testing.T) {
@@ -68,7 +69,7 @@ func TestNegation(t *testing.T) {
 		{"I never want to opt back in, please confirm I am still out.", false},
 	}
 	for _, tt := range tests {
-		if got := Read("", tt.body).Has(OptBackIn); got != tt.want {
+		if got := Read("", tt.body).Has(vocab.ReasonOptBackIn); got != tt.want {
 			t.Errorf("Read(%q) opt_back_in = %v, want %v", tt.body, got, tt.want)
 		}
 	}

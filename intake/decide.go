@@ -219,7 +219,7 @@ func decide(in Input) *store.Plan {
 		p = &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAnswer}
 	case in.Conv != nil && protected:
 		p = planProtected(in.Conv)
-	case in.Conv != nil && in.Conv.done() && (!asks || in.Enquiry.Primary() == enquiry.Question):
+	case in.Conv != nil && in.Conv.done() && (!asks || in.Enquiry.Primary() == vocab.ReasonQuestion):
 		p = planAfterCompletion(in)
 	case in.Conv != nil && asks:
 		p = planEnquiry(in, in.Conv.State == vocab.StateInstructionsSent)
@@ -304,11 +304,8 @@ func needsPerson(r enquiry.Result) bool {
 	if len(r.Intents) == 0 {
 		return false
 	}
-	return !(r.Words == 0 && len(r.Intents) == 1 && r.Intents[0] == enquiry.Question)
+	return !(r.Words == 0 && len(r.Intents) == 1 && r.Intents[0] == vocab.ReasonQuestion)
 }
-
-// reasonOf is the triage reason an intent raises: the same code (TestIntentsAreReasons).
-func reasonOf(i enquiry.Intent) vocab.Reason { return vocab.Reason(i) }
 
 // planEnquiry plans a message that needs a person: one triage item filed
 // under its first intent and due by the earliest deadline of its intents,
@@ -323,7 +320,7 @@ func planEnquiry(in Input, withInstructions bool) *store.Plan {
 	}
 	return &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionEnquiry,
 		Emails: []*store.Email{{Kind: kind, PerMessage: true}},
-		Triage: []*store.NewTriage{{Reason: reasonOf(e.Primary()), DueBy: e.DueBy(in.Received, in.EnquiryDays)}}}
+		Triage: []*store.NewTriage{{Reason: e.Primary(), DueBy: e.DueBy(in.Received, in.EnquiryDays)}}}
 }
 
 // planProtected plans an encrypted message the service cannot open: the
@@ -347,7 +344,7 @@ func planProtected(conv *Conversation) *store.Plan {
 func planAfterCompletion(in Input) *store.Plan {
 	p := &store.Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAfterCompletion,
 		Triage: []*store.NewTriage{{Reason: vocab.ReasonAfterCompletion,
-			DueBy: enquiry.DueBy(enquiry.Question, in.Received, in.EnquiryDays)}}}
+			DueBy: enquiry.DueBy(vocab.ReasonQuestion, in.Received, in.EnquiryDays)}}}
 	last := in.Conv.LastAfterCompletion
 	if last.IsZero() || !in.Received.Before(last.Add(AfterCompletionEvery)) {
 		p.Emails = []*store.Email{{Kind: vocab.KindAfterCompletion, PerMessage: true}}

@@ -147,7 +147,7 @@ func protectedPlan(newConv bool, st vocab.ConversationState) Plan {
 
 // asks is a message whose own words (words of them) ask for intents,
 // also asking to opt out when also.
-func asks(in Input, words int, also bool, intents ...enquiry.Intent) Input {
+func asks(in Input, words int, also bool, intents ...vocab.Reason) Input {
 	in.Enquiry = enquiry.Result{Intents: intents, AlsoOptOut: also, Words: words}
 	return in
 }
@@ -407,52 +407,52 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "first contact, a question: acknowledgement and a question item, no instructions",
-			in:   asks(person(extract.KindContact), 30, false, enquiry.Question),
+			in:   asks(person(extract.KindContact), 30, false, vocab.ReasonQuestion),
 			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonQuestion),
 		},
 		{
 			name: "first contact, a complaint that also asks to opt out: acknowledgement with the instructions",
-			in:   asks(person(extract.KindContact), 40, true, enquiry.Complaint, enquiry.Question),
+			in:   asks(person(extract.KindContact), 40, true, vocab.ReasonComplaint, vocab.ReasonQuestion),
 			want: enquiryPlan(true, vocab.KindEnquiryInstructions, vocab.ReasonComplaint),
 		},
 		{
 			name: "first contact with personal data that needs a person: stored copy redacted as for any first contact",
-			in:   with(asks(person(extract.KindContact), 30, false, enquiry.RightsRequest), func(in *Input) { in.PersonalData = true }),
+			in:   with(asks(person(extract.KindContact), 30, false, vocab.ReasonRightsRequest), func(in *Input) { in.PersonalData = true }),
 			want: with2(enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonRightsRequest), func(p *Plan) { p.RedactBody = true }),
 		},
 		{
 			name: "first contact for someone else",
-			in:   asks(person(extract.KindContact), 30, true, enquiry.Proxy),
+			in:   asks(person(extract.KindContact), 30, true, vocab.ReasonProxy),
 			want: enquiryPlan(true, vocab.KindEnquiryInstructions, vocab.ReasonProxy),
 		},
 		{
 			name: "first contact in another language",
-			in:   asks(person(extract.KindContact), 12, false, enquiry.FormatOrLanguage),
+			in:   asks(person(extract.KindContact), 12, false, vocab.ReasonFormatOrLanguage),
 			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonFormatOrLanguage),
 		},
 		{
 			name: "first contact chasing a form",
-			in:   asks(person(extract.KindContact), 12, false, enquiry.StatusChase),
+			in:   asks(person(extract.KindContact), 12, false, vocab.ReasonStatusChase),
 			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonStatusChase),
 		},
 		{
 			name: "first contact asking to opt back in: acknowledgement only, never the instructions",
-			in:   asks(person(extract.KindContact), 12, false, enquiry.OptBackIn),
+			in:   asks(person(extract.KindContact), 12, false, vocab.ReasonOptBackIn),
 			want: enquiryPlan(true, vocab.KindEnquiry, vocab.ReasonOptBackIn),
 		},
 		{
 			name: "in an open conversation, a question: acknowledgement, item, not no_form",
-			in:   inConv(asks(person(extract.KindContact), 20, false, enquiry.Question), MatchToken, true, open),
+			in:   inConv(asks(person(extract.KindContact), 20, false, vocab.ReasonQuestion), MatchToken, true, open),
 			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonQuestion),
 		},
 		{
 			name: "in an open conversation, a proxy asking to opt out: with the instructions",
-			in:   inConv(asks(person(extract.KindContact), 20, true, enquiry.Proxy), MatchToken, true, asked),
+			in:   inConv(asks(person(extract.KindContact), 20, true, vocab.ReasonProxy), MatchToken, true, asked),
 			want: enquiryPlan(false, vocab.KindEnquiryInstructions, vocab.ReasonProxy),
 		},
 		{
 			name: "a form waiting for staff, a chase: acknowledgement without the instructions",
-			in: inConv(asks(person(extract.KindContact), 20, true, enquiry.StatusChase), MatchToken, true,
+			in: inConv(asks(person(extract.KindContact), 20, true, vocab.ReasonStatusChase), MatchToken, true,
 				Conversation{Ref: "NCL-AAAA-BBBB", State: vocab.StateFormReceived}),
 			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonStatusChase),
 		},
@@ -469,13 +469,13 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "in a conversation, no words of its own (a form not found): no_form, not a question",
-			in:   inConv(asks(person(extract.KindContact), 0, false, enquiry.Question), MatchToken, true, open),
+			in:   inConv(asks(person(extract.KindContact), 0, false, vocab.ReasonQuestion), MatchToken, true, open),
 			want: Plan{Folder: vocab.FolderProcessed, Action: vocab.ActionNoForm, NoFormSent: true,
 				Replies: []PlannedReply{{vocab.KindNoForm, -1}}},
 		},
 		{
 			name: "a question at the reply limit: item and the limit, no acknowledgement",
-			in:   with(asks(person(extract.KindContact), 20, false, enquiry.Question), func(in *Input) { in.RecentReplies = 10 }),
+			in:   with(asks(person(extract.KindContact), 20, false, vocab.ReasonQuestion), func(in *Input) { in.RecentReplies = 10 }),
 			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionEnquiry + vocab.ActionRateLimited, NewConversation: true,
 				ConversationState: vocab.StateInstructionsSent,
 				Triage:            []PlannedTriage{{vocab.ReasonQuestion, -1}, {vocab.ReasonRateLimited, -1}}},
@@ -483,38 +483,38 @@ func TestDecide(t *testing.T) {
 		// Issue 11 item 2: opt back in.
 		{
 			name: "opt back in after an accepted form: acknowledgement and an opt_back_in item, not after_completion",
-			in:   inConv(asks(person(extract.KindContact), 15, false, enquiry.OptBackIn), MatchToken, true, done),
+			in:   inConv(asks(person(extract.KindContact), 15, false, vocab.ReasonOptBackIn), MatchToken, true, done),
 			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonOptBackIn),
 		},
 		{
 			name: "opt back in in a closed conversation after no_form: never no_form_again",
-			in:   inConv(asks(person(extract.KindContact), 15, false, enquiry.OptBackIn), MatchSubject, true, closed),
+			in:   inConv(asks(person(extract.KindContact), 15, false, vocab.ReasonOptBackIn), MatchSubject, true, closed),
 			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonOptBackIn),
 		},
 		{
 			name: "a complaint after completion: its own reason",
-			in:   inConv(asks(person(extract.KindContact), 25, false, enquiry.Complaint, enquiry.Question), MatchToken, true, done),
+			in:   inConv(asks(person(extract.KindContact), 25, false, vocab.ReasonComplaint, vocab.ReasonQuestion), MatchToken, true, done),
 			want: enquiryPlan(false, vocab.KindEnquiry, vocab.ReasonComplaint),
 		},
 		// Issue 11 item 3: after completion, at most one acknowledgement a week.
 		{
 			name: "a thank-you after completion: acknowledged, to staff",
-			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, done)),
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, vocab.ReasonQuestion), MatchToken, true, done)),
 			want: afterCompletion(true),
 		},
 		{
 			name: "a second thank-you two days later: to staff, not acknowledged again",
-			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, ackedAgo(done, 48*time.Hour))),
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, vocab.ReasonQuestion), MatchToken, true, ackedAgo(done, 48*time.Hour))),
 			want: afterCompletion(false),
 		},
 		{
 			name: "six days and 23 hours later: still not acknowledged",
-			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, ackedAgo(done, 7*24*time.Hour-time.Hour))),
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, vocab.ReasonQuestion), MatchToken, true, ackedAgo(done, 7*24*time.Hour-time.Hour))),
 			want: afterCompletion(false),
 		},
 		{
 			name: "a week later: acknowledged again",
-			in:   at(inConv(asks(person(extract.KindContact), 3, false, enquiry.Question), MatchToken, true, ackedAgo(done, 7*24*time.Hour))),
+			in:   at(inConv(asks(person(extract.KindContact), 3, false, vocab.ReasonQuestion), MatchToken, true, ackedAgo(done, 7*24*time.Hour))),
 			want: afterCompletion(true),
 		},
 		{
@@ -739,11 +739,11 @@ func TestDecideDueBy(t *testing.T) {
 		in   Input
 		want time.Time
 	}{
-		{"complaint: 3 working days", asks(person(extract.KindContact), 20, false, enquiry.Complaint), endOf(2026, 12, 8)},
-		{"rights request: a calendar month", asks(person(extract.KindContact), 20, false, enquiry.RightsRequest), endOf(2027, 1, 4)},
-		{"question: OPTOUT_ENQUIRY_DAYS working days", with(asks(person(extract.KindContact), 20, false, enquiry.Question), func(in *Input) { in.EnquiryDays = 5 }), endOf(2026, 12, 10)},
-		{"complaint and question: the earlier", asks(person(extract.KindContact), 20, false, enquiry.Complaint, enquiry.Question), endOf(2026, 12, 8)},
-		{"after completion: as a question", inConv(asks(person(extract.KindContact), 2, false, enquiry.Question), MatchToken, true, done), endOf(2026, 12, 17)},
+		{"complaint: 3 working days", asks(person(extract.KindContact), 20, false, vocab.ReasonComplaint), endOf(2026, 12, 8)},
+		{"rights request: a calendar month", asks(person(extract.KindContact), 20, false, vocab.ReasonRightsRequest), endOf(2027, 1, 4)},
+		{"question: OPTOUT_ENQUIRY_DAYS working days", with(asks(person(extract.KindContact), 20, false, vocab.ReasonQuestion), func(in *Input) { in.EnquiryDays = 5 }), endOf(2026, 12, 10)},
+		{"complaint and question: the earlier", asks(person(extract.KindContact), 20, false, vocab.ReasonComplaint, vocab.ReasonQuestion), endOf(2026, 12, 8)},
+		{"after completion: as a question", inConv(asks(person(extract.KindContact), 2, false, vocab.ReasonQuestion), MatchToken, true, done), endOf(2026, 12, 17)},
 		{"protected: the default", inConv(person(extract.KindProtected), MatchToken, true, done), time.Time{}},
 		{"invalid form: the default", inConv(person(extract.KindSubmission, invalidForm), MatchToken, true, done), time.Time{}},
 	}
@@ -765,7 +765,7 @@ func TestDecideDueBy(t *testing.T) {
 // is a triage reason with words for staff (the item is filed under it).
 func TestIntentsAreReasons(t *testing.T) {
 	for _, i := range enquiry.Intents() {
-		if r := reasonOf(i); !r.Valid() || r.Text() == string(r) {
+		if !i.Valid() || i.Text() == string(i) {
 			t.Errorf("intent %q is not a listed triage reason with words", i)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -18,10 +19,9 @@ type Metrics interface {
 	// already done). folder is a Folder value; action is one of the
 	// Action* codes, possibly with ActionRateLimited appended.
 	Processed(folder vocab.Folder, action string, elapsed time.Duration)
-	// Failed: something failed at step: process (a message kept for a
-	// retry), extract_panic, extract_timeout, process_panic, move, poll,
-	// poller_panic, outbox_panic, purge_panic; and, in tests only, the
-	// failure-injection steps (after-ledger, after-extract, after-commit).
+	// Failed: something failed at step, one of FailureSteps (a Step
+	// value, a guarded part's "<part>_panic", or in tests only a
+	// failure-injection step).
 	Failed(step string)
 	// Polled: one poll of the mailbox ended; fetched counts the messages
 	// handed to the processor, err is nil on success.
@@ -35,7 +35,8 @@ type Metrics interface {
 	// DatabaseError: a store call of the pipeline or the outbox failed
 	// (expected outcomes such as not found or already done excluded).
 	DatabaseError()
-	// Panic: a panic was recovered in part, one of the Part* values.
+	// Panic: a panic was recovered in part, one of the Part* values or
+	// notify.PartOutbox.
 	Panic(part string)
 	// Held: one message was held back, never to be answered on its own;
 	// action is one of vocab.HeldActions.
@@ -50,12 +51,31 @@ const (
 	FormatNone     = "none"       // a likely photo or scan of the form: not read
 )
 
+// Where a failure was counted (Metrics.Failed). A guarded part that
+// panics counts "<part>_panic" (PartPoller, notify.PartOutbox, PartPurge).
+const (
+	StepProcess        = "process"         // a message kept for a retry
+	StepExtractPanic   = "extract_panic"   // the form readers panicked
+	StepExtractTimeout = "extract_timeout" // reading a message ran out of time
+	StepProcessPanic   = "process_panic"   // processing a message panicked
+	StepMove           = "move"            // a message could not be moved to its folder
+	StepPoll           = "poll"            // a poll of the mailbox failed
+)
+
+// FailureSteps lists every step Metrics.Failed is given: the Step values,
+// the guarded parts' panics, and the failure-injection steps of the crash
+// tests. The metric's label set is built from it.
+func FailureSteps() []string {
+	return []string{StepProcess, StepExtractPanic, StepExtractTimeout, StepProcessPanic, StepMove, StepPoll,
+		PartPoller + "_panic", notify.PartOutbox + "_panic", PartPurge + "_panic",
+		stepAfterLedger, stepAfterExtract, stepAfterCommit}
+}
+
 // Where a panic was recovered (Metrics.Panic).
 const (
 	PartExtract  = "extract"  // inside the form readers or the MIME reader
 	PartPipeline = "pipeline" // processing one message
 	PartPoller   = "poller"   // the poll loop
-	PartOutbox   = "outbox"   // an outbox worker
 	PartPurge    = "purge"    // the retention purge
 )
 

@@ -148,7 +148,7 @@ func (pl *Poller) Poll(ctx context.Context) (res PollResult, err error) {
 	defer func() {
 		pl.metrics.Polled(res.Fetched, pl.now().Sub(start), err)
 		if err != nil {
-			pl.metrics.Failed("poll")
+			pl.metrics.Failed(StepPoll)
 		}
 	}()
 	inbox := pl.cfg.Mailbox.Inbox
@@ -418,7 +418,7 @@ func (b *batch) process(j job) (out Outcome, err error) {
 	m := j.msg
 	defer func() {
 		if v := recover(); v != nil {
-			b.pl.metrics.Failed("process_panic")
+			b.pl.metrics.Failed(StepProcessPanic)
 			b.pl.metrics.Panic(PartPipeline)
 			b.pl.log.Error("processing a message crashed", slog.Uint64("uid", uint64(m.UID)), slog.String("panic", fmt.Sprintf("%T", v)))
 			err = fmt.Errorf("process uid %d: recovered from a crash", m.UID)
@@ -466,7 +466,7 @@ func (pl *Poller) move(ctx context.Context, c *mailbox.Client, validity uint32, 
 		}
 		if err := c.Move(ctx, uids, pl.folderName(f)); err != nil {
 			moves.putBack(f, validity, uids)
-			pl.metrics.Failed("move")
+			pl.metrics.Failed(StepMove)
 			return err
 		}
 		res.Moved += len(uids)

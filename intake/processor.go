@@ -337,7 +337,7 @@ func failStep(err error) string {
 	if errors.As(err, &es) {
 		return es.step
 	}
-	return "process"
+	return StepProcess
 }
 
 // safeError turns an error into ledger text without personal data: the
@@ -374,7 +374,7 @@ func (p *Processor) extract(ctx context.Context, raw []byte) read {
 		defer func() {
 			if v := recover(); v != nil {
 				p.log.Error("extract crashed", slog.String("panic", fmt.Sprintf("%T", v)), slog.String("stack", lastFrames(debug.Stack())))
-				p.metrics.Failed("extract_panic")
+				p.metrics.Failed(StepExtractPanic)
 				p.metrics.Panic(PartExtract)
 				ch <- read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}, failed: true}
 			}
@@ -383,7 +383,7 @@ func (p *Processor) extract(ctx context.Context, raw []byte) read {
 		ch <- read{msg: msg, res: res}
 	}()
 	timedOut := func() read {
-		p.metrics.Failed("extract_timeout")
+		p.metrics.Failed(StepExtractTimeout)
 		return read{msg: &message.Message{}, res: extract.Result{Kind: extract.KindUnreadable}, failed: true}
 	}
 	select {

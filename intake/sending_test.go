@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/mail"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ncl-icb/optout-intake/internal/pgtest"
 	"github.com/ncl-icb/optout-intake/internal/smtpsink"
 	"github.com/ncl-icb/optout-intake/internal/smtptest"
@@ -24,6 +26,7 @@ import (
 // schema, the SMTP sink over TCP, and notify.Worker over intake.Outbox.
 type sendRig struct {
 	t    *testing.T
+	pool *pgxpool.Pool
 	st   *store.Store
 	sink *smtptest.Server
 	comp *notify.Composer
@@ -50,7 +53,7 @@ func newSendRig(t *testing.T) *sendRig {
 	if testing.Verbose() && os.Getenv("INTAKE_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return &sendRig{t: t, st: store.New(pool, store.Options{Schema: schema, Keys: keys}), sink: smtptest.Start(t), comp: comp, log: log}
+	return &sendRig{t: t, pool: pool, st: store.New(pool, store.Options{Schema: schema, Keys: keys}), sink: smtptest.Start(t), comp: comp, log: log}
 }
 
 // queue queues n replies of kind, each to its own resident (rN@example.org,
@@ -209,6 +212,43 @@ func TestSendingRate(t *testing.T) {
 	r.once(ids)
 }
 
+// TestSendingRateTwoSenders: the pace holds for the mailbox as a whole.
+// Two workers (two replicas) over one database share the bucket, so 60
+// replies at 600 a minute still take 4.5 s or more, and the daily budget
+// is one budget for both.
+func TestSendingRateTwoSenders(t *testing.T) {
+	t.Parallel()
+	r := newSendRig(t)
+	ids := r.queue(60, vocab.KindInstructions)
+	r.run(store.SendLimits{Rate: 600, Daily: 50})
+	r.run(store.SendLimits{Rate: 600, Daily: 50})
+	msgs, err := r.sink.WaitFor(50, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := msgs[49].Received.Sub(msgs[0].Received)
+	t.Logf("50 replies at 600 a minute from two senders took %v", spread.Round(time.Millisecond))
+	if spread < 4*time.Second {
+		t.Errorf("50 replies from two senders left within %v; want at least 4 s at 600 a minute for both together", spread)
+	}
+	time.Sleep(2 * time.Second)
+	r.settle(50)
+	if got := len(r.sink.Messages()); got != 50 {
+		t.Errorf("%d sent by two senders with a daily limit of 50, want 50", got)
+	}
+	seen := map[string]bool{}
+	for _, m := range r.sink.Messages() {
+		id := messageIDOf(m.Raw)
+		if seen[id] || !slices.Contains(ids, id) {
+			t.Errorf("message %s sent twice or not queued", id)
+		}
+		seen[id] = true
+	}
+	if st := r.states(); st[store.OutboxSent] != 50 || st[store.OutboxPending] != 10 || st[store.OutboxFailed] != 0 {
+		t.Errorf("outbox %v; want 50 sent, 10 waiting, nothing failed", st)
+	}
+}
+
 func TestSendingDailyLimit(t *testing.T) {
 	t.Parallel()
 	r := newSendRig(t)
@@ -244,6 +284,33 @@ func TestSendingDailyLimit(t *testing.T) {
 	}
 	if w := status.Words(time.UTC); w != "Sending paused until "+status.Until.UTC().Format("15:04")+": daily limit of 10 reached" {
 		t.Errorf("words %q", w)
+	}
+}
+
+// TestSendingDailyLimitWindowFrees: when sends leave the rolling 24-hour
+// window, the replies that waited for the budget go, as many as the window
+// has room for, and nothing fails.
+func TestSendingDailyLimitWindowFrees(t *testing.T) {
+	t.Parallel()
+	r := newSendRig(t)
+	ids := r.queue(15, vocab.KindInstructions)
+	r.run(store.SendLimits{Daily: 10})
+	r.waitSent(10, 30*time.Second)
+	r.settle(10)
+	// Three of the ten were sent a day ago: the window has room for three.
+	if _, err := r.pool.Exec(context.Background(), `update outbox set sent_at = now() - interval '25 hours'
+		where id in (select id from outbox where state = 'sent' order by id limit 3)`); err != nil {
+		t.Fatal(err)
+	}
+	r.waitSent(13, 60*time.Second)
+	time.Sleep(3 * time.Second)
+	r.settle(13)
+	if got := len(r.sink.Messages()); got != 13 {
+		t.Errorf("%d sent, want 13 (10, then 3 as the window freed)", got)
+	}
+	r.once(ids[:13])
+	if st := r.states(); st[store.OutboxSent] != 13 || st[store.OutboxPending] != 2 || st[store.OutboxFailed] != 0 || r.triage() != 0 {
+		t.Errorf("outbox %v with %d triage items; want 13 sent, 2 waiting, nothing failed", st, r.triage())
 	}
 }
 

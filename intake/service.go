@@ -199,7 +199,7 @@ func (s *Service) RunOutbox(ctx context.Context) {
 	for i, w := range s.workers {
 		wg.Go(func() {
 			defer s.log.Debug("outbox worker stopped", slog.Int("worker", i))
-			s.guard("outbox", func() { _ = w.Run(ctx) })
+			s.guard(notify.PartOutbox, func() { _ = w.Run(ctx) })
 		})
 	}
 	wg.Wait()
@@ -315,14 +315,14 @@ func (s *Service) Purge(ctx context.Context) (store.PurgeResult, error) {
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.RunOutbox(ctx) })
-	wg.Go(func() { s.guard("purge", func() { s.purgeLoop(ctx) }) })
-	s.guard("poller", func() { s.pollLoop(ctx) })
+	wg.Go(func() { s.guard(PartPurge, func() { s.purgeLoop(ctx) }) })
+	s.guard(PartPoller, func() { s.pollLoop(ctx) })
 	wg.Wait()
 	return nil
 }
 
 // guard runs fn and logs a panic instead of crashing the daemon. name is
-// one of poller, outbox, purge.
+// PartPoller, notify.PartOutbox or PartPurge.
 func (s *Service) guard(name string, fn func()) {
 	defer func() {
 		if v := recover(); v != nil {

@@ -59,17 +59,17 @@ type Folders struct {
 	Processed string // handled messages (default "Processed")
 	Triage    string // messages waiting for staff (default "Triage")
 	Auto      string // auto-replies, bounces, lists (default "Auto")
-	// Failed (default "Failed") is created with the others, but nothing is
-	// moved there: a message whose handling fails stays in the inbox and
-	// is retried, and one that keeps failing goes to Triage (see intake).
-	Failed string
-	Sent   string // copies of our replies; "" keeps none (no default)
+	Sent      string // copies of our replies; "" keeps none (no default)
 }
+
+// DefaultFolders are the folder names used when Folders leaves one empty
+// (and the defaults of OPTOUT_FOLDER_PROCESSED, _TRIAGE and _AUTO).
+var DefaultFolders = Folders{Processed: "Processed", Triage: "Triage", Auto: "Auto"}
 
 // All lists the configured folder names, without empty ones.
 func (f Folders) All() []string {
 	var out []string
-	for _, n := range []string{f.Processed, f.Triage, f.Auto, f.Failed, f.Sent} {
+	for _, n := range []string{f.Processed, f.Triage, f.Auto, f.Sent} {
 		if n != "" {
 			out = append(out, n)
 		}
@@ -103,7 +103,8 @@ type Config struct {
 	Inbox string
 	// Folders are where handled messages go.
 	Folders Folders
-	// MaxMessageBytes is the largest message downloaded whole (default 25 MiB).
+	// MaxMessageBytes is the largest message downloaded whole (default
+	// DefaultMaxMessageBytes, 50 MiB).
 	// Larger ones are delivered with TooLarge set and their header only.
 	MaxMessageBytes int64
 	// BatchSize is how many UIDs one FETCH or MOVE names (default 50).
@@ -126,7 +127,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxMessageBytes = 25 << 20
+	DefaultMaxMessageBytes = 50 << 20 // the default of OPTOUT_MAX_MESSAGE_SIZE and of message.DefaultLimits
 	DefaultBatchSize       = 50
 	DefaultBatchBytes      = 64 << 20
 	DefaultDialTimeout     = 30 * time.Second
@@ -153,16 +154,13 @@ func (cfg Config) WithDefaults() Config {
 	}
 	f := &cfg.Folders
 	if f.Processed == "" {
-		f.Processed = "Processed"
+		f.Processed = DefaultFolders.Processed
 	}
 	if f.Triage == "" {
-		f.Triage = "Triage"
+		f.Triage = DefaultFolders.Triage
 	}
 	if f.Auto == "" {
-		f.Auto = "Auto"
-	}
-	if f.Failed == "" {
-		f.Failed = "Failed"
+		f.Auto = DefaultFolders.Auto
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes

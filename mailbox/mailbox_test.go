@@ -341,10 +341,16 @@ func TestEnsureFoldersAndAppend(t *testing.T) {
 			t.Fatalf("EnsureFolders: %v", err)
 		}
 	}
-	for _, f := range []string{"Done", "Staff/Triage", "Auto", "Failed", "Sent"} {
+	for _, f := range []string{"Done", "Staff/Triage", "Auto", "Sent"} {
 		if _, err := c.Select(ctx, f); err != nil {
 			t.Errorf("folder %s missing after EnsureFolders: %v", f, err)
 		}
+	}
+	// No folder nothing is moved to: a message whose handling fails stays
+	// in the inbox and is retried, and one that keeps failing goes to
+	// Triage (see intake).
+	if _, err := c.Select(ctx, "Failed"); err == nil {
+		t.Error("EnsureFolders created a Failed folder, which nothing uses")
 	}
 	raw := genMessage(1, 7)
 	uid, err := c.Append(ctx, "Sent", raw)

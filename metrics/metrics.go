@@ -36,19 +36,19 @@ var (
 	folders = set(vocab.Folders()...)
 	// actions: ledger actions (vocab.Actions; the "+rate_limited" suffix dropped).
 	actions = set(vocab.Actions()...)
-	// steps: where processing failed (intake.Metrics.Failed).
-	steps = set[string]("after-ledger", "after-extract", "after-commit", "process", "extract_panic", "extract_timeout",
-		"process_panic", "poller_panic", "outbox_panic", "purge_panic", "move", "poll")
+	// steps: where processing failed (intake.FailureSteps).
+	steps = set(intake.FailureSteps()...)
 	// reasons: triage reasons (vocab.Reasons).
 	reasons = set(vocab.Reasons()...)
 	// formats: form.Formats, plus intake.FormatNone for a file that was not read.
 	formats = set(append(form.Formats(), intake.FormatNone)...)
-	// formResults: what a form read came to.
-	formResults = set[string]("valid", "invalid", "unreadable")
+	// formResults: what a form read came to (intake.Form*).
+	formResults = set[string](intake.FormValid, intake.FormInvalid, intake.FormUnreadable)
 	// smtpClasses: how a send failed.
 	smtpClasses = set[string]("temporary", "permanent")
-	// parts: where a panic was recovered.
-	parts = set[string]("extract", "pipeline", "poller", "outbox", "web", "purge")
+	// parts: where a panic was recovered (intake.Part*, notify.PartOutbox,
+	// PartWeb).
+	parts = set[string](intake.PartExtract, intake.PartPipeline, intake.PartPoller, notify.PartOutbox, intake.PartPurge, PartWeb)
 	// outboxStates: store.OutboxState values.
 	outboxStates = []store.OutboxState{store.OutboxPending, store.OutboxSending, store.OutboxSent, store.OutboxFailed, store.OutboxUndeliverable}
 	// signinResults: how a sign-in attempt ended.
@@ -57,7 +57,8 @@ var (
 	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in",
 		"outbox_retry", "outbox_cancel", "outbox_address", "staff_add", "staff_role", "staff_disable", "staff_enable",
 		"staff_password", "staff_unlock", "note", "bulk_close",
-		"reply", "answered_offline", "item_resend", "item_redirect", "download", "sender_attach", "sender_new", "snippet", "send_held", "opt_out")
+		"reply", "answered_offline", "item_resend", "item_redirect", "item_bounce_close", "download", "sender_attach", "sender_new",
+		"snippet", "send_held", "opt_out", "upload")
 	// heldActions: why a message was held back (vocab.HeldActions).
 	heldActions = set(vocab.HeldActions()...)
 )
@@ -341,8 +342,12 @@ func (m *Metrics) OutboxFailed() {
 	}
 }
 
-// Panic counts one recovered panic in part ("extract", "pipeline",
-// "poller", "outbox", "web" or "purge").
+// PartWeb is the part the triage page names when it recovers a panic
+// (Metrics.Panic).
+const PartWeb = "web"
+
+// Panic counts one recovered panic in part: one of intake's Part* values,
+// notify.PartOutbox or PartWeb.
 func (m *Metrics) Panic(part string) {
 	if m != nil {
 		m.panics.WithLabelValues(allowed(part, parts)).Inc()

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ncl-icb/optout-intake/extract/pdfworker"
+	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -57,6 +59,8 @@ func TestLabelsAreBounded(t *testing.T) {
 		{"photo counted as a form not read", func() { m.Form("none", "unreadable") }, m.forms, []string{"none", "unreadable"}},
 		{"panic step", func() { m.Failed("process_panic") }, m.failures, []string{"process_panic"}},
 		{"pipeline panic", func() { m.Panic("pipeline") }, m.panics, []string{"pipeline"}},
+		{"form uploaded by staff", func() { m.Action("upload") }, m.webActions, []string{"upload"}},
+		{"bounce closed by staff", func() { m.Action("item_bounce_close") }, m.webActions, []string{"item_bounce_close"}},
 	}
 	for _, tc := range tests {
 		vec := tc.c.(interface {
@@ -66,6 +70,34 @@ func TestLabelsAreBounded(t *testing.T) {
 		tc.record()
 		if got := testutil.ToFloat64(vec.WithLabelValues(tc.labels...)); got != before+1 {
 			t.Errorf("%s: counter %v = %v, want %v", tc.name, tc.labels, got, before+1)
+		}
+	}
+}
+
+// TestNamedPartsAndResultsAreLabels: every part, failure step and form
+// result the other packages name is a label value of its own, never
+// "other" (the sets are built from those names).
+func TestNamedPartsAndResultsAreLabels(t *testing.T) {
+	m, _ := newTest(t)
+	for _, part := range []string{intake.PartExtract, intake.PartPipeline, intake.PartPoller, intake.PartPurge, notify.PartOutbox, PartWeb} {
+		before := testutil.ToFloat64(m.panics.WithLabelValues(part))
+		m.Panic(part)
+		if got := testutil.ToFloat64(m.panics.WithLabelValues(part)); got != before+1 {
+			t.Errorf("Panic(%q) was not counted under its own label", part)
+		}
+	}
+	for _, step := range intake.FailureSteps() {
+		before := testutil.ToFloat64(m.failures.WithLabelValues(step))
+		m.Failed(step)
+		if got := testutil.ToFloat64(m.failures.WithLabelValues(step)); got != before+1 {
+			t.Errorf("Failed(%q) was not counted under its own label", step)
+		}
+	}
+	for _, res := range []string{intake.FormValid, intake.FormInvalid, intake.FormUnreadable} {
+		before := testutil.ToFloat64(m.forms.WithLabelValues("docx", res))
+		m.Form("docx", res)
+		if got := testutil.ToFloat64(m.forms.WithLabelValues("docx", res)); got != before+1 {
+			t.Errorf("Form(docx, %q) was not counted under its own label", res)
 		}
 	}
 }

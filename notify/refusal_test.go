@@ -2,7 +2,9 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/ncl-icb/optout-intake/internal/retry"
 	"github.com/ncl-icb/optout-intake/internal/smtpsink"
@@ -63,6 +65,46 @@ func TestRefusalTable(t *testing.T) {
 			}
 			if tt.pause == "" && retry.Temporary(err) != tt.temporary {
 				t.Errorf("Temporary(%v) = %v, want %v", err, retry.Temporary(err), tt.temporary)
+			}
+		})
+	}
+}
+
+// TestRefusalTableSetup replays the table's failures to set up a
+// connection (docs/notify.md: "connection refused, reset, timed out; TLS
+// or AUTH failure"): each pauses all sending as an outage.
+func TestRefusalTableSetup(t *testing.T) {
+	tests := []struct {
+		name string
+		sink smtptest.Config
+		cfg  SenderConfig
+		step string
+	}{
+		{"AUTH refused", smtptest.Config{Users: map[string]string{"u": "right"}}, SenderConfig{TLS: TLSNone, User: "u", Password: "wrong"}, "auth"},
+		{"TLS certificate not trusted", smtptest.Config{StartTLS: true}, SenderConfig{TLS: TLSStartTLS}, "hello"}, // go-smtp upgrades within its hello
+		{"STARTTLS not offered", smtptest.Config{}, SenderConfig{TLS: TLSStartTLS}, "tls"},
+		{"timed out", smtptest.Config{}, SenderConfig{TLS: TLSNone, Timeout: 200 * time.Millisecond}, ""},
+	}
+	raw := testMessage(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			if tt.name == "timed out" {
+				cfg.Addr = silentServer(t)
+			} else {
+				cfg.Addr = smtptest.StartWith(t, tt.sink).Addr()
+			}
+			s := newTestSender(t, cfg)
+			err := s.Send(context.Background(), "team@nhs.net", []string{testRcpt}, raw)
+			var se *SendError
+			if !errors.As(err, &se) {
+				t.Fatalf("Send = %v; want a *SendError", err)
+			}
+			if tt.step != "" && se.Step != tt.step {
+				t.Errorf("Send failed at %q (%v), want at %q", se.Step, err, tt.step)
+			}
+			if got := Refusal(err); got != vocab.PauseOutage {
+				t.Errorf("Refusal(%v) = %q, want %q", err, got, vocab.PauseOutage)
 			}
 		})
 	}

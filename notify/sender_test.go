@@ -172,13 +172,15 @@ func TestSendRedactsServerText(t *testing.T) {
 	}
 }
 
-func TestSendTimeout(t *testing.T) {
-	// A server that accepts and never says anything.
+// silentServer starts a server that accepts connections and never says
+// anything, until the test ends, and returns its address.
+func silentServer(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -188,9 +190,14 @@ func TestSendTimeout(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	s := newTestSender(t, SenderConfig{Addr: ln.Addr().String(), TLS: TLSNone, Timeout: 200 * time.Millisecond})
+	return ln.Addr().String()
+}
+
+func TestSendTimeout(t *testing.T) {
+	addr := silentServer(t)
+	s := newTestSender(t, SenderConfig{Addr: addr, TLS: TLSNone, Timeout: 200 * time.Millisecond})
 	start := time.Now()
-	err = s.Send(t.Context(), "team@nhs.net", []string{testRcpt}, testMessage(t))
+	err := s.Send(t.Context(), "team@nhs.net", []string{testRcpt}, testMessage(t))
 	if err == nil || !retry.Temporary(err) {
 		t.Errorf("Send to a silent server = %v, want a temporary error", err)
 	}
@@ -199,7 +206,7 @@ func TestSendTimeout(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
-	s2 := newTestSender(t, SenderConfig{Addr: ln.Addr().String(), TLS: TLSNone, Timeout: time.Minute})
+	s2 := newTestSender(t, SenderConfig{Addr: addr, TLS: TLSNone, Timeout: time.Minute})
 	time.AfterFunc(100*time.Millisecond, cancel)
 	err = s2.Send(ctx, "team@nhs.net", []string{testRcpt}, testMessage(t))
 	if err == nil || !retry.Temporary(err) || !errors.Is(err, context.Canceled) {

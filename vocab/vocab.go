@@ -59,9 +59,9 @@ const (
 	ReasonRateLimited      Reason = "rate_limited"      // the sender reached the reply limit: not answered
 	ReasonOther            Reason = "other"             // anything else
 
-	// The reasons of a message that needs a person (issue 14): each is
-	// also the code of the enquiry.Intent that raises it, so the queue
-	// shows the words the rules use (intake checks the two lists agree).
+	// The reasons of a message that needs a person (issue 14): the
+	// enquiry reader finds each by its phrase table and returns it as is
+	// (enquiry.Intents), so the queue shows the words the rules use.
 	ReasonComplaint        Reason = "complaint"          // a complaint or concern, a possible data-protection incident
 	ReasonRightsRequest    Reason = "rights_request"     // UK GDPR access, erasure or rectification, or FOI
 	ReasonOptBackIn        Reason = "opt_back_in"        // asks to opt back in or withdraw an opt-out

@@ -49,3 +49,36 @@ func TestEnquiryItemDecisions(t *testing.T) {
 		t.Errorf("two staff POSTs woke the outbox %d times, want 2", n)
 	}
 }
+
+// TestNoFormDecisionOnBounceOrHeldReplies: an item about an email that
+// bounced or was refused, or about replies held by the reply limit, is not
+// about a form: accepting or rejecting one is refused with words that say
+// what to do instead, and nothing is decided.
+func TestNoFormDecisionOnBounceOrHeldReplies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.signIn(e.triager)
+	for _, tc := range []struct {
+		reason vocab.Reason
+		words  string
+	}{
+		{vocab.ReasonUndeliverable, "This item is about an email that bounced"},
+		{vocab.ReasonSendFailed, "This item is about an email that bounced"},
+		{vocab.ReasonRateLimited, "This item is about replies held by the reply limit, not a form"},
+	} {
+		id, _ := e.seed(item{Fields: goodFields("9434765919"), Reason: tc.reason})
+		for _, action := range []string{"accept", "reject"} {
+			values := formValues(goodFields("9434765919"))
+			if action == "reject" {
+				values = url.Values{"reason": {"nhs_number"}}
+			}
+			resp, body := c.post(fmt.Sprintf("/items/%d/%s", id, action), values)
+			if resp.StatusCode != http.StatusConflict || !strings.Contains(body, tc.words) {
+				t.Errorf("%s on a %s item = %d; want 409 saying %q", action, tc.reason, resp.StatusCode, tc.words)
+			}
+		}
+		if _, body := c.get(fmt.Sprintf("/items/%d", id)); strings.Contains(body, "The item is closed") {
+			t.Errorf("a %s item was decided", tc.reason)
+		}
+	}
+}

@@ -533,6 +533,21 @@ func (s *server) detail(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	return det, true
 }
 
+// notAboutAForm says, for staff, why an item of reason r has no form to
+// accept or reject, or "" when it may have one: a bounce (its form, if
+// any, was decided before the email bounced, and rejecting would email the
+// address that bounced again) or replies held by the reply limit (its form,
+// if any, was decided as usual: only the emails were held).
+func notAboutAForm(r vocab.Reason) string {
+	switch {
+	case isBounce(r):
+		return "This item is about an email that bounced: send it again or to a corrected address instead."
+	case r == vocab.ReasonRateLimited:
+		return "This item is about replies held by the reply limit, not a form: send the held replies or write back instead."
+	}
+	return ""
+}
+
 func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Session) {
 	f := fieldsFromForm(r.PostForm)
 	probs := form.Check(&f, s.d.Now())
@@ -546,13 +561,8 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if !ok {
 		return
 	}
-	if isBounce(det.Item.Reason) {
-		// The form (if any) was decided before its email bounced.
-		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
-		return
-	}
-	if det.Item.Reason == vocab.ReasonRateLimited {
-		s.fail(w, r, sess, http.StatusConflict, "This item is about replies held by the reply limit, not a form: send the held replies or write back instead.")
+	if why := notAboutAForm(det.Item.Reason); why != "" {
+		s.fail(w, r, sess, http.StatusConflict, why)
 		return
 	}
 	if det.Item.Reason == vocab.ReasonUnverifiedSender && det.Item.ConversationID == 0 {
@@ -626,14 +636,8 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	if !ok {
 		return
 	}
-	if isBounce(det.Item.Reason) {
-		// Rejecting would send another email to the address that bounced.
-		s.fail(w, r, sess, http.StatusConflict, "This item is about an email that bounced: send it again or to a corrected address instead.")
-		return
-	}
-	if det.Item.Reason == vocab.ReasonRateLimited {
-		// Its form, if any, was decided as usual: only the emails were held.
-		s.fail(w, r, sess, http.StatusConflict, "This item is about replies held by the reply limit, not a form: send the held replies or write back instead.")
+	if why := notAboutAForm(det.Item.Reason); why != "" {
+		s.fail(w, r, sess, http.StatusConflict, why)
 		return
 	}
 	if !canReject(det.Item.Reason, det.Submission != nil) {

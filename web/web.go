@@ -399,7 +399,7 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.d.Metrics.Panic("web")
+				s.d.Metrics.Panic(metrics.PartWeb)
 				s.log.Error("web: panic recovered", slog.String("path", r.URL.Path), slog.String("panic", fmt.Sprintf("%T", v)),
 					slog.String("stack", lastLines(debug.Stack(), 12)))
 				http.Error(w, "Something went wrong. Try again; if it keeps happening, tell the service team.", http.StatusInternalServerError)

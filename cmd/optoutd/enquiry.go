@@ -16,17 +16,18 @@ import (
 	"github.com/ncl-icb/optout-intake/config"
 	"github.com/ncl-icb/optout-intake/enquiry"
 	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/vocab"
 )
 
 // enquiryResult is what `optoutd enquiry --json` prints for one file.
 type enquiryResult struct {
-	File       string           `json:"file"`
-	Plain      bool             `json:"plain"`
-	Intents    []enquiry.Intent `json:"intents"`
-	AlsoOptOut bool             `json:"also_opt_out"`
-	DueBy      *time.Time       `json:"due_by,omitempty"`
-	Words      int              `json:"words"`
-	OwnWords   string           `json:"own_words,omitempty"`
+	File       string         `json:"file"`
+	Plain      bool           `json:"plain"`
+	Intents    []vocab.Reason `json:"intents"`
+	AlsoOptOut bool           `json:"also_opt_out"`
+	DueBy      *time.Time     `json:"due_by,omitempty"`
+	Words      int            `json:"words"`
+	OwnWords   string         `json:"own_words,omitempty"`
 }
 
 // runEnquiry is `optoutd enquiry [--json] [--words] FILE...`: it reads
@@ -76,7 +77,7 @@ func runEnquiry(_ context.Context, args []string) error {
 		r := enquiry.Read(subject, body)
 		res := enquiryResult{File: name, Plain: r.Plain, Intents: r.Intents, AlsoOptOut: r.AlsoOptOut, Words: r.Words}
 		if res.Intents == nil {
-			res.Intents = []enquiry.Intent{}
+			res.Intents = []vocab.Reason{}
 		}
 		if due := r.DueBy(received, cfg.EnquiryDays); !due.IsZero() {
 			res.DueBy = &due
@@ -110,7 +111,7 @@ func runEnquiry(_ context.Context, args []string) error {
 	return nil
 }
 
-func intentStrings(is []enquiry.Intent) []string {
+func intentStrings(is []vocab.Reason) []string {
 	out := make([]string, len(is))
 	for i, x := range is {
 		out[i] = string(x)

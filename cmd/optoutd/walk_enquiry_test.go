@@ -99,7 +99,7 @@ func TestWalkEnquiries(t *testing.T) {
 	// The residents write; each gets the acknowledgement and raises one item.
 	items := map[vocab.Reason]store.TriageItem{}
 	for _, c := range cases {
-		if got := enquiry.Read(c.subject, c.body).Primary(); got != enquiry.Intent(c.reason) {
+		if got := enquiry.Read(c.subject, c.body).Primary(); got != vocab.Reason(c.reason) {
 			t.Fatalf("%s: the classifier files the words under %q: the walk would not test this reason", c.reason, got)
 		}
 		if c.reply {
@@ -133,7 +133,7 @@ func TestWalkEnquiries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		due := enquiry.DueBy(enquiry.Intent(c.reason), m.ReceivedAt, walkEnquiryDays)
+		due := enquiry.DueBy(vocab.Reason(c.reason), m.ReceivedAt, walkEnquiryDays)
 		if !it.DueBy.Equal(due) {
 			t.Errorf("%s: item due by %v, want %v (enquiry.DueBy)", c.reason, it.DueBy, due)
 		}

@@ -156,16 +156,12 @@ func (s *Server) setup(opts Options) error {
 		return err
 	}
 	s.RootCAs = pool
-	plain, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return err
 	}
-	implicit, err := freePort()
-	if err != nil {
-		return err
-	}
-	s.Addr = fmt.Sprintf("127.0.0.1:%d", plain)
-	s.TLSAddr = fmt.Sprintf("127.0.0.1:%d", implicit)
+	s.Addr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	s.TLSAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
 	mechs := "plain login"
 	oauth := ""
 	if opts.OAuth2IntrospectionURL != "" {
@@ -220,7 +216,7 @@ service imap-login {
   }
 }
 %[6]s
-`, s.dir, plain, implicit, mailUID, mailGID, opts.ExtraConfig, mechs, oauth)
+`, s.dir, ports[0], ports[1], mailUID, mailGID, opts.ExtraConfig, mechs, oauth)
 	if err := os.WriteFile(s.path("dovecot.conf"), []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("write dovecot.conf: %w", err)
 	}
@@ -458,13 +454,21 @@ func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: s.RootCAs, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// freePorts returns n distinct free loopback ports. It holds every
+// listener open until all are found: a port closed before the next is
+// asked for may be handed out again, and dovecot refuses a configuration
+// that names one port twice ("duplicate listener").
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func writeCert(certPath, keyPath string) (*x509.CertPool, error) {
