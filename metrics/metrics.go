@@ -51,14 +51,10 @@ var (
 	parts = set[string](intake.PartExtract, intake.PartPipeline, intake.PartPoller, notify.PartOutbox, intake.PartPurge, PartWeb)
 	// outboxStates: store.OutboxState values.
 	outboxStates = []store.OutboxState{store.OutboxPending, store.OutboxSending, store.OutboxSent, store.OutboxFailed, store.OutboxUndeliverable}
-	// signinResults: how a sign-in attempt ended.
-	signinResults = set[string]("ok", "bad_credentials", "rate_limited", "bad_request")
-	// webActions: staff actions on the triage page.
-	webActions = set[string]("accept", "reject", "close", "assign", "check", "opt_in",
-		"outbox_retry", "outbox_cancel", "outbox_address", "staff_add", "staff_role", "staff_disable", "staff_enable",
-		"staff_password", "staff_unlock", "note", "bulk_close",
-		"reply", "answered_offline", "item_resend", "item_redirect", "item_bounce_close", "download", "sender_attach", "sender_new",
-		"snippet", "send_held", "opt_out", "upload")
+	// signinResults: how a sign-in attempt ended (SignInResults).
+	signinResults = set(SignInResults()...)
+	// webActions: staff actions on the triage page (WebActions).
+	webActions = set(WebActions()...)
 	// heldActions: why a message was held back (vocab.HeldActions).
 	heldActions = set(vocab.HeldActions()...)
 )
@@ -354,19 +350,17 @@ func (m *Metrics) Panic(part string) {
 	}
 }
 
-// SignIn counts one sign-in attempt by result ("ok", "bad_credentials",
-// "rate_limited" or "bad_request").
-func (m *Metrics) SignIn(result string) {
+// SignIn counts one sign-in attempt by result.
+func (m *Metrics) SignIn(result SignInResult) {
 	if m != nil {
-		m.signins.WithLabelValues(allowed(result, signinResults)).Inc()
+		m.signins.WithLabelValues(allowed(string(result), signinResults)).Inc()
 	}
 }
 
-// Action counts one staff action that succeeded ("accept", "reject",
-// "close", "assign", "check", "opt_in", "opt_out" and so on).
-func (m *Metrics) Action(action string) {
+// Action counts one staff action that succeeded.
+func (m *Metrics) Action(action WebAction) {
 	if m != nil {
-		m.webActions.WithLabelValues(allowed(action, webActions)).Inc()
+		m.webActions.WithLabelValues(allowed(string(action), webActions)).Inc()
 	}
 }
 

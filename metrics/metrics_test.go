@@ -316,3 +316,27 @@ func scrapeValues(t *testing.T, reg *prometheus.Registry, name string) map[strin
 	}
 	return out
 }
+
+// TestEveryWebActionHasItsLabel: each listed staff action and sign-in
+// result is counted under its own label, never as "other".
+func TestEveryWebActionHasItsLabel(t *testing.T) {
+	m, err := New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range WebActions() {
+		m.Action(a)
+		if got := testutil.ToFloat64(m.webActions.WithLabelValues(string(a))); got != 1 {
+			t.Errorf("Action(%q) counted %v under its own label, want 1", a, got)
+		}
+	}
+	for _, r := range SignInResults() {
+		m.SignIn(r)
+		if got := testutil.ToFloat64(m.signins.WithLabelValues(string(r))); got != 1 {
+			t.Errorf("SignIn(%q) counted %v under its own label, want 1", r, got)
+		}
+	}
+	if got := testutil.ToFloat64(m.webActions.WithLabelValues("other")); got != 0 {
+		t.Errorf("listed actions counted %v as other, want 0", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
@@ -317,9 +318,10 @@ func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *stor
 	actor := store.Actor(sess.Staff.ID)
 	var err error
 	var done string
+	var counted metrics.WebAction
 	switch r.PathValue("action") {
 	case "resend":
-		err, done = s.d.Store.RetryOutboxNow(r.Context(), det.Item.OutboxID, actor), "resent"
+		err, done, counted = s.d.Store.RetryOutboxNow(r.Context(), det.Item.OutboxID, actor), "resent", metrics.ActionItemResend
 	case "redirect":
 		addr, ok := parseAddress(r.PostForm.Get("address"))
 		if !ok {
@@ -327,14 +329,14 @@ func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *stor
 				Message: "Enter the corrected email address in the correct format, like name@example.com"}})
 			return
 		}
-		err, done = s.d.Store.CorrectOutboxAddress(r.Context(), det.Item.OutboxID, addr, actor), "redirected"
+		err, done, counted = s.d.Store.CorrectOutboxAddress(r.Context(), det.Item.OutboxID, addr, actor), "redirected", metrics.ActionItemRedirect
 	case "close":
 		// Nothing is sent and the form the email was about stays as decided.
 		if err := s.d.Store.CloseTriage(r.Context(), store.Decision{TriageID: det.Item.ID, Actor: actor, Reason: string(vocab.CloseBounceHandled)}); err != nil {
 			s.storeFail(w, r, sess, err)
 			return
 		}
-		s.d.Metrics.Action("item_bounce_close")
+		s.d.Metrics.Action(metrics.ActionItemBounceClose)
 		http.Redirect(w, r, "/queue?done=closed", http.StatusSeeOther)
 		return
 	default:
@@ -349,7 +351,7 @@ func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *stor
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("item_" + r.PathValue("action"))
+	s.d.Metrics.Action(counted)
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
 }
 
@@ -418,7 +420,7 @@ func (s *server) senderAction(w http.ResponseWriter, r *http.Request, sess *stor
 		s.fail(w, r, sess, http.StatusNotFound, "There is no such action.")
 		return
 	}
-	s.d.Metrics.Action("sender_" + r.PathValue("action"))
+	s.d.Metrics.Action(map[string]metrics.WebAction{"attach": metrics.ActionSenderAttach, "new": metrics.ActionSenderNew}[r.PathValue("action")])
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
 }
 
@@ -458,7 +460,7 @@ func (s *server) sendHeld(w http.ResponseWriter, r *http.Request, sess *store.Se
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("send_held")
+	s.d.Metrics.Action(metrics.ActionSendHeld)
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=heldsent", http.StatusSeeOther)
 }
 
@@ -486,7 +488,7 @@ func (s *server) rawDownload(w http.ResponseWriter, r *http.Request, sess *store
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("download")
+	s.d.Metrics.Action(metrics.ActionDownload)
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "item-" + strconv.FormatInt(id, 10) + ".eml"}))

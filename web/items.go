@@ -16,6 +16,7 @@ import (
 
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/extract/message"
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
@@ -436,7 +437,7 @@ func (s *server) recheck(w http.ResponseWriter, r *http.Request, sess *store.Ses
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("check")
+	s.d.Metrics.Action(metrics.ActionCheck)
 	if len(errs) > 0 && status == http.StatusOK {
 		status = http.StatusUnprocessableEntity
 	}
@@ -590,7 +591,7 @@ func (s *server) accept(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("accept")
+	s.d.Metrics.Action(metrics.ActionAccept)
 	done := "accepted"
 	switch {
 	case !canEmail:
@@ -663,7 +664,7 @@ func (s *server) reject(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("reject")
+	s.d.Metrics.Action(metrics.ActionReject)
 	http.Redirect(w, r, "/queue?done=rejected", http.StatusSeeOther)
 }
 
@@ -706,7 +707,7 @@ func (s *server) closeItem(w http.ResponseWriter, r *http.Request, sess *store.S
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("close")
+	s.d.Metrics.Action(metrics.ActionClose)
 	http.Redirect(w, r, "/queue?done=closed", http.StatusSeeOther)
 }
 
@@ -733,7 +734,7 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("assign")
+	s.d.Metrics.Action(metrics.ActionAssign)
 	done := "assigned"
 	switch to {
 	case 0:

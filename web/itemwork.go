@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -96,7 +97,7 @@ func (s *server) addNote(w http.ResponseWriter, r *http.Request, sess *store.Ses
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("note")
+	s.d.Metrics.Action(metrics.ActionNote)
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done=noted#notes", http.StatusSeeOther)
 }
 
@@ -138,7 +139,7 @@ func (s *server) bulkClose(w http.ResponseWriter, r *http.Request, sess *store.S
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("bulk_close")
+	s.d.Metrics.Action(metrics.ActionBulkClose)
 	sep := "?"
 	if strings.Contains(back, "?") {
 		sep = "&"

@@ -12,6 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -80,7 +81,7 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
 	c, err := r.Cookie(s.cookieName(r, presessionCookie))
 	if err != nil || !tokenEqual(r.PostForm.Get("csrf"), s.signinToken(c.Value)) {
-		s.d.Metrics.SignIn("bad_request")
+		s.d.Metrics.SignIn(metrics.SignInBadRequest)
 		s.auditSignin(r, 0, store.SigninBadForm, addr)
 		s.showSignin(w, r, http.StatusForbidden, signinData{Next: next}, []pageError{{Message: "The sign-in form had expired. Try again."}})
 		return
@@ -91,7 +92,7 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !v.Allowed {
-		s.d.Metrics.SignIn("rate_limited")
+		s.d.Metrics.SignIn(metrics.SignInRateLimited)
 		s.refuseSignin(w, r, http.StatusTooManyRequests, signinData{Next: next}, int(v.RetryAfter.Seconds())+1,
 			"Too many sign-ins from this address. Wait 15 minutes and try again.")
 		return
@@ -120,7 +121,7 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	addr := s.clientAddress(r)
 	q := r.URL.Query()
 	refuse := func(staff int64, reason, detail string) {
-		s.d.Metrics.SignIn("bad_credentials")
+		s.d.Metrics.SignIn(metrics.SignInBadCredentials)
 		if err := s.d.Store.WriteAudit(r.Context(), store.AuditEntry{Actor: store.System, Action: "staff.sign_in_failed", ObjectType: "staff",
 			ObjectID: staff, Detail: fmt.Sprintf("reason=%s method=oidc cause=%s addr=%s", reason, detail, addr)}); err != nil {
 			s.log.Error("web: audit sign-in", slog.String("error", err.Error()))

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -136,7 +137,8 @@ func (s *server) outboxAction(w http.ResponseWriter, r *http.Request, sess *stor
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("outbox_" + r.PathValue("action"))
+	s.d.Metrics.Action(map[string]metrics.WebAction{"retry": metrics.ActionOutboxRetry, "cancel": metrics.ActionOutboxCancel,
+		"address": metrics.ActionOutboxAddress}[r.PathValue("action")])
 	http.Redirect(w, r, "/outbox?done="+done, http.StatusSeeOther)
 }
 

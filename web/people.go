@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ncl-icb/optout-intake/extract/form"
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -251,7 +252,7 @@ func (s *server) optIn(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("opt_in")
+	s.d.Metrics.Action(metrics.ActionOptIn)
 	s.showPeople(w, r, sess, nhs, notice)
 }
 
@@ -348,7 +349,7 @@ func (s *server) optOut(w http.ResponseWriter, r *http.Request, sess *store.Sess
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("opt_out")
+	s.d.Metrics.Action(metrics.ActionOptOut)
 	var notice string
 	switch {
 	case st == vocab.StatusDuplicate:

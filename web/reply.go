@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/notify"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
@@ -120,7 +121,7 @@ func (s *server) staffReply(w http.ResponseWriter, r *http.Request, sess *store.
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("reply")
+	s.d.Metrics.Action(metrics.ActionReply)
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=replied", http.StatusSeeOther)
 }
 
@@ -142,7 +143,7 @@ func (s *server) answeredOffline(w http.ResponseWriter, r *http.Request, sess *s
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("answered_offline")
+	s.d.Metrics.Action(metrics.ActionAnsweredOffline)
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done=answered", http.StatusSeeOther)
 }
 

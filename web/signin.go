@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -85,13 +86,13 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	addr := s.clientAddress(r)
 	if err := r.ParseForm(); err != nil {
-		s.d.Metrics.SignIn("bad_request")
+		s.d.Metrics.SignIn(metrics.SignInBadRequest)
 		s.showSignin(w, r, http.StatusBadRequest, signinData{}, []pageError{{Message: "The form could not be read. Try again."}})
 		return
 	}
 	c, err := r.Cookie(s.cookieName(r, presessionCookie))
 	if err != nil || !tokenEqual(r.PostForm.Get("csrf"), s.signinToken(c.Value)) {
-		s.d.Metrics.SignIn("bad_request")
+		s.d.Metrics.SignIn(metrics.SignInBadRequest)
 		s.auditSignin(r, 0, store.SigninBadForm, addr)
 		s.showSignin(w, r, http.StatusForbidden, signinData{Next: safeNext(r.PostForm.Get("next"))},
 			[]pageError{{Message: "The sign-in form had expired. Try again."}})
@@ -101,7 +102,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	password := r.PostForm.Get("password")
 	d := signinData{Email: email, Next: safeNext(r.PostForm.Get("next"))}
 	if s.d.LocalSigninOff {
-		s.d.Metrics.SignIn("bad_request")
+		s.d.Metrics.SignIn(metrics.SignInBadRequest)
 		s.auditSignin(r, 0, store.SigninLocalOff, addr)
 		s.showSignin(w, r, http.StatusForbidden, d, []pageError{{Message: "Sign in with your NHSmail account."}})
 		return
@@ -114,7 +115,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, pageError{Field: "password", Message: "Enter your password"})
 	}
 	if errs != nil {
-		s.d.Metrics.SignIn("bad_request")
+		s.d.Metrics.SignIn(metrics.SignInBadRequest)
 		s.showSignin(w, r, http.StatusUnprocessableEntity, d, errs)
 		return
 	}
@@ -126,7 +127,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !v.Allowed {
-		s.d.Metrics.SignIn("rate_limited")
+		s.d.Metrics.SignIn(metrics.SignInRateLimited)
 		s.log.Warn("web: sign-in refused", slog.String("reason", v.Reason))
 		wait := int(v.RetryAfter.Seconds()) + 1
 		msg := "Too many failed attempts. Wait 15 minutes and try again, or ask an administrator to unlock your account."
@@ -137,7 +138,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.slots.take() {
-		s.d.Metrics.SignIn("rate_limited")
+		s.d.Metrics.SignIn(metrics.SignInRateLimited)
 		if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninNotChecked, store.SigninBusy, *s.d.SigninPolicy); err != nil {
 			s.log.Error("web: settle sign-in attempt", slog.String("error", err.Error()))
 		}
@@ -154,7 +155,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		if err := s.d.Store.EndSignin(r.Context(), email, addr, store.SigninFailed, reason, *s.d.SigninPolicy); err != nil {
 			s.log.Error("web: settle sign-in attempt", slog.String("error", err.Error()))
 		}
-		s.d.Metrics.SignIn("bad_credentials")
+		s.d.Metrics.SignIn(metrics.SignInBadCredentials)
 		s.refuseSignin(w, r, http.StatusUnauthorized, d, 0, "The email address or password is not right, or the account is disabled")
 		return
 	}
@@ -218,7 +219,7 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, st store.S
 		s.fail(w, r, nil, http.StatusServiceUnavailable, "You could not be signed in. Try again in a minute.")
 		return
 	}
-	s.d.Metrics.SignIn("ok")
+	s.d.Metrics.SignIn(metrics.SignInOK)
 	s.setCookie(w, r, presessionCookie, "", -1)
 	// The cookie lives as long as the browser; the server ends it when idle
 	// or at OPTOUT_SESSION_MAX.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -78,6 +79,6 @@ func (s *server) snippetAction(w http.ResponseWriter, r *http.Request, sess *sto
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("snippet")
+	s.d.Metrics.Action(metrics.ActionSnippet)
 	http.Redirect(w, r, "/snippets?done="+done, http.StatusSeeOther)
 }

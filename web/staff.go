@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 )
 
@@ -121,7 +122,7 @@ func (s *server) addStaff(w http.ResponseWriter, r *http.Request, sess *store.Se
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("staff_add")
+	s.d.Metrics.Action(metrics.ActionStaffAdd)
 	s.showStaff(w, r, sess, http.StatusOK, staffData{Secret: &newSecret{Email: st.Email, Password: pw, Added: true}}, "", nil)
 }
 
@@ -165,7 +166,7 @@ func (s *server) staffAction(w http.ResponseWriter, r *http.Request, sess *store
 			s.storeFail(w, r, sess, err)
 			return
 		}
-		s.d.Metrics.Action("staff_unlock")
+		s.d.Metrics.Action(metrics.ActionStaffUnlock)
 		http.Redirect(w, r, "/staff?done=unlock", http.StatusSeeOther)
 		return
 	default:
@@ -185,7 +186,8 @@ func (s *server) staffAction(w http.ResponseWriter, r *http.Request, sess *store
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("staff_" + action)
+	s.d.Metrics.Action(map[string]metrics.WebAction{"role": metrics.ActionStaffRole, "disable": metrics.ActionStaffDisable,
+		"enable": metrics.ActionStaffEnable, "password": metrics.ActionStaffPassword}[action])
 	if action == "password" {
 		if id == sess.Staff.ID {
 			// Changing one's own password ends one's own sessions too.

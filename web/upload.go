@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ncl-icb/optout-intake/intake"
+	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -112,7 +113,7 @@ func (s *server) uploadForm(w http.ResponseWriter, r *http.Request, sess *store.
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("upload")
+	s.d.Metrics.Action(metrics.ActionUpload)
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=uploaded#form-heading", http.StatusSeeOther)
 }
 
@@ -178,6 +179,6 @@ func (s *server) confirmOptBackIn(w http.ResponseWriter, r *http.Request, sess *
 		s.storeFail(w, r, sess, err)
 		return
 	}
-	s.d.Metrics.Action("opt_in")
+	s.d.Metrics.Action(metrics.ActionOptIn)
 	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
 }
