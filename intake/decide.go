@@ -218,9 +218,10 @@ func decide(in Input) *store.Plan {
 		// An encrypted answer to a staff reply (say, the form): the waiting
 		// item reopens and offers the upload (the answer's ledger row keeps
 		// its kind: store.ProtectedAnswer), and the resident gets the
-		// receipt a protected message gets, not a second item.
+		// receipt a protected message gets, not a second item. The action
+		// stays protected: the OptoutProtectedMail alert counts it.
 		p = planProtected(in.Conv)
-		p.Action, p.Triage = vocab.ActionAnswer, nil
+		p.Triage = nil
 	case in.Conv != nil && in.Conv.Waiting:
 		// An answer to a staff reply: the waiting item reopens (Decide sets
 		// ReopenWaiting) instead of a "no form" reply or a second item.

@@ -581,7 +581,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "encrypted answer to a staff reply: the waiting item reopens, a receipt, no second item",
 			in:   inConv(person(extract.KindProtected), MatchToken, true, waiting),
-			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionAnswer, ConversationState: vocab.StateFormReceived,
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionProtected, ConversationState: vocab.StateFormReceived,
 				Replies: []PlannedReply{{vocab.KindReceipt, -1}}, ReopenWaiting: true},
 		},
 		{
