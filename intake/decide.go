@@ -144,7 +144,8 @@ type Input struct {
 //   - in a conversation whose item waits for the resident's answer to a
 //     staff reply, without a form → Triage folder, no reply: the waiting
 //     item reopens (any plan in such a conversation, except automatic
-//     mail, reopens it);
+//     mail, reopens it); a protected (encrypted) answer also gets the
+//     receipt, and the reopened item offers the upload of a protected item;
 //   - a protected (encrypted) message in a conversation, or a first email
 //     under policy process → receipt and a protected triage item (staff
 //     open it in Outlook and upload the form), never no_form or
@@ -213,6 +214,14 @@ func decide(in Input) *store.Plan {
 		p = planForms(in, vocab.ChannelSecureReply)
 	case in.Conv != nil && photo:
 		p = planPhoto()
+	case in.Conv != nil && in.Conv.Waiting && protected:
+		// An encrypted answer to a staff reply (say, the form): the waiting
+		// item reopens and offers the upload (the answer's ledger row keeps
+		// its kind: store.ProtectedAnswer), and the resident gets the
+		// receipt a protected message gets, not a second item. The action
+		// stays protected: the OptoutProtectedMail alert counts it.
+		p = planProtected(in.Conv)
+		p.Triage = nil
 	case in.Conv != nil && in.Conv.Waiting:
 		// An answer to a staff reply: the waiting item reopens (Decide sets
 		// ReopenWaiting) instead of a "no form" reply or a second item.

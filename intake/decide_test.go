@@ -579,6 +579,12 @@ func TestDecide(t *testing.T) {
 				ConversationState: vocab.StateCompleted, ReopenWaiting: true},
 		},
 		{
+			name: "encrypted answer to a staff reply: the waiting item reopens, a receipt, no second item",
+			in:   inConv(person(extract.KindProtected), MatchToken, true, waiting),
+			want: Plan{Folder: vocab.FolderTriage, Action: vocab.ActionProtected, ConversationState: vocab.StateFormReceived,
+				Replies: []PlannedReply{{vocab.KindReceipt, -1}}, ReopenWaiting: true},
+		},
+		{
 			name: "an auto-reply to a staff reply does not reopen the item",
 			in:   inConv(with(person(extract.KindContact), func(in *Input) { in.Auto = true }), MatchToken, true, waiting),
 			want: Plan{Folder: vocab.FolderAuto, Action: vocab.ActionAuto},

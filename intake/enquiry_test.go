@@ -337,3 +337,95 @@ func TestFirstContactsCorpus(t *testing.T) {
 		t.Errorf("Triage folder holds %d, want %d", got, found+toPerson)
 	}
 }
+
+// An encrypted answer to a staff reply (the resident sends the form with
+// NHSmail encryption) reopens the waiting item, which notes the protection
+// (store.ProtectedAnswer) and takes the upload as a protected item does;
+// the resident gets exactly one receipt and no second item is raised.
+func TestProtectedAnswerToStaffReply(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	svc := r.service(nil)
+	ctx := context.Background()
+	ins := firstContact(t, r, svc, residentAddr)
+	q := replyTo(ins, residentAddr, "")
+	q.body = "Hello,\nBefore I send the form, can you tell me whether my GP will still see my record?\nThanks"
+	r.deliver(q.bytes())
+	once(t, svc)
+	item := r.openItem(t, vocab.ReasonQuestion)
+
+	actor := r.staffActor(t)
+	b, id, subject, err := r.comp.Compose(notify.Reply{Kind: vocab.KindStaffReply, To: residentAddr,
+		Data: notify.Data{Ref: item.Reference, Text: "Yes, your GP still sees it. Please send the form."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.StaffReply(ctx, item.ID, &store.Email{To: residentAddr, Subject: subject, Body: string(b), MessageID: id}, actor); err != nil {
+		t.Fatalf("StaffReply: %v", err)
+	}
+	once(t, svc)
+	sent := r.sent()
+	staff := sent[len(sent)-1]
+	if staff.kind() != string(vocab.KindStaffReply) {
+		t.Fatalf("sent %v, want the staff reply last", kinds(sent))
+	}
+
+	before := len(sent)
+	r.deliver(asReply(t, "protected-rpmsg.eml", staff))
+	once(t, svc)
+	once(t, svc) // a second pass sends nothing more
+	if after := r.sent()[before:]; len(after) != 1 || after[0].kind() != string(vocab.KindReceipt) {
+		t.Fatalf("the encrypted answer got %v, want exactly one receipt", kinds(after))
+	}
+	if tri := r.openTriage(); len(tri) != 1 || tri[0] != vocab.ReasonQuestion {
+		t.Fatalf("open triage %v, want only the question item, reopened", tri)
+	}
+	w, err := r.st.ReplyWaitOf(ctx, item.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Since != nil || w.AnswerLedgerID == 0 {
+		t.Fatalf("the item's wait = %+v, want reopened with the answer", w)
+	}
+	answer, err := r.st.ProtectedAnswer(ctx, item.ID)
+	if err != nil || answer != w.AnswerLedgerID {
+		t.Fatalf("ProtectedAnswer = %d, %v; want the answer %d", answer, err, w.AnswerLedgerID)
+	}
+	m, err := r.st.Message(ctx, answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != string(extract.KindProtected) || m.Action != store.LedgerAction(vocab.FolderTriage, vocab.ActionProtected) {
+		t.Errorf("the answer's ledger row: kind %q action %q, want protected (the alert counts it)", m.Kind, m.Action)
+	}
+	if got := r.count("Triage"); got != 2 {
+		t.Errorf("Triage folder holds %d, want the question and the encrypted answer", got)
+	}
+
+	// Staff upload the form saved from Outlook on the reopened item: it is
+	// kept with the answer, as a secure reply, and accepted as usual.
+	x := extract.New(extract.Limits{}, nil)
+	subID, f, err := UploadForm(ctx, r.st, x, item.ID, actor, "form.pdf", fixture("fillable-filled.pdf"))
+	if err != nil || !f.Valid {
+		t.Fatalf("UploadForm = %d, %+v, %v; want a valid form", subID, f.Problems, err)
+	}
+	d, err := r.st.TriageItemDetail(ctx, item.ID, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Submission == nil || d.Submission.ID != subID || d.Submission.LedgerID != answer || d.Submission.Channel != vocab.ChannelSecureReply {
+		t.Fatalf("item after upload: submission %+v; want the upload, kept with the answer %d, channel secure_reply", d.Submission, answer)
+	}
+	if len(d.Attachments) != 1 {
+		t.Errorf("item after upload lists %d attachments, want the uploaded form", len(d.Attachments))
+	}
+	st, err := r.st.AcceptTriage(ctx, store.Decision{TriageID: item.ID, Actor: actor,
+		Accepted: r.compose(t, vocab.KindAccepted, item.Reference), Duplicate: r.compose(t, vocab.KindDuplicate, item.Reference)})
+	if err != nil || st != vocab.StatusAccepted {
+		t.Fatalf("AcceptTriage = %s, %v; want accepted", st, err)
+	}
+	once(t, svc)
+	if k := kinds(r.sent()[before:]); k["accepted"] != 1 || k["receipt"] != 1 {
+		t.Errorf("sent %v after the answer, want one receipt and the recorded email", k)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
 
@@ -71,6 +72,24 @@ func (s *Store) WaitingOnResident(ctx context.Context, convID int64) (bool, erro
 // resident answers: they stop waiting and point at the answer.
 const sqlReopenWaiting = `update triage set waiting_since = null, answer_ledger_id = $2
 	where conversation_id = $1 and state = 'open' and waiting_since is not null`
+
+// sqlProtectedAnswer selects the answer of an item ($1) when it is
+// encrypted (its ledger row's kind is $2, extract.KindProtected).
+const sqlProtectedAnswer = `select coalesce((select l.id from triage t join ledger l on l.id = t.answer_ledger_id
+	where t.id = $1 and l.kind = $2), 0)`
+
+// ProtectedAnswer returns the ledger row of an item's answer to a staff
+// reply when the answer is encrypted (extract.KindProtected): the item
+// reopened with it, and staff upload the form they saved from Outlook on
+// the item, as on a protected item (AttachUpload keeps the file with the
+// answer). 0 when the item has no answer or its answer is not encrypted.
+func (s *Store) ProtectedAnswer(ctx context.Context, id int64) (int64, error) {
+	var ledgerID int64
+	if err := s.pool.QueryRow(ctx, sqlProtectedAnswer, id, string(extract.KindProtected)).Scan(&ledgerID); err != nil {
+		return 0, fmt.Errorf("read the answer of triage item %d: %w", id, err)
+	}
+	return ledgerID, nil
+}
 
 // ReplyWait is an item's wait for the resident: since when, and the
 // message that answered (0 while none).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ncl-icb/optout-intake/extract"
 	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/vocab"
 )
@@ -110,7 +111,7 @@ type TriageDetail struct {
 	Submission   *Submission
 	Conversation *Conversation
 	Message      *LedgerEntry
-	Attachments  []AttachmentInfo // of the item's message, or nil once purged
+	Attachments  []AttachmentInfo // of the item's message, and the form uploaded on it; nil once purged
 }
 
 // TriageItemDetail returns one item with its submission (fields opened),
@@ -149,7 +150,10 @@ func (s *Store) TriageItemDetail(ctx context.Context, id int64, actor Actor) (Tr
 			return d, err
 		}
 		d.Message = &m
-		rows, err := s.pool.Query(ctx, `select id, name, content_type, size from attachments where ledger_id = $1 order by id`, ledgerID)
+		// With the form uploaded on the item, kept with the message it
+		// came from (AttachUpload: an encrypted answer's).
+		rows, err := s.pool.Query(ctx, `select id, name, content_type, size from attachments
+			where ledger_id = $1 or id = (select attachment_id from submissions where id = $2) order by id`, ledgerID, d.Item.SubmissionID)
 		if err != nil {
 			return d, fmt.Errorf("list attachments of triage item %d: %w", id, err)
 		}
@@ -526,7 +530,8 @@ type Upload struct {
 }
 
 // AttachUpload keeps an uploaded file (sealed like any attachment, with
-// the item's message) and records its form as a submission of the item's
+// the item's message, or with its answer to a staff reply when that was
+// encrypted: ProtectedAnswer) and records its form as a submission of the item's
 // conversation waiting for staff, tied to the item (a form uploaded
 // before on the item is superseded), in one transaction, audited. Staff
 // then accept or reject the item as usual: AcceptTriage reads the
@@ -562,7 +567,19 @@ func (s *Store) AttachUpload(ctx context.Context, u Upload) (int64, error) {
 		if err != nil {
 			return err
 		}
-		if t.LedgerID == 0 {
+		// The file is kept with the message it came from: the item's own,
+		// or its answer to a staff reply when that was encrypted.
+		ledgerID := t.LedgerID
+		if t.Reason != vocab.ReasonProtected {
+			var answer int64
+			if err := tx.QueryRow(ctx, sqlProtectedAnswer, t.ID, string(extract.KindProtected)).Scan(&answer); err != nil {
+				return fmt.Errorf("attach upload to triage item %d: %w", t.ID, err)
+			}
+			if answer != 0 {
+				ledgerID = answer
+			}
+		}
+		if ledgerID == 0 {
 			return fmt.Errorf("attach upload to triage item %d: it has no message: %w", t.ID, ErrConflict)
 		}
 		var conv *int64
@@ -575,7 +592,7 @@ func (s *Store) AttachUpload(ctx context.Context, u Upload) (int64, error) {
 			select $6, $1, (select coalesce(max(seq), 0) + 1 from submissions where ledger_id = $1), att.id, $7, $8, $9, $10, $11,
 				case when exists (select 1 from conversations where id = $6 and ledger_id = $1) then $12 else $13 end, $14
 			from att returning id`,
-			t.LedgerID, name, ct, int64(len(u.Attachment.Data)), data, conv, source, string(u.Form.Format), fields, probs,
+			ledgerID, name, ct, int64(len(u.Attachment.Data)), data, conv, source, string(u.Form.Format), fields, probs,
 			s.keys.NHSIndex(u.Form.Fields.NHSNumber), string(vocab.ChannelUnsolicited), string(vocab.ChannelSecureReply),
 			string(vocab.StatusTriage)).Scan(&subID)
 		if err != nil {

@@ -279,8 +279,6 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 		}
 		lv.CanSend = ok && d.CanAct && len(held) > 0
 		a.Limited = lv
-	case r == vocab.ReasonProtected:
-		a.Protected = s.protectedBlock(ctx, det, d.CanAct)
 	case r == vocab.ReasonOptBackIn:
 		a.OptBackIn = optBackInBlock(det, d.CanAct)
 	case r == vocab.ReasonTooLarge || r == vocab.ReasonUnreadable || r == vocab.ReasonProcessingFailed:
@@ -290,6 +288,17 @@ func (s *server) itemActions(ctx context.Context, sess *store.Session, det store
 			tooLarge := r == vocab.ReasonTooLarge
 			a.Raw = &rawView{Size: det.Message.Size, SizeText: sizeText(det.Message.Size), ReceivedAt: det.Message.ReceivedAt, Sender: header.From,
 				Kept: det.Message.HasRaw && !tooLarge, TooLarge: tooLarge}
+		}
+	}
+	// A protected item, or an item reopened by an encrypted answer to a
+	// staff reply: staff upload the form they saved from Outlook.
+	if !isBounce(det.Item.Reason) {
+		m, ok, err := s.protectedMessage(ctx, det)
+		if err != nil {
+			return err
+		}
+		if ok {
+			a.Protected = s.protectedBlock(ctx, det, m, d.CanAct)
 		}
 	}
 	if det.Conversation != nil && det.Conversation.Address != "" && !isBounce(det.Item.Reason) {

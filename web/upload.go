@@ -35,15 +35,35 @@ type protectedView struct {
 	Uploaded  bool   // a form was uploaded on the item already
 }
 
-// protectedBlock reads the item's message again with the daemon's
-// extractor to say which protection it carries.
-func (s *server) protectedBlock(ctx context.Context, det store.TriageDetail, canAct bool) *protectedView {
-	v := &protectedView{CanUpload: canAct && s.d.Extractor != nil && det.Message != nil,
+// protectedMessage reports whether staff upload an item's form from an
+// encrypted message (ok), and returns that message: the item's own for a
+// protected item, or its answer to a staff reply when that was encrypted
+// (the item reopened with it: store.ProtectedAnswer). m is nil when the
+// item has no message.
+func (s *server) protectedMessage(ctx context.Context, det store.TriageDetail) (m *store.LedgerEntry, ok bool, err error) {
+	if det.Item.Reason == vocab.ReasonProtected {
+		return det.Message, true, nil
+	}
+	id, err := s.d.Store.ProtectedAnswer(ctx, det.Item.ID)
+	if err != nil || id == 0 {
+		return nil, false, err
+	}
+	a, err := s.d.Store.Message(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return &a, true, nil
+}
+
+// protectedBlock reads the encrypted message m (protectedMessage) again
+// with the daemon's extractor to say which protection it carries.
+func (s *server) protectedBlock(ctx context.Context, det store.TriageDetail, m *store.LedgerEntry, canAct bool) *protectedView {
+	v := &protectedView{CanUpload: canAct && s.d.Extractor != nil && m != nil,
 		MaxSize: sizeText(s.d.MaxUploadBytes), Uploaded: det.Submission != nil}
-	if s.d.Extractor == nil || det.Message == nil || !det.Message.HasRaw {
+	if s.d.Extractor == nil || m == nil || !m.HasRaw {
 		return v
 	}
-	raw, err := s.d.Store.RawMessage(ctx, det.Message.ID, store.System)
+	raw, err := s.d.Store.RawMessage(ctx, m.ID, store.System)
 	if err != nil {
 		return v
 	}
@@ -69,7 +89,8 @@ func (s *server) uploadTooLarge(w http.ResponseWriter, r *http.Request, sess *st
 }
 
 // uploadForm reads the form staff saved from a protected message in
-// Outlook with the daemon's extractor and records it on the item
+// Outlook (the item's own, or its encrypted answer to a staff reply:
+// protectedMessage) with the daemon's extractor and records it on the item
 // (intake.UploadForm; the store audits it as triage.upload, without the
 // file's name). Staff then check, accept or reject it as usual.
 func (s *server) uploadForm(w http.ResponseWriter, r *http.Request, sess *store.Session) {
@@ -77,7 +98,12 @@ func (s *server) uploadForm(w http.ResponseWriter, r *http.Request, sess *store.
 	if !ok {
 		return
 	}
-	if det.Item.Reason != vocab.ReasonProtected || s.d.Extractor == nil {
+	_, takesUpload, err := s.protectedMessage(r.Context(), det)
+	if err != nil {
+		s.storeFail(w, r, sess, err)
+		return
+	}
+	if !takesUpload || s.d.Extractor == nil {
 		s.fail(w, r, sess, http.StatusConflict, "A form can only be uploaded on an encrypted message's item.")
 		return
 	}

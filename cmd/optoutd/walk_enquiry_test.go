@@ -608,3 +608,91 @@ func TestWalkQuestionAnswered(t *testing.T) {
 		t.Errorf("the resident got %d emails, want 2", n)
 	}
 }
+
+// TestWalkProtectedAnswer: the resident asks a question, staff write back,
+// and the resident answers with the form in an S/MIME-encrypted email. The
+// question item reopens with the encrypted-message block; staff upload the
+// form saved from Outlook in Chromium and accept it; the resident gets one
+// receipt and the recorded email.
+func TestWalkProtectedAnswer(t *testing.T) {
+	t.Parallel()
+	w := startWalk(t, nil)
+	ctx := context.Background()
+	const addr, nhs = "lily@example.org", "943 476 5919"
+	q := resident.Mail{From: addr, To: rigAddress, Subject: "London Care Record", MessageID: resident.NewMessageID(),
+		Body: "Before I opt out, can you tell me whether my GP will still see my hospital letters?"}
+	w.deliver(q.Bytes())
+	w.waitSent(addr, vocab.KindEnquiry, 0)
+	it := w.waitItem(vocab.ReasonQuestion, 0)
+
+	w.open(it.ID)
+	w.do("write back",
+		chromedp.SendKeys(chromedp.CSS("#reply"), "Yes, your GP still sees them. Please send us the form."),
+		chromedp.Click(chromedp.CSS("#send-reply")),
+		chromedp.WaitVisible(chromedp.CSS("#waiting")),
+	)
+	staff := w.waitSent(addr, vocab.KindStaffReply, 0)
+	w.waitAudit("triage.staff_reply", it.ID)
+
+	// The resident answers with the form, encrypted: a receipt, and the
+	// question item reopens (no second item).
+	w.deliver(walkSMIMEReply(t, staff))
+	w.waitSent(addr, vocab.KindReceipt, 0)
+	w.wait("the encrypted answer reopens the item", func() bool {
+		waiting, err := w.st.WaitingOnResident(ctx, it.ConversationID)
+		return err == nil && !waiting
+	})
+	if items, err := w.st.ListTriage(ctx, store.TriageFilter{Limit: 100}); err != nil || len(items) != 1 || items[0].ID != it.ID {
+		t.Errorf("open items after the answer: %d (%v), want only the reopened question", len(items), err)
+	}
+
+	w.open(it.ID)
+	w.axe("walk protected answer")
+	if w.has("#waiting") {
+		t.Error("the answered item still says it waits")
+	}
+	if s := w.text("#protection-found"); !strings.Contains(strings.ToLower(s), "s/mime") {
+		t.Errorf("the page says %q, want the S/MIME encryption of the answer named", s)
+	}
+	file := filepath.Join(t.TempDir(), "optout-form.txt")
+	if err := os.WriteFile(file, walkForm("Lily", "Ebert", nhs).Data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.do("upload the form saved from Outlook",
+		chromedp.SetUploadFiles(chromedp.CSS("#upload"), []string{file}),
+		chromedp.Click(chromedp.CSS("#upload-form")),
+		chromedp.WaitVisible(chromedp.CSS("#upload-done")),
+	)
+	w.axe("walk protected answer after upload")
+	if v := walkValue(w, "#f-last_name"); v != "Ebert" {
+		t.Errorf("after the upload the form's last name reads %q, want the uploaded form's", v)
+	}
+	d, err := w.st.TriageItemDetail(ctx, it.ID, store.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Submission == nil || d.Submission.Channel != vocab.ChannelSecureReply {
+		t.Fatalf("after the upload the item's submission is %+v, want the form, a secure reply", d.Submission)
+	}
+	if a := w.waitAudit("triage.upload", d.Submission.ID); a.Reference != it.Reference || strings.Contains(a.Detail, "optout-form") {
+		t.Errorf("audit row of the upload = %+v, want reference %s and not the file name", a, it.Reference)
+	}
+	w.do("accept", chromedp.Click(chromedp.CSS("#accept")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	got := w.waitSent(addr, vocab.KindAccepted, 0)
+	if got.ref != it.Reference {
+		t.Errorf("the recorded email carries reference %q, want %s", got.ref, it.Reference)
+	}
+	if a := w.waitAudit("triage.accepted", it.ID); a.Reference != it.Reference {
+		t.Errorf("audit row of the accept = %+v, want reference %s", a, it.Reference)
+	}
+	if c := w.closed(it.ID); c.Outcome != "accepted" || c.ClosedBy != w.staff.ID {
+		t.Errorf("closed item = %+v, want accepted by staff %d", c, w.staff.ID)
+	}
+	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
+		t.Errorf("the register holds %+v (%v), want the opt-out", p, err)
+	}
+	// The acknowledgement, the staff reply, one receipt, the recorded email.
+	if n, r := w.sentTo(addr, ""), w.sentTo(addr, vocab.KindReceipt); n != 4 || r != 1 {
+		t.Errorf("the resident got %d emails (%d receipts), want 4 with one receipt", n, r)
+	}
+}
