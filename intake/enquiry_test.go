@@ -3,6 +3,7 @@ package intake
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -196,6 +197,10 @@ func TestOptBackInAfterAcceptedForm(t *testing.T) {
 		t.Errorf("open triage %v, want only the opt back in", tri)
 	}
 	actor := r.staffActor(t)
+	// The item's person is known: a number found by staff is not taken.
+	if _, err := r.st.ConfirmOptBackIn(context.Background(), item.ID, store.OptIn{NHSNumber: filledNHS, Actor: actor}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("ConfirmOptBackIn with an NHS number on an item whose person is known = %v, want ErrConflict", err)
+	}
 	if _, err := r.st.ConfirmOptBackIn(context.Background(), item.ID, store.OptIn{Actor: actor, Reason: "email",
 		Email: r.compose(t, vocab.KindOptedIn, item.Reference)}); err != nil {
 		t.Fatalf("ConfirmOptBackIn: %v", err)

@@ -208,6 +208,21 @@ func NormaliseNHS(s string) string {
 	return b.String()
 }
 
+// MaskNHS shows only the last three digits of an NHS number (for a page
+// or a printout that must say which person without showing the number).
+func MaskNHS(n string) string {
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, n)
+	if len(digits) < 3 {
+		return "*** *** ****"
+	}
+	return "*** *** *" + digits[len(digits)-3:]
+}
+
 // NormaliseAddress trims an email address, drops angle brackets and lowers its case.
 func NormaliseAddress(s string) string {
 	return strings.ToLower(strings.Trim(strings.TrimSpace(s), "<>"))

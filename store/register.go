@@ -134,7 +134,7 @@ func (s *Store) RecordOptIn(ctx context.Context, in OptIn) (HistoryEntry, error)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		h, err = recordOptIn(ctx, tx, `r.nhs_index = $1`, idx, in, se)
+		h, err = recordOptIn(ctx, tx, `r.nhs_index = $1`, idx, in, se, 0)
 		return err
 	})
 	return h, err
@@ -143,8 +143,9 @@ func (s *Store) RecordOptIn(ctx context.Context, in OptIn) (HistoryEntry, error)
 // recordOptIn is RecordOptIn's transaction, for the register row that where
 // (a condition on r, with $1 = arg) selects: the row is locked, turned
 // opted_in, its history appended, the confirmation queued (se, when
-// in.Email is set) and the change audited.
-func recordOptIn(ctx context.Context, tx pgx.Tx, where string, arg any, in OptIn, se sealedEmail) (HistoryEntry, error) {
+// in.Email is set: in emailConv, or when 0 in the conversation the opt-out
+// came from) and the change audited.
+func recordOptIn(ctx context.Context, tx pgx.Tx, where string, arg any, in OptIn, se sealedEmail, emailConv int64) (HistoryEntry, error) {
 	var h HistoryEntry
 	err := func() error {
 		var regID int64
@@ -172,8 +173,8 @@ func recordOptIn(ctx context.Context, tx pgx.Tx, where string, arg any, in OptIn
 			return fmt.Errorf("record opt in history: %w", err)
 		}
 		if in.Email != nil {
-			var convID int64
-			if conv != nil {
+			convID := emailConv
+			if convID == 0 && conv != nil {
 				convID = *conv
 			}
 			if convID == 0 && in.Email.To == "" {

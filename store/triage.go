@@ -483,9 +483,13 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 // change, its history, the confirmation in.Email (KindOptedIn by default; To
 // "" is the address of the conversation the opt-out came from) and the
 // audit entry, as RecordOptIn makes them, and the item closes, all in one
-// transaction. in.NHSNumber is not used: the person is the item's.
-// ErrConflict when the item has no recorded person, the person is already
-// opted in, or the item is closed.
+// transaction. The person is the item's; when its conversation recorded no
+// one (a first email asking to opt back in, a new thread), in.NHSNumber
+// names the person staff found (through the blind index, as FindPerson),
+// and the email belongs to the item's conversation. ErrNotFound when that
+// number is not in the register; ErrConflict when the item has no recorded
+// person and no number is given, has one and a number is given anyway, the
+// person is already opted in, or the item is closed.
 func (s *Store) ConfirmOptBackIn(ctx context.Context, triageID int64, in OptIn) (HistoryEntry, error) {
 	var h HistoryEntry
 	if in.Actor == System {
@@ -507,11 +511,23 @@ func (s *Store) ConfirmOptBackIn(ctx context.Context, triageID int64, in OptIn) 
 		if err := tx.QueryRow(ctx, `select register_id from triage where id = $1`, t.ID).Scan(&regID); err != nil {
 			return fmt.Errorf("confirm opt back in on triage item %d: %w", t.ID, err)
 		}
-		if regID == nil {
+		switch {
+		case regID != nil && in.NHSNumber != "":
+			return fmt.Errorf("confirm opt back in on triage item %d: its conversation recorded the person: %w", t.ID, ErrConflict)
+		case regID != nil:
+			if h, err = recordOptIn(ctx, tx, `r.id = $1`, *regID, in, *se, 0); err != nil {
+				return err
+			}
+		case in.NHSNumber == "":
 			return fmt.Errorf("confirm opt back in on triage item %d: its conversation recorded no one: %w", t.ID, ErrConflict)
-		}
-		if h, err = recordOptIn(ctx, tx, `r.id = $1`, *regID, in, *se); err != nil {
-			return err
+		default:
+			idx := s.keys.NHSIndex(in.NHSNumber)
+			if idx == nil {
+				return fmt.Errorf("confirm opt back in on triage item %d: NHS number is not 10 digits: %w", t.ID, ErrNotFound)
+			}
+			if h, err = recordOptIn(ctx, tx, `r.nhs_index = $1`, idx, in, *se, t.ConversationID); err != nil {
+				return err
+			}
 		}
 		return closeTriage(ctx, tx, t, in.Actor, vocab.OutcomeOptedIn, "")
 	})

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/ncl-icb/optout-intake/extract/form"
 	"github.com/ncl-icb/optout-intake/intake"
 	"github.com/ncl-icb/optout-intake/metrics"
 	"github.com/ncl-icb/optout-intake/store"
@@ -144,10 +146,13 @@ func (s *server) uploadForm(w http.ResponseWriter, r *http.Request, sess *store.
 }
 
 // optBackInView is an "asks to opt back in" item: the person's register
-// state and whether staff can record the opt back in.
+// state and whether staff can record the opt back in, or, when the
+// conversation recorded no one, whether staff can find the person by NHS
+// number on the item.
 type optBackInView struct {
 	State      string // in words; "" when the conversation recorded no one
 	CanConfirm bool
+	CanFind    bool
 }
 
 // registerStateTexts are the register states in words.
@@ -158,7 +163,8 @@ var registerStateTexts = map[store.RegisterState]string{
 
 func optBackInBlock(det store.TriageDetail, canAct bool) *optBackInView {
 	return &optBackInView{State: registerStateTexts[det.Item.RegisterState],
-		CanConfirm: canAct && det.Item.RegisterState == store.OptedOut}
+		CanConfirm: canAct && det.Item.RegisterState == store.OptedOut,
+		CanFind:    canAct && det.Item.RegisterState == ""}
 }
 
 // optBackInConfirm is the confirmation page of an item's opt back in.
@@ -166,6 +172,69 @@ type optBackInConfirm struct {
 	ItemID    int64
 	To        string // the address the opted-back-in email goes to; "" for none
 	Reference string
+	// Found is the register entry staff found by NHS number on the item
+	// (its conversation recorded no one); nil for the item's own person.
+	Found *foundPerson
+}
+
+// foundPerson is a register entry found on an item, for the confirmation
+// page: its state in words, since when, and the NHS number masked but for
+// its last digits (NHS carries the number to the confirming POST).
+type foundPerson struct {
+	NHS, Masked, State string
+	Since              time.Time
+}
+
+// The find-the-person step's field, and what it says when it finds no one
+// to opt back in.
+const (
+	optInNHSField    = "optin-nhs"
+	optInNHSInvalid  = "Enter the NHS number the resident gave: 10 digits with a valid check digit, like 943 476 5919"
+	optInNHSNotFound = "No one with this NHS number is in the register: they never opted out, so there is nothing to opt back in. Check the number with the resident"
+	optInNHSOptedIn  = "The person with this NHS number is already opted back in: there is nothing to record. Tell the resident, then close the item"
+)
+
+// findOptBackIn finds the person an "asks to opt back in" item is about
+// when its conversation recorded no one: the NHS number staff typed must
+// pass the Modulus 11 check and be in the register as opted out. A search
+// (search=true, the first POST) is audited as on the person page
+// (people.search, and register.view when found). ok is false when the
+// item page was shown again with the reason.
+func (s *server) findOptBackIn(w http.ResponseWriter, r *http.Request, sess *store.Session, id int64, search bool) (store.Person, bool) {
+	raw := r.PostForm.Get("nhs")
+	nhs := store.NormaliseNHS(raw)
+	if len(raw) > maxQueryLen || nhs == "" || !form.ValidNHSNumber(nhs) {
+		s.itemWithErrors(w, r, sess, id, []pageError{{Field: optInNHSField, Message: optInNHSInvalid}})
+		return store.Person{}, false
+	}
+	actor := store.System
+	if search {
+		actor = store.Actor(sess.Staff.ID)
+	}
+	p, err := s.d.Store.FindPerson(r.Context(), nhs, actor)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.storeFail(w, r, sess, err)
+		return p, false
+	}
+	if search {
+		n := 1
+		if err != nil {
+			n = 0
+		}
+		if err := s.d.Store.AuditSearch(r.Context(), actor, nhs, n); err != nil {
+			s.storeFail(w, r, sess, err)
+			return p, false
+		}
+	}
+	switch {
+	case err != nil:
+		s.itemWithErrors(w, r, sess, id, []pageError{{Field: optInNHSField, Message: optInNHSNotFound}})
+		return p, false
+	case p.State != store.OptedOut:
+		s.itemWithErrors(w, r, sess, id, []pageError{{Field: optInNHSField, Message: optInNHSOptedIn}})
+		return p, false
+	}
+	return p, true
 }
 
 // confirmOptBackIn records, from an "asks to opt back in" item, that the
@@ -177,20 +246,34 @@ func (s *server) confirmOptBackIn(w http.ResponseWriter, r *http.Request, sess *
 	if !ok {
 		return
 	}
-	if det.Item.Reason != vocab.ReasonOptBackIn || det.Item.RegisterState != store.OptedOut {
+	known := det.Item.RegisterState == store.OptedOut
+	if det.Item.Reason != vocab.ReasonOptBackIn || !known && det.Item.RegisterState != "" {
 		s.fail(w, r, sess, http.StatusConflict, "This item's person is not recorded as opted out, so there is no opt back in to record. Use Find a person instead.")
 		return
 	}
+	confirmed := r.PostForm.Get("confirmed") == "yes"
+	var found store.Person
+	if !known {
+		// The conversation recorded no one: the person staff found by NHS
+		// number on the item (searched again, unaudited, on the confirm).
+		var ok bool
+		if found, ok = s.findOptBackIn(w, r, sess, det.Item.ID, !confirmed); !ok {
+			return
+		}
+	}
 	rt, hasAddr := s.replyContext(r.Context(), det)
-	if r.PostForm.Get("confirmed") != "yes" {
+	if !confirmed {
 		c := optBackInConfirm{ItemID: det.Item.ID}
 		if hasAddr {
 			c.To, c.Reference = rt.to, rt.ref
 		}
+		if !known {
+			c.Found = &foundPerson{NHS: found.NHSNumber, Masked: store.MaskNHS(found.NHSNumber), State: registerStateTexts[found.State], Since: found.Since}
+		}
 		s.render(w, r, http.StatusOK, "optback", page{Title: "Check the opt back in", Nav: "queue", Session: sess, Data: c})
 		return
 	}
-	in := store.OptIn{Actor: store.Actor(sess.Staff.ID), Reason: "asked by email (triage item " + strconv.FormatInt(det.Item.ID, 10) + ")"}
+	in := store.OptIn{NHSNumber: found.NHSNumber, Actor: store.Actor(sess.Staff.ID), Reason: "asked by email (triage item " + strconv.FormatInt(det.Item.ID, 10) + ")"}
 	done := "optedin-noemail"
 	if hasAddr {
 		rt.form = ""

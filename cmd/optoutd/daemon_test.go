@@ -515,8 +515,8 @@ func TestMaskNHS(t *testing.T) {
 		{"", "*** *** ****"},
 	}
 	for _, tt := range tests {
-		if got := maskNHS(tt.in); got != tt.want {
-			t.Errorf("maskNHS(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := store.MaskNHS(tt.in); got != tt.want {
+			t.Errorf("store.MaskNHS(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func (d *demo) printRegister(ctx context.Context) error {
 			if p, err := d.app.store.FindPerson(ctx, s.Fields.NHSNumber, store.System); err == nil {
 				state = fmt.Sprintf("register: %s since %s", p.State, p.Since.Format("2 Jan 2006 15:04"))
 			}
-			d.printf("  form %-10s NHS number %s  %-9s  %s\n", s.Format, maskNHS(s.Fields.NHSNumber), s.Status, state)
+			d.printf("  form %-10s NHS number %s  %-9s  %s\n", s.Format, store.MaskNHS(s.Fields.NHSNumber), s.Status, state)
 			for _, p := range s.Problems {
 				d.printf("    problem (%s): %s\n", p.Severity, p.Message)
 			}
@@ -98,18 +98,4 @@ func (d *demo) showMail(raw []byte) {
 	}
 	b.WriteString("  +--------------------------------------------------------------------------\n")
 	d.printf("%s", b.String())
-}
-
-// maskNHS shows only the last three digits of an NHS number.
-func maskNHS(n string) string {
-	digits := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, n)
-	if len(digits) < 3 {
-		return "*** *** ****"
-	}
-	return "*** *** *" + digits[len(digits)-3:]
 }

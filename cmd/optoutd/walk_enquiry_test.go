@@ -309,6 +309,107 @@ func TestWalkOptBackIn(t *testing.T) {
 	}
 }
 
+// TestWalkOptBackInFindPerson: a resident who opted out through one
+// conversation writes later from another address, a first contact asking to
+// opt back in; the item knows no one, so staff find the person by NHS
+// number on the item (a mistyped number is refused first), see the
+// register entry found and what will happen, confirm, and the item closes
+// with the register changed; the opted_in email reaches the sink at the
+// new conversation's address, and every step is audited.
+func TestWalkOptBackInFindPerson(t *testing.T) {
+	t.Parallel()
+	w := startWalk(t, nil)
+	ctx := context.Background()
+	const oldAddr, newAddr, nhs = "grace@example.org", "grace.hopper@example.net", "401 023 2137"
+	instr := w.firstContact(oldAddr)
+	w.deliver(replyTo(instr, "Please find my form attached.", walkForm("Grace", "Hopper", nhs)).Bytes())
+	acc := w.waitSent(oldAddr, vocab.KindAccepted, 0)
+	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
+		t.Fatalf("after the accepted email the register holds %+v (%v), want opted out", p, err)
+	}
+
+	const subject, body = "Opting back in", "Hello,\nI opted out last year but I have changed my mind. Please opt me back in.\nThanks"
+	if got := enquiry.Read(subject, body).Primary(); got != enquiry.OptBackIn {
+		t.Fatalf("the classifier files the words under %q: the walk would not test an opt back in", got)
+	}
+	w.deliver(resident.Mail{From: newAddr, To: rigAddress, Subject: subject, Body: body}.Bytes())
+	ack := w.waitSent(newAddr, "", 0)
+	it := w.waitItem(vocab.ReasonOptBackIn, 0)
+	if ack.ref != it.Reference || it.Reference == acc.ref {
+		t.Errorf("acknowledgement reference %q, item %q, the opt-out's conversation %q: want the item's own new conversation", ack.ref, it.Reference, acc.ref)
+	}
+	if it.RegisterState != "" {
+		t.Errorf("item register state %q, want none (no form in this conversation)", it.RegisterState)
+	}
+
+	w.open(it.ID)
+	w.axe("walk opt back in, person not known")
+	if s := w.text("#register-state"); !strings.HasPrefix(s, "Not known") {
+		t.Errorf("the page says the register holds %q, want Not known", s)
+	}
+	if w.has("#optbackin-start") {
+		t.Error("the page offers to record the opt back in before the person is found")
+	}
+	// A mistyped number (the check digit fails) is refused on the item.
+	w.do("find a mistyped number",
+		chromedp.SendKeys(chromedp.CSS("#optin-nhs"), "401 023 2138"),
+		chromedp.Click(chromedp.CSS("#optin-find")),
+		chromedp.WaitVisible(chromedp.CSS("#optin-nhs-error")),
+	)
+	w.axe("walk opt back in, number refused")
+	if s := w.text(".error-summary"); !strings.Contains(s, "valid check digit") {
+		t.Errorf("the error summary says %q, want the check digit", s)
+	}
+	w.do("find the person",
+		chromedp.SendKeys(chromedp.CSS("#optin-nhs"), nhs),
+		chromedp.Click(chromedp.CSS("#optin-find")),
+		chromedp.WaitVisible(chromedp.CSS("#optback-confirm")),
+	)
+	w.axe("walk opt back in, person found")
+	w.screenshot("walk-opt_back_in-found")
+	if s := w.text("#found-nhs"); s != "*** *** *137" {
+		t.Errorf("the page shows the NHS number as %q, want it masked", s)
+	}
+	if s := w.text("#found-state"); s != "Opted out" {
+		t.Errorf("the page says the person found is %q, want Opted out", s)
+	}
+	if to := w.text("#optback-to"); to != newAddr {
+		t.Errorf("the confirmation says the email goes to %q, want %s", to, newAddr)
+	}
+	w.waitAudit("people.search", 0)
+	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
+		t.Errorf("before the confirmation the register holds %+v (%v), want opted out still", p, err)
+	}
+	w.do("confirm the opt back in",
+		chromedp.Click(chromedp.CSS("#optback-confirm")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	)
+	got := w.waitSent(newAddr, vocab.KindOptedIn, 0)
+	if got.ref != it.Reference || !strings.Contains(got.subject, "[secure]") {
+		t.Errorf("the opted_in email has subject %q and reference %q, want [secure] and %s", got.subject, got.ref, it.Reference)
+	}
+	p, err := w.st.FindPerson(ctx, nhs, store.System)
+	if err != nil || p.State != store.OptedIn {
+		t.Fatalf("after the confirmation the register holds %+v (%v), want opted back in", p, err)
+	}
+	w.waitAudit("register.view", p.RegisterID)
+	w.waitAudit("register.opt_in", p.RegisterID)
+	if c := w.closed(it.ID); c.Outcome != vocab.OutcomeOptedIn || c.ClosedBy != w.staff.ID {
+		t.Errorf("closed item = %+v, want opted_in by staff %d", c, w.staff.ID)
+	}
+	if a := w.waitAudit("triage.opted_in", it.ID); a.Reference != it.Reference {
+		t.Errorf("audit row of the close = %+v, want reference %s", a, it.Reference)
+	}
+	w.axe("walk opt back in, closed")
+	// The old address got the instructions and the accepted email only.
+	if n := w.sentTo(oldAddr, ""); n != 2 {
+		t.Errorf("the opt-out's address got %d emails, want 2", n)
+	}
+	if n := w.sentTo(newAddr, ""); n != 2 {
+		t.Errorf("the new address got %d emails, want 2 (acknowledgement, opted back in)", n)
+	}
+}
+
 // TestWalkAfterCompletion: a thank-you after the opt-out was recorded is
 // acknowledged and raises an item; its page shows the words and the
 // conversation, and staff write back in the same secure thread.
