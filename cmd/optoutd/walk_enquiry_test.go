@@ -329,7 +329,7 @@ func TestWalkOptBackInFindPerson(t *testing.T) {
 	}
 
 	const subject, body = "Opting back in", "Hello,\nI opted out last year but I have changed my mind. Please opt me back in.\nThanks"
-	if got := enquiry.Read(subject, body).Primary(); got != enquiry.OptBackIn {
+	if got := enquiry.Read(subject, body).Primary(); got != vocab.ReasonOptBackIn {
 		t.Fatalf("the classifier files the words under %q: the walk would not test an opt back in", got)
 	}
 	w.deliver(resident.Mail{From: newAddr, To: rigAddress, Subject: subject, Body: body}.Bytes())
