@@ -21,6 +21,10 @@ func TestPersonKeyedInOptOut(t *testing.T) {
 	c := e.signIn(e.triager)
 	nhs := validNHS[2]
 
+	// A mistyped number (wrong check digit) is named as such, not "not found".
+	if resp, body := c.post("/people", url.Values{"q": {"401 023 2138"}}); resp.StatusCode != 422 || !strings.Contains(body, "fails its check digit") {
+		t.Errorf("find a person by a number failing Modulus 11 = %d; want 422 naming the check digit", resp.StatusCode)
+	}
 	resp, body := c.post("/people", url.Values{"q": {nhs}})
 	if resp.StatusCode != 200 || !strings.Contains(body, "Key in a form") {
 		t.Fatalf("find a person not in the register = %d; want the button to key in a form", resp.StatusCode)

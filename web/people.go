@@ -162,7 +162,12 @@ func (s *server) showPeople(w http.ResponseWriter, r *http.Request, sess *store.
 				}
 			}
 		}
-	} else if n := store.NormaliseNHS(q); n != "" {
+	} else if n := store.NormaliseNHS(q); n != "" && !form.ValidNHSNumber(n) {
+		// No register entry can hold it: every form is checked by the same rule.
+		s.render(w, r, http.StatusUnprocessableEntity, "people", page{Title: "Find a person", Nav: "people", Session: sess,
+			Errors: []pageError{{Field: "q", Message: "This NHS number fails its check digit (Modulus 11): check it against the form"}}, Data: d})
+		return
+	} else if n != "" {
 		nhs = append(nhs, n)
 		d.NHS = n
 	} else {
