@@ -469,7 +469,6 @@ func TestWalkAfterCompletion(t *testing.T) {
 func TestWalkProtected(t *testing.T) {
 	t.Parallel()
 	w := startWalk(t, nil)
-	ctx := context.Background()
 	const addr, nhs = "mary@example.org", "943 476 5919"
 	instr := w.firstContact(addr)
 	w.deliver(walkSMIMEReply(t, instr))
@@ -485,43 +484,7 @@ func TestWalkProtected(t *testing.T) {
 	if s := w.text("#protection-found"); !strings.Contains(strings.ToLower(s), "s/mime") {
 		t.Errorf("the page says %q, want the S/MIME encryption named", s)
 	}
-	file := filepath.Join(t.TempDir(), "optout-form.txt")
-	if err := os.WriteFile(file, walkForm("Mary", "Seacole", nhs).Data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w.do("upload the form saved from Outlook",
-		chromedp.SetUploadFiles(chromedp.CSS("#upload"), []string{file}),
-		chromedp.Click(chromedp.CSS("#upload-form")),
-		chromedp.WaitVisible(chromedp.CSS("#upload-done")),
-	)
-	w.axe("walk protected after upload")
-	if v := walkValue(w, "#f-last_name"); v != "Seacole" {
-		t.Errorf("after the upload the form's last name reads %q, want the uploaded form's", v)
-	}
-	d, err := w.st.TriageItemDetail(ctx, it.ID, store.System)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Submission == nil {
-		t.Fatal("after the upload the item has no submission")
-	}
-	if a := w.waitAudit("triage.upload", d.Submission.ID); a.Reference != it.Reference || strings.Contains(a.Detail, "optout-form") {
-		t.Errorf("audit row of the upload = %+v, want reference %s and not the file name", a, it.Reference)
-	}
-	w.do("accept", chromedp.Click(chromedp.CSS("#accept")), chromedp.WaitVisible(chromedp.CSS(".notice")))
-	got := w.waitSent(addr, vocab.KindAccepted, 0)
-	if got.ref != it.Reference {
-		t.Errorf("the recorded email carries reference %q, want %s", got.ref, it.Reference)
-	}
-	if a := w.waitAudit("triage.accepted", it.ID); a.Reference != it.Reference {
-		t.Errorf("audit row of the accept = %+v, want reference %s", a, it.Reference)
-	}
-	if c := w.closed(it.ID); c.Outcome != "accepted" || c.ClosedBy != w.staff.ID {
-		t.Errorf("closed item = %+v, want accepted by staff %d", c, w.staff.ID)
-	}
-	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
-		t.Errorf("the register holds %+v (%v), want the opt-out", p, err)
-	}
+	walkUploadAndAccept(w, it, addr, nhs, "Mary", "Seacole", "walk protected")
 	// Instructions, receipt, recorded: never a "no form".
 	if n := w.sentTo(addr, ""); n != 3 {
 		t.Errorf("the resident got %d emails, want 3", n)
@@ -755,8 +718,26 @@ func TestWalkProtectedAnswer(t *testing.T) {
 	if s := w.text("#protection-found"); !strings.Contains(strings.ToLower(s), "s/mime") {
 		t.Errorf("the page says %q, want the S/MIME encryption of the answer named", s)
 	}
+	if sb := walkUploadAndAccept(w, it, addr, nhs, "Lily", "Ebert", "walk protected answer"); sb.Channel != vocab.ChannelSecureReply {
+		t.Errorf("the uploaded form came in by %q, want a secure reply", sb.Channel)
+	}
+	// The acknowledgement, the staff reply, one receipt, the recorded email.
+	if n, r := w.sentTo(addr, ""), w.sentTo(addr, vocab.KindReceipt); n != 4 || r != 1 {
+		t.Errorf("the resident got %d emails (%d receipts), want 4 with one receipt", n, r)
+	}
+}
+
+// walkUploadAndAccept uploads, on the open page of the encrypted item it,
+// the form of first last (NHS number nhs) as staff save it from Outlook,
+// checks the form is read and the upload audited without the file name,
+// accepts it, and checks the recorded email to addr, the audit of the
+// accept, the closed item and the register. It returns the form's
+// submission.
+func walkUploadAndAccept(w *walk, it store.TriageItem, addr, nhs, first, last, name string) store.Submission {
+	w.t.Helper()
+	t, ctx := w.t, context.Background()
 	file := filepath.Join(t.TempDir(), "optout-form.txt")
-	if err := os.WriteFile(file, walkForm("Lily", "Ebert", nhs).Data, 0o600); err != nil {
+	if err := os.WriteFile(file, walkForm(first, last, nhs).Data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w.do("upload the form saved from Outlook",
@@ -764,36 +745,32 @@ func TestWalkProtectedAnswer(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#upload-form")),
 		chromedp.WaitVisible(chromedp.CSS("#upload-done")),
 	)
-	w.axe("walk protected answer after upload")
-	if v := walkValue(w, "#f-last_name"); v != "Ebert" {
+	w.axe(name + " after upload")
+	if v := walkValue(w, "#f-last_name"); v != last {
 		t.Errorf("after the upload the form's last name reads %q, want the uploaded form's", v)
 	}
 	d, err := w.st.TriageItemDetail(ctx, it.ID, store.System)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Submission == nil || d.Submission.Channel != vocab.ChannelSecureReply {
-		t.Fatalf("after the upload the item's submission is %+v, want the form, a secure reply", d.Submission)
+	if d.Submission == nil {
+		t.Fatal("after the upload the item has no submission")
 	}
 	if a := w.waitAudit("triage.upload", d.Submission.ID); a.Reference != it.Reference || strings.Contains(a.Detail, "optout-form") {
 		t.Errorf("audit row of the upload = %+v, want reference %s and not the file name", a, it.Reference)
 	}
 	w.do("accept", chromedp.Click(chromedp.CSS("#accept")), chromedp.WaitVisible(chromedp.CSS(".notice")))
-	got := w.waitSent(addr, vocab.KindAccepted, 0)
-	if got.ref != it.Reference {
+	if got := w.waitSent(addr, vocab.KindAccepted, 0); got.ref != it.Reference {
 		t.Errorf("the recorded email carries reference %q, want %s", got.ref, it.Reference)
 	}
 	if a := w.waitAudit("triage.accepted", it.ID); a.Reference != it.Reference {
 		t.Errorf("audit row of the accept = %+v, want reference %s", a, it.Reference)
 	}
-	if c := w.closed(it.ID); c.Outcome != "accepted" || c.ClosedBy != w.staff.ID {
+	if c := w.closed(it.ID); c.Outcome != vocab.OutcomeAccepted || c.ClosedBy != w.staff.ID {
 		t.Errorf("closed item = %+v, want accepted by staff %d", c, w.staff.ID)
 	}
 	if p, err := w.st.FindPerson(ctx, nhs, store.System); err != nil || p.State != store.OptedOut {
 		t.Errorf("the register holds %+v (%v), want the opt-out", p, err)
 	}
-	// The acknowledgement, the staff reply, one receipt, the recorded email.
-	if n, r := w.sentTo(addr, ""), w.sentTo(addr, vocab.KindReceipt); n != 4 || r != 1 {
-		t.Errorf("the resident got %d emails (%d receipts), want 4 with one receipt", n, r)
-	}
+	return *d.Submission
 }
