@@ -140,11 +140,8 @@ func (s *Store) BulkCloseTriage(ctx context.Context, ids []int64, decision vocab
 			return fmt.Errorf("bulk close: %w", err)
 		}
 		for _, t := range items {
-			if t.SubmissionID != 0 {
-				if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = 'triage'`,
-					t.SubmissionID, string(status), actor.String()); err != nil {
-					return fmt.Errorf("bulk close item %d: %w", t.ID, err)
-				}
+			if err := decideWaitingForm(ctx, tx, t.SubmissionID, status, actor); err != nil {
+				return fmt.Errorf("bulk close item %d: %w", t.ID, err)
 			}
 			if _, err := tx.Exec(ctx, `update triage set close_reason = $2, close_note = $3 where id = $1`, t.ID, decision, note); err != nil {
 				return fmt.Errorf("bulk close item %d: %w", t.ID, err)

@@ -151,11 +151,8 @@ func (s *Store) AnswerOffline(ctx context.Context, id int64, note string, actor 
 		if err != nil {
 			return err
 		}
-		if t.SubmissionID != 0 {
-			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = 'triage'`,
-				t.SubmissionID, string(vocab.StatusNotOptOut), actor.String()); err != nil {
-				return fmt.Errorf("close triage item %d: %w", id, err)
-			}
+		if err := decideWaitingForm(ctx, tx, t.SubmissionID, vocab.StatusNotOptOut, actor); err != nil {
+			return fmt.Errorf("close triage item %d: %w", id, err)
 		}
 		if _, err := tx.Exec(ctx, `update triage set close_reason = $2, close_note = $3, waiting_since = null where id = $1`,
 			id, vocab.CloseAnsweredOffline, sealed); err != nil {
@@ -303,13 +300,10 @@ func (s *Store) NewContactFromTriage(ctx context.Context, id int64, address, ref
 		if err := tieSubmission(ctx, tx, t, convID); err != nil {
 			return err
 		}
-		if t.SubmissionID != 0 {
-			// The form read from this email is not taken: the sender is
-			// asked to send one in their own secure conversation.
-			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = 'triage'`,
-				t.SubmissionID, string(vocab.StatusSuperseded), actor.String()); err != nil {
-				return fmt.Errorf("new first contact from triage item %d: %w", id, err)
-			}
+		// The form read from this email is not taken: the sender is asked
+		// to send one in their own secure conversation.
+		if err := decideWaitingForm(ctx, tx, t.SubmissionID, vocab.StatusSuperseded, actor); err != nil {
+			return fmt.Errorf("new first contact from triage item %d: %w", id, err)
 		}
 		t.Reference = ref
 		return closeTriage(ctx, tx, t, actor, vocab.OutcomeNewContact, fmt.Sprintf("conversation=%d", convID))

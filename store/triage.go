@@ -268,6 +268,19 @@ func lockOpenTriage(ctx context.Context, tx pgx.Tx, id int64) (TriageItem, error
 	return t, nil
 }
 
+// decideWaitingForm records staff's decision status on the form id (0:
+// none) when it still waits for staff (status triage), and leaves a form
+// already decided alone: an item about an email that bounced points at the
+// form that email answered, long accepted, which a close must not undo.
+func decideWaitingForm(ctx context.Context, tx pgx.Tx, id int64, status vocab.SubmissionStatus, actor Actor) error {
+	if id == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = $4`,
+		id, string(status), actor.String(), string(vocab.StatusTriage))
+	return err
+}
+
 func closeTriage(ctx context.Context, tx pgx.Tx, t TriageItem, actor Actor, outcome vocab.Outcome, detail string) error {
 	if !outcome.Valid() {
 		// Every outcome has its words for staff (vocab.Outcomes): a new one
@@ -445,12 +458,8 @@ func (s *Store) decide(ctx context.Context, d Decision, st vocab.SubmissionStatu
 		if err != nil {
 			return err
 		}
-		if t.SubmissionID != 0 && st != "" {
-			// Only a form still waiting for staff: an item about an email
-			// that bounced points at the form that email answered, long
-			// decided (accepted, duplicate), which a close must not undo.
-			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = 'triage'`,
-				t.SubmissionID, string(st), d.Actor.String()); err != nil {
+		if st != "" {
+			if err := decideWaitingForm(ctx, tx, t.SubmissionID, st, d.Actor); err != nil {
 				return fmt.Errorf("%s triage item %d: %w", outcome, t.ID, err)
 			}
 		}
@@ -614,11 +623,8 @@ func (s *Store) AttachUpload(ctx context.Context, u Upload) (int64, error) {
 		if err != nil {
 			return fmt.Errorf("attach upload to triage item %d: %w", t.ID, err)
 		}
-		if t.SubmissionID != 0 {
-			if _, err := tx.Exec(ctx, `update submissions set status = $2, decided_by = $3, decided_at = now() where id = $1 and status = $4`,
-				t.SubmissionID, string(vocab.StatusSuperseded), u.Actor.String(), string(vocab.StatusTriage)); err != nil {
-				return fmt.Errorf("attach upload to triage item %d: supersede the earlier form: %w", t.ID, err)
-			}
+		if err := decideWaitingForm(ctx, tx, t.SubmissionID, vocab.StatusSuperseded, u.Actor); err != nil {
+			return fmt.Errorf("attach upload to triage item %d: supersede the earlier form: %w", t.ID, err)
 		}
 		if _, err := tx.Exec(ctx, `update triage set submission_id = $2 where id = $1`, t.ID, subID); err != nil {
 			return fmt.Errorf("attach upload to triage item %d: %w", t.ID, err)
