@@ -361,7 +361,7 @@ func (s *server) bounceAction(w http.ResponseWriter, r *http.Request, sess *stor
 		return
 	}
 	s.d.Metrics.Action(counted)
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
+	itemDone(w, r, det.Item.ID, done)
 }
 
 // senderAction decides an item raised for a reference from another
@@ -430,7 +430,7 @@ func (s *server) senderAction(w http.ResponseWriter, r *http.Request, sess *stor
 		return
 	}
 	s.d.Metrics.Action(map[string]metrics.WebAction{"attach": metrics.ActionSenderAttach, "new": metrics.ActionSenderNew}[r.PathValue("action")])
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
+	itemDone(w, r, det.Item.ID, done)
 }
 
 // sendHeld sends the replies a rate_limited item held back, composed as
@@ -470,7 +470,7 @@ func (s *server) sendHeld(w http.ResponseWriter, r *http.Request, sess *store.Se
 		return
 	}
 	s.d.Metrics.Action(metrics.ActionSendHeld)
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=heldsent", http.StatusSeeOther)
+	itemDone(w, r, det.Item.ID, "heldsent")
 }
 
 // rawDownload serves the original of an item's message as a download

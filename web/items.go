@@ -47,6 +47,13 @@ func (s *server) dueOf(t store.TriageItem) due {
 	return d
 }
 
+// itemDone sends the browser back to item id's page after an action, with
+// the confirmation done (a key of notices, optionally followed by the
+// #fragment to scroll to).
+func itemDone(w http.ResponseWriter, r *http.Request, id int64, done string) {
+	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done="+done, http.StatusSeeOther)
+}
+
 // notices are the confirmations a redirect can ask for (?done=...).
 var notices = map[string]string{
 	"accepted":        "The opt-out is recorded and the outcome email is queued.",
@@ -743,7 +750,7 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request, sess *store.Sess
 	default:
 		done = "assigned-other"
 	}
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done="+done, http.StatusSeeOther)
+	itemDone(w, r, id, done)
 }
 
 // safeFileName keeps a file name usable in a header: no path, no controls.

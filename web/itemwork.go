@@ -98,7 +98,7 @@ func (s *server) addNote(w http.ResponseWriter, r *http.Request, sess *store.Ses
 		return
 	}
 	s.d.Metrics.Action(metrics.ActionNote)
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done=noted#notes", http.StatusSeeOther)
+	itemDone(w, r, id, "noted#notes")
 }
 
 // maxBulkReasonRunes bounds the reason for a bulk close.

@@ -122,7 +122,7 @@ func (s *server) staffReply(w http.ResponseWriter, r *http.Request, sess *store.
 		return
 	}
 	s.d.Metrics.Action(metrics.ActionReply)
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=replied", http.StatusSeeOther)
+	itemDone(w, r, det.Item.ID, "replied")
 }
 
 // answeredOffline closes an item staff answered by phone or post, with
@@ -144,7 +144,7 @@ func (s *server) answeredOffline(w http.ResponseWriter, r *http.Request, sess *s
 		return
 	}
 	s.d.Metrics.Action(metrics.ActionAnsweredOffline)
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(id, 10)+"?done=answered", http.StatusSeeOther)
+	itemDone(w, r, id, "answered")
 }
 
 // insertSnippet adds the chosen snippet to the reply being written and

@@ -142,7 +142,7 @@ func (s *server) uploadForm(w http.ResponseWriter, r *http.Request, sess *store.
 		return
 	}
 	s.d.Metrics.Action(metrics.ActionUpload)
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done=uploaded#form-heading", http.StatusSeeOther)
+	itemDone(w, r, det.Item.ID, "uploaded#form-heading")
 }
 
 // optBackInView is an "asks to opt back in" item: the person's register
@@ -289,5 +289,5 @@ func (s *server) confirmOptBackIn(w http.ResponseWriter, r *http.Request, sess *
 		return
 	}
 	s.d.Metrics.Action(metrics.ActionOptIn)
-	http.Redirect(w, r, "/items/"+strconv.FormatInt(det.Item.ID, 10)+"?done="+done, http.StatusSeeOther)
+	itemDone(w, r, det.Item.ID, done)
 }
