@@ -421,13 +421,20 @@ func (m *Metrics) CollectFrom(src Source, timeout time.Duration, log *slog.Logge
 	if m == nil {
 		return nil
 	}
+	timeout, log = collectDefaults(timeout, log)
+	return m.reg.Register(newStoreCollector(src, timeout, log, time.Now))
+}
+
+// collectDefaults fills the defaults of a collector reading the store:
+// DefaultCollectTimeout for timeout 0, and a discarding logger for nil.
+func collectDefaults(timeout time.Duration, log *slog.Logger) (time.Duration, *slog.Logger) {
 	if timeout <= 0 {
 		timeout = DefaultCollectTimeout
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return m.reg.Register(newStoreCollector(src, timeout, log, time.Now))
+	return timeout, log
 }
 
 type storeCollector struct {

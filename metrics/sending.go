@@ -27,12 +27,7 @@ func (m *Metrics) CollectSending(src SendSource, daily int, timeout time.Duratio
 	if m == nil {
 		return nil
 	}
-	if timeout <= 0 {
-		timeout = DefaultCollectTimeout
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	timeout, log = collectDefaults(timeout, log)
 	return m.reg.Register(&sendCollector{
 		src: src, daily: daily, timeout: timeout, log: log,
 		// reason: outage|throttled|quota|daily_limit (vocab.PauseReasons)

@@ -24,24 +24,27 @@ type TriageNote struct {
 // MaxNoteRunes bounds one note.
 const MaxNoteRunes = 2000
 
-// staffText trims a text a member of staff wrote (a note, a close note) and
-// reports whether it may be kept: written by staff, not System, and 1 to
-// max characters long.
-func staffText(actor Actor, text string, max int) (string, bool) {
+// sealStaffText trims a text a member of staff wrote (a note, a close
+// note) and, when it may be kept (written by staff, not System, and 1 to max
+// characters long; ok false otherwise), seals it for the column field.
+func (s *Store) sealStaffText(actor Actor, text string, max int, field string) (sealed []byte, ok bool, err error) {
 	text = strings.TrimSpace(text)
-	return text, actor != System && text != "" && len([]rune(text)) <= max
+	if actor == System || text == "" || len([]rune(text)) > max {
+		return nil, false, nil
+	}
+	sealed, err = s.keys.sealString(field, text)
+	return sealed, err == nil, err
 }
 
 // AddTriageNote keeps a note on an item (open or closed), sealed. Audited
 // without its text.
 func (s *Store) AddTriageNote(ctx context.Context, id int64, body string, actor Actor) error {
-	body, ok := staffText(actor, body, MaxNoteRunes)
-	if !ok {
-		return fmt.Errorf("add note to triage item %d: a staff actor and 1 to %d characters are required", id, MaxNoteRunes)
-	}
-	sealed, err := s.keys.sealString("triage_notes.body", body)
+	sealed, ok, err := s.sealStaffText(actor, body, MaxNoteRunes, "triage_notes.body")
 	if err != nil {
 		return err
+	}
+	if !ok {
+		return fmt.Errorf("add note to triage item %d: a staff actor and 1 to %d characters are required", id, MaxNoteRunes)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var ref string

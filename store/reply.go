@@ -138,13 +138,12 @@ const MaxOfflineNoteRunes = 2000
 // note (sealed, like a bulk close's reason), without emailing anyone.
 // Audited without the note.
 func (s *Store) AnswerOffline(ctx context.Context, id int64, note string, actor Actor) error {
-	note, ok := staffText(actor, note, MaxOfflineNoteRunes)
-	if !ok {
-		return fmt.Errorf("close triage item %d as answered by phone or post: a staff actor and a note of 1 to %d characters are required", id, MaxOfflineNoteRunes)
-	}
-	sealed, err := s.keys.sealString("triage.close_note", note)
+	sealed, ok, err := s.sealStaffText(actor, note, MaxOfflineNoteRunes, "triage.close_note")
 	if err != nil {
 		return err
+	}
+	if !ok {
+		return fmt.Errorf("close triage item %d as answered by phone or post: a staff actor and a note of 1 to %d characters are required", id, MaxOfflineNoteRunes)
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		t, err := lockOpenTriage(ctx, tx, id)
