@@ -92,28 +92,34 @@ func (s *Store) sealHeader(h MessageHeader) (sealedHeader, error) {
 // false when the row has none: recorded before they were kept (migration
 // 004), or purged.
 func (s *Store) MessageHeader(ctx context.Context, ledgerID int64) (h MessageHeader, ok bool, err error) {
-	var sender, subject, threading []byte
-	var sentAt *time.Time
+	var sealed sealedHeader
 	err = s.pool.QueryRow(ctx, `select sender, subject, threading, sent_at from ledger where id = $1`, ledgerID).
-		Scan(&sender, &subject, &threading, &sentAt)
+		Scan(&sealed.sender, &sealed.subject, &sealed.threading, &sealed.sentAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return h, false, ErrNotFound
 	}
 	if err != nil {
 		return h, false, fmt.Errorf("read message header of ledger row %d: %w", ledgerID, err)
 	}
-	if threading == nil {
+	return s.openHeader(sealed)
+}
+
+// openHeader opens the header columns of one ledger row (sealHeader's
+// reverse; the sender's blind index is not needed); ok is false when the
+// row was recorded before they were kept.
+func (s *Store) openHeader(sealed sealedHeader) (h MessageHeader, ok bool, err error) {
+	if sealed.threading == nil {
 		return h, false, nil
 	}
-	if sender != nil {
-		if h.From, err = s.keys.openString("ledger.sender", sender); err != nil {
+	if sealed.sender != nil {
+		if h.From, err = s.keys.openString("ledger.sender", sealed.sender); err != nil {
 			return h, false, err
 		}
 	}
-	if h.Subject, err = s.keys.openString("ledger.subject", subject); err != nil {
+	if h.Subject, err = s.keys.openString("ledger.subject", sealed.subject); err != nil {
 		return h, false, err
 	}
-	ids, err := s.keys.openString("ledger.threading", threading)
+	ids, err := s.keys.openString("ledger.threading", sealed.threading)
 	if err != nil {
 		return h, false, err
 	}
@@ -122,8 +128,8 @@ func (s *Store) MessageHeader(ctx context.Context, ledgerID int64) (h MessageHea
 	if len(parts) > 2 {
 		h.References = parts[2:]
 	}
-	if sentAt != nil {
-		h.Date = *sentAt
+	if sealed.sentAt != nil {
+		h.Date = *sealed.sentAt
 	}
 	return h, true, nil
 }
@@ -152,10 +158,16 @@ type LedgerEntry struct {
 
 const ledgerCols = `id, mailbox, uidvalidity, uid, received_at, size, kind, state, action, attempts, last_error, next_attempt_at, raw is not null, created_at`
 
-func scanLedger(row pgx.Row) (LedgerEntry, error) {
+func scanLedger(row pgx.Row) (LedgerEntry, error) { return scanLedgerWith(row) }
+
+// scanLedgerWith scans ledgerCols followed by the columns more selects
+// into those destinations.
+func scanLedgerWith(row pgx.Row, more ...any) (LedgerEntry, error) {
 	var e LedgerEntry
 	var uv, uid int64
-	err := row.Scan(&e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action, &e.Attempts, &e.LastError, &e.NextAttemptAt, &e.HasRaw, &e.RecordedAt)
+	dest := append([]any{&e.ID, &e.Mailbox, &uv, &uid, &e.ReceivedAt, &e.Size, &e.Kind, &e.State, &e.Action, &e.Attempts,
+		&e.LastError, &e.NextAttemptAt, &e.HasRaw, &e.RecordedAt}, more...)
+	err := row.Scan(dest...)
 	e.UIDValidity, e.UID = uint32(uv), uint32(uid)
 	return e, err
 }

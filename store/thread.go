@@ -38,30 +38,37 @@ const maxThread = 200
 // subjects) is audited as conversation.view.
 func (s *Store) ConversationThread(ctx context.Context, conv, ledgerID int64, actor Actor) (Thread, error) {
 	var t Thread
-	rows, err := s.pool.Query(ctx, `select `+ledgerCols+` from ledger where id in (
+	// Each message's header columns come with its row: one query, not one
+	// per message.
+	type row struct {
+		entry  LedgerEntry
+		sealed sealedHeader
+	}
+	msgs, err := queryAll(ctx, s.pool, fmt.Sprintf("list messages of conversation %d", conv), func(r pgx.Row) (row, error) {
+		var x row
+		e, err := scanLedgerWith(r, &x.sealed.sender, &x.sealed.subject, &x.sealed.threading, &x.sealed.sentAt)
+		x.entry = e
+		return x, err
+	}, `select `+ledgerCols+`, sender, subject, threading, sent_at from ledger where id in (
 			(select id from ledger where conversation_id = $1 order by received_at, id limit $3)
 			union select $2::bigint)
 		order by received_at, id`, conv, ledgerID, maxThread)
 	if err != nil {
-		return t, fmt.Errorf("list messages of conversation %d: %w", conv, err)
+		return t, err
 	}
-	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) { return scanLedger(r) })
-	if err != nil {
-		return t, fmt.Errorf("list messages of conversation %d: %w", conv, err)
-	}
-	for _, e := range entries {
-		h, _, err := s.MessageHeader(ctx, e.ID)
+	for _, x := range msgs {
+		h, _, err := s.openHeader(x.sealed)
 		if err != nil {
 			return t, err
 		}
-		t.Incoming = append(t.Incoming, ThreadMessage{Entry: e, Header: h})
+		t.Incoming = append(t.Incoming, ThreadMessage{Entry: x.entry, Header: h})
 	}
 	if conv != 0 {
 		if t.Outgoing, err = s.ListOutbox(ctx, OutboxFilter{ConversationID: conv, Limit: maxThread}); err != nil {
 			return t, err
 		}
 	}
-	rows, err = s.pool.Query(ctx, `select `+triageCols+`, coalesce(t.ledger_id, sb.ledger_id, 0) = $2 from triage t
+	rows, err := s.pool.Query(ctx, `select `+triageCols+`, coalesce(t.ledger_id, sb.ledger_id, 0) = $2 from triage t
 		left join conversations c on c.id = t.conversation_id left join submissions sb on sb.id = t.submission_id
 		where t.state = 'open' and (($1 <> 0 and t.conversation_id = $1) or ($2 <> 0 and (t.ledger_id = $2 or sb.ledger_id = $2)))
 		order by t.id limit $3`, conv, ledgerID, maxThread)
